@@ -1,0 +1,42 @@
+export interface StoredEntry {
+  readonly sequence: number;
+  readonly payload: Uint8Array;
+}
+
+export interface ListStreamsOptions {
+  /** Only names strictly greater than this one (for paging). */
+  readonly after?: string;
+  /** At most this many names (a positive safe integer). */
+  readonly limit?: number;
+}
+
+/**
+ * The one storage contract every Liminal layer stands on: append-only streams
+ * with optimistic concurrency, and compare-and-swap counters.
+ *
+ * Every method validates its arguments before touching storage and rejects
+ * with a `LiminalError` subclass: `InvalidArgumentError`, `SequenceConflictError`,
+ * `CasConflictError`, `StoreClosedError`, or `StoreUnavailableError`.
+ */
+export interface DurableStore {
+  /**
+   * Appends one entry. Sequences start at 0 and have no gaps: `expectedSeq`
+   * must equal the stream's current length, and the entry gets that sequence.
+   */
+  append(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number>;
+  /** Appends all payloads atomically (all or none); returns the first sequence. */
+  appendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number>;
+  /** Up to `limit` entries with sequence >= `fromSeq`, in order; `[]` past the end. */
+  readFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]>;
+  streamLength(stream: string): Promise<number>;
+  /** Names of non-empty streams starting with `prefix` (taken literally), sorted by code point. */
+  listStreams(prefix: string, options?: ListStreamsOptions): Promise<string[]>;
+  /** Removes a stream; its name may be appended to again from sequence 0. */
+  deleteStream(stream: string): Promise<void>;
+  /** A counter's value, or `undefined` when it was never written. */
+  readValue(key: string): Promise<number | undefined>;
+  /** Sets `key` to `next` only if it holds `expected`; an absent counter holds 0. */
+  cas(key: string, expected: number, next: number): Promise<void>;
+  /** Releases resources; idempotent. Every later call rejects with `StoreClosedError`. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,59 @@
+import type { StoredEntry } from './DurableStore.js';
+import { CasConflictError, SequenceConflictError } from './errors.js';
+import { compareCodePoints } from './internal/codePointOrder.js';
+import { StoreBase } from './StoreBase.js';
+
+/**
+ * An in-process store for tests and examples. Payloads are copied in and out,
+ * so a caller mutating its buffer never changes what is stored.
+ */
+export class MemoryStore extends StoreBase {
+  readonly #streams = new Map<string, Uint8Array[]>();
+  readonly #counters = new Map<string, number>();
+
+  protected async doAppendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
+    const entries = this.#streams.get(stream) ?? [];
+    if (entries.length !== expectedSeq) throw new SequenceConflictError(stream, expectedSeq, entries.length);
+    if (payloads.length === 0) return expectedSeq;
+    entries.push(...payloads.map((payload) => payload.slice()));
+    this.#streams.set(stream, entries);
+    return expectedSeq;
+  }
+
+  protected async doReadFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
+    const entries = this.#streams.get(stream) ?? [];
+    return entries
+      .slice(fromSeq, fromSeq + limit)
+      .map((payload, index) => ({ sequence: fromSeq + index, payload: payload.slice() }));
+  }
+
+  protected async doStreamLength(stream: string): Promise<number> {
+    return this.#streams.get(stream)?.length ?? 0;
+  }
+
+  protected async doListStreams(prefix: string, after: string | undefined, limit: number | undefined): Promise<string[]> {
+    const names = [...this.#streams.keys()]
+      .filter((name) => name.startsWith(prefix) && (after === undefined || compareCodePoints(name, after) > 0))
+      .sort(compareCodePoints);
+    return limit === undefined ? names : names.slice(0, limit);
+  }
+
+  protected async doDeleteStream(stream: string): Promise<void> {
+    this.#streams.delete(stream);
+  }
+
+  protected async doReadValue(key: string): Promise<number | undefined> {
+    return this.#counters.get(key);
+  }
+
+  protected async doCas(key: string, expected: number, next: number): Promise<void> {
+    const actual = this.#counters.get(key) ?? 0;
+    if (actual !== expected) throw new CasConflictError(key, expected, actual);
+    this.#counters.set(key, next);
+  }
+
+  protected async doClose(): Promise<void> {
+    this.#streams.clear();
+    this.#counters.clear();
+  }
+}

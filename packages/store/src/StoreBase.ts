@@ -1,0 +1,105 @@
+import type { DurableStore, ListStreamsOptions, StoredEntry } from './DurableStore.js';
+import { StoreClosedError } from './errors.js';
+import {
+  assertName,
+  assertNonNegativeSafeInteger,
+  assertPayload,
+  assertPayloads,
+  assertPositiveSafeInteger,
+  assertString,
+} from './internal/validate.js';
+
+/**
+ * The contract checks every adapter shares: arguments are validated and a
+ * closed store refuses work *before* the adapter runs, so an adapter only
+ * ever sees well-formed calls and a rejected call can never write anything.
+ */
+export abstract class StoreBase implements DurableStore {
+  #closed = false;
+
+  protected abstract doAppendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number>;
+  protected abstract doReadFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]>;
+  protected abstract doStreamLength(stream: string): Promise<number>;
+  protected abstract doListStreams(prefix: string, after: string | undefined, limit: number | undefined): Promise<string[]>;
+  protected abstract doDeleteStream(stream: string): Promise<void>;
+  protected abstract doReadValue(key: string): Promise<number | undefined>;
+  protected abstract doCas(key: string, expected: number, next: number): Promise<void>;
+  protected abstract doClose(): Promise<void>;
+
+  /** Single appends go through the batch path unless an adapter has a faster one. */
+  protected doAppend(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
+    return this.doAppendMany(stream, [payload], expectedSeq);
+  }
+
+  async append(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
+    this.assertOpen();
+    assertName('stream', stream);
+    assertPayload('payload', payload);
+    assertNonNegativeSafeInteger('expectedSeq', expectedSeq);
+    return this.doAppend(stream, payload, expectedSeq);
+  }
+
+  async appendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
+    this.assertOpen();
+    assertName('stream', stream);
+    assertPayloads('payloads', payloads);
+    assertNonNegativeSafeInteger('expectedSeq', expectedSeq);
+    return this.doAppendMany(stream, payloads, expectedSeq);
+  }
+
+  async readFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
+    this.assertOpen();
+    assertName('stream', stream);
+    assertNonNegativeSafeInteger('fromSeq', fromSeq);
+    assertPositiveSafeInteger('limit', limit);
+    return this.doReadFrom(stream, fromSeq, limit);
+  }
+
+  async streamLength(stream: string): Promise<number> {
+    this.assertOpen();
+    assertName('stream', stream);
+    return this.doStreamLength(stream);
+  }
+
+  async listStreams(prefix: string, options: ListStreamsOptions = {}): Promise<string[]> {
+    this.assertOpen();
+    assertString('prefix', prefix);
+    if (options.after !== undefined) assertName('after', options.after);
+    if (options.limit !== undefined) assertPositiveSafeInteger('limit', options.limit);
+    return this.doListStreams(prefix, options.after, options.limit);
+  }
+
+  async deleteStream(stream: string): Promise<void> {
+    this.assertOpen();
+    assertName('stream', stream);
+    return this.doDeleteStream(stream);
+  }
+
+  async readValue(key: string): Promise<number | undefined> {
+    this.assertOpen();
+    assertName('key', key);
+    return this.doReadValue(key);
+  }
+
+  async cas(key: string, expected: number, next: number): Promise<void> {
+    this.assertOpen();
+    assertName('key', key);
+    assertNonNegativeSafeInteger('expected', expected);
+    assertNonNegativeSafeInteger('next', next);
+    return this.doCas(key, expected, next);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.doClose();
+  }
+
+  protected get closed(): boolean {
+    return this.#closed;
+  }
+
+  private assertOpen(): void {
+    if (this.#closed) throw new StoreClosedError();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Base class of every error Liminal raises across a package boundary.
+ * `code` is stable and meant for programs; `message` is for people.
+ */
+export abstract class LiminalError extends Error {
+  abstract readonly code: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** An append's `expectedSeq` was not the stream's current length; nothing was written. */
+export class SequenceConflictError extends LiminalError {
+  readonly code = 'SEQUENCE_CONFLICT';
+
+  constructor(
+    readonly stream: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(`stream ${JSON.stringify(stream)}: expected sequence ${expected}, but the stream length is ${actual}`);
+  }
+}
+
+/** A compare-and-swap found a different stored value (absent counts as 0); nothing was written. */
+export class CasConflictError extends LiminalError {
+  readonly code = 'CAS_CONFLICT';
+
+  constructor(
+    readonly key: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(`counter ${JSON.stringify(key)}: expected ${expected}, but the stored value is ${actual}`);
+  }
+}
+
+/** An argument was rejected before any storage was touched. */
+export class InvalidArgumentError extends LiminalError {
+  readonly code = 'INVALID_ARGUMENT';
+
+  constructor(
+    readonly argument: string,
+    readonly reason: string,
+  ) {
+    super(`invalid ${argument}: ${reason}`);
+  }
+}
+
+/** The store was closed; no further calls are served. */
+export class StoreClosedError extends LiminalError {
+  readonly code = 'STORE_CLOSED';
+
+  constructor() {
+    super('the store is closed');
+  }
+}
+
+/** A configuration value (store URL, policy, option) cannot be used. */
+export class ConfigError extends LiminalError {
+  readonly code = 'CONFIG';
+}
+
+/** Stored or received bytes are not a valid encoding of the expected record. */
+export class DecodeError extends LiminalError {
+  readonly code = 'DECODE';
+}
+
+/** The storage backend cannot be reached or failed outside the store's contract. */
+export class StoreUnavailableError extends LiminalError {
+  readonly code = 'STORE_UNAVAILABLE';
+}

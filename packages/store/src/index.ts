@@ -1,0 +1,20 @@
+export type { DurableStore, ListStreamsOptions, StoredEntry } from './DurableStore.js';
+export {
+  CasConflictError,
+  ConfigError,
+  DecodeError,
+  InvalidArgumentError,
+  LiminalError,
+  SequenceConflictError,
+  StoreClosedError,
+  StoreUnavailableError,
+} from './errors.js';
+export {
+  assertName,
+  assertNonNegativeSafeInteger,
+  assertPayload,
+  assertPositiveSafeInteger,
+} from './internal/validate.js';
+export { MemoryStore } from './MemoryStore.js';
+export { openStore } from './openStore.js';
+export { StoreBase } from './StoreBase.js';

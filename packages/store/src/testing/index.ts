@@ -1,0 +1,1 @@
+export { postgresForTests, testPostgresUrl } from './postgres.js';

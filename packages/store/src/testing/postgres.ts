@@ -1,0 +1,31 @@
+import pg from 'pg';
+import { StoreUnavailableError } from '../errors.js';
+
+/** The PostgreSQL every Liminal test uses: `LIMINAL_PG_URL`, or the local trust-auth cluster. */
+export const testPostgresUrl: string = process.env['LIMINAL_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * Resolves to the test PostgreSQL URL when it accepts a connection, or to
+ * `undefined` after printing a loud warning so the caller can skip. Under
+ * `CI=true` an unreachable PostgreSQL is a failure, never a silent skip.
+ */
+export async function postgresForTests(url: string = testPostgresUrl): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return url;
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    if (process.env['CI'] === 'true') {
+      throw new StoreUnavailableError(`PostgreSQL at ${url} is unreachable under CI=true: ${reason}`, { cause });
+    }
+    console.warn(
+      `\n${'!'.repeat(78)}\n!! PostgreSQL at ${url} is unreachable (${reason}).\n` +
+        `!! PostgreSQL tests are SKIPPED. Set LIMINAL_PG_URL or start the local cluster.\n${'!'.repeat(78)}\n`,
+    );
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
