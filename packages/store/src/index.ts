@@ -17,4 +17,5 @@ export {
 } from './internal/validate.js';
 export { MemoryStore } from './MemoryStore.js';
 export { openStore } from './openStore.js';
+export { SqliteStore, type SqliteStoreOptions, type SqliteSynchronous } from './SqliteStore.js';
 export { StoreBase } from './StoreBase.js';

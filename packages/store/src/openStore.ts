@@ -1,13 +1,23 @@
 import type { DurableStore } from './DurableStore.js';
 import { ConfigError } from './errors.js';
 import { MemoryStore } from './MemoryStore.js';
+import { SqliteStore } from './SqliteStore.js';
 
 /**
  * Opens a store from a URL: `memory:`, `sqlite:path/to/file.db` or a bare
- * path, `postgres://...` / `postgresql://...`.
+ * path (SQLite with default options), `postgres://...` / `postgresql://...`.
  */
 export async function openStore(url: string): Promise<DurableStore> {
   if (typeof url !== 'string' || url.length === 0) throw new ConfigError('store URL must be a non-empty string');
   if (url === 'memory:') return new MemoryStore();
-  throw new ConfigError(`unsupported store URL ${JSON.stringify(url)}`);
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path.length === 0) throw new ConfigError('sqlite: URL needs a file path, e.g. sqlite:data/liminal.db');
+    return new SqliteStore(path);
+  }
+  // Anything else with a scheme (`memory:x`, `mysql://`) is a typo, not a file name.
+  if (/^[a-z][a-z0-9+.-]*:/i.test(url) && !/^[a-z]:[\\/]/i.test(url)) {
+    throw new ConfigError(`unsupported store URL ${JSON.stringify(url)}`);
+  }
+  return new SqliteStore(url);
 }

@@ -16,15 +16,28 @@ export function assertPositiveSafeInteger(argument: string, value: unknown): ass
   }
 }
 
+/** Stream names and counter keys: non-empty text (see `assertString`). */
 export function assertName(argument: string, value: unknown): asserts value is string {
   if (typeof value !== 'string' || value.length === 0) {
     throw new InvalidArgumentError(argument, `expected a non-empty string, got ${describe(value)}`);
   }
+  assertString(argument, value);
 }
 
+// With the `u` flag a surrogate pair is one code point, so only unpaired halves match.
+const loneSurrogate = /[\uD800-\uDFFF]/u;
+
+/**
+ * Text every backend stores unchanged: PostgreSQL text cannot hold U+0000,
+ * and a lone surrogate has no UTF-8 form (it would come back as U+FFFD, a
+ * different name).
+ */
 export function assertString(argument: string, value: unknown): asserts value is string {
   if (typeof value !== 'string') {
     throw new InvalidArgumentError(argument, `expected a string, got ${describe(value)}`);
+  }
+  if (value.includes('\0') || loneSurrogate.test(value)) {
+    throw new InvalidArgumentError(argument, `expected text without U+0000 or lone surrogates, got ${describe(value)}`);
   }
 }
 

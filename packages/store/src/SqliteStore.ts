@@ -1,0 +1,181 @@
+import Database from 'better-sqlite3';
+import type { StoredEntry } from './DurableStore.js';
+import { CasConflictError, ConfigError, LiminalError, SequenceConflictError, StoreUnavailableError } from './errors.js';
+import { prefixUpperBound } from './internal/prefixRange.js';
+import { asBuffer, toUint8Array } from './internal/toUint8Array.js';
+import { StoreBase } from './StoreBase.js';
+
+/**
+ * SQLite's `synchronous` pragma in WAL mode:
+ * - `FULL` (default): the WAL is fsynced at every commit, so an acknowledged
+ *   append survives a process crash *and* a power loss.
+ * - `NORMAL`: survives a process crash (the WAL is in the OS page cache), but
+ *   the last commits can be lost on power loss; much faster on slow disks.
+ * - `EXTRA`: like `FULL`, and also fsyncs the directory on journal changes.
+ * - `OFF`: no fsync at all; for throwaway data only.
+ */
+export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+
+export interface SqliteStoreOptions {
+  readonly synchronous?: SqliteSynchronous;
+  /**
+   * How long a call waits for another connection's write lock (other
+   * processes sharing the file) before failing with `StoreUnavailableError`.
+   * Default 10 000 ms.
+   */
+  readonly busyTimeoutMs?: number;
+}
+
+const synchronousLevels: readonly SqliteSynchronous[] = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
+
+const schema = `
+  CREATE TABLE IF NOT EXISTS entries (
+    stream TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY (stream, seq)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS counters (
+    key TEXT PRIMARY KEY NOT NULL,
+    value INTEGER NOT NULL
+  );
+`;
+
+/**
+ * The embedded store: one SQLite file in WAL mode, shared safely by several
+ * processes (writers take the file's write lock with `BEGIN IMMEDIATE` and
+ * wait up to `busyTimeoutMs` for it).
+ *
+ * better-sqlite3 is synchronous, so each call runs to completion on the
+ * calling thread; the methods are async only to honour the contract.
+ */
+export class SqliteStore extends StoreBase {
+  readonly #db: Database.Database;
+  readonly #statements: ReturnType<typeof prepareStatements>;
+
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    super();
+    if (typeof path !== 'string' || path.length === 0) throw new ConfigError('SQLite path must be a non-empty string');
+    const synchronous = options.synchronous ?? 'FULL';
+    if (!synchronousLevels.includes(synchronous)) {
+      throw new ConfigError(`SQLite synchronous must be one of ${synchronousLevels.join(', ')}, got ${String(synchronous)}`);
+    }
+    const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
+    if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+      throw new ConfigError(`SQLite busyTimeoutMs must be a non-negative safe integer, got ${String(busyTimeoutMs)}`);
+    }
+    this.#db = unavailableOnFailure(() => {
+      const db = new Database(path, { timeout: busyTimeoutMs });
+      try {
+        db.pragma('journal_mode = WAL');
+        db.pragma(`synchronous = ${synchronous}`);
+        // Two processes creating the schema at once: the loser waits for the lock, then finds it exists.
+        db.transaction(() => db.exec(schema)).immediate();
+        return db;
+      } catch (error) {
+        db.close();
+        throw error;
+      }
+    });
+    this.#statements = prepareStatements(this.#db);
+  }
+
+  protected async doAppendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
+    return unavailableOnFailure(() =>
+      this.#db
+        .transaction(() => {
+          const actual = this.#length(stream);
+          if (actual !== expectedSeq) throw new SequenceConflictError(stream, expectedSeq, actual);
+          payloads.forEach((payload, index) => this.#statements.insertEntry.run(stream, expectedSeq + index, asBuffer(payload)));
+          return expectedSeq;
+        })
+        .immediate(),
+    );
+  }
+
+  protected async doReadFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
+    const rows = unavailableOnFailure(
+      () => this.#statements.readFrom.all(stream, fromSeq, limit) as { seq: number; payload: Buffer }[],
+    );
+    return rows.map((row) => ({ sequence: row.seq, payload: toUint8Array(row.payload) }));
+  }
+
+  protected async doStreamLength(stream: string): Promise<number> {
+    return unavailableOnFailure(() => this.#length(stream));
+  }
+
+  #length(stream: string): number {
+    return (this.#statements.length.get(stream) as { length: number }).length;
+  }
+
+  protected async doListStreams(prefix: string, after: string | undefined, limit: number | undefined): Promise<string[]> {
+    const rows = unavailableOnFailure(
+      () =>
+        this.#statements.listStreams.all({
+          prefix,
+          bound: prefixUpperBound(prefix) ?? null,
+          after: after ?? null,
+          limit: limit ?? -1,
+        }) as { stream: string }[],
+    );
+    return rows.map((row) => row.stream);
+  }
+
+  protected async doDeleteStream(stream: string): Promise<void> {
+    unavailableOnFailure(() => this.#statements.deleteStream.run(stream));
+  }
+
+  protected async doReadValue(key: string): Promise<number | undefined> {
+    const row = unavailableOnFailure(() => this.#statements.readValue.get(key) as { value: number } | undefined);
+    return row?.value;
+  }
+
+  protected async doCas(key: string, expected: number, next: number): Promise<void> {
+    unavailableOnFailure(() =>
+      this.#db
+        .transaction(() => {
+          const row = this.#statements.readValue.get(key) as { value: number } | undefined;
+          const actual = row?.value ?? 0;
+          if (actual !== expected) throw new CasConflictError(key, expected, actual);
+          this.#statements.writeValue.run(key, next);
+        })
+        .immediate(),
+    );
+  }
+
+  protected async doClose(): Promise<void> {
+    unavailableOnFailure(() => this.#db.close());
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    length: db.prepare('SELECT COALESCE(MAX(seq) + 1, 0) AS length FROM entries WHERE stream = ?'),
+    insertEntry: db.prepare('INSERT INTO entries (stream, seq, payload) VALUES (?, ?, ?)'),
+    readFrom: db.prepare('SELECT seq, payload FROM entries WHERE stream = ? AND seq >= ? ORDER BY seq LIMIT ?'),
+    // BINARY collation compares UTF-8 bytes, which is code point order.
+    listStreams: db.prepare(`
+      SELECT DISTINCT stream FROM entries
+      WHERE stream >= @prefix
+        AND (@bound IS NULL OR stream < @bound)
+        AND (@after IS NULL OR stream > @after)
+      ORDER BY stream
+      LIMIT @limit`),
+    deleteStream: db.prepare('DELETE FROM entries WHERE stream = ?'),
+    readValue: db.prepare('SELECT value FROM counters WHERE key = ?'),
+    writeValue: db.prepare(
+      'INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ),
+  };
+}
+
+/** Contract errors pass through; anything SQLite raises (busy, I/O, corrupt file) is the backend failing. */
+function unavailableOnFailure<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof LiminalError) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new StoreUnavailableError(`SQLite failed: ${reason}`, { cause: error });
+  }
+}

@@ -1,0 +1,46 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, openStore, SqliteStore } from '@liminal/store';
+
+describe('SqliteStore', () => {
+  let directory: string;
+  beforeEach(() => {
+    directory = mkdtempSync(join(tmpdir(), 'liminal-sqlite-test-'));
+  });
+  afterEach(() => rmSync(directory, { recursive: true, force: true }));
+
+  it('keeps entries and counters in the file across reopening', async () => {
+    const path = join(directory, 'store.db');
+    const first = new SqliteStore(path);
+    await first.appendMany('s', [new Uint8Array([1]), new Uint8Array([2])], 0);
+    await first.cas('k', 0, 7);
+    await first.close();
+
+    const second = new SqliteStore(path, { synchronous: 'NORMAL' });
+    expect(await second.readFrom('s', 0, 10)).toEqual([
+      { sequence: 0, payload: new Uint8Array([1]) },
+      { sequence: 1, payload: new Uint8Array([2]) },
+    ]);
+    expect(await second.readValue('k')).toBe(7);
+    await second.close();
+  });
+
+  it('is what openStore returns for sqlite: URLs and bare paths, sharing one file', async () => {
+    const path = join(directory, 'shared.db');
+    const viaUrl = await openStore(`sqlite:${path}`);
+    const viaPath = await openStore(path);
+    expect(viaUrl).toBeInstanceOf(SqliteStore);
+    await viaUrl.append('s', new Uint8Array([9]), 0);
+    expect(await viaPath.streamLength('s')).toBe(1);
+    await Promise.all([viaUrl.close(), viaPath.close()]);
+  });
+
+  it('rejects an unknown synchronous level and an empty sqlite: path with ConfigError', async () => {
+    const bad = { synchronous: 'SOMETIMES' } as unknown as ConstructorParameters<typeof SqliteStore>[1];
+    expect(() => new SqliteStore(join(directory, 'x.db'), bad)).toThrow(ConfigError);
+    await expect(openStore('sqlite:')).rejects.toBeInstanceOf(ConfigError);
+    await expect(openStore('mysql://localhost/db')).rejects.toBeInstanceOf(ConfigError);
+  });
+});
