@@ -17,5 +17,6 @@ export {
 } from './internal/validate.js';
 export { MemoryStore } from './MemoryStore.js';
 export { openStore } from './openStore.js';
+export { PostgresStore, type PostgresStoreOptions } from './PostgresStore.js';
 export { SqliteStore, type SqliteStoreOptions, type SqliteSynchronous } from './SqliteStore.js';
 export { StoreBase } from './StoreBase.js';

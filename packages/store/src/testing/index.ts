@@ -1,2 +1,2 @@
 export { postgresForTests, testPostgresUrl } from './postgres.js';
-export { availableStoreKinds, type StoreKind } from './storeKinds.js';
+export { availableStoreKinds, type StoreKind, uniqueSchemaName } from './storeKinds.js';

@@ -1,9 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import type { DurableStore } from '../DurableStore.js';
 import { MemoryStore } from '../MemoryStore.js';
+import { PostgresStore } from '../PostgresStore.js';
 import { SqliteStore } from '../SqliteStore.js';
+import { postgresForTests } from './postgres.js';
 
 /** One adapter under test; every `open()` gives a fresh, empty store isolated from all others. */
 export interface StoreKind {
@@ -29,6 +33,34 @@ class TemporarySqliteStore extends SqliteStore {
   }
 }
 
+/** A PostgreSQL store in its own schema, dropped on close (tests share one database). */
+class TemporaryPostgresStore extends PostgresStore {
+  readonly #url: string;
+  readonly #schemaName: string;
+
+  constructor(url: string, schema: string) {
+    super(url, { schema, poolSize: 4 });
+    this.#url = url;
+    this.#schemaName = schema;
+  }
+
+  protected override async doClose(): Promise<void> {
+    await super.doClose();
+    const client = new pg.Client({ connectionString: this.#url });
+    await client.connect();
+    try {
+      await client.query(`DROP SCHEMA IF EXISTS ${client.escapeIdentifier(this.#schemaName)} CASCADE`);
+    } finally {
+      await client.end();
+    }
+  }
+}
+
+/** A fresh schema name per store, so concurrent test files never see each other's data. */
+export function uniqueSchemaName(): string {
+  return `liminal_test_${randomBytes(6).toString('hex')}`;
+}
+
 export const memoryKind: StoreKind = { name: 'memory', open: async () => new MemoryStore() };
 
 export const sqliteKind: StoreKind = {
@@ -41,5 +73,11 @@ export const sqliteKind: StoreKind = {
  * when it is reachable (under `CI=true` an unreachable PostgreSQL throws).
  */
 export async function availableStoreKinds(): Promise<StoreKind[]> {
-  return [memoryKind, sqliteKind];
+  postgresUrl ??= postgresForTests();
+  const url = await postgresUrl;
+  if (url === undefined) return [memoryKind, sqliteKind];
+  return [memoryKind, sqliteKind, { name: 'postgres', open: async () => new TemporaryPostgresStore(url, uniqueSchemaName()) }];
 }
+
+// Probed once per process: every test file asks, and the answer does not change mid-run.
+let postgresUrl: Promise<string | undefined> | undefined;

@@ -1,0 +1,253 @@
+import pg from 'pg';
+import type { StoredEntry } from './DurableStore.js';
+import { CasConflictError, ConfigError, LiminalError, SequenceConflictError, StoreUnavailableError } from './errors.js';
+import { prefixUpperBound } from './internal/prefixRange.js';
+import { toUint8Array } from './internal/toUint8Array.js';
+import { StoreBase } from './StoreBase.js';
+
+export interface PostgresStoreOptions {
+  /** Schema holding the store's tables, created on first use. Default `liminal`. */
+  readonly schema?: string;
+  /** Most connections the pool opens. Default 10. */
+  readonly poolSize?: number;
+}
+
+const uniqueViolation = '23505';
+
+/**
+ * A conflict is re-checked against the stored state; when a concurrent delete
+ * or write made the state match the caller's expectation again, the operation
+ * is simply retried, this many times at most.
+ */
+const maxAttempts = 3;
+
+/**
+ * The shared store: many processes or machines use one PostgreSQL database.
+ *
+ * Every append is one statement: it inserts only when the entry before it
+ * exists (locked `FOR KEY SHARE`, so a concurrent `deleteStream` cannot slip
+ * in between), and the primary key (stream, seq) makes two writers racing for
+ * one sequence end with exactly one winner; the loser's unique violation
+ * becomes a `SequenceConflictError`.
+ */
+export class PostgresStore extends StoreBase {
+  readonly #pool: pg.Pool;
+  readonly #sql: ReturnType<typeof statements>;
+  readonly #schema: string;
+  #ready: Promise<void> | undefined;
+
+  constructor(connectionString: string, options: PostgresStoreOptions = {}) {
+    super();
+    if (typeof connectionString !== 'string' || connectionString.length === 0) {
+      throw new ConfigError('PostgreSQL connection string must be a non-empty string');
+    }
+    this.#schema = options.schema ?? 'liminal';
+    if (typeof this.#schema !== 'string' || this.#schema.length === 0 || this.#schema.includes('\0') || Buffer.byteLength(this.#schema) > 63) {
+      throw new ConfigError(`PostgreSQL schema must be a name of 1 to 63 bytes, got ${JSON.stringify(this.#schema)}`);
+    }
+    const poolSize = options.poolSize ?? 10;
+    if (!Number.isSafeInteger(poolSize) || poolSize < 1) {
+      throw new ConfigError(`PostgreSQL poolSize must be a positive safe integer, got ${String(poolSize)}`);
+    }
+    this.#pool = new pg.Pool({ connectionString, max: poolSize, connectionTimeoutMillis: 10_000 });
+    // An idle client whose server went away (restart, failover) emits here;
+    // the pool has already discarded it and the next call connects afresh.
+    // Without a listener the error would crash the process.
+    this.#pool.on('error', () => undefined);
+    this.#sql = statements(pg.escapeIdentifier(this.#schema));
+  }
+
+  protected async doAppendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
+    if (payloads.length === 0) {
+      const actual = await this.doStreamLength(stream);
+      if (actual !== expectedSeq) throw new SequenceConflictError(stream, expectedSeq, actual);
+      return expectedSeq;
+    }
+    const buffers = payloads.map((payload) => Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+    for (let attempt = 1; ; attempt++) {
+      const inserted = await this.#insertUnlessTaken(stream, expectedSeq, buffers);
+      if (inserted) return expectedSeq;
+      const actual = await this.doStreamLength(stream);
+      if (actual !== expectedSeq || attempt === maxAttempts) throw new SequenceConflictError(stream, expectedSeq, actual);
+    }
+  }
+
+  /** True when the batch was written; false when the stream's length was not `expectedSeq`. */
+  async #insertUnlessTaken(stream: string, expectedSeq: number, buffers: Buffer[]): Promise<boolean> {
+    await this.#ensureSchema();
+    try {
+      const result = await this.#pool.query(this.#sql.appendMany, [stream, expectedSeq, buffers]);
+      return result.rowCount === buffers.length;
+    } catch (error) {
+      if (pgCode(error) === uniqueViolation) return false;
+      throw unavailable(error);
+    }
+  }
+
+  protected async doReadFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
+    const result = await this.#query<{ seq: string; payload: Buffer }>(this.#sql.readFrom, [stream, fromSeq, limit]);
+    return result.rows.map((row) => ({ sequence: Number(row.seq), payload: toUint8Array(row.payload) }));
+  }
+
+  protected async doStreamLength(stream: string): Promise<number> {
+    const result = await this.#query<{ length: string }>(this.#sql.length, [stream]);
+    return Number(result.rows[0]?.length ?? 0);
+  }
+
+  protected async doListStreams(prefix: string, after: string | undefined, limit: number | undefined): Promise<string[]> {
+    const result = await this.#query<{ stream: string }>(this.#sql.listStreams, [
+      prefix,
+      prefixUpperBound(prefix) ?? null,
+      after ?? null,
+      limit ?? null,
+    ]);
+    return result.rows.map((row) => row.stream);
+  }
+
+  /**
+   * Deletes until nothing is left: an append that locked the last entry
+   * before the first pass commits one more entry, which the next pass sees.
+   * Appends arriving later find their predecessor gone and conflict.
+   */
+  protected async doDeleteStream(stream: string): Promise<void> {
+    await this.#transaction(async (client) => {
+      let deleted: number | null;
+      do {
+        deleted = (await client.query(this.#sql.deleteStream, [stream])).rowCount;
+      } while (deleted !== null && deleted > 0);
+    });
+  }
+
+  protected async doReadValue(key: string): Promise<number | undefined> {
+    const result = await this.#query<{ value: string }>(this.#sql.readValue, [key]);
+    const row = result.rows[0];
+    return row === undefined ? undefined : Number(row.value);
+  }
+
+  protected async doCas(key: string, expected: number, next: number): Promise<void> {
+    // An absent counter holds 0, so only expected = 0 may create the row.
+    const sql = expected === 0 ? this.#sql.casFromZero : this.#sql.casUpdate;
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.#query(sql, [key, expected, next]);
+      if (result.rowCount === 1) return;
+      const actual = (await this.doReadValue(key)) ?? 0;
+      if (actual !== expected || attempt === maxAttempts) throw new CasConflictError(key, expected, actual);
+    }
+  }
+
+  protected async doClose(): Promise<void> {
+    await this.#pool.end();
+  }
+
+  async #query<Row extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values: unknown[],
+  ): Promise<pg.QueryResult<Row>> {
+    await this.#ensureSchema();
+    try {
+      return await this.#pool.query<Row>(text, values);
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  async #transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    await this.#ensureSchema();
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw unavailable(error);
+    }
+    try {
+      await client.query('BEGIN');
+      await work(client);
+      await client.query('COMMIT');
+      client.release();
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      // A client that failed mid-transaction may be broken; never reuse it.
+      client.release(true);
+      throw unavailable(error);
+    }
+  }
+
+  /** Creates the schema once per store; a failed attempt is retried by the next call. */
+  #ensureSchema(): Promise<void> {
+    this.#ready ??= this.#createSchema().catch((error: unknown) => {
+      this.#ready = undefined;
+      throw unavailable(error);
+    });
+    return this.#ready;
+  }
+
+  async #createSchema(): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      // Concurrent `CREATE ... IF NOT EXISTS` can still collide in the
+      // catalogs; one lock per schema name makes processes take turns.
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`liminal-store:${this.#schema}`]);
+      for (const ddl of this.#sql.schema) await client.query(ddl);
+      await client.query('COMMIT');
+      client.release();
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release(true);
+      throw error;
+    }
+  }
+}
+
+function statements(schema: string) {
+  const entries = `${schema}.entries`;
+  const counters = `${schema}.counters`;
+  return {
+    schema: [
+      `CREATE SCHEMA IF NOT EXISTS ${schema}`,
+      // COLLATE "C" orders by code point, the order every adapter lists streams in.
+      `CREATE TABLE IF NOT EXISTS ${entries} (
+         stream text COLLATE "C" NOT NULL,
+         seq bigint NOT NULL,
+         payload bytea NOT NULL,
+         PRIMARY KEY (stream, seq))`,
+      `CREATE TABLE IF NOT EXISTS ${counters} (
+         key text COLLATE "C" PRIMARY KEY,
+         value bigint NOT NULL)`,
+    ],
+    appendMany: `
+      INSERT INTO ${entries} (stream, seq, payload)
+      SELECT $1, $2::bigint + ordinal - 1, payload
+      FROM unnest($3::bytea[]) WITH ORDINALITY AS batch (payload, ordinal)
+      WHERE $2::bigint = 0
+         OR EXISTS (SELECT 1 FROM ${entries} WHERE stream = $1 AND seq = $2::bigint - 1 FOR KEY SHARE)`,
+    readFrom: `SELECT seq, payload FROM ${entries} WHERE stream = $1 AND seq >= $2 ORDER BY seq LIMIT $3`,
+    length: `SELECT COALESCE(MAX(seq) + 1, 0) AS length FROM ${entries} WHERE stream = $1`,
+    listStreams: `
+      SELECT DISTINCT stream FROM ${entries}
+      WHERE stream >= $1
+        AND ($2::text IS NULL OR stream < $2)
+        AND ($3::text IS NULL OR stream > $3)
+      ORDER BY stream
+      LIMIT $4`,
+    deleteStream: `DELETE FROM ${entries} WHERE stream = $1`,
+    readValue: `SELECT value FROM ${counters} WHERE key = $1`,
+    casFromZero: `
+      INSERT INTO ${counters} AS c (key, value) VALUES ($1, $3)
+      ON CONFLICT (key) DO UPDATE SET value = $3 WHERE c.value = $2`,
+    casUpdate: `UPDATE ${counters} SET value = $3 WHERE key = $1 AND value = $2`,
+  };
+}
+
+function pgCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
+    ? error.code
+    : undefined;
+}
+
+/** Contract errors pass through; anything else (connection lost, server error) is the backend failing. */
+function unavailable(error: unknown): LiminalError {
+  if (error instanceof LiminalError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new StoreUnavailableError(`PostgreSQL failed: ${reason}`, { cause: error });
+}
