@@ -1,0 +1,139 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fullPlan, measureSides, median, quickPlan } from './measure.js';
+import type { MeasurementResult, RatioResult, RowResult, SideResult } from './results.js';
+import { isMissing, type BenchContext, type Comparison, type Measurement, type Side } from './suite.js';
+
+const runId = `${Date.now().toString(36)}_${process.pid}`;
+
+/** Builds the `bench` object a suite receives and collects what it records. */
+export class SuiteRun implements BenchContext {
+  readonly rows: RowResult[] = [];
+  readonly measurements: MeasurementResult[] = [];
+  readonly logLines: string[] = [];
+  private readonly cleanups: (() => unknown)[] = [];
+  private counter = 0;
+
+  constructor(
+    private readonly suiteTitle: string,
+    readonly quick: boolean,
+    readonly postgresUrl: string | undefined,
+  ) {}
+
+  scale(full: number, small: number): number {
+    return this.quick ? small : full;
+  }
+
+  tempDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'liminal-bench-'));
+    this.cleanup(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  uniqueName(prefix: string): string {
+    return `${prefix}_${runId}_${this.counter++}`;
+  }
+
+  cleanup(fn: () => unknown): void {
+    this.cleanups.push(fn);
+  }
+
+  async runCleanups(): Promise<void> {
+    for (const fn of this.cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (error) {
+        this.log(`cleanup failed: ${String(error)}`);
+      }
+    }
+  }
+
+  log(message: string): void {
+    this.logLines.push(message);
+    process.stderr.write(`  ${message}\n`);
+  }
+
+  async compare(comparison: Comparison): Promise<void> {
+    const measurable = comparison.sides.filter((side): side is Side => !isMissing(side));
+    this.log(`${comparison.id}: ${measurable.map((s) => s.label).join(' | ')}`);
+    const samples = await measureSides(measurable, this.quick ? quickPlan : fullPlan);
+    const byLabel = new Map<string, number[]>();
+    const sides: SideResult[] = comparison.sides.map((side) => {
+      if (isMissing(side)) return { kind: 'missing', label: side.label, reason: side.missing };
+      const index = measurable.indexOf(side);
+      const rounds = samples.perRound[index]!;
+      byLabel.set(side.label, rounds);
+      return {
+        kind: 'measured',
+        label: side.label,
+        config: side.config,
+        opsPerCall: side.opsPerCall ?? 1,
+        opsPerSec: median(rounds),
+        minOpsPerSec: Math.min(...rounds),
+        maxOpsPerSec: Math.max(...rounds),
+        roundsOpsPerSec: rounds,
+        calls: samples.calls[index]!,
+      };
+    });
+    const first = comparison.sides[0];
+    const liminal = first && !isMissing(first) ? byLabel.get(first.label) : undefined;
+    const ratios: RatioResult[] = [];
+    const unmetTargets: RowResult['unmetTargets'][number][] = [];
+    for (const side of comparison.sides.slice(1)) {
+      const target = comparison.targets?.find((t) => t.vs === side.label);
+      const peer = byLabel.get(side.label);
+      if (!liminal || !peer) {
+        if (target) {
+          const missing = [first, side].find((s) => s && isMissing(s));
+          unmetTargets.push({ vs: side.label, atLeast: target.atLeast, reason: missing && isMissing(missing) ? missing.missing : 'not measured' });
+        }
+        continue;
+      }
+      const perRound = liminal.map((ops, round) => ops / peer[round]!);
+      const ratio = median(perRound);
+      ratios.push({
+        vs: side.label,
+        median: ratio,
+        min: Math.min(...perRound),
+        max: Math.max(...perRound),
+        ...(target ? { target: target.atLeast, met: ratio >= target.atLeast } : {}),
+      });
+    }
+    for (const side of sides) {
+      if (side.kind === 'measured') this.log(`  ${side.label}: ${Math.round(side.opsPerSec)} ops/s`);
+    }
+    for (const ratio of ratios) {
+      this.log(`  ratio vs ${ratio.vs}: ${ratio.median.toFixed(2)}${ratio.target ? ` (target ≥ ${ratio.target})` : ''}`);
+    }
+    this.rows.push({
+      suite: this.suiteTitle,
+      id: comparison.id,
+      title: comparison.title,
+      ...(comparison.note ? { note: comparison.note } : {}),
+      sides,
+      ratios,
+      unmetTargets,
+    });
+  }
+
+  skip(comparison: Omit<Comparison, 'sides'> & { readonly sides: readonly string[] }, reason: string): void {
+    this.log(`${comparison.id}: skipped (${reason})`);
+    this.rows.push({
+      suite: this.suiteTitle,
+      id: comparison.id,
+      title: comparison.title,
+      ...(comparison.note ? { note: comparison.note } : {}),
+      sides: comparison.sides.map((label) => ({ kind: 'missing', label, reason })),
+      ratios: [],
+      unmetTargets: (comparison.targets ?? []).map((t) => ({ ...t, reason })),
+      skipped: reason,
+    });
+  }
+
+  record(measurement: Measurement): void {
+    const met = measurement.atMost === undefined ? undefined : measurement.value <= measurement.atMost;
+    this.log(`${measurement.id}: ${measurement.value.toFixed(1)} ${measurement.unit}`);
+    this.measurements.push({ suite: this.suiteTitle, ...measurement, ...(met === undefined ? {} : { met }) });
+  }
+}
