@@ -1,0 +1,195 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type DurableStore, LiminalError } from '@liminal/store';
+import { availableStoreKinds } from '@liminal/store/testing';
+
+/**
+ * Random command sequences run against each adapter and against a model that
+ * is obviously right (arrays in a Map); every result, including every error
+ * and its fields, must be the same.
+ */
+
+// Few names, chosen so prefixes overlap and code point order differs from UTF-16 order.
+const streams = ['a', 'ab', 'a%', 'a_b', 'b', 'é', '\u{ff5e}', '😀'] as const;
+const keys = ['k1', 'k2'] as const;
+
+type Command =
+  | { kind: 'append'; stream: string; payload: Uint8Array; seqDelta: number }
+  | { kind: 'appendMany'; stream: string; payloads: Uint8Array[]; seqDelta: number }
+  | { kind: 'readFrom'; stream: string; fromSeq: number; limit: number }
+  | { kind: 'streamLength'; stream: string }
+  | { kind: 'listStreams'; prefix: string; after: string | undefined; limit: number | undefined }
+  | { kind: 'deleteStream'; stream: string }
+  | { kind: 'readValue'; key: string }
+  | { kind: 'cas'; key: string; expectedDelta: number; next: number };
+
+const stream = fc.constantFrom(...streams);
+const key = fc.constantFrom(...keys);
+const payload = fc.uint8Array({ maxLength: 6 });
+// Mostly the right expectation, sometimes stale or ahead, so both outcomes are common.
+const delta = fc.constantFrom(0, 0, 0, -1, 1);
+
+const command: fc.Arbitrary<Command> = fc.oneof(
+  { arbitrary: fc.record({ kind: fc.constant('append'), stream, payload, seqDelta: delta }), weight: 4 },
+  {
+    arbitrary: fc.record({ kind: fc.constant('appendMany'), stream, payloads: fc.array(payload, { maxLength: 3 }), seqDelta: delta }),
+    weight: 2,
+  },
+  {
+    arbitrary: fc.record({ kind: fc.constant('readFrom'), stream, fromSeq: fc.nat(6), limit: fc.integer({ min: 1, max: 4 }) }),
+    weight: 2,
+  },
+  { arbitrary: fc.record({ kind: fc.constant('streamLength'), stream }), weight: 1 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('listStreams'),
+      prefix: fc.constantFrom('', 'a', 'a%', 'a_', 'b', '😀'),
+      after: fc.option(fc.constantFrom(...streams, 'a0', 'zz'), { nil: undefined }),
+      limit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+    }),
+    weight: 2,
+  },
+  { arbitrary: fc.record({ kind: fc.constant('deleteStream'), stream }), weight: 1 },
+  { arbitrary: fc.record({ kind: fc.constant('readValue'), key }), weight: 1 },
+  {
+    arbitrary: fc.record({ kind: fc.constant('cas'), key, expectedDelta: delta, next: fc.nat(5) }),
+    weight: 2,
+  },
+);
+
+/** The obviously-correct store. */
+class Model {
+  readonly streams = new Map<string, Uint8Array[]>();
+  readonly counters = new Map<string, number>();
+
+  length(name: string): number {
+    return this.streams.get(name)?.length ?? 0;
+  }
+
+  append(name: string, payloads: Uint8Array[], expectedSeq: number): number {
+    const actual = this.length(name);
+    if (actual !== expectedSeq) throw { code: 'SEQUENCE_CONFLICT', stream: name, expected: expectedSeq, actual };
+    if (payloads.length > 0) this.streams.set(name, [...(this.streams.get(name) ?? []), ...payloads]);
+    return expectedSeq;
+  }
+
+  readFrom(name: string, fromSeq: number, limit: number) {
+    return (this.streams.get(name) ?? [])
+      .map((payload, sequence) => ({ sequence, payload }))
+      .slice(fromSeq, fromSeq + limit);
+  }
+
+  listStreams(prefix: string, after: string | undefined, limit: number | undefined): string[] {
+    const codePoints = (text: string) => [...text].map((char) => char.codePointAt(0) ?? 0);
+    const compare = (a: string, b: string) => {
+      const [x, y] = [codePoints(a), codePoints(b)];
+      for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+      return x.length - y.length;
+    };
+    const names = [...this.streams.keys()]
+      .filter((name) => name.startsWith(prefix) && (after === undefined || compare(name, after) > 0))
+      .sort(compare);
+    return names.slice(0, limit ?? names.length);
+  }
+
+  cas(name: string, expected: number, next: number): void {
+    const actual = this.counters.get(name) ?? 0;
+    if (actual !== expected) throw { code: 'CAS_CONFLICT', key: name, expected, actual };
+    this.counters.set(name, next);
+  }
+}
+
+type Target = {
+  append(stream: string, payloads: Uint8Array[], expectedSeq: number, single: boolean): unknown;
+  readFrom(stream: string, fromSeq: number, limit: number): unknown;
+  streamLength(stream: string): unknown;
+  listStreams(prefix: string, after: string | undefined, limit: number | undefined): unknown;
+  deleteStream(stream: string): unknown;
+  readValue(key: string): unknown;
+  cas(key: string, expected: number, next: number): unknown;
+};
+
+function modelTarget(model: Model): Target {
+  return {
+    append: (name, payloads, expectedSeq) => model.append(name, payloads, expectedSeq),
+    readFrom: (name, fromSeq, limit) => model.readFrom(name, fromSeq, limit),
+    streamLength: (name) => model.length(name),
+    listStreams: (prefix, after, limit) => model.listStreams(prefix, after, limit),
+    deleteStream: (name) => void model.streams.delete(name),
+    readValue: (name) => model.counters.get(name),
+    cas: (name, expected, next) => model.cas(name, expected, next),
+  };
+}
+
+function storeTarget(store: DurableStore): Target {
+  return {
+    append: (name, payloads, expectedSeq, single) =>
+      single ? store.append(name, payloads[0]!, expectedSeq) : store.appendMany(name, payloads, expectedSeq),
+    readFrom: (name, fromSeq, limit) => store.readFrom(name, fromSeq, limit),
+    streamLength: (name) => store.streamLength(name),
+    listStreams: (prefix, after, limit) =>
+      store.listStreams(prefix, { ...(after === undefined ? {} : { after }), ...(limit === undefined ? {} : { limit }) }),
+    deleteStream: (name) => store.deleteStream(name),
+    readValue: (name) => store.readValue(name),
+    cas: (name, expected, next) => store.cas(name, expected, next),
+  };
+}
+
+/** Expectations are resolved against the model's state *before* the command, the same for both targets. */
+async function run(target: Target, model: Model, step: Command): Promise<unknown> {
+  try {
+    switch (step.kind) {
+      case 'append':
+        return await target.append(step.stream, [step.payload], Math.max(0, model.length(step.stream) + step.seqDelta), true);
+      case 'appendMany':
+        return await target.append(step.stream, step.payloads, Math.max(0, model.length(step.stream) + step.seqDelta), false);
+      case 'readFrom':
+        return await target.readFrom(step.stream, step.fromSeq, step.limit);
+      case 'streamLength':
+        return await target.streamLength(step.stream);
+      case 'listStreams':
+        return await target.listStreams(step.prefix, step.after, step.limit);
+      case 'deleteStream':
+        return await target.deleteStream(step.stream);
+      case 'readValue':
+        return await target.readValue(step.key);
+      case 'cas':
+        return await target.cas(step.key, Math.max(0, (model.counters.get(step.key) ?? 0) + step.expectedDelta), step.next);
+    }
+  } catch (error) {
+    // The model throws plain objects; compare the code and the public fields only.
+    if (error instanceof LiminalError) {
+      const { name: _name, ...fields } = { ...error };
+      return { thrown: fields };
+    }
+    if (typeof error === 'object' && error !== null && 'code' in error) return { thrown: error };
+    throw error;
+  }
+}
+
+const kinds = await availableStoreKinds();
+
+describe('every adapter behaves like the model under random command sequences', () => {
+  for (const kind of kinds) {
+    it(`${kind.name}`, async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 30 }), async (commands) => {
+          const store = await kind.open();
+          const model = new Model();
+          const [real, expected] = [storeTarget(store), modelTarget(model)];
+          try {
+            for (const [index, step] of commands.entries()) {
+              const actualResult = await run(real, model, step);
+              const expectedResult = await run(expected, model, step);
+              expect({ index, step: step.kind, result: actualResult }).toEqual({ index, step: step.kind, result: expectedResult });
+            }
+          } finally {
+            await store.close();
+          }
+        }),
+        // Each PostgreSQL run creates and drops a schema; fewer runs keep the suite quick.
+        { numRuns: kind.name === 'postgres' ? 20 : 60 },
+      );
+    });
+  }
+});
