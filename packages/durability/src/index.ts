@@ -1,1 +1,34 @@
-export {};
+export { ChannelConsumer } from './ChannelConsumer.js';
+export type { ChannelEnvelope, ConsumerSource, MessageHandler, ProcessOutcome } from './ChannelConsumer.js';
+export { CheckpointDriver } from './CheckpointDriver.js';
+export type { CheckpointPolicy } from './CheckpointDriver.js';
+export { CODEC_VERSION, codec } from './codec.js';
+export type {
+  ChannelMessage,
+  ConversationSnapshot,
+  DurableRecord,
+  DurableRecordKind,
+  PublishReceipt,
+  RecordOf,
+} from './codec.js';
+export { ConsumerCursor, cursorKeyFor, partitionKeyFor } from './ConsumerCursor.js';
+export type { ConversationEvent, ConversationEventKind } from './ConversationEvent.js';
+export { ConversationState } from './ConversationState.js';
+export type { MessageProgress, RedeliveryDecision } from './ConversationState.js';
+export { DedupCache } from './DedupCache.js';
+export type { DedupDecision } from './DedupCache.js';
+export { DedupSweeper, SWEEP_PAGE_SIZE } from './DedupSweeper.js';
+export type { DedupSweepReport } from './DedupSweeper.js';
+export { DurableChannel } from './DurableChannel.js';
+export type { ConsumeOptions, DurableChannelOptions, PublishOptions, PublishResult } from './DurableChannel.js';
+export {
+  DEFAULT_SNAPSHOT_POLICY,
+  DurableConversation,
+  REPLAY_BATCH_SIZE,
+  snapshotStreamFor,
+} from './DurableConversation.js';
+export type { DurableConversationOptions, RecoverySource, SnapshotPolicy } from './DurableConversation.js';
+export { CursorRegressionError, DedupCollisionError, InFlightError } from './errors.js';
+export type { DedupCollisionReason } from './errors.js';
+export { keyHash } from './keyHash.js';
+export { recoverConversation, recoverCursor } from './recovery.js';

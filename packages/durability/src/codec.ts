@@ -1,0 +1,392 @@
+import { DecodeError, InvalidArgumentError } from '@liminal/store';
+import type { ConversationEvent } from './ConversationEvent.js';
+import type { MessageProgress } from './ConversationState.js';
+
+/**
+ * Every record this package stores, as one discriminated union, so one codec
+ * owns the byte format and a reader can always tell what it is looking at.
+ */
+export type DurableRecord =
+  | ConversationEvent
+  | ConversationSnapshot
+  | { readonly kind: 'dedupClaim'; readonly key: string; readonly timestampMs: number }
+  | { readonly kind: 'dedupReceipt'; readonly key: string; readonly receipt: Uint8Array; readonly timestampMs: number }
+  | { readonly kind: 'dedupTombstone'; readonly key: string; readonly timestampMs: number }
+  | ChannelMessage
+  | PublishReceipt;
+
+export type DurableRecordKind = DurableRecord['kind'];
+export type RecordOf<K extends DurableRecordKind> = Extract<DurableRecord, { kind: K }>;
+
+/** The state of a conversation after its first `coversSeq` events. */
+export interface ConversationSnapshot {
+  readonly kind: 'conversationSnapshot';
+  readonly conversationId: string;
+  readonly coversSeq: number;
+  readonly messages: readonly MessageProgress[];
+}
+
+/** A channel message as stored in its partition stream (the offset is the entry's sequence). */
+export interface ChannelMessage {
+  readonly kind: 'channelMessage';
+  readonly messageId: string;
+  readonly key: string;
+  readonly causationId?: string;
+  readonly traceparent?: string;
+  readonly publishedAt: number;
+  readonly payload: Uint8Array;
+}
+
+/** Where a publish landed; stored as the dedup receipt of its idempotency key. */
+export interface PublishReceipt {
+  readonly kind: 'publishReceipt';
+  readonly messageId: string;
+  readonly partition: number;
+  readonly sequence: number;
+}
+
+/*
+ * Layout (big-endian): MAGIC, VERSION, kind TAG, then the kind's fields in a
+ * fixed order. Integers are u64 that must be safe integers; strings are UTF-8
+ * and bytes are raw, both behind a u32 length; an optional field is a 0/1 byte
+ * followed by the value. A decoder accepts exactly one record: anything
+ * unknown, short or left over is a DecodeError, never a guess.
+ */
+const MAGIC = 0x4c; // 'L'
+export const CODEC_VERSION = 1;
+const HEADER_LENGTH = 3;
+
+const TAGS = {
+  messageReceived: 0x01,
+  processingStarted: 0x02,
+  stepCompleted: 0x03,
+  processingFinished: 0x04,
+  errorOccurred: 0x05,
+  conversationSnapshot: 0x10,
+  dedupClaim: 0x20,
+  dedupReceipt: 0x21,
+  dedupTombstone: 0x22,
+  channelMessage: 0x30,
+  publishReceipt: 0x31,
+} as const satisfies Record<DurableRecordKind, number>;
+
+const KINDS = new Map<number, DurableRecordKind>(
+  Object.entries(TAGS).map(([kind, tag]) => [tag, kind as DurableRecordKind]),
+);
+
+const FLAG_RECEIVED = 1;
+const FLAG_IN_PROGRESS = 2;
+const FLAG_FINISHED = 4;
+const FLAG_ERRORED = 8;
+const KNOWN_FLAGS = FLAG_RECEIVED | FLAG_IN_PROGRESS | FLAG_FINISHED | FLAG_ERRORED;
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const utf8 = new TextEncoder();
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+class Writer {
+  readonly #chunks: Uint8Array[] = [];
+  #length = 0;
+
+  byte(value: number): void {
+    this.#push(Uint8Array.of(value));
+  }
+
+  u32(value: number): void {
+    const chunk = new Uint8Array(4);
+    new DataView(chunk.buffer).setUint32(0, value);
+    this.#push(chunk);
+  }
+
+  u64(field: string, value: number): void {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw new InvalidArgumentError(field, `expected a non-negative safe integer, got ${String(value)}`);
+    }
+    const chunk = new Uint8Array(8);
+    new DataView(chunk.buffer).setBigUint64(0, BigInt(value));
+    this.#push(chunk);
+  }
+
+  string(field: string, value: string): void {
+    if (typeof value !== 'string') throw new InvalidArgumentError(field, `expected a string, got ${typeof value}`);
+    // A lone surrogate would be stored as U+FFFD and read back as a different string.
+    if (LONE_SURROGATE.test(value)) throw new InvalidArgumentError(field, 'contains a lone UTF-16 surrogate');
+    this.#lengthPrefixed(field, utf8.encode(value));
+  }
+
+  bytes(field: string, value: Uint8Array): void {
+    if (!(value instanceof Uint8Array)) throw new InvalidArgumentError(field, 'expected a Uint8Array');
+    this.#lengthPrefixed(field, value.slice());
+  }
+
+  optionalString(field: string, value: string | undefined): void {
+    this.byte(value === undefined ? 0 : 1);
+    if (value !== undefined) this.string(field, value);
+  }
+
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.#length);
+    let offset = 0;
+    for (const chunk of this.#chunks) {
+      out.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return out;
+  }
+
+  #lengthPrefixed(field: string, value: Uint8Array): void {
+    if (value.length > 0xffff_ffff) throw new InvalidArgumentError(field, 'longer than 4 GiB');
+    this.u32(value.length);
+    this.#push(value);
+  }
+
+  #push(chunk: Uint8Array): void {
+    this.#chunks.push(chunk);
+    this.#length += chunk.length;
+  }
+}
+
+class Reader {
+  #offset = 0;
+  readonly #view: DataView;
+
+  constructor(readonly bytes: Uint8Array) {
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  byte(): number {
+    this.#need(1);
+    return this.bytes[this.#offset++] as number;
+  }
+
+  u32(): number {
+    this.#need(4);
+    const value = this.#view.getUint32(this.#offset);
+    this.#offset += 4;
+    return value;
+  }
+
+  u64(field: string): number {
+    this.#need(8);
+    const value = this.#view.getBigUint64(this.#offset);
+    this.#offset += 8;
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new DecodeError(`${field} ${value} is not a safe integer`);
+    return Number(value);
+  }
+
+  string(field: string): string {
+    const raw = this.#lengthPrefixed();
+    try {
+      return strictUtf8.decode(raw);
+    } catch (error) {
+      throw new DecodeError(`${field} is not valid UTF-8`, { cause: error });
+    }
+  }
+
+  bytesField(): Uint8Array {
+    return this.#lengthPrefixed().slice();
+  }
+
+  optionalString(field: string): string | undefined {
+    const present = this.byte();
+    if (present === 0) return undefined;
+    if (present !== 1) throw new DecodeError(`${field} has presence byte ${present}`);
+    return this.string(field);
+  }
+
+  end(): void {
+    const left = this.bytes.length - this.#offset;
+    if (left !== 0) throw new DecodeError(`${left} trailing byte(s) after the record`);
+  }
+
+  #lengthPrefixed(): Uint8Array {
+    const length = this.u32();
+    this.#need(length);
+    const value = this.bytes.subarray(this.#offset, this.#offset + length);
+    this.#offset += length;
+    return value;
+  }
+
+  #need(count: number): void {
+    if (this.bytes.length - this.#offset < count) throw new DecodeError('record is truncated');
+  }
+}
+
+function encode(record: DurableRecord): Uint8Array {
+  const tag = TAGS[record.kind];
+  if (tag === undefined) throw new InvalidArgumentError('record.kind', `unknown kind ${JSON.stringify(record.kind)}`);
+  const w = new Writer();
+  w.byte(MAGIC);
+  w.byte(CODEC_VERSION);
+  w.byte(tag);
+  switch (record.kind) {
+    case 'messageReceived':
+      w.string('messageId', record.messageId);
+      w.u64('receivedAt', record.receivedAt);
+      break;
+    case 'processingStarted':
+    case 'processingFinished':
+      w.string('messageId', record.messageId);
+      break;
+    case 'stepCompleted':
+      w.string('messageId', record.messageId);
+      w.u64('stepIndex', record.stepIndex);
+      w.bytes('output', record.output);
+      break;
+    case 'errorOccurred':
+      w.string('messageId', record.messageId);
+      w.string('error', record.error);
+      break;
+    case 'conversationSnapshot':
+      writeSnapshot(w, record);
+      break;
+    case 'dedupClaim':
+    case 'dedupTombstone':
+      w.string('key', record.key);
+      w.u64('timestampMs', record.timestampMs);
+      break;
+    case 'dedupReceipt':
+      w.string('key', record.key);
+      w.bytes('receipt', record.receipt);
+      w.u64('timestampMs', record.timestampMs);
+      break;
+    case 'channelMessage':
+      w.string('messageId', record.messageId);
+      w.string('key', record.key);
+      w.optionalString('causationId', record.causationId);
+      w.optionalString('traceparent', record.traceparent);
+      w.u64('publishedAt', record.publishedAt);
+      w.bytes('payload', record.payload);
+      break;
+    case 'publishReceipt':
+      w.string('messageId', record.messageId);
+      w.u64('partition', record.partition);
+      w.u64('sequence', record.sequence);
+      break;
+  }
+  return w.finish();
+}
+
+function writeSnapshot(w: Writer, snapshot: ConversationSnapshot): void {
+  w.string('conversationId', snapshot.conversationId);
+  w.u64('coversSeq', snapshot.coversSeq);
+  w.u32(snapshot.messages.length);
+  for (const message of snapshot.messages) {
+    w.string('messageId', message.messageId);
+    const flags =
+      (message.received ? FLAG_RECEIVED : 0) |
+      (message.inProgress ? FLAG_IN_PROGRESS : 0) |
+      (message.finished ? FLAG_FINISHED : 0) |
+      (message.error !== undefined ? FLAG_ERRORED : 0);
+    w.byte(flags);
+    if (message.error !== undefined) w.string('error', message.error);
+    w.u32(message.steps.size);
+    for (const [stepIndex, output] of message.steps) {
+      w.u64('stepIndex', stepIndex);
+      w.bytes('output', output);
+    }
+  }
+}
+
+function decode(bytes: Uint8Array): DurableRecord {
+  if (!(bytes instanceof Uint8Array)) throw new DecodeError('expected a Uint8Array');
+  if (bytes.length < HEADER_LENGTH) throw new DecodeError('record is truncated');
+  const r = new Reader(bytes);
+  const magic = r.byte();
+  if (magic !== MAGIC) throw new DecodeError(`bad magic byte 0x${magic.toString(16)}`);
+  const version = r.byte();
+  if (version !== CODEC_VERSION) throw new DecodeError(`unsupported codec version ${version}`);
+  const tag = r.byte();
+  const kind = KINDS.get(tag);
+  if (kind === undefined) throw new DecodeError(`unknown record tag 0x${tag.toString(16)}`);
+  const record = readBody(r, kind);
+  r.end();
+  return record;
+}
+
+function readBody(r: Reader, kind: DurableRecordKind): DurableRecord {
+  switch (kind) {
+    case 'messageReceived':
+      return { kind, messageId: r.string('messageId'), receivedAt: r.u64('receivedAt') };
+    case 'processingStarted':
+    case 'processingFinished':
+      return { kind, messageId: r.string('messageId') };
+    case 'stepCompleted':
+      return { kind, messageId: r.string('messageId'), stepIndex: r.u64('stepIndex'), output: r.bytesField() };
+    case 'errorOccurred':
+      return { kind, messageId: r.string('messageId'), error: r.string('error') };
+    case 'conversationSnapshot':
+      return readSnapshot(r);
+    case 'dedupClaim':
+    case 'dedupTombstone':
+      return { kind, key: r.string('key'), timestampMs: r.u64('timestampMs') };
+    case 'dedupReceipt':
+      return { kind, key: r.string('key'), receipt: r.bytesField(), timestampMs: r.u64('timestampMs') };
+    case 'channelMessage': {
+      const messageId = r.string('messageId');
+      const key = r.string('key');
+      const causationId = r.optionalString('causationId');
+      const traceparent = r.optionalString('traceparent');
+      return {
+        kind,
+        messageId,
+        key,
+        ...(causationId === undefined ? {} : { causationId }),
+        ...(traceparent === undefined ? {} : { traceparent }),
+        publishedAt: r.u64('publishedAt'),
+        payload: r.bytesField(),
+      };
+    }
+    case 'publishReceipt':
+      return { kind, messageId: r.string('messageId'), partition: r.u64('partition'), sequence: r.u64('sequence') };
+  }
+}
+
+function readSnapshot(r: Reader): ConversationSnapshot {
+  const conversationId = r.string('conversationId');
+  const coversSeq = r.u64('coversSeq');
+  const count = r.u32();
+  const messages: MessageProgress[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < count; i++) {
+    const messageId = r.string('messageId');
+    if (seen.has(messageId)) throw new DecodeError(`snapshot lists message ${JSON.stringify(messageId)} twice`);
+    seen.add(messageId);
+    const flags = r.byte();
+    if ((flags & ~KNOWN_FLAGS) !== 0) throw new DecodeError(`unknown snapshot flags 0x${flags.toString(16)}`);
+    const error = (flags & FLAG_ERRORED) !== 0 ? r.string('error') : undefined;
+    const stepCount = r.u32();
+    const steps = new Map<number, Uint8Array>();
+    for (let s = 0; s < stepCount; s++) {
+      const stepIndex = r.u64('stepIndex');
+      if (steps.has(stepIndex)) throw new DecodeError(`snapshot lists step ${stepIndex} twice`);
+      steps.set(stepIndex, r.bytesField());
+    }
+    messages.push({
+      messageId,
+      received: (flags & FLAG_RECEIVED) !== 0,
+      inProgress: (flags & FLAG_IN_PROGRESS) !== 0,
+      finished: (flags & FLAG_FINISHED) !== 0,
+      ...(error === undefined ? {} : { error }),
+      steps,
+    });
+  }
+  return { kind: 'conversationSnapshot', conversationId, coversSeq, messages };
+}
+
+/** Decodes a record that must be of one of `kinds`; any other kind is a DecodeError. */
+function decodeAs<K extends DurableRecordKind>(bytes: Uint8Array, ...kinds: K[]): RecordOf<K> {
+  const record = decode(bytes);
+  if (!(kinds as DurableRecordKind[]).includes(record.kind)) {
+    throw new DecodeError(`expected a ${kinds.join(' or ')} record, found ${record.kind}`);
+  }
+  return record as RecordOf<K>;
+}
+
+/**
+ * The versioned binary envelope of every stored record. `encode` validates
+ * fields (InvalidArgumentError) so nothing unreadable is ever written;
+ * `decode` rejects unknown versions, unknown tags, truncation and trailing
+ * bytes with DecodeError.
+ */
+export const codec = { version: CODEC_VERSION, encode, decode, decodeAs } as const;

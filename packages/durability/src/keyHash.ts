@@ -1,0 +1,17 @@
+const FNV_OFFSET_BASIS = 0xcbf29ce484222325n;
+const FNV_PRIME = 0x100000001b3n;
+const MASK_64 = 0xffffffffffffffffn;
+const utf8 = new TextEncoder();
+
+/**
+ * FNV-1a 64-bit over the key's UTF-8 bytes, as 16 lowercase hex digits.
+ * Stable across processes and languages (it matches the Rust reference), so
+ * it can name streams and pick partitions.
+ */
+export function keyHash(key: string): string {
+  let hash = FNV_OFFSET_BASIS;
+  for (const byte of utf8.encode(key)) {
+    hash = ((hash ^ BigInt(byte)) * FNV_PRIME) & MASK_64;
+  }
+  return hash.toString(16).padStart(16, '0');
+}

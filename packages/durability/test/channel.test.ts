@@ -1,0 +1,137 @@
+import { ConfigError, DecodeError, InvalidArgumentError } from '@liminal/store';
+import { describe, expect, it } from 'vitest';
+import { DurableChannel, InFlightError, keyHash } from '../src/index.js';
+import { bytes, readAll, storeKinds, text, useStore } from './support/stores.js';
+
+const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+describe.each(storeKinds)('DurableChannel on $name', (kind) => {
+  const open = useStore(kind);
+
+  it('routes a key to keyHash(key) mod partitions, keeping per-key order', async () => {
+    const channel = new DurableChannel(await open(), 'orders', { partitions: 3 });
+    const expected = Number(BigInt(`0x${keyHash('customer-7')}`) % 3n);
+    const first = await channel.publish(bytes('one'), { key: 'customer-7' });
+    const second = await channel.publish(bytes('two'), { key: 'customer-7' });
+    expect(first.partition).toBe(expected);
+    expect(second).toMatchObject({ partition: expected, sequence: first.sequence + 1 });
+    expect(first.messageId).not.toBe(second.messageId);
+  });
+
+  it('delivers envelopes with causal metadata from offset 0 for a new consumer', async () => {
+    const channel = new DurableChannel(await open(), 'orders', { partitions: 1 });
+    const cause = await channel.publish(bytes('placed'), { key: 'k', nowMs: 1000 });
+    await channel.publish(bytes('paid'), { key: 'k', causationId: cause.messageId, traceparent, nowMs: 2000 });
+    const consumer = await channel.consume('billing', 0);
+    const [first, second, ...rest] = await consumer.poll(10);
+    expect(rest).toEqual([]);
+    expect(first).toEqual({ messageId: cause.messageId, key: 'k', partition: 0, offset: 0, payload: bytes('placed'), publishedAt: 1000 });
+    expect(second).toMatchObject({ causationId: cause.messageId, traceparent, offset: 1, publishedAt: 2000 });
+    expect(consumer.position).toBe(2);
+  });
+
+  it('does not publish a repeated idempotency key twice and returns the original result', async () => {
+    const store = await open();
+    const channel = new DurableChannel(store, 'orders', { partitions: 2 });
+    const original = await channel.publish(bytes('charge'), { key: 'a', idempotencyKey: 'charge-1' });
+    const again = await new DurableChannel(store, 'orders', { partitions: 2 }).publish(bytes('charge'), { key: 'a', idempotencyKey: 'charge-1' });
+    expect(again).toEqual(original);
+    expect(await store.streamLength(channel.streamFor(original.partition))).toBe(1);
+  });
+
+  it('refuses a repeat whose first publish is still in flight', async () => {
+    const store = await open();
+    const channel = new DurableChannel(store, 'orders', { partitions: 1 });
+    await channel.publishDedup.claimOrGet('charge-1', 0);
+    await expect(channel.publish(bytes('x'), { key: 'a', idempotencyKey: 'charge-1' })).rejects.toBeInstanceOf(InFlightError);
+    expect(await store.streamLength(channel.streamFor(0))).toBe(0);
+  });
+
+  it('resumes a consumer from its committed offset after a restart', async () => {
+    const store = await open();
+    const channel = new DurableChannel(store, 'orders', { partitions: 1 });
+    for (const n of [0, 1, 2, 3]) await channel.publish(bytes(`m${n}`), { key: 'k' });
+    const first = await channel.consume('billing', 0);
+    const [m0, m1] = await first.poll(2);
+    await first.commit(m0!);
+    await first.commit(m1!);
+    const restarted = await channel.consume('billing', 0);
+    expect(restarted.cursor.currentOffset).toBe(2);
+    expect((await restarted.poll(10)).map((e) => text(e.payload))).toEqual(['m2', 'm3']);
+  });
+
+  it('redelivers uncommitted messages but processOnce skips those already processed', async () => {
+    const store = await open();
+    const channel = new DurableChannel(store, 'orders', { partitions: 1 });
+    for (const n of [0, 1, 2]) await channel.publish(bytes(`m${n}`), { key: 'k' });
+    const handled: string[] = [];
+    const handler = async (e: { payload: Uint8Array }) => {
+      handled.push(text(e.payload));
+      return bytes(`done ${text(e.payload)}`);
+    };
+    const before = await channel.consume('billing', 0, { checkpoint: { kind: 'explicitFlush' } });
+    for await (const envelope of before) await before.processOnce(envelope, handler);
+    // crash: the explicit flush never happened, so everything is redelivered
+    const after = await channel.consume('billing', 0, { checkpoint: { kind: 'explicitFlush' } });
+    const outcomes = [];
+    for await (const envelope of after) outcomes.push(await after.processOnce(envelope, handler));
+    await after.flush();
+    expect(handled).toEqual(['m0', 'm1', 'm2']);
+    expect(outcomes.map((o) => [o.kind, text(o.receipt)])).toEqual([
+      ['duplicate', 'done m0'],
+      ['duplicate', 'done m1'],
+      ['duplicate', 'done m2'],
+    ]);
+    expect(await store.readValue('billing:orders:0')).toBe(3);
+  });
+
+  it('rewinds to a message whose handler failed, so the next poll delivers it again', async () => {
+    const channel = new DurableChannel(await open(), 'orders', { partitions: 1 });
+    for (const n of [0, 1]) await channel.publish(bytes(`m${n}`), { key: 'k' });
+    const consumer = await channel.consume('billing', 0);
+    const [m0] = await consumer.poll(2);
+    await expect(consumer.processOnce(m0!, () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(consumer.position).toBe(0);
+    const [again] = await consumer.poll(1);
+    expect(again?.messageId).toBe(m0!.messageId);
+    expect(await consumer.processOnce(again!, () => bytes('ok'))).toEqual({ kind: 'processed', receipt: bytes('ok') });
+    expect(consumer.cursor.currentOffset).toBe(1);
+  });
+
+  it('takes over a claim left by a run that crashed inside the handler', async () => {
+    const channel = new DurableChannel(await open(), 'orders', { partitions: 1 });
+    await channel.publish(bytes('m0'), { key: 'k' });
+    const crashed = await channel.consume('billing', 0);
+    const [m0] = await crashed.poll(1);
+    await crashed.processed.claimOrGet(m0!.messageId, 0); // claimed, then the process died
+    const restarted = await channel.consume('billing', 0);
+    const [again] = await restarted.poll(1);
+    expect((await restarted.processOnce(again!, () => bytes('ok'))).kind).toBe('processed');
+  });
+
+  it('rejects a corrupt partition entry with DecodeError and stays before it', async () => {
+    const store = await open();
+    const channel = new DurableChannel(store, 'orders', { partitions: 1 });
+    await channel.publish(bytes('good'), { key: 'k' });
+    await store.append(channel.streamFor(0), Uint8Array.of(0x4c, 0x01, 0x30, 0xff), 1);
+    const before = await readAll(store, channel.streamFor(0));
+    const consumer = await channel.consume('billing', 0);
+    const [good] = await consumer.poll(1);
+    expect(text(good!.payload)).toBe('good');
+    await expect(consumer.poll(1)).rejects.toBeInstanceOf(DecodeError);
+    expect(consumer.position).toBe(1);
+    expect(await readAll(store, channel.streamFor(0))).toEqual(before);
+  });
+
+  it('rejects bad configuration and arguments before writing anything', async () => {
+    const store = await open();
+    expect(() => new DurableChannel(store, 'orders', { partitions: 0 })).toThrow(ConfigError);
+    expect(() => new DurableChannel(store, 'orders', { partitions: 1.5 })).toThrow(ConfigError);
+    const channel = new DurableChannel(store, 'orders', { partitions: 2 });
+    await expect(channel.publish(bytes('x'), { key: 'k', traceparent: 'nope' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(channel.publish('x' as unknown as Uint8Array, { key: 'k' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(channel.consume('billing', 2)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(channel.consume('billing', 0, { checkpoint: { kind: 'perBatch', size: 0 } })).rejects.toBeInstanceOf(ConfigError);
+    expect(await store.listStreams('orders')).toEqual([]);
+  });
+});

@@ -1,0 +1,68 @@
+import type { DurableStore, ListStreamsOptions, StoredEntry } from '@liminal/store';
+import { availableStoreKinds, type StoreKind } from '@liminal/store/testing';
+import { afterEach } from 'vitest';
+
+/** Memory and SQLite always, PostgreSQL when reachable (required under CI=true). */
+export const storeKinds: StoreKind[] = await availableStoreKinds();
+
+/**
+ * Opens a fresh store of `kind` that is closed (and its temp file / schema
+ * removed) after the current test.
+ */
+export function useStore(kind: StoreKind): () => Promise<DurableStore> {
+  const opened: DurableStore[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((store) => store.close()));
+  });
+  return async () => {
+    const store = await kind.open();
+    opened.push(store);
+    return store;
+  };
+}
+
+/** Wraps a store and counts the entries each stream returned from `readFrom`. */
+export class CountingStore implements DurableStore {
+  readonly entriesRead = new Map<string, number>();
+
+  constructor(readonly inner: DurableStore) {}
+
+  async readFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
+    const entries = await this.inner.readFrom(stream, fromSeq, limit);
+    this.entriesRead.set(stream, (this.entriesRead.get(stream) ?? 0) + entries.length);
+    return entries;
+  }
+
+  append(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
+    return this.inner.append(stream, payload, expectedSeq);
+  }
+  appendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
+    return this.inner.appendMany(stream, payloads, expectedSeq);
+  }
+  streamLength(stream: string): Promise<number> {
+    return this.inner.streamLength(stream);
+  }
+  listStreams(prefix: string, options?: ListStreamsOptions): Promise<string[]> {
+    return this.inner.listStreams(prefix, options);
+  }
+  deleteStream(stream: string): Promise<void> {
+    return this.inner.deleteStream(stream);
+  }
+  readValue(key: string): Promise<number | undefined> {
+    return this.inner.readValue(key);
+  }
+  cas(key: string, expected: number, next: number): Promise<void> {
+    return this.inner.cas(key, expected, next);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Every entry of a stream (for "the stream was left as it was" checks). */
+export async function readAll(store: DurableStore, stream: string): Promise<StoredEntry[]> {
+  return store.readFrom(stream, 0, 1_000_000);
+}
+
+export const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+export const text = (data: Uint8Array): string => new TextDecoder().decode(data);
