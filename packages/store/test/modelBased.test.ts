@@ -10,7 +10,7 @@ import { availableStoreKinds } from '@liminal/store/testing';
  */
 
 // Few names, chosen so prefixes overlap and code point order differs from UTF-16 order.
-const streams = ['a', 'ab', 'a%', 'a_b', 'b', 'é', '\u{ff5e}', '😀'] as const;
+const streams = ['a', 'a%', 'a_b', 'é', '\u{ff5e}', '😀'] as const;
 const keys = ['k1', 'k2'] as const;
 
 type Command =
@@ -43,8 +43,8 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   {
     arbitrary: fc.record({
       kind: fc.constant('listStreams'),
-      prefix: fc.constantFrom('', 'a', 'a%', 'a_', 'b', '😀'),
-      after: fc.option(fc.constantFrom(...streams, 'a0', 'zz'), { nil: undefined }),
+      prefix: fc.constantFrom('', '', 'a', 'a%', 'a_', '😀'),
+      after: fc.option(fc.constantFrom(...streams, 'a0', '\u{e000}'), { nil: undefined }),
       limit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
     }),
     weight: 2,
@@ -173,7 +173,7 @@ describe('every adapter behaves like the model under random command sequences', 
   for (const kind of kinds) {
     it(`${kind.name}`, async () => {
       await fc.assert(
-        fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 30 }), async (commands) => {
+        fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 40 }), async (commands) => {
           const store = await kind.open();
           const model = new Model();
           const [real, expected] = [storeTarget(store), modelTarget(model)];
@@ -188,7 +188,7 @@ describe('every adapter behaves like the model under random command sequences', 
           }
         }),
         // Each PostgreSQL run creates and drops a schema; fewer runs keep the suite quick.
-        { numRuns: kind.name === 'postgres' ? 20 : 60 },
+        { numRuns: kind.name === 'postgres' ? 30 : 100 },
       );
     });
   }
