@@ -131,6 +131,13 @@ export class DurableConversation {
     return decision;
   }
 
+  /** Appends `messageReceived` unconditionally (`receiveMessage` is the deduplicating entry point). */
+  async recordMessageReceived(messageId: string, receivedAt: number): Promise<number> {
+    assertMessageId(messageId);
+    assertNonNegativeSafeInteger('receivedAt', receivedAt);
+    return this.#append({ kind: 'messageReceived', messageId, receivedAt });
+  }
+
   /** Appends `processingStarted`; resolves to the event's sequence. */
   async recordProcessingStarted(messageId: string): Promise<number> {
     assertMessageId(messageId);

@@ -24,10 +24,12 @@ export function useStore(kind: StoreKind): () => Promise<DurableStore> {
 /** Wraps a store and counts the entries each stream returned from `readFrom`. */
 export class CountingStore implements DurableStore {
   readonly entriesRead = new Map<string, number>();
+  readonly reads: { stream: string; fromSeq: number; limit: number }[] = [];
 
   constructor(readonly inner: DurableStore) {}
 
   async readFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
+    this.reads.push({ stream, fromSeq, limit });
     const entries = await this.inner.readFrom(stream, fromSeq, limit);
     this.entriesRead.set(stream, (this.entriesRead.get(stream) ?? 0) + entries.length);
     return entries;

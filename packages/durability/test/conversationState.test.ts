@@ -1,0 +1,98 @@
+import { ConfigError, InvalidArgumentError } from '@liminal/store';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ConversationState, type ConversationEvent } from '../src/index.js';
+import { conversationEventArb } from './support/arbitraries.js';
+import { describeModel, describeState, ReferenceModel } from './support/referenceModel.js';
+
+const ids = ['m1', 'm2', 'm3', 'm4', 'never-seen'];
+
+describe('ConversationState', () => {
+  it('decides start for a new message, resumeFrom after steps, skip once finished', () => {
+    const state = new ConversationState();
+    expect(state.redeliveryDecision('m')).toEqual({ kind: 'start' });
+    state.apply({ kind: 'messageReceived', messageId: 'm', receivedAt: 1 });
+    expect(state.redeliveryDecision('m')).toEqual({ kind: 'resumeFrom', step: 0 });
+    state.apply({ kind: 'stepCompleted', messageId: 'm', stepIndex: 0, output: Uint8Array.of(1) });
+    state.apply({ kind: 'stepCompleted', messageId: 'm', stepIndex: 1, output: Uint8Array.of(2) });
+    expect(state.redeliveryDecision('m')).toEqual({ kind: 'resumeFrom', step: 2 });
+    state.apply({ kind: 'processingFinished', messageId: 'm' });
+    expect(state.redeliveryDecision('m')).toEqual({ kind: 'skip' });
+    expect(state.isFullyProcessed('m')).toBe(true);
+  });
+
+  it('takes the highest completed step, whatever order steps were recorded in', () => {
+    const state = ConversationState.replay([
+      { kind: 'stepCompleted', messageId: 'm', stepIndex: 4, output: new Uint8Array() },
+      { kind: 'stepCompleted', messageId: 'm', stepIndex: 2, output: new Uint8Array() },
+    ]);
+    expect(state.lastCompletedStep('m')).toBe(4);
+    expect(state.nextStepIndex('m')).toBe(5);
+    expect(state.lastCompletedStep('other')).toBeUndefined();
+    expect(state.nextStepIndex('other')).toBe(0);
+  });
+
+  it('refuses to advance past MAX_SAFE_INTEGER with ConfigError', () => {
+    const state = ConversationState.replay([
+      { kind: 'messageReceived', messageId: 'm', receivedAt: 0 },
+      { kind: 'stepCompleted', messageId: 'm', stepIndex: Number.MAX_SAFE_INTEGER, output: new Uint8Array() },
+    ]);
+    expect(state.lastCompletedStep('m')).toBe(Number.MAX_SAFE_INTEGER);
+    expect(() => state.nextStepIndex('m')).toThrow(ConfigError);
+    expect(() => state.redeliveryDecision('m')).toThrow(ConfigError);
+  });
+
+  it('keeps step outputs for reuse and hands out copies', () => {
+    const state = ConversationState.replay([{ kind: 'stepCompleted', messageId: 'm', stepIndex: 0, output: Uint8Array.of(7) }]);
+    const output = state.stepOutput('m', 0)!;
+    output[0] = 99;
+    expect(state.stepOutput('m', 0)).toEqual(Uint8Array.of(7));
+    expect(state.stepOutput('m', 1)).toBeUndefined();
+  });
+
+  it('ends in-progress on finish or error and remembers the last error', () => {
+    const state = ConversationState.replay([
+      { kind: 'processingStarted', messageId: 'a' },
+      { kind: 'processingStarted', messageId: 'b' },
+      { kind: 'errorOccurred', messageId: 'a', error: 'first' },
+      { kind: 'errorOccurred', messageId: 'a', error: 'second' },
+    ]);
+    expect(state.isInProgress('a')).toBe(false);
+    expect(state.isInProgress('b')).toBe(true);
+    expect(state.errorOf('a')).toBe('second');
+  });
+
+  it('rejects malformed events without changing anything', () => {
+    const state = new ConversationState();
+    const bad = [
+      { kind: 'stepCompleted', messageId: 'm', stepIndex: -1, output: new Uint8Array() },
+      { kind: 'stepCompleted', messageId: 'm', stepIndex: 1.5, output: new Uint8Array() },
+      { kind: 'stepCompleted', messageId: 'm', stepIndex: 2 ** 53, output: new Uint8Array() },
+      { kind: 'messageReceived', messageId: 'm', receivedAt: -5 },
+      { kind: 'whatever', messageId: 'm' },
+    ] as unknown as ConversationEvent[];
+    for (const event of bad) expect(() => state.apply(event)).toThrow(InvalidArgumentError);
+    expect(state.messageCount).toBe(0);
+  });
+
+  it('property: replaying any event sequence answers like the reference model', () => {
+    fc.assert(
+      fc.property(fc.array(conversationEventArb, { maxLength: 60 }), (events) => {
+        expect(describeState(ConversationState.replay(events), ids)).toEqual(describeModel(ReferenceModel.replay(events), ids));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('property: a state rebuilt from messages() then fed the rest equals the full replay', () => {
+    fc.assert(
+      fc.property(fc.array(conversationEventArb, { maxLength: 60 }), fc.nat(), (events, cut) => {
+        const at = events.length === 0 ? 0 : cut % (events.length + 1);
+        const resumed = ConversationState.fromProgress(ConversationState.replay(events.slice(0, at)).messages());
+        for (const event of events.slice(at)) resumed.apply(event);
+        expect(describeState(resumed, ids)).toEqual(describeState(ConversationState.replay(events), ids));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

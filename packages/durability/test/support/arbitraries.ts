@@ -1,0 +1,61 @@
+import fc from 'fast-check';
+import type { ConversationEvent, DurableRecord } from '../../src/index.js';
+
+const safeInt = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+const text = fc.string({ unit: 'grapheme', maxLength: 12 });
+const payload = fc.uint8Array({ maxLength: 16 });
+
+/** A few message ids so random events keep hitting the same messages. */
+export const messageIdArb = fc.constantFrom('m1', 'm2', 'm3', 'm4');
+
+export const conversationEventArb: fc.Arbitrary<ConversationEvent> = fc.oneof(
+  fc.record({ kind: fc.constant('messageReceived' as const), messageId: messageIdArb, receivedAt: safeInt }),
+  fc.record({ kind: fc.constant('processingStarted' as const), messageId: messageIdArb }),
+  fc.record({
+    kind: fc.constant('stepCompleted' as const),
+    messageId: messageIdArb,
+    stepIndex: fc.integer({ min: 0, max: 6 }),
+    output: payload,
+  }),
+  fc.record({ kind: fc.constant('processingFinished' as const), messageId: messageIdArb }),
+  fc.record({ kind: fc.constant('errorOccurred' as const), messageId: messageIdArb, error: text }),
+);
+
+export const recordArb: fc.Arbitrary<DurableRecord> = fc.oneof(
+  conversationEventArb,
+  fc.record({
+    kind: fc.constant('conversationSnapshot' as const),
+    conversationId: text,
+    coversSeq: safeInt,
+    messages: fc.uniqueArray(
+      fc.record(
+        {
+          messageId: text,
+          received: fc.boolean(),
+          inProgress: fc.boolean(),
+          finished: fc.boolean(),
+          error: text,
+          steps: fc.uniqueArray(fc.tuple(safeInt, payload), { selector: ([step]) => step, maxLength: 3 }).map((entries) => new Map(entries)),
+        },
+        { requiredKeys: ['messageId', 'received', 'inProgress', 'finished', 'steps'] },
+      ),
+      { selector: (m) => m.messageId, maxLength: 3 },
+    ),
+  }),
+  fc.record({ kind: fc.constant('dedupClaim' as const), key: text, timestampMs: safeInt }),
+  fc.record({ kind: fc.constant('dedupReceipt' as const), key: text, receipt: payload, timestampMs: safeInt }),
+  fc.record({ kind: fc.constant('dedupTombstone' as const), key: text, timestampMs: safeInt }),
+  fc.record(
+    {
+      kind: fc.constant('channelMessage' as const),
+      messageId: text,
+      key: text,
+      causationId: text,
+      traceparent: text,
+      publishedAt: safeInt,
+      payload,
+    },
+    { requiredKeys: ['kind', 'messageId', 'key', 'publishedAt', 'payload'] },
+  ),
+  fc.record({ kind: fc.constant('publishReceipt' as const), messageId: text, partition: safeInt, sequence: safeInt }),
+);

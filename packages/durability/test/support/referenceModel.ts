@@ -1,0 +1,93 @@
+import type { ConversationEvent, ConversationState, RedeliveryDecision } from '../../src/index.js';
+
+/**
+ * A literal port of the Rust reference `ConversationState` (sets and maps,
+ * `last_completed_step` by scanning every completed step), to check the
+ * O(1) per-message implementation against.
+ */
+export class ReferenceModel {
+  readonly received = new Set<string>();
+  readonly inProgress = new Set<string>();
+  readonly completed = new Map<string, { messageId: string; step: number; output: Uint8Array }>();
+  readonly finished = new Set<string>();
+  readonly errored = new Map<string, string>();
+  readonly mentioned = new Set<string>();
+
+  static replay(events: readonly ConversationEvent[]): ReferenceModel {
+    const model = new ReferenceModel();
+    for (const event of events) model.apply(event);
+    return model;
+  }
+
+  apply(event: ConversationEvent): void {
+    this.mentioned.add(event.messageId);
+    switch (event.kind) {
+      case 'messageReceived':
+        this.received.add(event.messageId);
+        break;
+      case 'processingStarted':
+        this.inProgress.add(event.messageId);
+        break;
+      case 'stepCompleted':
+        this.completed.set(JSON.stringify([event.messageId, event.stepIndex]), {
+          messageId: event.messageId,
+          step: event.stepIndex,
+          output: event.output,
+        });
+        break;
+      case 'processingFinished':
+        this.finished.add(event.messageId);
+        this.inProgress.delete(event.messageId);
+        break;
+      case 'errorOccurred':
+        this.errored.set(event.messageId, event.error);
+        this.inProgress.delete(event.messageId);
+        break;
+    }
+  }
+
+  lastCompletedStep(messageId: string): number | undefined {
+    let max: number | undefined;
+    for (const { messageId: id, step } of this.completed.values()) if (id === messageId && (max === undefined || step > max)) max = step;
+    return max;
+  }
+
+  redeliveryDecision(messageId: string): RedeliveryDecision {
+    if (this.finished.has(messageId)) return { kind: 'skip' };
+    if (this.received.has(messageId)) return { kind: 'resumeFrom', step: (this.lastCompletedStep(messageId) ?? -1) + 1 };
+    return { kind: 'start' };
+  }
+}
+
+/** Asserts (by returning a comparable description) that `state` answers every query like `model`. */
+export function describeModel(model: ReferenceModel, ids: Iterable<string>) {
+  return [...ids].sort().map((id) => ({
+    id,
+    received: model.received.has(id),
+    inProgress: model.inProgress.has(id),
+    finished: model.finished.has(id),
+    error: model.errored.get(id),
+    last: model.lastCompletedStep(id),
+    decision: model.redeliveryDecision(id),
+    steps: [...model.completed.values()]
+      .filter((c) => c.messageId === id)
+      .map((c) => [c.step, [...c.output]] as const)
+      .sort((a, b) => a[0] - b[0]),
+  }));
+}
+
+export function describeState(state: ConversationState, ids: Iterable<string>) {
+  return [...ids].sort().map((id) => {
+    const steps = [...state.messages()].find((m) => m.messageId === id)?.steps ?? new Map<number, Uint8Array>();
+    return {
+      id,
+      received: state.hasReceived(id),
+      inProgress: state.isInProgress(id),
+      finished: state.isFullyProcessed(id),
+      error: state.errorOf(id),
+      last: state.lastCompletedStep(id),
+      decision: state.redeliveryDecision(id),
+      steps: [...steps.keys()].map((step) => [step, [...state.stepOutput(id, step)!]] as const).sort((a, b) => a[0] - b[0]),
+    };
+  });
+}
