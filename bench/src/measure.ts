@@ -29,6 +29,15 @@ export interface RoundSamples {
 export async function measureSides(sides: readonly Side[], plan: RoundPlan): Promise<RoundSamples> {
   const perRound: number[][] = sides.map(() => []);
   const calls: number[] = sides.map(() => 0);
+  // tinybench probes a non-`async function` by calling it once without
+  // awaiting it, which would overlap two calls of a stateful side (two
+  // appends with the same expected sequence). Probe here instead, awaited.
+  const isAsync: boolean[] = [];
+  for (const side of sides) {
+    const first = side.run();
+    isAsync.push(first instanceof Promise);
+    await first;
+  }
   for (let round = 0; round < plan.rounds; round++) {
     for (const [index, side] of sides.entries()) {
       const bench = new Bench({
@@ -39,7 +48,7 @@ export async function measureSides(sides: readonly Side[], plan: RoundPlan): Pro
         warmupIterations: 1,
         throws: true,
       });
-      bench.add(side.label, side.run);
+      bench.add(side.label, side.run, { async: isAsync[index]! });
       await bench.run();
       const task = bench.tasks[0];
       const result = task?.result;
