@@ -1,0 +1,88 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openStore } from '@liminal/store';
+import { postgresForTests, uniqueSchemaName } from '@liminal/store/testing';
+import { runWorker } from './children.js';
+
+const workers = 4;
+const appendsPerWorker = 500;
+const casPerWorker = 250;
+
+interface SharedStore {
+  readonly name: string;
+  url(): string;
+  cleanUp(): Promise<void>;
+}
+
+function sqliteTarget(): SharedStore {
+  const directory = mkdtempSync(join(tmpdir(), 'liminal-race-'));
+  return {
+    name: 'sqlite',
+    url: () => `sqlite:${join(directory, 'race.db')}`,
+    cleanUp: async () => rmSync(directory, { recursive: true, force: true }),
+  };
+}
+
+function postgresTarget(baseUrl: string): SharedStore {
+  const schema = uniqueSchemaName();
+  return {
+    name: 'postgres',
+    url: () => `${baseUrl}?schema=${schema}`,
+    cleanUp: async () => {
+      const client = new pg.Client({ connectionString: baseUrl });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS ${client.escapeIdentifier(schema)} CASCADE`);
+      await client.end();
+    },
+  };
+}
+
+const postgresUrl = await postgresForTests();
+const targets = [sqliteTarget(), ...(postgresUrl === undefined ? [] : [postgresTarget(postgresUrl)])];
+
+afterAll(async () => {
+  for (const target of targets) await target.cleanUp();
+});
+
+const race = (target: SharedStore, mode: 'append' | 'cas', name: string, count: number) =>
+  Promise.all(
+    Array.from({ length: workers }, async (_, id) => {
+      const output = await runWorker('racer', [target.url(), mode, name, `w${id}`, String(count)]);
+      return JSON.parse(output) as { successes: number; conflicts: number };
+    }),
+  );
+
+describe.each(targets)(`$name shared by ${workers} processes`, (target) => {
+  it(`keeps ${workers} processes racing read-then-append on one stream gap-free, each payload exactly once`, async () => {
+    const results = await race(target, 'append', 'race', appendsPerWorker);
+    const total = workers * appendsPerWorker;
+    const store = await openStore(target.url());
+    const entries = await store.readFrom('race', 0, total + 10);
+    await store.close();
+
+    expect(entries.map((entry) => entry.sequence)).toEqual(Array.from({ length: total }, (_, index) => index));
+    const payloads = entries.map((entry) => new TextDecoder().decode(entry.payload));
+    const expected = Array.from({ length: workers }, (_, id) =>
+      Array.from({ length: appendsPerWorker }, (_, index) => `w${id}:${index}`),
+    ).flat();
+    expect([...payloads].sort()).toEqual([...expected].sort());
+    // Each worker's entries appear in the order it wrote them.
+    for (let id = 0; id < workers; id++) {
+      const own = payloads.filter((payload) => payload.startsWith(`w${id}:`));
+      expect(own).toEqual(expected.filter((payload) => payload.startsWith(`w${id}:`)));
+    }
+    expect(results.every((result) => result.successes === appendsPerWorker)).toBe(true);
+  });
+
+  it(`ends a race of cas increments with the counter equal to the number of successful cas calls`, async () => {
+    const results = await race(target, 'cas', 'hits', casPerWorker);
+    const store = await openStore(target.url());
+    const value = await store.readValue('hits');
+    await store.close();
+    expect(value).toBe(results.reduce((sum, result) => sum + result.successes, 0));
+    expect(value).toBe(workers * casPerWorker);
+  });
+});
