@@ -1,0 +1,141 @@
+import { cursorKeyFor, DurableChannel, partitionKeyFor } from '@liminal/durability';
+import type { DurableStore } from '@liminal/store';
+import { startOrResume, type RequestedRun, type Run } from './manifest.js';
+import { isOutage, sleep } from './partitionWorker.js';
+import { produce } from './producer.js';
+import { progressView } from './progress.js';
+import { printSummary } from './summary.js';
+import { describeSpec, participantSupervision, partitionSupervision, workerSupervision } from './supervision.js';
+import { describeLocation, openDemoStore, type StoreLocation } from './storeUrl.js';
+import { isClean, verifyRun } from './verify.js';
+import { WorkerPool } from './workers.js';
+
+export interface DemoOptions {
+  readonly location: StoreLocation;
+  readonly requested: RequestedRun;
+  readonly workers: number;
+  readonly crashRate: number;
+}
+
+/** Exit codes of a run: 0 verified clean, 1 lost or duplicated effects (or a fatal failure), 130 interrupted. */
+export type RunExit = 0 | 1 | 130;
+
+/**
+ * The coordinator process: starts or resumes a run, publishes the orders,
+ * supervises the worker processes, shows progress, then reads the ledger
+ * back and prints the summary.
+ */
+export async function runDemo(options: DemoOptions, out: NodeJS.WriteStream): Promise<RunExit> {
+  const store = await openDemoStore(options.location, 'create');
+  try {
+    return await coordinate(store, options, out);
+  } finally {
+    await store.close();
+  }
+}
+
+async function coordinate(store: DurableStore, options: DemoOptions, out: NodeJS.WriteStream): Promise<RunExit> {
+  const start = await startOrResume(store, options.requested, (run) => isFinished(store, run));
+  const { run } = start;
+  const say = (line: string) => out.write(`${line}\n`);
+  const how = start.kind === 'resumed' ? 'resuming' : start.previous === 'finished' ? 'previous run finished; starting' : 'starting';
+  say(`Liminal demo: ${how} run ${run.run} in ${describeLocation(options.location)}`);
+  say(`  ${run.messages} orders over ${run.partitions} partitions, ${options.workers} worker processes, crash rate ${options.crashRate}, seed ${run.seed}`);
+  say(`  saga per order: validate -> reserveStock -> charge -> notify; crash policy compensate (refund, release stock)`);
+  say(`  supervisors: workers ${describeSpec(workerSupervision)}; partitions ${describeSpec(partitionSupervision)}; participants ${describeSpec(participantSupervision)}`);
+
+  const startedAt = Date.now();
+  const processedAtStart = await processedCount(store, run);
+  const view = progressView(out, startedAt, processedAtStart);
+  const channel = new DurableChannel(store, run.names.channel, { partitions: run.partitions });
+  const producing = new AbortController();
+
+  let settle!: (outcome: 'finished' | 'interrupted' | Error) => void;
+  const settled = new Promise<'finished' | 'interrupted' | Error>((resolve) => (settle = resolve));
+  const pool = new WorkerPool(
+    (index) => ({ location: options.location, run: run.run, index, workers: options.workers, crashRate: options.crashRate }),
+    run.partitions,
+    options.workers,
+    { note: (line) => view.note(line), finished: (error) => settle(error ?? 'finished') },
+  );
+  const onSigint = () => settle('interrupted');
+  process.on('SIGINT', onSigint);
+  pool.start();
+  const producer = produceWithReconnect(store, channel, run, producing.signal, (line) => view.note(line)).catch((error: Error) => settle(error));
+
+  const snapshot = async () => {
+    const totals = pool.totals();
+    return {
+      processed: await processedCount(store, run),
+      total: run.messages,
+      crashes: totals.crashesInjected,
+      restarts: totals.participantRestarts + totals.partitionRestarts + pool.restarts,
+    };
+  };
+  let ticking = true;
+  const ticker = (async () => {
+    while (ticking) {
+      try {
+        view.update(await snapshot());
+      } catch (error) {
+        if (!isOutage(error)) throw error;
+      }
+      await sleep(200);
+    }
+  })();
+
+  const outcome = await settled;
+  process.off('SIGINT', onSigint);
+  producing.abort();
+  if (outcome !== 'finished') await pool.stop();
+  await producer;
+  ticking = false;
+  await ticker;
+  view.update(await snapshot());
+  view.stop();
+
+  if (outcome === 'interrupted') {
+    const processed = await processedCount(store, run);
+    say(`interrupted at ${processed}/${run.messages} orders; run the same command again to resume run ${run.run}`);
+    return 130;
+  }
+  if (outcome instanceof Error) {
+    say(`the run stopped: ${outcome.message}`);
+    return 1;
+  }
+  const report = await verifyRun(store, run);
+  const elapsedMs = Date.now() - startedAt;
+  printSummary(out, { run, report, totals: pool.totals(), pool, elapsedMs, processedThisSession: report.completed - processedAtStart });
+  return isClean(report) && report.pending === 0 ? 0 : 1;
+}
+
+/** Orders behind the committed cursors, summed over partitions. */
+export async function processedCount(store: DurableStore, run: Run): Promise<number> {
+  let sum = 0;
+  for (let p = 0; p < run.partitions; p++) {
+    sum += (await store.readValue(cursorKeyFor(run.names.consumerId, partitionKeyFor(run.names.channel, p)))) ?? 0;
+  }
+  return sum;
+}
+
+async function isFinished(store: DurableStore, run: Run): Promise<boolean> {
+  return ((await store.readValue(run.names.published)) ?? 0) >= run.messages && (await processedCount(store, run)) >= run.messages;
+}
+
+async function produceWithReconnect(
+  store: DurableStore,
+  channel: DurableChannel,
+  run: Run,
+  signal: AbortSignal,
+  note: (line: string) => void,
+): Promise<void> {
+  for (let delay = 200; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await produce(store, channel, run, signal);
+    } catch (error) {
+      if (!isOutage(error) || signal.aborted) throw error;
+      note(`producer: store unavailable, reconnecting`);
+      await sleep(delay, signal);
+    }
+  }
+}

@@ -1,0 +1,216 @@
+import { DedupCache, DurableChannel, DurableConversation, type ChannelConsumer } from '@liminal/durability';
+import { CasConflictError, LiminalError, StoreUnavailableError, type DurableStore } from '@liminal/store';
+import { EffectLedger } from './effectLedger.js';
+import type { Run } from './manifest.js';
+import { decodeOrder, type Order } from './orders.js';
+import { seededRandom, type Random } from './prng.js';
+import { planSteps, type ParticipantKind, type Step } from './saga.js';
+import type { WorkerStats } from './stats.js';
+import {
+  ParticipantCrash,
+  participantSupervision,
+  partitionSupervision,
+  RestartBudget,
+} from './supervision.js';
+
+export interface PartitionJob {
+  readonly store: DurableStore;
+  readonly run: Run;
+  readonly partition: number;
+  readonly crashRate: number;
+  readonly stats: WorkerStats;
+  readonly signal: AbortSignal;
+  readonly log: (line: string) => void;
+}
+
+/** How a partition's driver ended. */
+export type PartitionEnd = 'drained' | 'stopped' | 'fenced';
+
+/** Another process claimed the partition (a newer fencing epoch); this one must stop touching it. */
+export class OwnershipLostError extends LiminalError {
+  readonly code = 'OWNERSHIP_LOST';
+}
+
+const idlePollMs = 50;
+
+/**
+ * The partition supervisor: runs the partition until every order is
+ * processed, restarting it from the durable log whenever a participant
+ * supervisor gives up or the store fails mid-step. A store outage (e.g. a
+ * PostgreSQL restart) is waited out with backoff instead of counting as a
+ * crash, so the worker reconnects rather than dying. Too many real restarts
+ * throw `RestartIntensityExceeded` to the worker process, whose own supervisor
+ * (the coordinator) restarts it.
+ */
+export async function drivePartition(job: PartitionJob): Promise<PartitionEnd> {
+  const budget = new RestartBudget(`partition ${job.partition} supervisor`, partitionSupervision);
+  let outageMs = 0;
+  for (let incarnation = 0; ; incarnation++) {
+    try {
+      return await runOwnedPartition(job, incarnation);
+    } catch (error) {
+      if (job.signal.aborted) return 'stopped';
+      if (error instanceof OwnershipLostError) return 'fenced';
+      if (isOutage(error)) {
+        if (outageMs === 0) job.log(`partition ${job.partition}: store unavailable, reconnecting (${describe(error)})`);
+        job.stats.storeOutages += outageMs === 0 ? 1 : 0;
+        outageMs = Math.min(2_000, Math.max(100, outageMs * 2));
+        await sleep(outageMs, job.signal);
+        continue;
+      }
+      outageMs = 0;
+      job.stats.partitionRestarts += 1;
+      job.log(`partition ${job.partition}: restarting from the durable log (${describe(error)})`);
+      budget.restart();
+    }
+  }
+}
+
+async function runOwnedPartition(job: PartitionJob, incarnation: number): Promise<PartitionEnd> {
+  const { store, run, partition, signal } = job;
+  const names = run.names;
+  const epoch = await claimOwnership(store, names.ownerEpoch(partition));
+  const channel = new DurableChannel(store, names.channel, { partitions: run.partitions });
+  const consumer = await channel.consume(names.consumerId, partition, { batchSize: 64 });
+  const conversation = await DurableConversation.recover(store, names.conversation(partition));
+  const ledger = await EffectLedger.open(store, names.ledger(partition), new DedupCache(store, names.dedupNamespace));
+  const participants = new Participants(job, ledger, seededRandom(run.seed, partition, incarnation));
+  for (;;) {
+    if (signal.aborted) return 'stopped';
+    const batch = await consumer.poll();
+    if (batch.length === 0) {
+      if (await isDrained(store, run, channel, consumer)) return 'drained';
+      await sleep(idlePollMs, signal);
+      continue;
+    }
+    await assertOwner(store, names.ownerEpoch(partition), epoch);
+    for (const envelope of batch) {
+      if (signal.aborted) return 'stopped';
+      await processOrder(decodeOrder(envelope.payload), conversation, participants, job.stats);
+      await consumer.commit(envelope);
+    }
+  }
+}
+
+/** One order's conversation: resume at the next durable step, run each step under supervision, record it. */
+async function processOrder(order: Order, conversation: DurableConversation, participants: Participants, stats: WorkerStats): Promise<void> {
+  const decision = await conversation.receiveMessage(order.id, Date.now());
+  if (decision.kind === 'skip') {
+    stats.redeliveriesSkipped += 1;
+    return;
+  }
+  if (decision.kind === 'start') await conversation.recordProcessingStarted(order.id);
+  const steps = planSteps(order);
+  for (let index = decision.kind === 'resumeFrom' ? decision.step : 0; index < steps.length; index++) {
+    const step = steps[index] as Step;
+    const output = await participants.perform(order, index, step);
+    if (step.kind === 'failure') await conversation.recordError(order.id, step.reason);
+    await conversation.recordStepCompleted(order.id, index, output);
+    stats.steps += 1;
+  }
+  await conversation.recordProcessingFinished(order.id);
+  stats.processed += 1;
+}
+
+/**
+ * The participants of one partition under a one-for-one supervisor: a crashed
+ * participant is restarted (a fresh attempt at the same step) and only it;
+ * more than `intensity` restarts per `periodMs` escalate to the partition.
+ */
+class Participants {
+  readonly #budget = new RestartBudget('participant supervisor', participantSupervision);
+
+  constructor(
+    readonly job: PartitionJob,
+    readonly ledger: EffectLedger,
+    readonly random: Random,
+  ) {}
+
+  async perform(order: Order, index: number, step: Step): Promise<Uint8Array> {
+    for (;;) {
+      try {
+        return await this.#attempt(order, index, step);
+      } catch (error) {
+        if (!(error instanceof ParticipantCrash)) throw error;
+        this.job.stats.participantRestarts += 1;
+        this.job.stats.restartsByParticipant[step.participant] += 1;
+        this.#budget.restart();
+      }
+    }
+  }
+
+  async #attempt(order: Order, index: number, step: Step): Promise<Uint8Array> {
+    this.#maybeCrash(step.participant, 'beforeEffect');
+    if (step.kind === 'failure') return encode(`failed: ${step.reason}`);
+    const outcome = await this.ledger.applyOnce(
+      { orderId: order.id, step: index, effect: step.effect, amountCents: order.amountCents },
+      () => this.#maybeCrash(step.participant, 'afterEffect'),
+    );
+    if (outcome.kind === 'duplicate') this.job.stats.duplicatesSuppressed += 1;
+    else this.job.stats.effects += 1;
+    this.#maybeCrash(step.participant, 'afterEffect');
+    return encode(`ledger#${outcome.sequence}`);
+  }
+
+  // The crash rate is per step attempt, spread over the moments around the side effect.
+  #maybeCrash(participant: ParticipantKind, moment: 'beforeEffect' | 'afterEffect'): void {
+    if (this.random() < this.job.crashRate / 3) {
+      this.job.stats.crashesInjected += 1;
+      throw new ParticipantCrash(participant, moment);
+    }
+  }
+}
+
+/** Takes the partition by bumping its fencing epoch; the previous owner notices at its next batch. */
+async function claimOwnership(store: DurableStore, key: string): Promise<number> {
+  for (;;) {
+    const current = (await store.readValue(key)) ?? 0;
+    try {
+      await store.cas(key, current, current + 1);
+      return current + 1;
+    } catch (error) {
+      if (!(error instanceof CasConflictError)) throw error;
+    }
+  }
+}
+
+async function assertOwner(store: DurableStore, key: string, epoch: number): Promise<void> {
+  const current = await store.readValue(key);
+  if (current !== epoch) throw new OwnershipLostError(`partition owner epoch is ${String(current)}, this worker holds ${epoch}`);
+}
+
+/** Everything published, and this consumer has read and committed all of it. */
+async function isDrained(store: DurableStore, run: Run, channel: DurableChannel, consumer: ChannelConsumer): Promise<boolean> {
+  const published = (await store.readValue(run.names.published)) ?? 0;
+  if (published < run.messages) return false;
+  return consumer.cursor.currentOffset >= (await store.streamLength(channel.streamFor(consumer.partition)));
+}
+
+export function isOutage(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (e instanceof StoreUnavailableError) return true;
+  }
+  return false;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error);
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+function encode(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+

@@ -1,0 +1,85 @@
+/**
+ * One worker process (spawned by the coordinator, never run by hand): drives
+ * the partitions `p` with `p % workers === index` until they are drained,
+ * reporting its running totals over IPC. Killing it at any moment loses
+ * nothing: a restarted worker with the same index takes the partitions over
+ * (new fencing epoch) and resumes from the durable logs.
+ */
+import { currentRun } from './manifest.js';
+import { drivePartition, isOutage, sleep } from './partitionWorker.js';
+import { emptyStats, type CoordinatorMessage, type WorkerMessage } from './stats.js';
+import { openDemoStore, type StoreLocation } from './storeUrl.js';
+import type { DurableStore } from '@liminal/store';
+
+export interface WorkerConfig {
+  readonly location: StoreLocation;
+  readonly run: number;
+  readonly index: number;
+  readonly workers: number;
+  readonly crashRate: number;
+}
+
+const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
+const stats = emptyStats();
+const abort = new AbortController();
+const send = (message: WorkerMessage) => process.send?.(message);
+const log = (line: string) => process.stderr.write(`[worker ${config.index}] ${line}\n`);
+
+// Ctrl-C reaches the whole process group: stop at the next message boundary and let the coordinator report.
+process.on('SIGINT', () => abort.abort());
+process.on('message', (message: CoordinatorMessage) => {
+  if (message.type === 'stop') abort.abort();
+});
+let leaving = false;
+// An orphan worker (coordinator killed) must not keep running on its own.
+process.on('disconnect', () => {
+  if (!leaving) process.exit(0);
+});
+
+const reporter = setInterval(() => send({ type: 'stats', stats }), 100);
+
+let store: DurableStore | undefined;
+try {
+  const connected = await connect(config.location, abort.signal);
+  store = connected;
+  const run = await currentRun(connected);
+  if (run?.run !== config.run) throw new Error(`the store's current run is ${String(run?.run)}, not ${config.run}`);
+  const mine = Array.from({ length: run.partitions }, (_, p) => p).filter((p) => p % config.workers === config.index);
+  await Promise.all(
+    mine.map((partition) => drivePartition({ store: connected, run, partition, crashRate: config.crashRate, stats, signal: abort.signal, log })),
+  );
+  await leave({ type: 'done' }, 0);
+} catch (error) {
+  log(`giving up: ${error instanceof Error ? error.message : String(error)}`);
+  await leave(undefined, 70);
+}
+
+async function leave(last: WorkerMessage | undefined, exitCode: number): Promise<void> {
+  clearInterval(reporter);
+  leaving = true;
+  await sendAndWait({ type: 'stats', stats });
+  if (last !== undefined) await sendAndWait(last);
+  await store?.close().catch(() => undefined);
+  process.exitCode = exitCode;
+  process.disconnect?.();
+}
+
+/** The store may be down when a worker (re)starts, e.g. during a PostgreSQL restart: keep trying. */
+async function connect(location: StoreLocation, signal: AbortSignal): Promise<DurableStore> {
+  for (let delay = 200; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await openDemoStore(location, 'existing');
+    } catch (error) {
+      if (signal.aborted || !isOutage(error)) throw error;
+      stats.storeOutages += 1;
+      await sleep(delay, signal);
+    }
+  }
+}
+
+function sendAndWait(message: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.send === undefined || !process.connected) return resolve();
+    process.send(message, undefined, {}, () => resolve());
+  });
+}

@@ -1,0 +1,125 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { addStats, emptyStats, type CoordinatorMessage, type WorkerMessage, type WorkerStats } from './stats.js';
+import { RestartBudget, workerSupervision } from './supervision.js';
+import type { WorkerConfig } from './workerMain.js';
+
+/** One worker index and every process that has held it. */
+export interface WorkerSlot {
+  readonly index: number;
+  readonly partitions: readonly number[];
+  pid: number | undefined;
+  starts: number;
+  done: boolean;
+  /** The last totals each process reported (a killed process keeps its last report). */
+  readonly reports: WorkerStats[];
+}
+
+export interface WorkerEvents {
+  note(line: string): void;
+  /** Every slot is done, or the pool gave up (`error`). */
+  finished(error?: Error): void;
+}
+
+const workerFile = fileURLToPath(new URL('./workerMain.ts', import.meta.url));
+// Workers run the TypeScript sources like the CLI does; resolving tsx here means the cwd does not matter.
+const execArgv = ['--conditions=@liminal/source', '--import', import.meta.resolve('tsx')];
+
+/**
+ * The coordinator's own supervisor: one OS process per worker index,
+ * restarted (one-for-one) whenever it dies before finishing its partitions,
+ * e.g. after `kill -9`. The restarted process takes the same partitions over.
+ */
+export class WorkerPool {
+  readonly slots: WorkerSlot[];
+  readonly #budget = new RestartBudget('coordinator', workerSupervision);
+  readonly #children = new Map<number, ChildProcess>();
+  #stopping = false;
+  #failed = false;
+  restarts = 0;
+
+  constructor(
+    readonly configFor: (index: number) => WorkerConfig,
+    readonly partitions: number,
+    workers: number,
+    readonly events: WorkerEvents,
+  ) {
+    this.slots = Array.from({ length: workers }, (_, index) => ({
+      index,
+      partitions: Array.from({ length: partitions }, (_, p) => p).filter((p) => p % workers === index),
+      pid: undefined,
+      starts: 0,
+      done: false,
+      reports: [],
+    }));
+  }
+
+  start(): void {
+    for (const slot of this.slots) this.#spawn(slot);
+  }
+
+  totals(): WorkerStats {
+    const total = emptyStats();
+    for (const slot of this.slots) addStats(total, this.totalsOf(slot));
+    return total;
+  }
+
+  totalsOf(slot: WorkerSlot): WorkerStats {
+    const total = emptyStats();
+    for (const report of slot.reports) addStats(total, report);
+    return total;
+  }
+
+  /** Asks every worker to stop at its next message boundary; resolves when all have exited. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    const exits = [...this.#children.values()].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          if (child.connected) child.send({ type: 'stop' } satisfies CoordinatorMessage);
+          else child.kill('SIGTERM');
+        }),
+    );
+    await Promise.all(exits);
+  }
+
+  #spawn(slot: WorkerSlot): void {
+    const child = fork(workerFile, [JSON.stringify(this.configFor(slot.index))], {
+      execArgv,
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    });
+    const pid = child.pid ?? -1;
+    this.#children.set(pid, child);
+    slot.pid = pid;
+    slot.starts += 1;
+    const report = emptyStats();
+    slot.reports.push(report);
+    this.events.note(`worker ${slot.index} started (pid ${pid}, partitions ${slot.partitions.join(', ') || 'none'})`);
+    if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => this.events.note(line));
+    child.on('message', (message: WorkerMessage) => {
+      if (message.type === 'stats') Object.assign(report, message.stats);
+      else if (message.type === 'done') slot.done = true;
+    });
+    child.on('exit', (code, signal) => {
+      this.#children.delete(pid);
+      if (this.#stopping || this.#failed) return;
+      if (slot.done && code === 0) {
+        if (this.slots.every((s) => s.done)) this.events.finished();
+        return;
+      }
+      this.events.note(`worker ${slot.index} (pid ${pid}) died (${signal ?? `exit code ${code}`}); restarting it`);
+      try {
+        this.#budget.restart();
+      } catch (error) {
+        this.#failed = true;
+        this.events.finished(error as Error);
+        return;
+      }
+      this.restarts += 1;
+      this.#spawn(slot);
+    });
+  }
+}
