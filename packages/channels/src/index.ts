@@ -1,4 +1,10 @@
+export type { ChannelHandle } from './ChannelHandle.js';
+export { ChannelMetrics, type ChannelMetricsOptions, type CrashKind } from './ChannelMetrics.js';
+export { ChannelRegistry, type ChannelRegistryOptions } from './ChannelRegistry.js';
+export { type Clock, systemClock } from './Clock.js';
 export { compilePredicate, type MessageFilter } from './compilePredicate.js';
+export type { ConsumerGroup, ConsumerGroupOptions, UndeliverableListener } from './ConsumerGroup.js';
+export { decodeDurableMessage, type DurableMessage } from './durableMessage.js';
 export {
   BackpressureError,
   ChannelClosedError,
@@ -11,3 +17,21 @@ export {
 } from './errors.js';
 export { evaluatePredicate } from './evaluatePredicate.js';
 export { assertPredicate, where, type Ordered, type Predicate, type Scalar } from './Predicate.js';
+export type {
+  ChannelConfig,
+  ChannelMode,
+  ChannelState,
+  ChannelStats,
+  ChannelSummary,
+  Delivery,
+  Handler,
+  InboxOptions,
+  JsonSchema,
+  OverflowPolicy,
+  PublishOptions,
+  PublishResult,
+  RestartPolicy,
+  SubscribeOptions,
+  SubscriptionStats,
+  Unsubscribe,
+} from './types.js';

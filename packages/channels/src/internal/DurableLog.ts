@@ -1,0 +1,61 @@
+import { codec, DurableChannel } from '@liminal/durability';
+import { LiminalError, type DurableStore } from '@liminal/store';
+import type { Clock } from '../Clock.js';
+import { decodeDurableMessage, encodeDurableMessage } from '../durableMessage.js';
+import type { AppendOptions, ChannelRecord, LogWrite, MessageLog } from './MessageLog.js';
+
+/** Errors that condemn one publish, not the channel: its actor must not crash over them. */
+const PER_MESSAGE_ERRORS = new Set(['INVALID_ARGUMENT', 'IN_FLIGHT', 'DEDUP_COLLISION']);
+
+/**
+ * Durable channels write through `DurableChannel`: partition `p` is the stream
+ * `<name>:<p>`, readable with `DurableChannel.consume` and
+ * `decodeDurableMessage`. A publish without a key is keyed by its message id,
+ * which spreads unkeyed messages over the partitions.
+ */
+export class DurableLog implements MessageLog {
+  #channel: DurableChannel;
+
+  constructor(
+    private readonly store: DurableStore,
+    private readonly name: string,
+    private readonly partitions: number,
+    private readonly clock: Clock,
+  ) {
+    this.#channel = new DurableChannel(store, name, { partitions });
+  }
+
+  /** A fresh `DurableChannel` forgets cached stream positions a crash may have made stale. */
+  async recover(): Promise<void> {
+    this.#channel = new DurableChannel(this.store, this.name, { partitions: this.partitions });
+  }
+
+  async append(record: ChannelRecord, { key, idempotencyKey }: AppendOptions): Promise<LogWrite> {
+    try {
+      if (idempotencyKey !== undefined) {
+        const prior = await this.#channel.publishDedup.lookup(idempotencyKey);
+        if (prior?.kind === 'completed') return await this.#duplicate(prior.receipt);
+      }
+      const result = await this.#channel.publish(encodeDurableMessage(record), {
+        key: key ?? record.messageId,
+        ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+        ...(record.causationId === undefined ? {} : { causationId: record.causationId }),
+        traceparent: record.traceparent,
+        nowMs: this.clock.now(),
+      });
+      return { kind: 'appended', partition: result.partition, sequence: result.sequence };
+    } catch (error) {
+      if (error instanceof LiminalError && PER_MESSAGE_ERRORS.has(error.code)) return { kind: 'refused', error };
+      throw error;
+    }
+  }
+
+  /** The first publish's coordinates, with the message id its subscribers saw. */
+  async #duplicate(receipt: Uint8Array): Promise<LogWrite> {
+    const stored = codec.decodeAs(receipt, 'publishReceipt');
+    const [entry] = await this.store.readFrom(this.#channel.streamFor(stored.partition), stored.sequence, 1);
+    // The receipt names the log's own id; subscribers knew the message by ours.
+    const messageId = entry === undefined ? stored.messageId : decodeDurableMessage(codec.decodeAs(entry.payload, 'channelMessage').payload).messageId;
+    return { kind: 'duplicate', messageId, partition: stored.partition, sequence: stored.sequence };
+  }
+}

@@ -1,0 +1,103 @@
+import { type DurableStore, type ListStreamsOptions, MemoryStore, StoreUnavailableError, type StoredEntry } from '@liminal/store';
+import type { Clock } from '../src/index.js';
+
+/** A clock that moves only when the test says so. */
+export class ManualClock implements Clock {
+  #now = 1_000_000;
+  #timers = new Map<number, { at: number; callback: () => void }>();
+  #nextId = 1;
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(callback: () => void, ms: number): unknown {
+    const id = this.#nextId++;
+    this.#timers.set(id, { at: this.#now + ms, callback });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+
+  get pendingTimers(): number {
+    return this.#timers.size;
+  }
+
+  /** Moves time forward, firing due timers in order. */
+  advance(ms: number): void {
+    const until = this.#now + ms;
+    for (;;) {
+      const due = [...this.#timers.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
+      if (due === undefined) break;
+      this.#timers.delete(due[0]);
+      this.#now = due[1].at;
+      due[1].callback();
+    }
+    this.#now = until;
+  }
+}
+
+/**
+ * A store whose appends to streams starting with `failingPrefix` fail while
+ * `failuresLeft` is positive: a backend outage as a channel actor sees it.
+ */
+export class FlakyStore implements DurableStore {
+  readonly inner = new MemoryStore();
+  failuresLeft = 0;
+  failingPrefix = '';
+
+  failAppends(prefix: string, times: number): void {
+    this.failingPrefix = prefix;
+    this.failuresLeft = times;
+  }
+
+  append(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
+    if (this.failuresLeft > 0 && stream.startsWith(this.failingPrefix)) {
+      this.failuresLeft -= 1;
+      return Promise.reject(new StoreUnavailableError(`injected outage on ${stream}`));
+    }
+    return this.inner.append(stream, payload, expectedSeq);
+  }
+  appendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
+    return this.inner.appendMany(stream, payloads, expectedSeq);
+  }
+  readFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
+    return this.inner.readFrom(stream, fromSeq, limit);
+  }
+  streamLength(stream: string): Promise<number> {
+    return this.inner.streamLength(stream);
+  }
+  listStreams(prefix: string, options?: ListStreamsOptions): Promise<string[]> {
+    return this.inner.listStreams(prefix, options);
+  }
+  deleteStream(stream: string): Promise<void> {
+    return this.inner.deleteStream(stream);
+  }
+  readValue(key: string): Promise<number | undefined> {
+    return this.inner.readValue(key);
+  }
+  cas(key: string, expected: number, next: number): Promise<void> {
+    return this.inner.cas(key, expected, next);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Resolves once `predicate` holds, polling the event loop; fails after `ms` of real time. */
+export async function eventually(predicate: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** A promise with its resolve function, to hold a handler until the test lets go. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
