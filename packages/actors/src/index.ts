@@ -1,1 +1,38 @@
-export {};
+export { Conversation } from './Conversation.js';
+export { ConversationHandle } from './ConversationHandle.js';
+export type { ConversationState, ParticipantExit, SendOptions, WaitOptions } from './ConversationHandle.js';
+export { ConversationMessage } from './ConversationMessage.js';
+export { conversationMachine } from './conversationMachine.js';
+export type {
+  ConversationActor,
+  ConversationContext,
+  ConversationEmitted,
+  ConversationEvent,
+  ConversationInput,
+  ConversationLogEntry,
+  ConversationMode,
+  CrashPolicy,
+  ParticipantHealth,
+  ParticipantStatus,
+} from './conversationMachine.js';
+export { createSupervisor, supervisionEvent } from './createSupervisor.js';
+export type { ChildSpec, RestartStrategy, RestartType, SupervisorEvent, SupervisorOptions } from './createSupervisor.js';
+export { DurableSteps } from './DurableSteps.js';
+export type { BeginOptions, MessageAdmission, StepRunOutcome } from './DurableSteps.js';
+export {
+  ConversationClosedError,
+  ConversationFailedError,
+  InvalidTraceparentError,
+  SupervisorEscalationError,
+  TimeoutError,
+} from './errors.js';
+export type { ConversationFailure } from './errors.js';
+export { openConversation } from './openConversation.js';
+export type { ConversationOptions } from './openConversation.js';
+export { participant, turnCompleted } from './participant.js';
+export type { Envelope, ParticipantInput, ParticipantSpec, TurnCompletedEvent } from './participant.js';
+export { phaseChange } from './phases.js';
+export type { ConversationPhase, FailureReason, PhaseChange } from './phases.js';
+export { jsonCodec } from './steps.js';
+export type { CompensationRegistration, StepCodec, StepContext, StepOptions } from './steps.js';
+export { TraceContext } from './TraceContext.js';

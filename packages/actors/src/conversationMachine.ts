@@ -1,0 +1,486 @@
+import {
+  cancel,
+  enqueueActions,
+  fromPromise,
+  setup,
+  type ActorRefFrom,
+  type AnyActorLogic,
+  type AnyActorRef,
+  type DoneActorEvent,
+  type ErrorActorEvent,
+} from 'xstate';
+import { ConversationMessage } from './ConversationMessage.js';
+import { ephemeralJournal, type Admission, type TurnJournal } from './internal/TurnJournal.js';
+import type { Envelope, ParticipantInput, ParticipantSpec, TurnCompletedEvent } from './participant.js';
+import { phaseChange, phaseEvents, type ConversationPhase, type FailureReason, type PhaseEventType } from './phases.js';
+import type { CompensationRegistration } from './steps.js';
+
+/** What a conversation does when a participant crashes. There is deliberately no default. */
+export type CrashPolicy = 'fail' | 'routeToNext' | 'compensate';
+export type ConversationMode = 'ephemeral' | 'durable';
+
+export type ParticipantHealth = { readonly kind: 'alive' } | { readonly kind: 'dead'; readonly exitedAt: number };
+
+export interface ParticipantStatus {
+  readonly participant: string;
+  readonly health: ParticipantHealth;
+}
+
+/** The conversation's context log, oldest first. */
+export type ConversationLogEntry =
+  /** A handle sent a message into the conversation. */
+  | { readonly kind: 'sent'; readonly envelope: Envelope }
+  /** The conversation received a reply from a participant (delivered to `receive`/`ask`). */
+  | { readonly kind: 'received'; readonly envelope: Envelope }
+  | { readonly kind: 'participantCrashed'; readonly participant: string; readonly policy: CrashPolicy; readonly error: unknown }
+  /** A compensation threw; the remaining ones still ran. */
+  | { readonly kind: 'compensationFailed'; readonly participant: string; readonly messageId: string; readonly step: string; readonly error: unknown };
+
+export interface ConversationInput {
+  readonly id: string;
+  readonly participants: readonly ParticipantSpec[];
+  readonly onCrash: CrashPolicy;
+  readonly mode: ConversationMode;
+  /** Fails the conversation with reason `timeout` this long after it starts, unless it closed first. */
+  readonly timeoutMs?: number;
+  /** Where turns are recorded; ephemeral when absent. */
+  readonly journal?: TurnJournal;
+}
+
+interface Turn {
+  readonly seq: number;
+  readonly participant: string;
+  readonly envelope: Envelope;
+}
+
+interface RegisteredCompensation extends CompensationRegistration {
+  readonly participant: string;
+}
+
+export interface ConversationContext {
+  readonly id: string;
+  readonly onCrash: CrashPolicy;
+  readonly mode: ConversationMode;
+  readonly timeoutMs: number | undefined;
+  readonly logic: Readonly<Record<string, AnyActorLogic>>;
+  readonly journal: TurnJournal;
+  readonly participants: readonly ParticipantStatus[];
+  readonly log: readonly ConversationLogEntry[];
+  /** Accepted messages no participant has taken yet, in arrival order. */
+  readonly queue: readonly Envelope[];
+  /** At most one turn per participant: a participant handles one message at a time. */
+  readonly turns: readonly Turn[];
+  readonly nextTurnSeq: number;
+  /** Index into `participants` where the round-robin search for the next participant starts. */
+  readonly roundRobin: number;
+  readonly compensations: readonly RegisteredCompensation[];
+  readonly compensating: boolean;
+  readonly failure: { readonly reason: FailureReason; readonly cause?: unknown } | undefined;
+  /** Out-of-order transitions that were refused, oldest first. */
+  readonly rejections: readonly { readonly from: ConversationPhase; readonly to: ConversationPhase }[];
+}
+
+export type ConversationEvent =
+  | { readonly type: 'activate' }
+  | { readonly type: 'beginCompleting' }
+  | { readonly type: 'close' }
+  | { readonly type: 'fail'; readonly reason?: FailureReason; readonly cause?: unknown }
+  | { readonly type: 'message'; readonly envelope: Envelope }
+  | { readonly type: 'compensation.register'; readonly participant: string; readonly registration: CompensationRegistration }
+  | { readonly type: 'conversation.timeout' }
+  | TurnCompletedEvent
+  | DoneActorEvent<unknown, string>
+  | ErrorActorEvent<unknown, string>;
+
+export type ConversationEmitted =
+  | { readonly type: 'reply'; readonly envelope: Envelope }
+  | { readonly type: 'participantExited'; readonly participant: string; readonly exitedAt: number }
+  | { readonly type: 'transitionRejected'; readonly from: ConversationPhase; readonly to: ConversationPhase };
+
+interface AdmissionInput {
+  readonly journal: TurnJournal;
+  readonly envelope: Envelope;
+  readonly participant: string;
+  readonly conversation: AnyActorRef;
+}
+
+interface CompensationOutcome {
+  readonly failures: readonly { readonly compensation: RegisteredCompensation; readonly error: unknown }[];
+}
+
+const admissionId = (seq: number) => `admit:${seq}`;
+const runId = (seq: number) => `run:${seq}`;
+const compensationsId = 'compensations';
+const timeoutId = 'conversation.timeout';
+
+/** Turn ids are `admit:<seq>` / `run:<seq>`; anything else is not a turn. */
+function turnOf(context: ConversationContext, actorId: string): { turn: Turn; stage: 'admit' | 'run' } | undefined {
+  const [stage, seq] = actorId.split(':');
+  if (stage !== 'admit' && stage !== 'run') return undefined;
+  const turn = context.turns.find((candidate) => String(candidate.seq) === seq);
+  return turn === undefined ? undefined : { turn, stage };
+}
+
+const isAlive = (status: ParticipantStatus) => status.health.kind === 'alive';
+
+/**
+ * Hands queued messages to idle live participants, round-robin, keeping
+ * arrival order: the head of the queue always goes first, so messages from
+ * one sender are taken in the order they were sent.
+ */
+function dispatch(context: ConversationContext): { context: ConversationContext; started: Turn[] } {
+  let { queue, turns, nextTurnSeq, roundRobin } = context;
+  const started: Turn[] = [];
+  const count = context.participants.length;
+  while (queue.length > 0) {
+    let chosen: number | undefined;
+    for (let offset = 0; offset < count; offset++) {
+      const index = (roundRobin + offset) % count;
+      const status = context.participants[index];
+      if (status !== undefined && isAlive(status) && !turns.some((turn) => turn.participant === status.participant)) {
+        chosen = index;
+        break;
+      }
+    }
+    if (chosen === undefined) break;
+    const [envelope, ...rest] = queue;
+    const turn: Turn = { seq: nextTurnSeq, participant: context.participants[chosen]!.participant, envelope: envelope! };
+    queue = rest;
+    turns = [...turns, turn];
+    nextTurnSeq += 1;
+    roundRobin = (chosen + 1) % count;
+    started.push(turn);
+  }
+  return { context: { ...context, queue, turns, nextTurnSeq, roundRobin }, started };
+}
+
+function markDead(
+  participants: readonly ParticipantStatus[],
+  which: (participant: string) => boolean,
+  exitedAt: number,
+): { participants: ParticipantStatus[]; died: string[] } {
+  const died: string[] = [];
+  const next = participants.map((status) => {
+    if (!isAlive(status) || !which(status.participant)) return status;
+    died.push(status.participant);
+    return { participant: status.participant, health: { kind: 'dead', exitedAt } } satisfies ParticipantStatus;
+  });
+  return { participants: next, died };
+}
+
+/** What a crash of `actorId` leads to, decided from the context alone so guards and actions agree. */
+type CrashOutcome =
+  | { readonly kind: 'ignore' }
+  | { readonly kind: 'journalFailed' }
+  | { readonly kind: 'fail'; readonly turn: Turn }
+  | { readonly kind: 'reroute'; readonly turn: Turn }
+  | { readonly kind: 'noParticipantLeft'; readonly turn: Turn }
+  | { readonly kind: 'compensate'; readonly turn: Turn };
+
+function crashOutcome(context: ConversationContext, actorId: string): CrashOutcome {
+  if (context.compensating) return { kind: 'ignore' };
+  const found = turnOf(context, actorId);
+  if (found === undefined) return { kind: 'ignore' };
+  if (found.stage === 'admit') return { kind: 'journalFailed' };
+  const { turn } = found;
+  switch (context.onCrash) {
+    case 'fail':
+      return { kind: 'fail', turn };
+    case 'compensate':
+      return { kind: 'compensate', turn };
+    case 'routeToNext': {
+      const othersAlive = context.participants.some((status) => isAlive(status) && status.participant !== turn.participant);
+      return othersAlive ? { kind: 'reroute', turn } : { kind: 'noParticipantLeft', turn };
+    }
+  }
+}
+
+export const conversationMachine = setup({
+  types: {
+    input: {} as ConversationInput,
+    context: {} as ConversationContext,
+    events: {} as ConversationEvent,
+    emitted: {} as ConversationEmitted,
+  },
+  actors: {
+    admission: fromPromise<Admission, AdmissionInput>(({ input }) =>
+      input.journal.admit(input.envelope, (registration) =>
+        input.conversation.send({ type: 'compensation.register', participant: input.participant, registration }),
+      ),
+    ),
+    compensations: fromPromise<CompensationOutcome, { compensations: readonly RegisteredCompensation[] }>(async ({ input }) => {
+      const failures: { compensation: RegisteredCompensation; error: unknown }[] = [];
+      // Newest first, like unwinding a stack; one failure does not stop the rest.
+      for (const compensation of [...input.compensations].reverse()) {
+        try {
+          await compensation.run();
+        } catch (error) {
+          failures.push({ compensation, error });
+        }
+      }
+      return { failures };
+    }),
+  },
+  guards: {
+    crashFailsNow: ({ context, event }) => {
+      if (!('actorId' in event) || !event.type.startsWith('xstate.error.actor.')) return false;
+      const outcome = crashOutcome(context, event.actorId);
+      return outcome.kind === 'fail' || outcome.kind === 'noParticipantLeft' || outcome.kind === 'journalFailed';
+    },
+    compensationsDone: ({ event }) => 'actorId' in event && event.actorId === compensationsId,
+  },
+  actions: {
+    rejectTransition: enqueueActions(({ context, event, enqueue }, { from }: { from: ConversationPhase }) => {
+      const to = targetPhase(event);
+      const change = phaseChange(from, to);
+      if (change.kind !== 'rejected') return;
+      enqueue.assign({ rejections: [...context.rejections, { from, to }] });
+      enqueue.emit({ type: 'transitionRejected', from, to });
+    }),
+    acceptMessage: enqueueActions(({ context, event, enqueue, self }) => {
+      if (event.type !== 'message') return;
+      startTurns(loose(enqueue), self, { ...context, queue: [...context.queue, event.envelope], log: [...context.log, { kind: 'sent', envelope: event.envelope }] });
+    }),
+    registerCompensation: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'compensation.register' || context.compensating) return;
+      const { participant, registration } = event;
+      // A step replayed on a later attempt registers again; keep the first.
+      const known = context.compensations.some(
+        (existing) => existing.messageId === registration.messageId && existing.stepIndex === registration.stepIndex,
+      );
+      if (!known) enqueue.assign({ compensations: [...context.compensations, { ...registration, participant }] });
+    }),
+    completeTurn: enqueueActions(({ context, event, enqueue, self }) => {
+      let actorId: string;
+      let output: unknown;
+      if (event.type === 'liminal.turnCompleted') {
+        actorId = event.turnId;
+        output = event.output;
+      } else if ('output' in event && event.type.startsWith('xstate.done.actor.')) {
+        actorId = event.actorId;
+        output = event.output;
+      } else {
+        return;
+      }
+      const found = turnOf(context, actorId);
+      if (found === undefined) return;
+      const { turn, stage } = found;
+      if (stage === 'admit') {
+        const admission = output as Admission;
+        if (admission.kind === 'run') {
+          const input: ParticipantInput = {
+            conversationId: context.id,
+            participant: turn.participant,
+            turnId: runId(turn.seq),
+            envelope: turn.envelope,
+            payload: turn.envelope.message.payload,
+            steps: admission.steps,
+          };
+          loose(enqueue).spawnChild(context.logic[turn.participant]!, { id: runId(turn.seq), input });
+          return;
+        }
+        startTurns(loose(enqueue), self, { ...context, turns: context.turns.filter((other) => other !== turn) });
+        return;
+      }
+      if (event.type === 'liminal.turnCompleted') enqueue.stopChild(actorId);
+      context.journal.finish(turn.envelope.id);
+      let log = context.log;
+      if (output !== undefined) {
+        const reply: Envelope = {
+          id: `${turn.envelope.id}/reply`,
+          sender: turn.participant,
+          message: new ConversationMessage(output, turn.envelope.message.traceContext),
+          inReplyTo: turn.envelope.id,
+        };
+        log = [...log, { kind: 'received', envelope: reply }];
+        enqueue.emit({ type: 'reply', envelope: reply });
+      }
+      startTurns(loose(enqueue), self, { ...context, log, turns: context.turns.filter((other) => other !== turn) });
+    }),
+    handleCrash: enqueueActions(({ context, event, enqueue, self }) => {
+      if (!('actorId' in event) || !event.type.startsWith('xstate.error.actor.')) return;
+      const error = 'error' in event ? event.error : undefined;
+      const outcome = crashOutcome(context, event.actorId);
+      if (outcome.kind === 'ignore') return;
+      if (outcome.kind === 'journalFailed') {
+        enqueue.assign({ failure: { reason: 'journalFailed', cause: error } });
+        return;
+      }
+      const { turn } = outcome;
+      context.journal.crashed(turn.envelope.id, error);
+      const exitedAt = Date.now();
+      const { participants } = markDead(context.participants, (participant) => participant === turn.participant, exitedAt);
+      enqueue.emit({ type: 'participantExited', participant: turn.participant, exitedAt });
+      const crashed: ConversationContext = {
+        ...context,
+        participants,
+        turns: context.turns.filter((other) => other !== turn),
+        log: [...context.log, { kind: 'participantCrashed', participant: turn.participant, policy: context.onCrash, error }],
+      };
+      switch (outcome.kind) {
+        case 'fail':
+          enqueue.assign({ ...crashed, failure: { reason: 'participantCrashed', cause: error } });
+          return;
+        case 'noParticipantLeft':
+          enqueue.assign({ ...crashed, failure: { reason: 'noParticipantLeft', cause: error } });
+          return;
+        case 'reroute':
+          // The crashed participant's message goes first, to the next live participant.
+          startTurns(loose(enqueue), self, { ...crashed, queue: [turn.envelope, ...crashed.queue] });
+          return;
+        case 'compensate':
+          for (const other of crashed.turns) enqueue.stopChild(runId(other.seq)), enqueue.stopChild(admissionId(other.seq));
+          enqueue.assign({ ...crashed, turns: [], compensating: true });
+          enqueue.spawnChild('compensations', { id: compensationsId, input: { compensations: context.compensations } });
+          return;
+      }
+    }),
+    recordCompensations: enqueueActions(({ context, event, enqueue }) => {
+      if (!('output' in event)) return;
+      const { failures } = event.output as CompensationOutcome;
+      const entries: ConversationLogEntry[] = failures.map(({ compensation, error }) => ({
+        kind: 'compensationFailed',
+        participant: compensation.participant,
+        messageId: compensation.messageId,
+        step: compensation.step,
+        error,
+      }));
+      enqueue.assign({ log: [...context.log, ...entries], compensating: false, failure: { reason: 'compensated' } });
+    }),
+    recordFailure: enqueueActions(({ event, enqueue }) => {
+      if (event.type === 'fail') enqueue.assign({ failure: { reason: event.reason ?? 'requested', cause: event.cause } });
+      if (event.type === 'conversation.timeout') enqueue.assign({ failure: { reason: 'timeout' } });
+    }),
+    /** Entering `failed`: every turn is stopped and every participant still alive with it. */
+    stopParticipants: enqueueActions(({ context, enqueue }) => {
+      enqueue(cancel(timeoutId));
+      for (const turn of context.turns) enqueue.stopChild(runId(turn.seq)), enqueue.stopChild(admissionId(turn.seq));
+      const exitedAt = Date.now();
+      const { participants, died } = markDead(context.participants, () => true, exitedAt);
+      for (const participant of died) enqueue.emit({ type: 'participantExited', participant, exitedAt });
+      enqueue.assign({ participants, turns: [], queue: [] });
+    }),
+    stopTurns: enqueueActions(({ context, enqueue }) => {
+      enqueue(cancel(timeoutId));
+      for (const turn of context.turns) enqueue.stopChild(runId(turn.seq)), enqueue.stopChild(admissionId(turn.seq));
+      enqueue.assign({ turns: [], queue: [] });
+    }),
+  },
+}).createMachine({
+  id: 'conversation',
+  context: ({ input }) => ({
+    id: input.id,
+    onCrash: input.onCrash,
+    mode: input.mode,
+    timeoutMs: input.timeoutMs,
+    logic: Object.fromEntries(input.participants.map((spec) => [spec.id, spec.logic])),
+    journal: input.journal ?? ephemeralJournal,
+    participants: input.participants.map((spec) => ({ participant: spec.id, health: { kind: 'alive' } })),
+    log: [],
+    queue: [],
+    turns: [],
+    nextTurnSeq: 0,
+    roundRobin: 0,
+    compensations: [],
+    compensating: false,
+    failure: undefined,
+    rejections: [],
+  }),
+  // The deadline counts from the start, across phases, so it is one delayed
+  // event raised once rather than an `after` on each phase (which would restart).
+  entry: enqueueActions(({ context, enqueue }) => {
+    if (context.timeoutMs !== undefined) enqueue.raise({ type: 'conversation.timeout' }, { delay: context.timeoutMs, id: timeoutId });
+  }),
+  initial: 'created',
+  states: {
+    created: {
+      on: {
+        activate: 'active',
+        beginCompleting: { actions: reject('created') },
+        close: { actions: reject('created') },
+        message: { actions: 'acceptMessage' },
+      },
+    },
+    active: {
+      on: {
+        activate: {},
+        beginCompleting: 'completing',
+        close: { actions: reject('active') },
+        message: { actions: 'acceptMessage' },
+      },
+    },
+    completing: {
+      on: {
+        activate: { actions: reject('completing') },
+        beginCompleting: {},
+        close: 'closed',
+      },
+    },
+    closed: {
+      entry: 'stopTurns',
+      on: {
+        activate: { actions: reject('closed') },
+        beginCompleting: { actions: reject('closed') },
+        close: {},
+        fail: { actions: reject('closed') },
+        'conversation.timeout': {},
+      },
+    },
+    failed: {
+      entry: 'stopParticipants',
+      on: {
+        activate: { actions: reject('failed') },
+        beginCompleting: { actions: reject('failed') },
+        close: { actions: reject('failed') },
+        fail: {},
+        'conversation.timeout': {},
+      },
+    },
+  },
+  on: {
+    // Handled at the root for the live phases; closed and failed override
+    // `fail` and the timeout, and late child events find no turn and are ignored.
+    fail: { target: '.failed', actions: 'recordFailure' },
+    'conversation.timeout': { target: '.failed', actions: 'recordFailure' },
+    'compensation.register': { actions: 'registerCompensation' },
+    'liminal.turnCompleted': { actions: 'completeTurn' },
+    'xstate.done.actor.*': [
+      { guard: 'compensationsDone', target: '.failed', actions: 'recordCompensations' },
+      { actions: 'completeTurn' },
+    ],
+    'xstate.error.actor.*': [{ guard: 'crashFailsNow', target: '.failed', actions: 'handleCrash' }, { actions: 'handleCrash' }],
+  },
+});
+
+export type ConversationActor = ActorRefFrom<typeof conversationMachine>;
+
+/** Refusing a transition records the phase it was refused in. */
+function reject(from: ConversationPhase) {
+  return { type: 'rejectTransition', params: { from } } as const;
+}
+
+function targetPhase(event: ConversationEvent): ConversationPhase {
+  return phaseEvents[event.type as PhaseEventType];
+}
+
+/**
+ * The slice of XState's action enqueuer the turn helpers use. Participant
+ * logic is only known at run time, which the statically typed enqueuer
+ * cannot express, so spawning goes through this narrower view.
+ */
+interface LooseEnqueue {
+  assign(context: ConversationContext): void;
+  spawnChild(src: AnyActorLogic | 'admission', options: { id: string; input: unknown }): void;
+}
+
+/** Assigns `context` after dispatching its queue and spawns an admission for each new turn. */
+const loose = (enqueue: unknown) => enqueue as LooseEnqueue;
+
+function startTurns(enqueue: LooseEnqueue, self: AnyActorRef, context: ConversationContext): void {
+  const { context: next, started } = dispatch(context);
+  enqueue.assign(next);
+  for (const turn of started) {
+    const input: AdmissionInput = { journal: next.journal, envelope: turn.envelope, participant: turn.participant, conversation: self };
+    enqueue.spawnChild('admission', { id: admissionId(turn.seq), input });
+  }
+}

@@ -1,0 +1,89 @@
+import { InvalidArgumentError, LiminalError } from '@liminal/store';
+import type { ConversationPhase, FailureReason } from './phases.js';
+
+/**
+ * Why a conversation refused an operation or stopped: either a phase change
+ * that the lifecycle does not allow (`reason: 'invalidTransition'`, with
+ * `from`/`to`), or the conversation has failed for `reason`.
+ */
+export type ConversationFailure =
+  | { readonly reason: 'invalidTransition'; readonly from: ConversationPhase; readonly to: ConversationPhase }
+  | { readonly reason: FailureReason; readonly cause?: unknown };
+
+export class ConversationFailedError extends LiminalError {
+  readonly code = 'CONVERSATION_FAILED';
+  readonly reason: FailureReason | 'invalidTransition';
+  /** Set for an out-of-order transition: the phase the conversation stayed in. */
+  readonly from: ConversationPhase | undefined;
+  /** Set for an out-of-order transition: the phase that was asked for. */
+  readonly to: ConversationPhase | undefined;
+
+  constructor(
+    readonly conversationId: string,
+    failure: ConversationFailure,
+  ) {
+    const cause = 'cause' in failure ? failure.cause : undefined;
+    super(
+      failure.reason === 'invalidTransition'
+        ? `conversation ${JSON.stringify(conversationId)}: cannot move from ${failure.from} to ${failure.to}`
+        : `conversation ${JSON.stringify(conversationId)} failed: ${failure.reason}`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.reason = failure.reason;
+    this.from = failure.reason === 'invalidTransition' ? failure.from : undefined;
+    this.to = failure.reason === 'invalidTransition' ? failure.to : undefined;
+  }
+}
+
+/** The conversation is completing or closed and no longer takes or yields messages. */
+export class ConversationClosedError extends LiminalError {
+  readonly code = 'CONVERSATION_CLOSED';
+
+  constructor(readonly conversationId: string) {
+    super(`conversation ${JSON.stringify(conversationId)} is closed`);
+  }
+}
+
+/** A `receive` or `ask` deadline passed before a message arrived. */
+export class TimeoutError extends LiminalError {
+  readonly code = 'TIMEOUT';
+
+  constructor(
+    readonly operation: 'receive' | 'ask',
+    readonly timeoutMs: number,
+  ) {
+    super(`${operation} timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** A `traceparent` header is not a valid W3C trace context. */
+export class InvalidTraceparentError extends InvalidArgumentError {
+  constructor(
+    readonly traceparent: string,
+    reason: string,
+  ) {
+    super('traceparent', `${JSON.stringify(traceparent)}: ${reason}`);
+  }
+}
+
+/**
+ * A supervisor restarted its children more than `intensity` times within
+ * `periodMs`; it stopped them and fails with this error so its parent sees
+ * the escalation as a crash (`xstate.error.actor.<supervisor id>`).
+ */
+export class SupervisorEscalationError extends LiminalError {
+  readonly code = 'SUPERVISOR_ESCALATED';
+
+  constructor(
+    readonly supervisor: string,
+    readonly child: string,
+    readonly intensity: number,
+    readonly periodMs: number,
+    cause: unknown,
+  ) {
+    super(
+      `supervisor ${JSON.stringify(supervisor)}: more than ${intensity} restarts within ${periodMs} ms (last crash: ${JSON.stringify(child)})`,
+      { cause },
+    );
+  }
+}

@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { ConfigError, type DurableStore } from '@liminal/store';
+import { createActor, type ActorOptions, type InspectionEvent } from 'xstate';
+import { Conversation } from './Conversation.js';
+import { ConversationHandle, ConversationRuntime } from './ConversationHandle.js';
+import { conversationMachine, type CrashPolicy } from './conversationMachine.js';
+import { DurableSteps } from './DurableSteps.js';
+import { durableJournal } from './internal/durableJournal.js';
+import type { ParticipantSpec } from './participant.js';
+
+interface CommonOptions {
+  /** The conversation id (in durable mode also its stream in the store). Random when absent. */
+  readonly id?: string;
+  /** Span for tracing; `Conversation.start(id)` when absent. */
+  readonly span?: Conversation;
+  readonly participants: readonly ParticipantSpec[];
+  readonly onCrash: CrashPolicy;
+  readonly timeoutMs?: number;
+  /** XState inspection of the conversation and every participant turn. */
+  readonly inspect?: (event: InspectionEvent) => void;
+  /** Clock for XState timers (the conversation timeout); a `SimulatedClock` in tests. */
+  readonly clock?: NonNullable<ActorOptions<typeof conversationMachine>['clock']>;
+}
+
+export type ConversationOptions =
+  | (CommonOptions & { readonly mode: 'ephemeral' })
+  | (CommonOptions & { readonly mode: 'durable'; readonly store: DurableStore });
+
+/** Starts a conversation and returns a first handle on it (sender `handle-1`). */
+export async function openConversation(options: ConversationOptions): Promise<ConversationHandle> {
+  const id = options.id ?? randomUUID();
+  const ids = new Set<string>();
+  for (const spec of options.participants) {
+    if (ids.has(spec.id)) throw new ConfigError(`participant id ${JSON.stringify(spec.id)} is used twice`);
+    ids.add(spec.id);
+  }
+  if (options.timeoutMs !== undefined && !(Number.isSafeInteger(options.timeoutMs) && options.timeoutMs >= 0)) {
+    throw new ConfigError(`timeoutMs must be a non-negative safe integer, got ${options.timeoutMs}`);
+  }
+  // The journal reports failed writes to the actor, which exists only after
+  // the journal is built; the indirection closes that loop.
+  let failConversation: (error: unknown) => void = () => {};
+  const journal =
+    options.mode === 'durable'
+      ? durableJournal(await DurableSteps.open(options.store, id), (error) => failConversation(error))
+      : undefined;
+  const actor = createActor(conversationMachine, {
+    input: {
+      id,
+      participants: options.participants,
+      onCrash: options.onCrash,
+      mode: options.mode,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(journal === undefined ? {} : { journal }),
+    },
+    ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+  });
+  failConversation = (cause) => actor.send({ type: 'fail', reason: 'journalFailed', cause });
+  const runtime = new ConversationRuntime(actor, options.span ?? Conversation.start(id));
+  actor.start();
+  return new ConversationHandle(runtime, runtime.nextSender());
+}

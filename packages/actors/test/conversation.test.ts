@@ -1,0 +1,205 @@
+import { describe, expect, it, vi } from 'vitest';
+import { createMachine, fromCallback, fromPromise } from 'xstate';
+import {
+  ConversationClosedError,
+  ConversationFailedError,
+  openConversation,
+  participant,
+  TimeoutError,
+  turnCompleted,
+  type ParticipantInput,
+} from '../src/index.js';
+
+const echo = participant(
+  'echo',
+  fromPromise<string, ParticipantInput<string>>(async ({ input }) => `echo:${input.payload}`),
+);
+
+/** A promise participant whose turns finish only when the test says so. */
+function gated(id: string) {
+  const started: string[] = [];
+  const gates = new Map<string, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+  const aborted: string[] = [];
+  const spec = participant(
+    id,
+    fromPromise<unknown, ParticipantInput<string>>(
+      ({ input, signal }) =>
+        new Promise((resolve, reject) => {
+          started.push(input.payload);
+          gates.set(input.payload, { resolve, reject });
+          signal.addEventListener('abort', () => aborted.push(input.payload));
+        }),
+    ),
+  );
+  return { spec, started, gates, aborted };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await tick();
+  expect(condition()).toBe(true);
+}
+
+describe('ConversationHandle messaging', () => {
+  it('a reply from a participant reaches receive, with the request trace context', async () => {
+    const handle = await openConversation({ participants: [echo], onCrash: 'fail', mode: 'ephemeral' });
+    const id = handle.send('hi');
+    const reply = await handle.receive({ timeoutMs: 1000 });
+    expect(reply.message.payload).toBe('echo:hi');
+    expect(reply.inReplyTo).toBe(id);
+    expect(reply.sender).toBe('echo');
+    expect(reply.message.traceContext).toEqual(handle.conversation.traceContext);
+    expect(handle.getState().phase).toBe('active');
+  });
+
+  it('ask resolves with the reply to its own message, even when replies arrive out of order', async () => {
+    const slow = gated('worker');
+    const fast = gated('other');
+    const handle = await openConversation({ participants: [slow.spec, fast.spec], onCrash: 'fail', mode: 'ephemeral' });
+    const first = handle.ask('a', { timeoutMs: 1000 });
+    const second = handle.ask('b', { timeoutMs: 1000 });
+    await until(() => slow.started.length === 1 && fast.started.length === 1);
+    fast.gates.get('b')!.resolve('reply-b');
+    slow.gates.get('a')!.resolve('reply-a');
+    expect((await first).message.payload).toBe('reply-a');
+    expect((await second).message.payload).toBe('reply-b');
+  });
+
+  it('receive rejects with TimeoutError when nothing arrives before the deadline', async () => {
+    vi.useFakeTimers();
+    try {
+      const handle = await openConversation({ participants: [], onCrash: 'fail', mode: 'ephemeral' });
+      const pending = handle.receive({ timeoutMs: 500 });
+      const assertion = expect(pending).rejects.toMatchObject({ code: 'TIMEOUT', operation: 'receive', timeoutMs: 500 });
+      await vi.advanceTimersByTimeAsync(500);
+      await assertion;
+      await expect(pending).rejects.toBeInstanceOf(TimeoutError);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('ask rejects with TimeoutError when no reply comes, and a late reply goes to receive', async () => {
+    vi.useFakeTimers();
+    try {
+      const worker = gated('worker');
+      const handle = await openConversation({ participants: [worker.spec], onCrash: 'fail', mode: 'ephemeral' });
+      const pending = handle.ask('q', { timeoutMs: 200 });
+      const assertion = expect(pending).rejects.toMatchObject({ code: 'TIMEOUT', operation: 'ask' });
+      await vi.advanceTimersByTimeAsync(200);
+      await assertion;
+      worker.gates.get('q')!.resolve('late');
+      await vi.advanceTimersByTimeAsync(0);
+      expect((await handle.receive({ timeoutMs: 10 })).message.payload).toBe('late');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('close waits for in-flight messages, then receive drains and finally rejects with ConversationClosedError', async () => {
+    const worker = gated('worker');
+    const handle = await openConversation({ participants: [worker.spec], onCrash: 'fail', mode: 'ephemeral' });
+    handle.send('one');
+    handle.send('two');
+    let closed = false;
+    const closing = handle.close().then(() => (closed = true));
+    await until(() => worker.started.length === 1);
+    expect(handle.getState().phase).toBe('completing');
+    expect(() => handle.send('three')).toThrow(ConversationClosedError);
+    worker.gates.get('one')!.resolve('r1');
+    await until(() => worker.started.length === 2);
+    expect(closed).toBe(false);
+    worker.gates.get('two')!.resolve('r2');
+    await closing;
+    expect(handle.getState().phase).toBe('closed');
+    expect((await handle.receive()).message.payload).toBe('r1');
+    expect((await handle.receive()).message.payload).toBe('r2');
+    await expect(handle.receive()).rejects.toBeInstanceOf(ConversationClosedError);
+    await expect(handle.receive()).rejects.toMatchObject({ code: 'CONVERSATION_CLOSED' });
+  });
+
+  it('a receive pending at close is rejected with ConversationClosedError', async () => {
+    const handle = await openConversation({ participants: [echo], onCrash: 'fail', mode: 'ephemeral' });
+    const pending = handle.receive();
+    await handle.close();
+    await expect(pending).rejects.toBeInstanceOf(ConversationClosedError);
+  });
+
+  it('closing twice is a no-op; closing a failed conversation rejects with from/to', async () => {
+    const handle = await openConversation({ participants: [echo], onCrash: 'fail', mode: 'ephemeral' });
+    await handle.close();
+    await handle.close();
+    expect(handle.getState().phase).toBe('closed');
+
+    const failing = await openConversation({
+      participants: [participant('boom', fromPromise(async () => Promise.reject(new Error('boom'))))],
+      onCrash: 'fail',
+      mode: 'ephemeral',
+    });
+    failing.send('x');
+    await until(() => failing.getState().phase === 'failed');
+    const error = await failing.close().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConversationFailedError);
+    expect(error).toMatchObject({ code: 'CONVERSATION_FAILED', reason: 'invalidTransition', from: 'failed', to: 'completing' });
+    expect(failing.getState().phase).toBe('failed');
+  });
+
+  it('messages from many concurrent handles reach the participant in send order per sender', async () => {
+    const seen: { sender: string; payload: number }[] = [];
+    const recorder = participant(
+      'recorder',
+      fromPromise<undefined, ParticipantInput<number>>(async ({ input }) => {
+        seen.push({ sender: input.envelope.sender, payload: input.payload });
+        await tick();
+        return undefined;
+      }),
+    );
+    const first = await openConversation({ participants: [recorder], onCrash: 'fail', mode: 'ephemeral' });
+    const handles = [first, ...Array.from({ length: 4 }, (_, i) => first.withSender(`sender-${i}`))];
+    const perSender = 25;
+    await Promise.all(
+      handles.map(async (handle) => {
+        for (let n = 0; n < perSender; n++) {
+          handle.send(n);
+          if (n % 3 === 0) await tick(); // interleave the senders
+        }
+      }),
+    );
+    await first.close();
+    expect(seen).toHaveLength(handles.length * perSender);
+    for (const handle of handles) {
+      expect(seen.filter((entry) => entry.sender === handle.sender).map((entry) => entry.payload)).toEqual(
+        Array.from({ length: perSender }, (_, n) => n),
+      );
+    }
+    const sentLog = first.getState().log.filter((entry) => entry.kind === 'sent');
+    expect(sentLog).toHaveLength(handles.length * perSender);
+  });
+
+  it('callback and machine logic can be participants', async () => {
+    const callback = participant(
+      'callback',
+      fromCallback<{ type: string }, ParticipantInput<string>>(({ input, sendBack }) => {
+        sendBack(turnCompleted(input, `cb:${input.payload}`));
+      }),
+    );
+    const machine = participant(
+      'machine',
+      createMachine({
+        types: {} as { input: ParticipantInput<string>; context: { payload: string } },
+        context: ({ input }) => ({ payload: input.payload }),
+        initial: 'done',
+        states: { done: { type: 'final' } },
+        output: ({ context }) => `machine:${context.payload}`,
+      }),
+    );
+    const handle = await openConversation({ participants: [callback, machine], onCrash: 'fail', mode: 'ephemeral' });
+    const replies = await Promise.all([handle.ask('a', { timeoutMs: 1000 }), handle.ask('b', { timeoutMs: 1000 })]);
+    expect(replies.map((reply) => reply.message.payload)).toEqual(['cb:a', 'machine:b']);
+  });
+
+  it('rejects duplicate participant ids and a bad timeout with ConfigError', async () => {
+    await expect(openConversation({ participants: [echo, echo], onCrash: 'fail', mode: 'ephemeral' })).rejects.toMatchObject({ code: 'CONFIG' });
+    await expect(openConversation({ participants: [echo], onCrash: 'fail', mode: 'ephemeral', timeoutMs: -1 })).rejects.toMatchObject({ code: 'CONFIG' });
+  });
+});
