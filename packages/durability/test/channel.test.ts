@@ -39,6 +39,30 @@ describe.each(storeKinds)('DurableChannel on $name', (kind) => {
     expect(await store.streamLength(channel.streamFor(original.partition))).toBe(1);
   });
 
+  it('keeps every message when producers publish to one partition concurrently', async () => {
+    const store = await open();
+    const producers = [0, 1, 2].map(() => new DurableChannel(store, 'orders', { partitions: 1 }));
+    const results = await Promise.all(producers.flatMap((channel, p) => [0, 1, 2].map((n) => channel.publish(bytes(`p${p}-${n}`), { key: 'k' }))));
+    expect(results.map((r) => r.sequence).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    const consumer = await producers[0]!.consume('audit', 0);
+    expect((await consumer.poll(100)).map((e) => text(e.payload)).sort()).toEqual(
+      ['p0-0', 'p0-1', 'p0-2', 'p1-0', 'p1-1', 'p1-2', 'p2-0', 'p2-1', 'p2-2'],
+    );
+  });
+
+  it('publishes a concurrently repeated idempotency key once', async () => {
+    const store = await open();
+    const attempts = await Promise.allSettled(
+      [0, 1, 2, 3].map(() => new DurableChannel(store, 'orders', { partitions: 1 }).publish(bytes('x'), { key: 'k', idempotencyKey: 'once' })),
+    );
+    expect(await store.streamLength('orders:0')).toBe(1);
+    for (const attempt of attempts) {
+      if (attempt.status === 'rejected') expect(attempt.reason).toBeInstanceOf(InFlightError);
+      else expect(attempt.value.sequence).toBe(0);
+    }
+    expect(attempts.some((a) => a.status === 'fulfilled')).toBe(true);
+  });
+
   it('refuses a repeat whose first publish is still in flight', async () => {
     const store = await open();
     const channel = new DurableChannel(store, 'orders', { partitions: 1 });
