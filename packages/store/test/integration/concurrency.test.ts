@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '@liminal/store';
 import { postgresForTests, uniqueSchemaName } from '@liminal/store/testing';
-import { runWorker } from './children.js';
+import { runScript, worker } from './children.js';
 
 const workers = 4;
 const appendsPerWorker = 500;
@@ -50,7 +50,7 @@ afterAll(async () => {
 const race = (target: SharedStore, mode: 'append' | 'cas', name: string, count: number) =>
   Promise.all(
     Array.from({ length: workers }, async (_, id) => {
-      const output = await runWorker('racer', [target.url(), mode, name, `w${id}`, String(count)]);
+      const output = await runScript(worker('racer'), [target.url(), mode, name, `w${id}`, String(count)]);
       return JSON.parse(output) as { successes: number; conflicts: number };
     }),
   );

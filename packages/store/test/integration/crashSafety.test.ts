@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '@liminal/store';
-import { startWorker } from './children.js';
+import { startScript, worker } from './children.js';
 
 /** Lets the child acknowledge this many appends before it is killed mid-loop. */
 const acknowledgementsBeforeKill = 300;
@@ -17,7 +17,7 @@ describe('SqliteStore after a kill -9', () => {
 
   it('holds a gap-free stream containing every append acknowledged before the crash', async () => {
     const path = join(directory, 'crash.db');
-    const child = startWorker('crashingAppender', [path, 'log']);
+    const child = startScript(worker('crashingAppender'), [path, 'log']);
     const acknowledged: number[] = [];
     let pending = '';
     let stderr = '';
