@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--quick] [--only <text>]`: runs every suite in `bench/suites/`
+ * `pnpm bench [--quick] [--only <text>] [--cpu-prof]`: runs every suite in `bench/suites/`
  * (each in its own process), then writes results.json and RESULTS.md
  * (`--quick` writes results.quick.json and RESULTS.quick.md instead, so a smoke
  * run never overwrites the committed full results).
@@ -17,6 +17,9 @@ const args = process.argv.slice(2).filter((arg) => arg !== '--');
 const quick = args.includes('--quick');
 const onlyIndex = args.indexOf('--only');
 const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined;
+// `--cpu-prof`: each suite's child writes a V8 CPU profile to bench/profiles/
+// (summarise one with `node --import tsx src/profileSummary.ts <file>`).
+const profile = args.includes('--cpu-prof') ? ['--cpu-prof', `--cpu-prof-dir=${join(import.meta.dirname, '..', 'profiles')}`] : [];
 
 const started = performance.now();
 const postgresUrl = await postgresForTests();
@@ -39,6 +42,7 @@ for (const file of files) {
         '--import',
         'tsx',
         '--expose-gc',
+        ...profile,
         join(benchDir, 'src', 'runSuite.ts'),
         join(suitesDir, file),
         output,
