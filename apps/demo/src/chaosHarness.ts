@@ -1,0 +1,260 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { cursorKeyFor, partitionKeyFor } from '@liminal/durability';
+import type { DurableStore } from '@liminal/store';
+import pg from 'pg';
+import { currentRun, type Run } from './manifest.js';
+import { isOutage, sleep } from './partitionWorker.js';
+import { seededRandom } from './prng.js';
+import { openDemoStore, parseStoreUrl, type StoreLocation } from './storeUrl.js';
+
+export type ChaosTarget =
+  | { readonly kind: 'sqlite' }
+  /** `restartPostgres`: restart the local cluster once, half way through. */
+  | { readonly kind: 'postgres'; readonly url: string; readonly restartPostgres: boolean };
+
+export interface ChaosOptions {
+  readonly target: ChaosTarget;
+  readonly orders: number;
+  readonly kills: number;
+  readonly workers: number;
+  readonly partitions: number;
+  readonly seed: number;
+  readonly log: (line: string) => void;
+}
+
+export interface ChaosReport {
+  readonly target: string;
+  readonly orders: number;
+  readonly crashRate: number;
+  readonly kills: number;
+  /** Worker processes the demo's coordinator restarted (seen in its output). */
+  readonly workerRestarts: number;
+  readonly postgresRestarts: number;
+  readonly demoExitCode: number | null;
+  readonly verifyExitCode: number | null;
+  readonly verifyOutput: string;
+  readonly lost: number | undefined;
+  readonly duplicated: number | undefined;
+  /** Times a partition's committed cursor was seen lower than before (must be 0). */
+  readonly cursorRegressions: number;
+  readonly elapsedMs: number;
+}
+
+export function chaosPassed(report: ChaosReport, wantedKills: number): boolean {
+  return (
+    report.demoExitCode === 0 &&
+    report.verifyExitCode === 0 &&
+    report.lost === 0 &&
+    report.duplicated === 0 &&
+    report.cursorRegressions === 0 &&
+    report.kills >= wantedKills &&
+    report.workerRestarts >= report.kills
+  );
+}
+
+const demoDir = fileURLToPath(new URL('..', import.meta.url));
+const cliFile = fileURLToPath(new URL('./cli.ts', import.meta.url));
+const nodeArgs = ['--conditions=@liminal/source', '--import', 'tsx', cliFile];
+
+/**
+ * Runs the demo CLI as a child process over a fresh store and fights it:
+ * `kill -9` of a random worker process each time progress (read from the
+ * store) crosses one of `kills` random thresholds, waiting for the
+ * coordinator to restart it before the next kill; optionally one PostgreSQL
+ * restart half way. Meanwhile it watches every partition cursor, and at the
+ * end runs `verify` as another process.
+ */
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const random = seededRandom(options.seed, 0xc4a05);
+  const crashRate = Math.round((0.02 + random() * 0.13) * 1000) / 1000;
+  const { url, cleanup } = prepareStore(options.target, options.seed);
+  const location = parseStoreUrl(url);
+  const startedAt = Date.now();
+  const log = options.log;
+  log(`chaos on ${options.target.kind}: ${options.orders} orders, ${options.workers} workers, ${options.partitions} partitions, crash rate ${crashRate}, ${options.kills} kills${options.target.kind === 'postgres' && options.target.restartPostgres ? ', one PostgreSQL restart' : ''}`);
+  try {
+    const demo = spawnNode(
+      [
+        '--store', url,
+        '--messages', String(options.orders),
+        '--workers', String(options.workers),
+        '--partitions', String(options.partitions),
+        '--crash-rate', String(crashRate),
+        '--seed', String(options.seed),
+      ],
+    );
+    const workerPids = new Map<number, number>();
+    let workerRestarts = 0;
+    const demoOutput: string[] = [];
+    createInterface({ input: demo.stdout! }).on('line', (line) => {
+      demoOutput.push(line);
+      const started = /^worker (\d+) started \(pid (\d+)/.exec(line);
+      if (started) workerPids.set(Number(started[1]), Number(started[2]));
+      if (/^worker \d+ \(pid \d+\) died/.test(line)) workerRestarts += 1;
+    });
+    const demoErr: string[] = [];
+    createInterface({ input: demo.stderr! }).on('line', (line) => demoErr.push(line));
+    const demoExit = exitOf(demo);
+
+    const thresholds = Array.from({ length: options.kills }, () => 0.1 + random() * 0.75).sort((a, b) => a - b);
+    const pgRestartAt = options.target.kind === 'postgres' && options.target.restartPostgres ? 0.5 : undefined;
+    let kills = 0;
+    let postgresRestarts = 0;
+    let cursorRegressions = 0;
+    const lastCursor = new Map<number, number>();
+    let exited = false;
+    void demoExit.then(() => (exited = true));
+
+    const store = await waitForStore(location, () => exited);
+    try {
+      const run = store && (await waitForRun(store, () => exited));
+      while (!exited && store !== undefined && run !== undefined) {
+        let processed: number;
+        try {
+          processed = await readCursors(store, run, lastCursor, () => (cursorRegressions += 1));
+        } catch (error) {
+          if (!isOutage(error)) throw error;
+          await sleep(100);
+          continue;
+        }
+        const fraction = processed / run.messages;
+        if (pgRestartAt !== undefined && postgresRestarts === 0 && fraction >= pgRestartAt) {
+          log(`  restarting PostgreSQL at ${processed}/${run.messages} orders`);
+          await restartPostgres();
+          postgresRestarts += 1;
+        }
+        const threshold = thresholds[kills];
+        // One kill at a time: the next waits until the coordinator has restarted the previous victim.
+        if (threshold !== undefined && fraction >= threshold && workerRestarts >= kills) {
+          const index = Math.floor(random() * options.workers);
+          const pid = workerPids.get(index);
+          if (pid !== undefined && isAlive(pid)) {
+            process.kill(pid, 'SIGKILL');
+            kills += 1;
+            log(`  kill -9 worker ${index} (pid ${pid}) at ${processed}/${run.messages} orders`);
+          }
+        }
+        await sleep(40);
+      }
+    } finally {
+      await store?.close();
+    }
+    const demoExitCode = await demoExit;
+    log(`  demo exited with code ${demoExitCode}; ${workerRestarts} worker restarts`);
+    if (demoExitCode !== 0) for (const line of [...demoOutput.slice(-30), ...demoErr.slice(-20)]) log(`  | ${line}`);
+
+    const verify = spawnNode(['verify', '--store', url]);
+    let verifyOutput = '';
+    verify.stdout!.on('data', (chunk: Buffer) => (verifyOutput += chunk.toString()));
+    verify.stderr!.on('data', (chunk: Buffer) => (verifyOutput += chunk.toString()));
+    const verifyExitCode = await exitOf(verify);
+    const counts = /lost: (\d+), duplicated: (\d+)/.exec(verifyOutput);
+    for (const line of verifyOutput.trim().split('\n')) log(`  verify: ${line}`);
+    const report: ChaosReport = {
+      target: options.target.kind,
+      orders: options.orders,
+      crashRate,
+      kills,
+      workerRestarts,
+      postgresRestarts,
+      demoExitCode,
+      verifyExitCode,
+      verifyOutput,
+      lost: counts ? Number(counts[1]) : undefined,
+      duplicated: counts ? Number(counts[2]) : undefined,
+      cursorRegressions,
+      elapsedMs: Date.now() - startedAt,
+    };
+    log(
+      `  => ${chaosPassed(report, options.kills) ? 'PASS' : 'FAIL'}: kills ${report.kills}, worker restarts ${report.workerRestarts}, PostgreSQL restarts ${report.postgresRestarts}, ` +
+        `lost ${String(report.lost)}, duplicated ${String(report.duplicated)}, cursor regressions ${report.cursorRegressions}, ${(report.elapsedMs / 1000).toFixed(1)} s`,
+    );
+    return report;
+  } finally {
+    await cleanup();
+  }
+}
+
+function spawnNode(args: readonly string[]): ChildProcess {
+  // A non-TTY stdout makes the demo print plain progress lines, which is what the harness parses.
+  return spawn(process.execPath, [...nodeArgs, ...args], { cwd: demoDir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, INIT_CWD: demoDir } });
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Sums the committed cursors and counts any partition whose cursor went down since the last look. */
+async function readCursors(store: DurableStore, run: Run, last: Map<number, number>, regression: () => void): Promise<number> {
+  let sum = 0;
+  for (let p = 0; p < run.partitions; p++) {
+    const offset = (await store.readValue(cursorKeyFor(run.names.consumerId, partitionKeyFor(run.names.channel, p)))) ?? 0;
+    if (offset < (last.get(p) ?? 0)) regression();
+    last.set(p, Math.max(offset, last.get(p) ?? 0));
+    sum += offset;
+  }
+  return sum;
+}
+
+async function waitForStore(location: StoreLocation, gaveUp: () => boolean): Promise<DurableStore | undefined> {
+  while (!gaveUp()) {
+    try {
+      return await openDemoStore(location, 'existing');
+    } catch {
+      await sleep(100);
+    }
+  }
+  return undefined;
+}
+
+async function waitForRun(store: DurableStore, gaveUp: () => boolean): Promise<Run | undefined> {
+  while (!gaveUp()) {
+    const run = await currentRun(store).catch(() => undefined);
+    if (run !== undefined) return run;
+    await sleep(100);
+  }
+  return undefined;
+}
+
+const restartCommand = 'pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main restart';
+
+async function restartPostgres(): Promise<void> {
+  await promisify(execFile)('bash', ['-c', restartCommand]);
+}
+
+function prepareStore(target: ChaosTarget, seed: number): { url: string; cleanup: () => Promise<void> } {
+  if (target.kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'liminal-chaos-'));
+    return { url: `sqlite:${join(dir, 'chaos.db')}`, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const schema = `liminal_chaos_${process.pid}_${Date.now().toString(36)}_${seed}`;
+  const url = new URL(target.url);
+  url.searchParams.set('schema', schema);
+  return {
+    url: url.toString(),
+    cleanup: async () => {
+      const client = new pg.Client({ connectionString: target.url, connectionTimeoutMillis: 5_000 });
+      try {
+        await client.connect();
+        await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+  };
+}
