@@ -41,6 +41,8 @@ interface MutableProgress {
  * State is grouped per message, which makes every per-message query O(1).
  */
 export class ConversationState {
+  // Byte arrays are copied with `new Uint8Array(x)`, not `x.slice()`: on a Node
+  // Buffer `slice` is a view, and a caller's later write would change the state.
   readonly #messages = new Map<string, MutableProgress>();
 
   static replay(events: Iterable<ConversationEvent>): ConversationState {
@@ -56,7 +58,7 @@ export class ConversationState {
       let maxStep: number | undefined;
       const steps = new Map<number, Uint8Array>();
       for (const [step, output] of message.steps) {
-        steps.set(step, output.slice());
+        steps.set(step, new Uint8Array(output));
         if (maxStep === undefined || step > maxStep) maxStep = step;
       }
       state.#messages.set(message.messageId, {
@@ -87,7 +89,7 @@ export class ConversationState {
         message.inProgress = true;
         break;
       case 'stepCompleted':
-        message.steps.set(event.stepIndex, event.output.slice());
+        message.steps.set(event.stepIndex, new Uint8Array(event.output));
         if (message.maxStep === undefined || event.stepIndex > message.maxStep) message.maxStep = event.stepIndex;
         break;
       case 'processingFinished':
@@ -135,7 +137,8 @@ export class ConversationState {
 
   /** A copy of the recorded output of a completed step, so a resumed worker reuses it instead of redoing the step. */
   stepOutput(messageId: string, stepIndex: number): Uint8Array | undefined {
-    return this.#messages.get(messageId)?.steps.get(stepIndex)?.slice();
+    const output = this.#messages.get(messageId)?.steps.get(stepIndex);
+    return output && new Uint8Array(output);
   }
 
   /**

@@ -134,7 +134,7 @@ export class DedupCache {
 }
 
 function decisionFor(record: ActiveRecord): DedupDecision {
-  return record.kind === 'dedupReceipt' ? { kind: 'completed', receipt: record.receipt.slice() } : { kind: 'inFlight' };
+  return record.kind === 'dedupReceipt' ? { kind: 'completed', receipt: new Uint8Array(record.receipt) } : { kind: 'inFlight' };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

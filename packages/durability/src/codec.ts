@@ -116,7 +116,7 @@ class Writer {
 
   bytes(field: string, value: Uint8Array): void {
     if (!(value instanceof Uint8Array)) throw new InvalidArgumentError(field, 'expected a Uint8Array');
-    this.#lengthPrefixed(field, value.slice());
+    this.#lengthPrefixed(field, value);
   }
 
   optionalString(field: string, value: string | undefined): void {
@@ -184,7 +184,8 @@ class Reader {
   }
 
   bytesField(): Uint8Array {
-    return this.#lengthPrefixed().slice();
+    // A copy (not a view, and never a Buffer) so decoded records do not alias the input.
+    return new Uint8Array(this.#lengthPrefixed());
   }
 
   optionalString(field: string): string | undefined {

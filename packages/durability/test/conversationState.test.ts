@@ -96,3 +96,12 @@ describe('ConversationState', () => {
     );
   });
 });
+
+describe('ConversationState with Node Buffers', () => {
+  it('copies a Buffer output, so later writes to it do not change the state', () => {
+    const output = Buffer.from([1, 2]);
+    const state = ConversationState.replay([{ kind: 'stepCompleted', messageId: 'm', stepIndex: 0, output }]);
+    output[0] = 9;
+    expect(state.stepOutput('m', 0)).toEqual(Uint8Array.of(1, 2));
+  });
+});
