@@ -233,7 +233,7 @@ export class Channel<T> implements ChannelHandle<T>, SupervisedChannel {
     // Let the message being written finish; the drain loop stops after it.
     await this.#draining?.catch(() => undefined);
     this.#settleQueued(new ChannelClosedError(this.name));
-    this.#supervisor.send({ type: 'stop' });
+    if (this.#supervisor.getSnapshot().status === 'active') this.#supervisor.send({ type: 'stop' });
     this.deps.onClosed();
   }
 
