@@ -1,5 +1,5 @@
 import { ConfigError } from '@liminal/store';
-import { enqueueActions, setup, type AnyActorLogic, type DoneActorEvent, type ErrorActorEvent, type InspectionEvent } from 'xstate';
+import { enqueueActions, setup, type AnyActorLogic, type AnyActorRef, type DoneActorEvent, type ErrorActorEvent, type InspectionEvent } from 'xstate';
 import { SupervisorEscalationError } from './errors.js';
 
 /** Which children a crash restarts (Erlang/OTP semantics). */
@@ -55,9 +55,14 @@ interface SupervisorContext {
   readonly running: readonly string[];
   /** Times (epoch ms) of the restarts still inside the intensity window. */
   readonly restarts: readonly number[];
+  /** Set when the intensity was exceeded; the supervisor fails with it on its next step. */
+  readonly escalation: SupervisorEscalationError | undefined;
 }
 
-type SupervisorMachineEvent = DoneActorEvent<unknown, string> | ErrorActorEvent<unknown, string>;
+type SupervisorMachineEvent =
+  | DoneActorEvent<unknown, string>
+  | ErrorActorEvent<unknown, string>
+  | { readonly type: 'supervisor.fail' };
 
 /**
  * An OTP-style supervisor as XState actor logic: run it with `createActor`
@@ -94,14 +99,22 @@ export function createSupervisor(options: SupervisorOptions) {
       periodMs,
       running: specs.map((spec) => spec.id),
       restarts: [],
+      escalation: undefined,
     },
     entry: enqueueActions(({ context, enqueue }) => {
       for (const spec of context.specs) spawn(enqueue, spec);
     }),
     on: {
-      'xstate.done.actor.*': { actions: enqueueActions(({ context, event, enqueue, self }) => onExit(context, event.actorId, { kind: 'normal' }, enqueue, self.id)) },
+      'xstate.done.actor.*': { actions: enqueueActions(({ context, event, enqueue, self }) => onExit(context, event.actorId, { kind: 'normal' }, enqueue, self)) },
       'xstate.error.actor.*': {
-        actions: enqueueActions(({ context, event, enqueue, self }) => onExit(context, event.actorId, { kind: 'crash', error: event.error }, enqueue, self.id)),
+        actions: enqueueActions(({ context, event, enqueue, self }) => onExit(context, event.actorId, { kind: 'crash', error: event.error }, enqueue, self)),
+      },
+      // Failing the machine is how XState tells the parent: it receives
+      // `xstate.error.actor.<this supervisor>` and applies its own strategy.
+      'supervisor.fail': {
+        actions: ({ context }) => {
+          if (context.escalation !== undefined) throw context.escalation;
+        },
       },
     },
   });
@@ -111,21 +124,24 @@ type Exit = { readonly kind: 'normal' } | { readonly kind: 'crash'; readonly err
 
 /** The slice of XState's enqueuer used here; child logic is only known at run time. */
 interface Enqueue {
-  (action: () => void): void;
   assign(context: Partial<SupervisorContext>): void;
   spawnChild(src: AnyActorLogic, options: { id: string; input?: unknown }): void;
   stopChild(id: string): void;
   emit(event: SupervisorEvent): void;
+  sendTo(target: AnyActorRef, event: SupervisorMachineEvent): void;
 }
 
 function spawn(enqueue: unknown, spec: ChildSpec): void {
   (enqueue as Enqueue).spawnChild(spec.logic, spec.input === undefined ? { id: spec.id } : { id: spec.id, input: spec.input });
 }
 
-function onExit(context: SupervisorContext, child: string, exit: Exit, looseEnqueue: unknown, supervisor: string): void {
+function onExit(context: SupervisorContext, child: string, exit: Exit, looseEnqueue: unknown, self: AnyActorRef): void {
   const enqueue = looseEnqueue as Enqueue;
+  const supervisor = self.id;
   const spec = context.specs.find((candidate) => candidate.id === child);
   if (spec === undefined || !context.running.includes(child)) return;
+  // An exited child stays in `children` (status done/error) until stopped.
+  enqueue.stopChild(child);
   enqueue.emit(
     exit.kind === 'crash' ? { type: 'supervisor.crash', supervisor, child, error: exit.error } : { type: 'supervisor.exit', supervisor, child },
   );
@@ -141,13 +157,11 @@ function onExit(context: SupervisorContext, child: string, exit: Exit, looseEnqu
   if (restarts.length > context.intensity) {
     const error = new SupervisorEscalationError(supervisor, child, context.intensity, context.periodMs, exit.kind === 'crash' ? exit.error : undefined);
     for (const id of [...context.running].reverse()) if (id !== child) enqueue.stopChild(id);
-    enqueue.assign({ running: [], restarts });
+    enqueue.assign({ running: [], restarts, escalation: error });
     enqueue.emit({ type: 'supervisor.escalate', supervisor, child, error });
-    // Failing the machine is how XState tells the parent: it receives
-    // `xstate.error.actor.<this supervisor>` and applies its own strategy.
-    enqueue(() => {
-      throw error;
-    });
+    // Fail in a separate step: a throw here would discard this step's emitted
+    // events (XState delivers them after the step), hiding the crash and escalation.
+    enqueue.sendTo(self, { type: 'supervisor.fail' });
     return;
   }
 

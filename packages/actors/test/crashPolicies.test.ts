@@ -1,0 +1,192 @@
+import { describe, expect, it } from 'vitest';
+import { fromPromise } from 'xstate';
+import { ConversationFailedError, openConversation, participant, type ParticipantExit, type ParticipantInput } from '../src/index.js';
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await tick();
+  expect(condition()).toBe(true);
+}
+
+/** Crashes on payloads starting with "crash", otherwise replies `<id>:<payload>`. */
+function worker(id: string, handled: string[] = []) {
+  return participant(
+    id,
+    fromPromise<string, ParticipantInput<string>>(async ({ input }) => {
+      handled.push(`${id}:${input.payload}`);
+      if (input.payload.startsWith('crash')) throw new Error(`${id} crashed on ${input.payload}`);
+      return `${id}:${input.payload}`;
+    }),
+  );
+}
+
+/** Never finishes a turn; records when its turn is stopped. */
+function hanging(id: string, aborted: string[]) {
+  return participant(
+    id,
+    fromPromise<string, ParticipantInput<string>>(
+      ({ input, signal }) =>
+        new Promise(() => {
+          signal.addEventListener('abort', () => aborted.push(`${id}:${input.payload}`));
+        }),
+    ),
+  );
+}
+
+describe('onCrash: fail', () => {
+  it('fails the conversation, stops the other participants and rejects pending receive/ask', async () => {
+    const aborted: string[] = [];
+    const handle = await openConversation({
+      participants: [hanging('slow', aborted), worker('crasher')],
+      onCrash: 'fail',
+      mode: 'ephemeral',
+    });
+    const pendingAsk = handle.ask('wait', { timeoutMs: 5000 });
+    const pendingReceive = handle.receive({ timeoutMs: 5000 });
+    handle.send('crash-now');
+    const error = await pendingAsk.catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConversationFailedError);
+    expect(error).toMatchObject({ code: 'CONVERSATION_FAILED', reason: 'participantCrashed' });
+    await expect(pendingReceive).rejects.toMatchObject({ reason: 'participantCrashed' });
+    expect(aborted).toEqual(['slow:wait']);
+
+    const state = handle.getState();
+    expect(state.phase).toBe('failed');
+    expect(state.failure?.reason).toBe('participantCrashed');
+    expect(state.participants.map((p) => [p.participant, p.health.kind])).toEqual([
+      ['slow', 'dead'],
+      ['crasher', 'dead'],
+    ]);
+    expect(state.log.filter((entry) => entry.kind === 'participantCrashed')).toMatchObject([
+      { kind: 'participantCrashed', participant: 'crasher', policy: 'fail' },
+    ]);
+    expect(() => handle.send('more')).toThrow(ConversationFailedError);
+    await expect(handle.receive()).rejects.toBeInstanceOf(ConversationFailedError);
+  });
+
+  it('a notifier registered after a participant died still learns when it died', async () => {
+    const handle = await openConversation({ participants: [worker('crasher')], onCrash: 'fail', mode: 'ephemeral' });
+    const before = Date.now();
+    handle.send('crash');
+    await until(() => handle.getState().phase === 'failed');
+    const exits: ParticipantExit[] = [];
+    handle.onParticipantExit((exit) => exits.push(exit));
+    expect(exits).toHaveLength(1);
+    expect(exits[0]!.participant).toBe('crasher');
+    const health = handle.getState().participants[0]!.health;
+    expect(health.kind).toBe('dead');
+    expect(exits[0]!.exitedAt).toBe(health.kind === 'dead' ? health.exitedAt : undefined);
+    expect(exits[0]!.exitedAt).toBeGreaterThanOrEqual(before);
+  });
+});
+
+describe('onCrash: routeToNext', () => {
+  it('hands the crashed message to the next live participant, round-robin', async () => {
+    const handled: string[] = [];
+    const flaky = participant(
+      'a',
+      fromPromise<string, ParticipantInput<string>>(async ({ input }) => {
+        handled.push(`a:${input.payload}`);
+        throw new Error('a always crashes');
+      }),
+    );
+    const handle = await openConversation({
+      participants: [flaky, worker('b', handled), worker('c', handled)],
+      onCrash: 'routeToNext',
+      mode: 'ephemeral',
+    });
+    const exits: string[] = [];
+    handle.onParticipantExit((exit) => exits.push(exit.participant));
+    const reply = await handle.ask('m1', { timeoutMs: 1000 });
+    expect(reply.message.payload).toBe('b:m1');
+    expect(handled).toEqual(['a:m1', 'b:m1']);
+    expect(exits).toEqual(['a']);
+    // Round-robin continues after b: the next message goes to c, then b again.
+    expect((await handle.ask('m2', { timeoutMs: 1000 })).message.payload).toBe('c:m2');
+    expect((await handle.ask('m3', { timeoutMs: 1000 })).message.payload).toBe('b:m3');
+    const state = handle.getState();
+    expect(state.phase).toBe('active');
+    expect(state.participants.map((p) => p.health.kind)).toEqual(['dead', 'alive', 'alive']);
+    expect(state.log.filter((entry) => entry.kind === 'participantCrashed')).toMatchObject([{ participant: 'a', policy: 'routeToNext' }]);
+  });
+
+  it('fails with noParticipantLeft when the last live participant crashes', async () => {
+    const handled: string[] = [];
+    const handle = await openConversation({
+      participants: [worker('a', handled), worker('b', handled)],
+      onCrash: 'routeToNext',
+      mode: 'ephemeral',
+    });
+    const error = await handle.ask('crash', { timeoutMs: 1000 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConversationFailedError);
+    expect(error).toMatchObject({ reason: 'noParticipantLeft' });
+    expect(handled).toEqual(['a:crash', 'b:crash']);
+    const state = handle.getState();
+    expect(state.phase).toBe('failed');
+    expect(state.log.filter((entry) => entry.kind === 'participantCrashed').map((entry) => 'participant' in entry && entry.participant)).toEqual(['a', 'b']);
+  });
+});
+
+describe('onCrash: compensate', () => {
+  it('runs registered compensations newest first, each once, then fails with reason compensated', async () => {
+    const effects: string[] = [];
+    const booking = participant(
+      'booking',
+      fromPromise<string, ParticipantInput<string>>(async ({ input }) => {
+        const { steps, payload } = input;
+        await steps.step('reserve', () => effects.push(`reserve ${payload}`), { compensate: () => void effects.push(`release ${payload}`) });
+        await steps.step('charge', () => effects.push(`charge ${payload}`), { compensate: () => void effects.push(`refund ${payload}`) });
+        if (payload === 'fail') throw new Error('shipping failed');
+        return 'ok';
+      }),
+    );
+    const handle = await openConversation({ participants: [booking], onCrash: 'compensate', mode: 'ephemeral' });
+    expect((await handle.ask('order-1', { timeoutMs: 1000 })).message.payload).toBe('ok');
+    const error = await handle.ask('fail', { timeoutMs: 1000 }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'CONVERSATION_FAILED', reason: 'compensated' });
+    expect(effects).toEqual([
+      'reserve order-1',
+      'charge order-1',
+      'reserve fail',
+      'charge fail',
+      'refund fail',
+      'release fail',
+      'refund order-1',
+      'release order-1',
+    ]);
+    expect(handle.getState().failure?.reason).toBe('compensated');
+    expect(handle.getState().log.filter((entry) => entry.kind === 'participantCrashed')).toMatchObject([{ participant: 'booking', policy: 'compensate' }]);
+  });
+
+  it('a throwing compensation is recorded and the others still run', async () => {
+    const undone: string[] = [];
+    const p = participant(
+      'p',
+      fromPromise<string, ParticipantInput<string>>(async ({ input }) => {
+        await input.steps.step('one', () => 1, { compensate: () => void undone.push('one') });
+        await input.steps.step('two', () => 2, {
+          compensate: () => {
+            throw new Error('cannot undo two');
+          },
+        });
+        await input.steps.step('three', () => 3, { compensate: () => void undone.push('three') });
+        throw new Error('crash after three steps');
+      }),
+    );
+    const handle = await openConversation({ participants: [p], onCrash: 'compensate', mode: 'ephemeral' });
+    handle.send('go');
+    await until(() => handle.getState().phase === 'failed');
+    expect(undone).toEqual(['three', 'one']);
+    const failed = handle.getState().log.filter((entry) => entry.kind === 'compensationFailed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ kind: 'compensationFailed', participant: 'p', step: 'two' });
+    expect(handle.getState().failure?.reason).toBe('compensated');
+  });
+});
+
+describe('conversation timeout through a handle', () => {
+  it('rejects a pending receive with reason timeout', async () => {
+    const handle = await openConversation({ participants: [], onCrash: 'fail', mode: 'ephemeral', timeoutMs: 20 });
+    await expect(handle.receive()).rejects.toMatchObject({ code: 'CONVERSATION_FAILED', reason: 'timeout' });
+  });
+});
