@@ -35,3 +35,4 @@ export type {
   SubscriptionStats,
   Unsubscribe,
 } from './types.js';
+export { type MetricsServer, type MetricsSource, serveMetrics } from './serveMetrics.js';
