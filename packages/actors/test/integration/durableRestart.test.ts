@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DurableConversation } from '@liminal/durability';
+import { SqliteStore } from '@liminal/store';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const fixture = fileURLToPath(new URL('./fixtures/durableWorker.ts', import.meta.url));
+
+function runWorker(path: string, messages: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', fixture, path, ...messages], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+describe('durable conversation across a process restart', () => {
+  let directory: string;
+  beforeEach(() => {
+    directory = mkdtempSync(join(tmpdir(), 'liminal-actors-'));
+  });
+  afterEach(() => {
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('a process killed mid-message resumes in a new process and runs every step exactly once', async () => {
+    const path = join(directory, 'orders.db');
+    const messages = ['m1', 'm2', 'm3'];
+
+    const crashed = await runWorker(path, messages, { CRASH_AT: 'm2:ship' });
+    expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+    expect(crashed.stdout).toBe('');
+
+    const store = new SqliteStore(path);
+    try {
+      // What the killed process left behind: m1 finished, m2 two steps in.
+      const log = await DurableConversation.recover(store, 'orders');
+      expect(log.state.isFullyProcessed('m1')).toBe(true);
+      expect(log.state.redeliveryDecision('m2')).toEqual({ kind: 'resumeFrom', step: 2 });
+      expect(await store.readValue('effect:m2:ship')).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+
+    const resumed = await runWorker(path, messages);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    // m1 finished before the crash: skipped, no reply. m2 reuses its recorded outputs.
+    expect(JSON.parse(resumed.stdout)).toEqual({ replies: ['m2=1,1,1', 'm3=1,1,1'] });
+
+    const after = new SqliteStore(path);
+    try {
+      for (const message of messages) {
+        for (const step of ['reserve', 'charge', 'ship']) expect(await after.readValue(`effect:${message}:${step}`), `${message}:${step}`).toBe(1);
+      }
+      const log = await DurableConversation.recover(after, 'orders');
+      for (const message of messages) expect(log.state.isFullyProcessed(message)).toBe(true);
+    } finally {
+      await after.close();
+    }
+  });
+});
