@@ -1,4 +1,5 @@
-import { DedupCache, DurableChannel, DurableConversation, type ChannelConsumer } from '@liminal/durability';
+import { DurableSteps } from '@liminal/actors';
+import { DedupCache, DurableChannel, type ChannelConsumer } from '@liminal/durability';
 import { CasConflictError, LiminalError, StoreUnavailableError, type DurableStore } from '@liminal/store';
 import { EffectLedger } from './effectLedger.js';
 import type { Run } from './manifest.js';
@@ -6,12 +7,7 @@ import { decodeOrder, type Order } from './orders.js';
 import { seededRandom, type Random } from './prng.js';
 import { planSteps, type ParticipantKind, type Step } from './saga.js';
 import type { WorkerStats } from './stats.js';
-import {
-  ParticipantCrash,
-  participantSupervision,
-  partitionSupervision,
-  RestartBudget,
-} from './supervision.js';
+import { ParticipantCrash, participantSupervision, RestartBudget } from './supervision.js';
 
 export interface PartitionJob {
   readonly store: DurableStore;
@@ -21,6 +17,8 @@ export interface PartitionJob {
   readonly stats: WorkerStats;
   readonly signal: AbortSignal;
   readonly log: (line: string) => void;
+  /** How many times the supervisor has started this partition's actor before (varies the crash schedule). */
+  readonly incarnation: number;
 }
 
 /** How a partition's driver ended. */
@@ -34,34 +32,27 @@ export class OwnershipLostError extends LiminalError {
 const idlePollMs = 50;
 
 /**
- * The partition supervisor: runs the partition until every order is
- * processed, restarting it from the durable log whenever a participant
- * supervisor gives up or the store fails mid-step. A store outage (e.g. a
- * PostgreSQL restart) is waited out with backoff instead of counting as a
- * crash, so the worker reconnects rather than dying. Too many real restarts
- * throw `RestartIntensityExceeded` to the worker process, whose own supervisor
- * (the coordinator) restarts it.
+ * Drives one partition until every order in it is processed, as the body of
+ * an XState actor supervised by the worker's `createSupervisor` (see
+ * `workerMain.ts`): any crash that escapes (a participant supervisor giving
+ * up, a decode error, a fenced write) fails the actor and the supervisor
+ * restarts it, recovering from the durable logs. A store outage (e.g. a
+ * PostgreSQL restart) is waited out with backoff instead, so the worker
+ * reconnects rather than dying.
  */
 export async function drivePartition(job: PartitionJob): Promise<PartitionEnd> {
-  const budget = new RestartBudget(`partition ${job.partition} supervisor`, partitionSupervision);
   let outageMs = 0;
-  for (let incarnation = 0; ; incarnation++) {
+  for (let incarnation = job.incarnation * 1_000; ; incarnation++) {
     try {
       return await runOwnedPartition(job, incarnation);
     } catch (error) {
       if (job.signal.aborted) return 'stopped';
       if (error instanceof OwnershipLostError) return 'fenced';
-      if (isOutage(error)) {
-        if (outageMs === 0) job.log(`partition ${job.partition}: store unavailable, reconnecting (${describe(error)})`);
-        job.stats.storeOutages += outageMs === 0 ? 1 : 0;
-        outageMs = Math.min(2_000, Math.max(100, outageMs * 2));
-        await sleep(outageMs, job.signal);
-        continue;
-      }
-      outageMs = 0;
-      job.stats.partitionRestarts += 1;
-      job.log(`partition ${job.partition}: restarting from the durable log (${describe(error)})`);
-      budget.restart();
+      if (!isOutage(error)) throw error;
+      if (outageMs === 0) job.log(`partition ${job.partition}: store unavailable, reconnecting (${describe(error)})`);
+      job.stats.storeOutages += outageMs === 0 ? 1 : 0;
+      outageMs = Math.min(2_000, Math.max(100, outageMs * 2));
+      await sleep(outageMs, job.signal);
     }
   }
 }
@@ -72,7 +63,7 @@ async function runOwnedPartition(job: PartitionJob, incarnation: number): Promis
   const epoch = await claimOwnership(store, names.ownerEpoch(partition));
   const channel = new DurableChannel(store, names.channel, { partitions: run.partitions });
   const consumer = await channel.consume(names.consumerId, partition, { batchSize: 64 });
-  const conversation = await DurableConversation.recover(store, names.conversation(partition));
+  const steps = await DurableSteps.open(store, names.conversation(partition));
   const ledger = await EffectLedger.open(store, names.ledger(partition), new DedupCache(store, names.dedupNamespace));
   const participants = new Participants(job, ledger, seededRandom(run.seed, partition, incarnation));
   for (;;) {
@@ -86,30 +77,31 @@ async function runOwnedPartition(job: PartitionJob, incarnation: number): Promis
     await assertOwner(store, names.ownerEpoch(partition), epoch);
     for (const envelope of batch) {
       if (signal.aborted) return 'stopped';
-      await processOrder(decodeOrder(envelope.payload), conversation, participants, job.stats);
+      await processOrder(decodeOrder(envelope.payload), steps, participants, job.stats);
       await consumer.commit(envelope);
     }
   }
 }
 
-/** One order's conversation: resume at the next durable step, run each step under supervision, record it. */
-async function processOrder(order: Order, conversation: DurableConversation, participants: Participants, stats: WorkerStats): Promise<void> {
-  const decision = await conversation.receiveMessage(order.id, Date.now());
-  if (decision.kind === 'skip') {
-    stats.redeliveriesSkipped += 1;
-    return;
-  }
-  if (decision.kind === 'start') await conversation.recordProcessingStarted(order.id);
-  const steps = planSteps(order);
-  for (let index = decision.kind === 'resumeFrom' ? decision.step : 0; index < steps.length; index++) {
-    const step = steps[index] as Step;
-    const output = await participants.perform(order, index, step);
-    if (step.kind === 'failure') await conversation.recordError(order.id, step.reason);
-    await conversation.recordStepCompleted(order.id, index, output);
-    stats.steps += 1;
-  }
-  await conversation.recordProcessingFinished(order.id);
-  stats.processed += 1;
+/**
+ * One order's conversation, through `DurableSteps`: a finished order is
+ * skipped; otherwise each planned step either replays its recorded output
+ * (it completed before a crash or a restart) or runs under the participant
+ * supervisor and is recorded before the next one starts.
+ */
+async function processOrder(order: Order, steps: DurableSteps, participants: Participants, stats: WorkerStats): Promise<void> {
+  const plan = planSteps(order);
+  const outcome = await steps.run(order.id, async (context) => {
+    for (const [index, step] of plan.entries()) {
+      await context.step(`${step.participant}:${step.kind}`, async () => {
+        const output = await participants.perform(order, index, step);
+        stats.steps += 1;
+        return output;
+      });
+    }
+  });
+  if (outcome.kind === 'skipped') stats.redeliveriesSkipped += 1;
+  else stats.processed += 1;
 }
 
 /**
@@ -126,7 +118,7 @@ class Participants {
     readonly random: Random,
   ) {}
 
-  async perform(order: Order, index: number, step: Step): Promise<Uint8Array> {
+  async perform(order: Order, index: number, step: Step): Promise<string> {
     for (;;) {
       try {
         return await this.#attempt(order, index, step);
@@ -139,9 +131,9 @@ class Participants {
     }
   }
 
-  async #attempt(order: Order, index: number, step: Step): Promise<Uint8Array> {
+  async #attempt(order: Order, index: number, step: Step): Promise<string> {
     this.#maybeCrash(step.participant, 'beforeEffect');
-    if (step.kind === 'failure') return encode(`failed: ${step.reason}`);
+    if (step.kind === 'failure') return `failed: ${step.reason}`;
     const outcome = await this.ledger.applyOnce(
       { orderId: order.id, step: index, effect: step.effect, amountCents: order.amountCents },
       () => this.#maybeCrash(step.participant, 'afterEffect'),
@@ -149,7 +141,7 @@ class Participants {
     if (outcome.kind === 'duplicate') this.job.stats.duplicatesSuppressed += 1;
     else this.job.stats.effects += 1;
     this.#maybeCrash(step.participant, 'afterEffect');
-    return encode(`ledger#${outcome.sequence}`);
+    return `ledger#${outcome.sequence}`;
   }
 
   // The crash rate is per step attempt, spread over the moments around the side effect.
@@ -208,9 +200,5 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener('abort', done, { once: true });
   });
-}
-
-function encode(text: string): Uint8Array {
-  return new TextEncoder().encode(text);
 }
 

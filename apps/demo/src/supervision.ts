@@ -9,7 +9,7 @@ export interface SupervisorSpec {
   readonly periodMs: number;
 }
 
-export const participantSupervision: SupervisorSpec = { strategy: 'oneForOne', intensity: 10, periodMs: 1_000 };
+export const participantSupervision: SupervisorSpec = { strategy: 'oneForOne', intensity: 50, periodMs: 1_000 };
 export const partitionSupervision: SupervisorSpec = { strategy: 'oneForOne', intensity: 20, periodMs: 10_000 };
 export const workerSupervision: SupervisorSpec = { strategy: 'oneForOne', intensity: 100, periodMs: 60_000 };
 
