@@ -17,7 +17,7 @@ export interface ChannelRegistryOptions {
   readonly causalTimeoutMs?: number;
   /** Instruments to record on; default a new `ChannelMetrics` with its own prom-client registry. */
   readonly metrics?: ChannelMetrics;
-  /** Time source for restart windows and causal timeouts; default the system clock. */
+  /** Time source for causal timeouts and publish timestamps; default the system clock. */
   readonly clock?: Clock;
 }
 

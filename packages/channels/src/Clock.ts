@@ -1,6 +1,7 @@
 /**
- * Time as the channels see it: restart windows and causal-hold timeouts read
- * it, so tests can drive both with a manual clock instead of sleeping.
+ * Time as the channels see it: causal-hold timeouts and publish timestamps
+ * read it, so tests can drive them with a manual clock instead of sleeping.
+ * (Restart windows belong to @liminal/actors' supervisor, which reads `Date.now()`.)
  */
 export interface Clock {
   now(): number;

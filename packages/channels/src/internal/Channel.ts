@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError, type LiminalError, assertName, assertNonNegativeSafeInteger, assertPositiveSafeInteger } from '@liminal/store';
-import { type Actor, createActor } from 'xstate';
+import { createSupervisor, SupervisorEscalationError } from '@liminal/actors';
+import { type Actor, type AnyActorRef, createActor } from 'xstate';
 import type { ChannelHandle } from '../ChannelHandle.js';
 import type { ChannelMetrics } from '../ChannelMetrics.js';
 import type { Clock } from '../Clock.js';
@@ -28,7 +29,7 @@ import { MessageSchema } from './MessageSchema.js';
 import { Queue } from './Queue.js';
 import type { Route } from './Route.js';
 import { SubscriberRoute } from './SubscriberRoute.js';
-import { type SupervisedChannel, channelSupervisor } from './supervisor.js';
+import { type ChannelWork, channelActor } from './channelActor.js';
 import { childSpan, formatTraceparent } from './traceparent.js';
 
 export interface ChannelDeps {
@@ -79,11 +80,10 @@ const DEFAULT_BUFFER = 1024;
  * the actor's drain loop, one message at a time, which keeps per-partition
  * order and makes the backpressure pre-check race-free.
  */
-export class Channel<T> implements ChannelHandle<T>, SupervisedChannel {
+export class Channel<T> implements ChannelHandle<T>, ChannelWork {
   readonly name: string;
   readonly mode: ChannelMode;
   readonly partitions: number;
-  readonly restartPolicy: RestartPolicy;
   #status: Status = { kind: 'open' };
   #schema: MessageSchema | undefined;
   readonly #queue = new Queue<PublishJob | ReleaseJob>();
@@ -109,17 +109,35 @@ export class Channel<T> implements ChannelHandle<T>, SupervisedChannel {
   };
   #subscriptionCount = 0;
   #draining: Promise<void> | undefined;
-  readonly #supervisor: Actor<typeof channelSupervisor>;
+  readonly #supervisor: Actor<ReturnType<typeof createSupervisor>>;
 
   constructor(private readonly deps: ChannelDeps) {
     this.name = deps.name;
     this.mode = deps.mode;
     this.partitions = deps.partitions;
-    this.restartPolicy = deps.restartPolicy;
     this.#schema = deps.schema === undefined ? undefined : new MessageSchema(deps.name, deps.schema);
-    this.#supervisor = createActor(channelSupervisor, { input: { channel: this } });
-    // A supervisor that itself fails must not leave publishers waiting forever.
-    this.#supervisor.subscribe({ error: (error) => this.gaveUp(error, this.#stats.restarts) });
+    // One supervisor per channel, so one channel's crashes and spent budget
+    // never restart or stop another channel.
+    const supervisor = createSupervisor({
+      strategy: 'oneForOne',
+      intensity: deps.restartPolicy.maxRestarts,
+      periodMs: deps.restartPolicy.withinMs,
+      children: [{ id: 'channel', logic: channelActor, input: { work: this } }],
+    });
+    this.#supervisor = createActor(supervisor, { id: `channel:${deps.name}` });
+    this.#supervisor.on('supervisor.crash', () => {
+      this.#stats.crashes += 1;
+      this.deps.metrics.crashed(this.name, 'channel');
+    });
+    this.#supervisor.on('supervisor.restart', () => {
+      this.#stats.restarts += 1;
+      this.deps.metrics.restarted(this.name);
+    });
+    // Escalation (budget spent) fails the supervisor; so would a bug in it.
+    // Either way publishers must get an error, not wait forever.
+    this.#supervisor.subscribe({
+      error: (error) => this.#giveUp(error instanceof SupervisorEscalationError ? error.cause : error),
+    });
     this.#supervisor.start();
   }
 
@@ -159,7 +177,7 @@ export class Channel<T> implements ChannelHandle<T>, SupervisedChannel {
     };
     return new Promise<PublishResult>((resolve, reject) => {
       this.#queue.push({ kind: 'publish', record, options: append, resolve, reject });
-      this.#supervisor.send({ type: 'wake' });
+      this.#wake();
     });
   }
 
@@ -233,15 +251,11 @@ export class Channel<T> implements ChannelHandle<T>, SupervisedChannel {
     // Let the message being written finish; the drain loop stops after it.
     await this.#draining?.catch(() => undefined);
     this.#settleQueued(new ChannelClosedError(this.name));
-    if (this.#supervisor.getSnapshot().status === 'active') this.#supervisor.send({ type: 'stop' });
+    this.#supervisor.stop();
     this.deps.onClosed();
   }
 
-  // ---- SupervisedChannel: called by the channel actor and its supervisor ----
-
-  now(): number {
-    return this.deps.clock.now();
-  }
+  // ---- ChannelWork: called by the channel actor ----
 
   hasWork(): boolean {
     return this.#status.kind === 'open' && this.#queue.length > 0;
@@ -257,19 +271,9 @@ export class Channel<T> implements ChannelHandle<T>, SupervisedChannel {
     return run;
   }
 
-  crashed(): void {
-    this.#stats.crashes += 1;
-    this.deps.metrics.crashed(this.name, 'channel');
-  }
-
-  restarted(restarts: number): void {
-    this.#stats.restarts = restarts;
-    this.deps.metrics.restarted(this.name);
-  }
-
-  gaveUp(error: unknown, restarts: number): void {
+  #giveUp(cause: unknown): void {
     if (this.#status.kind !== 'open') return;
-    const failure = new DeliveryFailedError(this.name, restarts, { cause: error });
+    const failure = new DeliveryFailedError(this.name, this.#stats.restarts, { cause });
     this.#status = { kind: 'failed', error: failure };
     this.#dropHeld();
     this.#settleQueued(failure);
@@ -392,7 +396,7 @@ export class Channel<T> implements ChannelHandle<T>, SupervisedChannel {
     this.deps.metrics.orphaned(this.name);
     // Through the queue like every delivery, so it keeps the drain loop's ordering.
     this.#queue.push({ kind: 'release', delivery: { ...held.delivery, orphaned: true } });
-    this.#supervisor.send({ type: 'wake' });
+    this.#wake();
   }
 
   #dropHeld(): void {
@@ -440,6 +444,13 @@ export class Channel<T> implements ChannelHandle<T>, SupervisedChannel {
       }
       throw error;
     }
+  }
+
+  /** Tells the current channel actor (whichever restart it is) that there is work. */
+  #wake(): void {
+    const children = this.#supervisor.getSnapshot().children as Record<string, AnyActorRef | undefined>;
+    const actor = children['channel'];
+    actor?.send({ type: 'wake' });
   }
 
   #assertUsable(): void {
