@@ -90,12 +90,24 @@ export class ConversationRuntime {
     else receiver.resolve(envelope);
   }
 
-  /** Rejects whoever waits once the conversation ends; buffered replies stay readable after a close. */
+  /**
+   * Rejects whoever waits once the conversation ends; buffered replies stay
+   * readable after a close. In durable mode the rejection waits for the
+   * journal, so whoever retries after a failure finds the log complete.
+   */
   private settle(phase: ConversationPhase): void {
     if (phase !== 'failed' && phase !== 'closed') return;
     const error = phase === 'failed' ? this.failureError() : new ConversationClosedError(this.id);
-    for (const waiter of [...this.receivers.splice(0), ...this.asks.values()]) waiter.reject(error);
+    const waiters = [...this.receivers.splice(0), ...this.asks.values()];
     this.asks.clear();
+    void this.flush().then(() => {
+      for (const waiter of waiters) waiter.reject(error);
+    });
+  }
+
+  /** Resolves once the journal has settled every write issued so far. */
+  flush(): Promise<void> {
+    return this.actor.getSnapshot().context.journal.flush();
   }
 
   takeOrWait(options: WaitOptions | undefined): Promise<Envelope> {
@@ -286,6 +298,7 @@ export class ConversationHandle {
     this.runtime.transition('beginCompleting');
     await this.runtime.drained();
     this.runtime.transition('close');
+    await this.runtime.flush();
   }
 
   getState(): ConversationState {

@@ -62,6 +62,11 @@ export class DurableSteps {
     return { kind: 'run', steps: this.#steps(messageId, options.onCompensation), resumedAt };
   }
 
+  /** Resolves once every write issued so far has settled (whether it succeeded or not). */
+  async flush(): Promise<void> {
+    await this.#tail;
+  }
+
   finish(messageId: string): Promise<void> {
     return this.#serial(async () => {
       await this.conversation.recordProcessingFinished(messageId);

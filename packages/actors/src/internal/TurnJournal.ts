@@ -14,10 +14,13 @@ export interface TurnJournal {
   admit(envelope: Envelope, register: RegisterCompensation): Promise<Admission>;
   finish(messageId: string): void;
   crashed(messageId: string, error: unknown): void;
+  /** Resolves once every write issued so far has settled. */
+  flush(): Promise<void>;
 }
 
 export const ephemeralJournal: TurnJournal = {
   admit: async (envelope, register) => ({ kind: 'run', steps: ephemeralSteps(envelope.id, register) }),
   finish: () => {},
   crashed: () => {},
+  flush: async () => {},
 };

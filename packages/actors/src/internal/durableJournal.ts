@@ -15,5 +15,6 @@ export function durableJournal(steps: DurableSteps, onFailure: (error: unknown) 
     },
     finish: (messageId) => void steps.finish(messageId).catch(onFailure),
     crashed: (messageId, error) => void steps.recordError(messageId, error).catch(onFailure),
+    flush: () => steps.flush(),
   };
 }
