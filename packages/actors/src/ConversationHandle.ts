@@ -191,13 +191,14 @@ export class ConversationRuntime {
     };
   }
 
-  /** Resolves once nothing is queued or being handled, or rejects if the conversation fails first. */
+  /** Resolves once nothing is queued, handled or being compensated, or rejects if the conversation fails first. */
   drained(): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const snapshot = this.actor.getSnapshot();
         if (snapshot.value === 'failed') return reject(this.failureError()), true;
-        if (snapshot.context.queue.length === 0 && snapshot.context.turns.length === 0) return resolve(), true;
+        const { queue, turns, compensating } = snapshot.context;
+        if (queue.length === 0 && turns.length === 0 && !compensating) return resolve(), true;
         return false;
       };
       if (check()) return;

@@ -263,7 +263,7 @@ export const conversationMachine = setup({
         return;
       }
       const found = turnOf(context, actorId);
-      if (found === undefined) return;
+      if (found === undefined || (event.type === 'liminal.turnCompleted' && found.stage !== 'run')) return;
       const { turn, stage } = found;
       if (stage === 'admit') {
         const admission = output as Admission;
@@ -337,15 +337,12 @@ export const conversationMachine = setup({
     }),
     recordCompensations: enqueueActions(({ context, event, enqueue }) => {
       if (!('output' in event)) return;
-      const { failures } = event.output as CompensationOutcome;
-      const entries: ConversationLogEntry[] = failures.map(({ compensation, error }) => ({
-        kind: 'compensationFailed',
-        participant: compensation.participant,
-        messageId: compensation.messageId,
-        step: compensation.step,
-        error,
-      }));
+      const entries = compensationFailures(event.output as CompensationOutcome);
       enqueue.assign({ log: [...context.log, ...entries], compensating: false, failure: { reason: 'compensated' } });
+    }),
+    logCompensationFailures: enqueueActions(({ context, event, enqueue }) => {
+      if (!('output' in event)) return;
+      enqueue.assign({ log: [...context.log, ...compensationFailures(event.output as CompensationOutcome)], compensating: false });
     }),
     recordFailure: enqueueActions(({ event, enqueue }) => {
       if (event.type === 'fail') enqueue.assign({ failure: { reason: event.reason ?? 'requested', cause: event.cause } });
@@ -424,6 +421,8 @@ export const conversationMachine = setup({
         close: {},
         fail: { actions: reject('closed') },
         'conversation.timeout': {},
+        'xstate.done.actor.*': {},
+        'xstate.error.actor.*': {},
       },
     },
     failed: {
@@ -434,6 +433,10 @@ export const conversationMachine = setup({
         close: { actions: reject('failed') },
         fail: {},
         'conversation.timeout': {},
+        // Compensations still running when a timeout or `fail` ended the
+        // conversation finish here: their failures are logged, the reason stays.
+        'xstate.done.actor.*': { guard: 'compensationsDone', actions: 'logCompensationFailures' },
+        'xstate.error.actor.*': {},
       },
     },
   },
@@ -453,6 +456,16 @@ export const conversationMachine = setup({
 });
 
 export type ConversationActor = ActorRefFrom<typeof conversationMachine>;
+
+function compensationFailures({ failures }: CompensationOutcome): ConversationLogEntry[] {
+  return failures.map(({ compensation, error }) => ({
+    kind: 'compensationFailed',
+    participant: compensation.participant,
+    messageId: compensation.messageId,
+    step: compensation.step,
+    error,
+  }));
+}
 
 /** Refusing a transition records the phase it was refused in. */
 function reject(from: ConversationPhase) {

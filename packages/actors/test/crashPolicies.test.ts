@@ -184,6 +184,54 @@ describe('onCrash: compensate', () => {
   });
 });
 
+describe('compensation and close', () => {
+  it('close during compensation waits for it and rejects with reason compensated', async () => {
+    let release!: () => void;
+    const undone: string[] = [];
+    const p = participant(
+      'p',
+      fromPromise<string, ParticipantInput<string>>(async ({ input }) => {
+        await input.steps.step('one', () => 1, {
+          compensate: () => new Promise<void>((resolve) => (release = () => (undone.push('one'), resolve()))),
+        });
+        throw new Error('crash');
+      }),
+    );
+    const handle = await openConversation({ participants: [p], onCrash: 'compensate', mode: 'ephemeral' });
+    handle.send('go');
+    await until(() => release !== undefined);
+    const closing = handle.close().catch((caught: unknown) => caught);
+    await tick();
+    expect(handle.getState().phase).toBe('completing');
+    release();
+    expect(await closing).toMatchObject({ code: 'CONVERSATION_FAILED', reason: 'compensated' });
+    expect(undone).toEqual(['one']);
+    expect(handle.getState().phase).toBe('failed');
+  });
+});
+
+describe('participants are linked XState children', () => {
+  it('a participant crash reaches the conversation as xstate.error.actor, visible to inspection', async () => {
+    const crashEvents: { type: string; to: unknown; from: unknown }[] = [];
+    const handle = await openConversation({
+      participants: [worker('crasher')],
+      onCrash: 'fail',
+      mode: 'ephemeral',
+      inspect: (event) => {
+        if (event.type === '@xstate.event' && event.event.type.startsWith('xstate.error.actor.')) {
+          crashEvents.push({ type: event.event.type, to: event.actorRef, from: event.sourceRef });
+        }
+      },
+    });
+    handle.send('crash');
+    await until(() => handle.getState().phase === 'failed');
+    expect(crashEvents).toHaveLength(1);
+    expect(crashEvents[0]!.type).toMatch(/^xstate\.error\.actor\.run:/);
+    expect(crashEvents[0]!.to).toBe(handle.actor);
+    expect(crashEvents[0]!.from).toBeDefined();
+  });
+});
+
 describe('conversation timeout through a handle', () => {
   it('rejects a pending receive with reason timeout', async () => {
     const handle = await openConversation({ participants: [], onCrash: 'fail', mode: 'ephemeral', timeoutMs: 20 });
