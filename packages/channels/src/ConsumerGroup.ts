@@ -1,6 +1,7 @@
 import { NoConsumerAvailableError } from './errors.js';
 import { Inbox, type InboxEvent } from './internal/Inbox.js';
 import { Route } from './internal/Route.js';
+import { traceDelivery } from './internal/tracing.js';
 import type { MessageFilter } from './compilePredicate.js';
 import type { Delivery, Handler, InboxOptions } from './types.js';
 
@@ -97,7 +98,7 @@ export class GroupRoute<T> extends Route implements ConsumerGroup<T> {
       tried.add(member);
       member.inFlight += 1;
       try {
-        await member.handler(delivery as Delivery<never>);
+        await traceDelivery(this.channel, `${this.name}/${member.name}`, delivery.traceparent, async () => member.handler(delivery as Delivery<never>));
         return;
       } catch {
         this.counts.errors += 1;

@@ -30,7 +30,7 @@ import { Queue } from './Queue.js';
 import type { Route } from './Route.js';
 import { SubscriberRoute } from './SubscriberRoute.js';
 import { type ChannelWork, channelActor } from './channelActor.js';
-import { childSpan, formatTraceparent } from './traceparent.js';
+import { startPublishSpan } from './tracing.js';
 
 export interface ChannelDeps {
   readonly name: string;
@@ -164,11 +164,12 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
     assertPublishOptions(options);
     const payload = this.#validate(message);
     if (this.mode === 'durable') assertEncodable(payload);
+    const span = startPublishSpan(this.name, options.traceparent);
     const record: ChannelRecord = {
       messageId: options.messageId ?? randomUUID(),
       message: payload,
       ...(options.causationId === undefined ? {} : { causationId: options.causationId }),
-      traceparent: formatTraceparent(childSpan(options.traceparent)),
+      traceparent: span.traceparent,
       publishedAt: this.deps.clock.now(),
     };
     const append: AppendOptions = {
@@ -176,7 +177,19 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
       ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
     };
     return new Promise<PublishResult>((resolve, reject) => {
-      this.#queue.push({ kind: 'publish', record, options: append, resolve, reject });
+      this.#queue.push({
+        kind: 'publish',
+        record,
+        options: append,
+        resolve: (result) => {
+          span.end();
+          resolve(result);
+        },
+        reject: (error) => {
+          span.end(error);
+          reject(error);
+        },
+      });
       this.#wake();
     });
   }
@@ -188,7 +201,7 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
     this.#subscriptionCount += 1;
     const id = options.name ?? `sub-${this.#subscriptionCount}`;
     if (this.#routes.has(id)) throw new InvalidArgumentError('options.name', `subscription ${JSON.stringify(id)} already exists`);
-    const route = new SubscriberRoute(id, filter, limits, handler as Handler<never>, options.onError as SubscribeOptions<never>['onError'], {
+    const route = new SubscriberRoute(this.name, id, filter, limits, handler as Handler<never>, options.onError as SubscribeOptions<never>['onError'], {
       inbox: (event) => this.#inboxEvent(event),
       handlerFailed: () => {
         this.#stats.handlerErrors += 1;

@@ -2,6 +2,7 @@ import type { MessageFilter } from '../compilePredicate.js';
 import type { Delivery, Handler, SubscribeOptions } from '../types.js';
 import { Inbox, type InboxEvent, type InboxLimits } from './Inbox.js';
 import { Route } from './Route.js';
+import { traceDelivery } from './tracing.js';
 
 /** A plain subscription: every matching message, handled by one handler. */
 export class SubscriberRoute extends Route {
@@ -9,6 +10,7 @@ export class SubscriberRoute extends Route {
   readonly inbox: Inbox<Delivery>;
 
   constructor(
+    channel: string,
     id: string,
     filter: MessageFilter | undefined,
     limits: InboxLimits,
@@ -21,7 +23,7 @@ export class SubscriberRoute extends Route {
       limits,
       async (delivery) => {
         try {
-          await handler(delivery as Delivery<never>);
+          await traceDelivery(channel, id, delivery.traceparent, async () => handler(delivery as Delivery<never>));
         } catch (error) {
           // A handler's failure is the subscriber's, not the channel's: count
           // it, report it, keep the subscription and the channel running.
