@@ -7,15 +7,12 @@
  * any moment loses nothing: the restarted worker with the same index takes
  * the partitions over (new fencing epoch) and resumes from the durable logs.
  */
-import { createSupervisor, SupervisorEscalationError } from '@liminal/actors';
 import type { DurableStore } from '@liminal/store';
-import { createActor, fromPromise } from 'xstate';
-import { currentRun, type Run } from './manifest.js';
-import { drivePartition, isOutage, sleep, type PartitionEnd } from './partitionWorker.js';
+import { currentRun } from './manifest.js';
+import { isOutage, sleep } from './partitionWorker.js';
+import { supervisePartitions } from './partitionSupervisor.js';
 import { emptyStats, type CoordinatorMessage, type WorkerMessage } from './stats.js';
-import type { StoreLocation } from './storeUrl.js';
-import { openDemoStore } from './storeUrl.js';
-import { partitionSupervision } from './supervision.js';
+import { openDemoStore, type StoreLocation } from './storeUrl.js';
 
 export interface WorkerConfig {
   readonly location: StoreLocation;
@@ -23,11 +20,6 @@ export interface WorkerConfig {
   readonly index: number;
   readonly workers: number;
   readonly crashRate: number;
-}
-
-interface PartitionInput {
-  readonly partition: number;
-  readonly ended: (end: PartitionEnd) => void;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
@@ -55,69 +47,12 @@ try {
   store = connected;
   const run = await currentRun(connected);
   if (run?.run !== config.run) throw new Error(`the store's current run is ${String(run?.run)}, not ${config.run}`);
-  const drained = await superviseAll(connected, run);
+  const mine = Array.from({ length: run.partitions }, (_, p) => p).filter((p) => p % config.workers === config.index);
+  const drained = await supervisePartitions({ store: connected, run, partitions: mine, crashRate: config.crashRate, stats, signal: abort.signal, log });
   await leave(drained ? { type: 'done' } : undefined, 0);
 } catch (error) {
   log(`giving up: ${error instanceof Error ? error.message : String(error)}`);
   await leave(undefined, 70);
-}
-
-/**
- * Runs one supervised actor per owned partition (one-for-one: a crashed
- * partition restarts alone) and resolves when all of them have ended, or
- * rejects with `SupervisorEscalationError` when restarts exceed the intensity.
- * Resolves to true when every partition was drained (not stopped or fenced).
- */
-function superviseAll(connected: DurableStore, run: Run): Promise<boolean> {
-  const mine = Array.from({ length: run.partitions }, (_, p) => p).filter((p) => p % config.workers === config.index);
-  if (mine.length === 0) return Promise.resolve(true);
-  const starts = new Map<number, number>();
-  const partitionActor = fromPromise<PartitionEnd, PartitionInput>(async ({ input, signal }) => {
-    const incarnation = starts.get(input.partition) ?? 0;
-    starts.set(input.partition, incarnation + 1);
-    const stop = AbortSignal.any([signal, abort.signal]);
-    const end = await drivePartition({ store: connected, run, partition: input.partition, crashRate: config.crashRate, stats, signal: stop, log, incarnation });
-    input.ended(end);
-    return end;
-  });
-  return new Promise((resolve, reject) => {
-    const ended = new Map<number, PartitionEnd>();
-    const supervisor = createActor(
-      createSupervisor({
-        strategy: partitionSupervision.strategy,
-        intensity: partitionSupervision.intensity,
-        periodMs: partitionSupervision.periodMs,
-        children: mine.map((partition) => ({
-          id: `partition-${partition}`,
-          logic: partitionActor,
-          // Transient: restarted after a crash, left alone once its partition is drained.
-          restart: 'transient' as const,
-          input: {
-            partition,
-            ended: (end) => {
-              ended.set(partition, end);
-              if (ended.size === mine.length) {
-                supervisor.stop();
-                resolve([...ended.values()].every((e) => e === 'drained'));
-              }
-            },
-          } satisfies PartitionInput,
-        })),
-      }),
-    );
-    const lastCrash = new Map<string, string>();
-    supervisor.on('supervisor.crash', (event) => {
-      lastCrash.set(event.child, event.error instanceof Error ? event.error.message : String(event.error));
-    });
-    supervisor.on('supervisor.restart', (event) => {
-      stats.partitionRestarts += 1;
-      log(`${event.child} crashed (${lastCrash.get(event.child) ?? 'unknown'}); its supervisor restarted it from the durable log`);
-    });
-    supervisor.subscribe({
-      error: (error) => reject(error instanceof SupervisorEscalationError ? error : new Error(String(error))),
-    });
-    supervisor.start();
-  });
 }
 
 async function leave(last: WorkerMessage | undefined, exitCode: number): Promise<void> {

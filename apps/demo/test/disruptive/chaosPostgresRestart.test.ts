@@ -1,0 +1,23 @@
+import { postgresForTests } from '@liminal/store/testing';
+import { describe, expect, it } from 'vitest';
+import { runChaos } from '../../src/chaosHarness.js';
+
+const postgresUrl = await postgresForTests();
+const lines: string[] = [];
+
+describe('chaos with a PostgreSQL restart in the middle', () => {
+  it.skipIf(postgresUrl === undefined)('workers reconnect instead of dying; nothing lost or duplicated', async () => {
+    const report = await runChaos({
+      target: { kind: 'postgres', url: postgresUrl!, restartPostgres: true },
+      orders: 800,
+      kills: 2,
+      workers: 2,
+      partitions: 4,
+      seed: 303,
+      log: (line) => lines.push(line),
+    });
+    expect(report, lines.join('\n')).toMatchObject({ postgresRestarts: 1, kills: 2, demoExitCode: 0, verifyExitCode: 0, lost: 0, duplicated: 0, cursorRegressions: 0 });
+    // Only the two killed workers were restarted: the PostgreSQL restart killed none.
+    expect(report.workerRestarts).toBe(2);
+  }, 240_000);
+});

@@ -1,0 +1,132 @@
+import { DedupCache, DurableChannel, recoverCursor } from '@liminal/durability';
+import { MemoryStore, type DurableStore } from '@liminal/store';
+import { describe, expect, it } from 'vitest';
+import { EffectLedger } from '../src/effectLedger.js';
+import { readLedger } from '../src/ledger.js';
+import { startOrResume, type Run } from '../src/manifest.js';
+import { supervisePartitions } from '../src/partitionSupervisor.js';
+import { produce } from '../src/producer.js';
+import { expectedEffects } from '../src/saga.js';
+import { makeOrder } from '../src/orders.js';
+import { emptyStats } from '../src/stats.js';
+import { isClean, verifyRun } from '../src/verify.js';
+
+async function newRun(store: DurableStore, messages: number, partitions: number, seed: number): Promise<Run> {
+  const start = await startOrResume(
+    store,
+    { settings: { messages, partitions, seed }, explicit: new Set(), reset: false },
+    async () => false,
+  );
+  const channel = new DurableChannel(store, start.run.names.channel, { partitions });
+  await produce(store, channel, start.run, new AbortController().signal);
+  return start.run;
+}
+
+// In memory, crashes come far faster than on a real store: a generous supervisor keeps the run going.
+const lenient = { strategy: 'oneForOne', intensity: 10_000, periodMs: 1_000 } as const;
+
+async function processAll(store: DurableStore, run: Run, crashRate: number) {
+  const stats = emptyStats();
+  const drained = await supervisePartitions({
+    store,
+    run,
+    partitions: Array.from({ length: run.partitions }, (_, p) => p),
+    crashRate,
+    stats,
+    signal: new AbortController().signal,
+    log: () => {},
+    spec: lenient,
+  });
+  return { stats, drained };
+}
+
+describe('order processing', () => {
+  it('gives every order each planned effect exactly once despite participant crashes and partition restarts', async () => {
+    const store = new MemoryStore();
+    const run = await newRun(store, 150, 3, 11);
+    const { stats, drained } = await processAll(store, run, 0.3);
+    expect(drained).toBe(true);
+    expect(stats.crashesInjected).toBeGreaterThan(0);
+    expect(stats.duplicatesSuppressed).toBeGreaterThan(0);
+    // Participant supervisors gave up at least once, so partitions restarted from the durable log.
+    expect(stats.partitionRestarts).toBeGreaterThan(0);
+
+    const report = await verifyRun(store, run);
+    expect(report).toMatchObject({ completed: 150, pending: 0, lost: 0, duplicated: 0 });
+    const expected = Array.from({ length: 150 }, (_, i) => expectedEffects(makeOrder(11, i)).length).reduce((a, b) => a + b, 0);
+    expect(report.sideEffects).toBe(expected);
+    expect(report.compensations).toBeGreaterThan(0);
+  });
+
+  it('processing the same run again (a restart after everything finished) adds no effect', async () => {
+    const store = new MemoryStore();
+    const run = await newRun(store, 60, 2, 5);
+    await processAll(store, run, 0.2);
+    const before = (await verifyRun(store, run)).sideEffects;
+    await processAll(store, run, 0.2);
+    const after = await verifyRun(store, run);
+    expect(after.sideEffects).toBe(before);
+    expect(isClean(after)).toBe(true);
+  });
+});
+
+describe('verify', () => {
+  it('reports a duplicated ledger entry', async () => {
+    const store = new MemoryStore();
+    const run = await newRun(store, 40, 2, 3);
+    await processAll(store, run, 0);
+    const stream = run.names.ledger(0);
+    const [first] = await store.readFrom(stream, 0, 1);
+    await store.append(stream, first!.payload, await store.streamLength(stream));
+    const report = await verifyRun(store, run);
+    expect(report.duplicated).toBe(1);
+    expect(isClean(report)).toBe(false);
+  });
+
+  it('reports orders a cursor moved past before they finished as lost', async () => {
+    const store = new MemoryStore();
+    const run = await newRun(store, 40, 2, 3);
+    const cursor = await recoverCursor(store, run.names.consumerId, run.names.channel, 1);
+    await cursor.checkpoint(3);
+    const report = await verifyRun(store, run);
+    expect(report.lost).toBe(3);
+    expect(report.pending).toBe(40);
+  });
+
+  it('an unfinished run is clean but pending', async () => {
+    const store = new MemoryStore();
+    const run = await newRun(store, 30, 2, 3);
+    const report = await verifyRun(store, run);
+    expect(report).toMatchObject({ lost: 0, duplicated: 0, pending: 30, completed: 0 });
+  });
+});
+
+describe('EffectLedger', () => {
+  const entry = { orderId: 'order-000001', step: 0, effect: 'order-validated', amountCents: 100 } as const;
+
+  it('settles a claim left by a crash after the append: the effect is not appended again', async () => {
+    const store = new MemoryStore();
+    const dedup = new DedupCache(store, 'fx');
+    const crashed = await EffectLedger.open(store, 'ledger', dedup);
+    await expect(
+      crashed.applyOnce(entry, () => {
+        throw new Error('crash between append and receipt');
+      }),
+    ).rejects.toThrow('crash');
+    const restarted = await EffectLedger.open(store, 'ledger', dedup);
+    expect(await restarted.applyOnce(entry, () => {})).toEqual({ kind: 'duplicate', sequence: 0 });
+    expect(await store.streamLength('ledger')).toBe(1);
+  });
+
+  it('a claim left by a crash before the append lets the effect happen once', async () => {
+    const store = new MemoryStore();
+    const dedup = new DedupCache(store, 'fx');
+    await dedup.claimOrGet('order-000001#0', 1);
+    const ledger = await EffectLedger.open(store, 'ledger', dedup);
+    expect(await ledger.applyOnce(entry, () => {})).toEqual({ kind: 'applied', sequence: 0 });
+    expect(await ledger.applyOnce(entry, () => {})).toEqual({ kind: 'duplicate', sequence: 0 });
+    const entries = [];
+    for await (const e of readLedger(store, 'ledger')) entries.push(e);
+    expect(entries).toHaveLength(1);
+  });
+});
