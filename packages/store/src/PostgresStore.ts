@@ -14,6 +14,20 @@ export interface PostgresStoreOptions {
 
 const uniqueViolation = '23505';
 
+/** Bounds one group-commit statement; more waiting appends go to the next one. */
+const maxBatchSize = 512;
+
+interface PendingAppend {
+  readonly stream: string;
+  readonly expectedSeq: number;
+  readonly payload: Buffer;
+  resolve(sequence: number): void;
+  reject(error: unknown): void;
+}
+
+/** Appends committed together, keyed by stream (one per stream). */
+type AppendBatch = Map<string, PendingAppend>;
+
 /**
  * A conflict is re-checked against the stored state; when a concurrent delete
  * or write made the state match the caller's expectation again, the operation
@@ -35,6 +49,9 @@ export class PostgresStore extends StoreBase {
   readonly #sql: ReturnType<typeof statements>;
   readonly #schema: string;
   #ready: Promise<void> | undefined;
+  /** Single appends waiting for a commit, in arrival order; see `doAppend`. */
+  readonly #queue: AppendBatch[] = [];
+  #committing: Promise<void> | undefined;
 
   constructor(connectionString: string, options: PostgresStoreOptions = {}) {
     super();
@@ -63,13 +80,98 @@ export class PostgresStore extends StoreBase {
       if (actual !== expectedSeq) throw new SequenceConflictError(stream, expectedSeq, actual);
       return expectedSeq;
     }
-    const buffers = payloads.map((payload) => Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+    // Copied now: the caller may reuse its buffers before the statement is sent.
+    return this.#appendAll(stream, expectedSeq, payloads.map((payload) => Buffer.from(payload)));
+  }
+
+  async #appendAll(stream: string, expectedSeq: number, buffers: Buffer[]): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       const inserted = await this.#insertUnlessTaken(stream, expectedSeq, buffers);
       if (inserted) return expectedSeq;
       const actual = await this.doStreamLength(stream);
       if (actual !== expectedSeq || attempt === maxAttempts) throw new SequenceConflictError(stream, expectedSeq, actual);
     }
+  }
+
+  /**
+   * Group commit: single appends that arrive together (in the same tick, or
+   * while a commit is in flight) are written by one statement, so they share
+   * one transaction and one WAL flush. Each caller still gets its own
+   * sequence or its own `SequenceConflictError`, and only once the statement
+   * has committed. A lone caller's append runs as before, one statement.
+   *
+   * A batch holds at most one append per stream: an append checks its
+   * predecessor against the state before the statement, so two appends to one
+   * stream go to consecutive batches, in call order.
+   */
+  protected override doAppend(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      // Copied now: the caller may reuse its buffer before the batch is written.
+      const append: PendingAppend = { stream, expectedSeq, payload: Buffer.from(payload), resolve, reject };
+      const last = this.#queue.at(-1);
+      if (last !== undefined && last.size < maxBatchSize && !last.has(stream)) last.set(stream, append);
+      else this.#queue.push(new Map([[stream, append]]));
+      this.#committing ??= this.#commitQueued();
+    });
+  }
+
+  async #commitQueued(): Promise<void> {
+    // Let every append of the current tick join the first batch.
+    await Promise.resolve();
+    for (let batch = this.#queue.shift(); batch !== undefined; batch = this.#queue.shift()) {
+      await this.#commitBatch([...batch.values()]);
+    }
+    this.#committing = undefined;
+  }
+
+  async #commitBatch(batch: PendingAppend[]): Promise<void> {
+    if (batch.length === 1) {
+      const [append] = batch as [PendingAppend];
+      await this.#appendAll(append.stream, append.expectedSeq, [append.payload]).then(append.resolve, append.reject);
+      return;
+    }
+    let written: Set<string>;
+    try {
+      await this.#ensureSchema();
+      const result = await this.#pool.query<{ stream: string }>(this.#sql.appendBatch, [
+        batch.map((append) => append.stream),
+        batch.map((append) => append.expectedSeq),
+        batch.map((append) => append.payload),
+      ]);
+      written = new Set(result.rows.map((row) => row.stream));
+    } catch (error) {
+      const failure = unavailable(error);
+      for (const append of batch) append.reject(failure);
+      return;
+    }
+    const refused = batch.filter((append) => !written.has(append.stream));
+    for (const append of batch) if (written.has(append.stream)) append.resolve(append.expectedSeq);
+    if (refused.length > 0) await this.#settleRefused(refused);
+  }
+
+  /** Appends the batch statement skipped conflict, unless a concurrent delete made their expectation true again. */
+  async #settleRefused(refused: PendingAppend[]): Promise<void> {
+    let lengths: Map<string, number>;
+    try {
+      const result = await this.#pool.query<{ stream: string; length: string }>(this.#sql.lengths, [
+        refused.map((append) => append.stream),
+      ]);
+      lengths = new Map(result.rows.map((row) => [row.stream, Number(row.length)]));
+    } catch (error) {
+      const failure = unavailable(error);
+      for (const append of refused) append.reject(failure);
+      return;
+    }
+    await Promise.all(
+      refused.map((append) => {
+        const actual = lengths.get(append.stream) ?? 0;
+        if (actual !== append.expectedSeq) {
+          append.reject(new SequenceConflictError(append.stream, append.expectedSeq, actual));
+          return undefined;
+        }
+        return this.#appendAll(append.stream, append.expectedSeq, [append.payload]).then(append.resolve, append.reject);
+      }),
+    );
   }
 
   /** True when the batch was written; false when the stream's length was not `expectedSeq`. */
@@ -136,6 +238,8 @@ export class PostgresStore extends StoreBase {
   }
 
   protected async doClose(): Promise<void> {
+    // Appends accepted before close() still get their commit and their answer.
+    await this.#committing;
     await this.#pool.end();
   }
 
@@ -221,6 +325,16 @@ function statements(schema: string) {
       FROM unnest($3::bytea[]) WITH ORDINALITY AS batch (payload, ordinal)
       WHERE $2::bigint = 0
          OR EXISTS (SELECT 1 FROM ${entries} WHERE stream = $1 AND seq = $2::bigint - 1 FOR KEY SHARE)`,
+    // One row per append, each to its own stream; conflicting rows are skipped, not fatal.
+    appendBatch: `
+      INSERT INTO ${entries} (stream, seq, payload)
+      SELECT batch.stream, batch.seq, batch.payload
+      FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS batch (stream, seq, payload)
+      WHERE batch.seq = 0
+         OR EXISTS (SELECT 1 FROM ${entries} e WHERE e.stream = batch.stream AND e.seq = batch.seq - 1 FOR KEY SHARE)
+      ON CONFLICT (stream, seq) DO NOTHING
+      RETURNING stream`,
+    lengths: `SELECT stream, MAX(seq) + 1 AS length FROM ${entries} WHERE stream = ANY($1::text[]) GROUP BY stream`,
     readFrom: `SELECT seq, payload FROM ${entries} WHERE stream = $1 AND seq >= $2 ORDER BY seq LIMIT $3`,
     length: `SELECT COALESCE(MAX(seq) + 1, 0) AS length FROM ${entries} WHERE stream = $1`,
     listStreams: `

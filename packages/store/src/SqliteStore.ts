@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import type { StoredEntry } from './DurableStore.js';
 import { CasConflictError, ConfigError, LiminalError, SequenceConflictError, StoreUnavailableError } from './errors.js';
 import { prefixUpperBound } from './internal/prefixRange.js';
-import { asBuffer, toUint8Array } from './internal/toUint8Array.js';
+import { toUint8Array } from './internal/toUint8Array.js';
 import { StoreBase } from './StoreBase.js';
 
 /**
@@ -24,6 +24,14 @@ export interface SqliteStoreOptions {
    * Default 10 000 ms.
    */
   readonly busyTimeoutMs?: number;
+}
+
+interface PendingAppend {
+  readonly stream: string;
+  readonly expectedSeq: number;
+  readonly payloads: readonly Buffer[];
+  resolve(sequence: number): void;
+  reject(error: unknown): void;
 }
 
 const synchronousLevels: readonly SqliteSynchronous[] = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
@@ -52,6 +60,8 @@ const schema = `
 export class SqliteStore extends StoreBase {
   readonly #db: Database.Database;
   readonly #statements: ReturnType<typeof prepareStatements>;
+  /** Appends waiting for the end of the tick; see `doAppendMany`. */
+  readonly #pending: PendingAppend[] = [];
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     super();
@@ -80,20 +90,52 @@ export class SqliteStore extends StoreBase {
     this.#statements = prepareStatements(this.#db);
   }
 
-  protected async doAppendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
-    return unavailableOnFailure(() =>
-      this.#db
-        .transaction(() => {
-          const actual = this.#length(stream);
-          if (actual !== expectedSeq) throw new SequenceConflictError(stream, expectedSeq, actual);
-          payloads.forEach((payload, index) => this.#statements.insertEntry.run(stream, expectedSeq + index, asBuffer(payload)));
-          return expectedSeq;
-        })
-        .immediate(),
-    );
+  /**
+   * Group commit: appends that arrive in the same tick are written in one
+   * transaction (one WAL sync for all of them), in call order, each checked
+   * against the stream as the appends before it left it. Each caller gets its
+   * own sequence or its own `SequenceConflictError`, and only after the commit.
+   * A lone append is committed at the end of its tick, as before.
+   */
+  protected doAppendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.#pending.length === 0) queueMicrotask(() => this.#commitPending());
+      // Copied now: the caller may reuse its buffers before the commit.
+      this.#pending.push({ stream, expectedSeq, payloads: payloads.map((payload) => Buffer.from(payload)), resolve, reject });
+    });
+  }
+
+  /**
+   * Writes every pending append. Every other operation calls this first, so
+   * one store applies calls in the order they were made.
+   */
+  #commitPending(): void {
+    const batch = this.#pending.splice(0);
+    if (batch.length === 0) return;
+    let outcomes: (number | SequenceConflictError)[];
+    try {
+      outcomes = this.#db.transaction(() => batch.map((append) => this.#appendInTransaction(append))).immediate();
+    } catch (error) {
+      const failure = unavailable(error);
+      for (const append of batch) append.reject(failure);
+      return;
+    }
+    batch.forEach((append, index) => {
+      const outcome = outcomes[index]!;
+      if (outcome instanceof SequenceConflictError) append.reject(outcome);
+      else append.resolve(outcome);
+    });
+  }
+
+  #appendInTransaction({ stream, expectedSeq, payloads }: PendingAppend): number | SequenceConflictError {
+    const actual = this.#length(stream);
+    if (actual !== expectedSeq) return new SequenceConflictError(stream, expectedSeq, actual);
+    payloads.forEach((payload, index) => this.#statements.insertEntry.run(stream, expectedSeq + index, payload));
+    return expectedSeq;
   }
 
   protected async doReadFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
+    this.#commitPending();
     const rows = unavailableOnFailure(
       () => this.#statements.readFrom.all(stream, fromSeq, limit) as { seq: number; payload: Buffer }[],
     );
@@ -101,6 +143,7 @@ export class SqliteStore extends StoreBase {
   }
 
   protected async doStreamLength(stream: string): Promise<number> {
+    this.#commitPending();
     return unavailableOnFailure(() => this.#length(stream));
   }
 
@@ -109,6 +152,7 @@ export class SqliteStore extends StoreBase {
   }
 
   protected async doListStreams(prefix: string, after: string | undefined, limit: number | undefined): Promise<string[]> {
+    this.#commitPending();
     const rows = unavailableOnFailure(
       () =>
         this.#statements.listStreams.all({
@@ -122,15 +166,18 @@ export class SqliteStore extends StoreBase {
   }
 
   protected async doDeleteStream(stream: string): Promise<void> {
+    this.#commitPending();
     unavailableOnFailure(() => this.#statements.deleteStream.run(stream));
   }
 
   protected async doReadValue(key: string): Promise<number | undefined> {
+    this.#commitPending();
     const row = unavailableOnFailure(() => this.#statements.readValue.get(key) as { value: number } | undefined);
     return row?.value;
   }
 
   protected async doCas(key: string, expected: number, next: number): Promise<void> {
+    this.#commitPending();
     unavailableOnFailure(() =>
       this.#db
         .transaction(() => {
@@ -144,6 +191,8 @@ export class SqliteStore extends StoreBase {
   }
 
   protected async doClose(): Promise<void> {
+    // Appends accepted before close() still get their commit and their answer.
+    this.#commitPending();
     unavailableOnFailure(() => this.#db.close());
   }
 }
@@ -169,13 +218,17 @@ function prepareStatements(db: Database.Database) {
   };
 }
 
-/** Contract errors pass through; anything SQLite raises (busy, I/O, corrupt file) is the backend failing. */
 function unavailableOnFailure<T>(work: () => T): T {
   try {
     return work();
   } catch (error) {
-    if (error instanceof LiminalError) throw error;
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new StoreUnavailableError(`SQLite failed: ${reason}`, { cause: error });
+    throw unavailable(error);
   }
+}
+
+/** Contract errors pass through; anything SQLite raises (busy, I/O, corrupt file) is the backend failing. */
+function unavailable(error: unknown): LiminalError {
+  if (error instanceof LiminalError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new StoreUnavailableError(`SQLite failed: ${reason}`, { cause: error });
 }

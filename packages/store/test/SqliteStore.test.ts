@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, openStore, SqliteStore } from '@liminal/store';
+import Database from 'better-sqlite3';
+import { ConfigError, openStore, SqliteStore, StoreUnavailableError } from '@liminal/store';
 
 describe('SqliteStore', () => {
   let directory: string;
@@ -42,5 +43,37 @@ describe('SqliteStore', () => {
     expect(() => new SqliteStore(join(directory, 'x.db'), bad)).toThrow(ConfigError);
     await expect(openStore('sqlite:')).rejects.toBeInstanceOf(ConfigError);
     await expect(openStore('mysql://localhost/db')).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it('fails every append of a batch whose commit fails, writing none of them, and recovers afterwards', async () => {
+    const path = join(directory, 'locked.db');
+    const store = new SqliteStore(path, { busyTimeoutMs: 50 });
+    await store.append('a', new Uint8Array([0]), 0);
+    const blocker = new Database(path);
+    blocker.exec('BEGIN IMMEDIATE');
+    const outcomes = await Promise.allSettled(
+      ['a', 'b', 'c'].map((name) => store.append(name, new Uint8Array([1]), name === 'a' ? 1 : 0)),
+    );
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+    }
+    blocker.exec('ROLLBACK');
+    blocker.close();
+    expect(await store.listStreams('')).toEqual(['a']);
+    expect(await store.streamLength('a')).toBe(1);
+    expect(await Promise.all([store.append('a', new Uint8Array([1]), 1), store.append('b', new Uint8Array([1]), 0)])).toEqual([1, 0]);
+    await store.close();
+  });
+
+  it('commits appends accepted before close()', async () => {
+    const path = join(directory, 'closing.db');
+    const store = new SqliteStore(path);
+    const appended = store.append('s', new Uint8Array([1]), 0);
+    await store.close();
+    expect(await appended).toBe(0);
+    const reopened = new SqliteStore(path);
+    expect(await reopened.streamLength('s')).toBe(1);
+    await reopened.close();
   });
 });

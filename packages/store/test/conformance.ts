@@ -103,6 +103,54 @@ export function describeConformance(kind: StoreKind): void {
       });
     });
 
+    describe('appends started together', () => {
+      it('give each caller its own sequence, and a conflict fails only its own caller', async () => {
+        await store.appendMany('taken', [bytes(0), bytes(1)], 0);
+        await store.append('ahead', bytes(0), 0);
+        const names = Array.from({ length: 8 }, (_, index) => `fresh-${index}`);
+        const outcomes = await Promise.allSettled([
+          ...names.map((name, index) => store.append(name, bytes(index), 0)),
+          store.append('taken', bytes(9), 1),
+          store.append('ahead', bytes(9), 3),
+          store.append('ahead', bytes(1), 1),
+        ]);
+        expect(outcomes.slice(0, 8)).toEqual(names.map(() => ({ status: 'fulfilled', value: 0 })));
+        expect(outcomes[8]).toMatchObject({ status: 'rejected', reason: { stream: 'taken', expected: 1, actual: 2 } });
+        expect(outcomes[9]).toMatchObject({ status: 'rejected', reason: { stream: 'ahead', expected: 3 } });
+        expect(outcomes[10]).toEqual({ status: 'fulfilled', value: 1 });
+        for (const [index, name] of names.entries()) {
+          expect(await store.readFrom(name, 0, 10)).toEqual([{ sequence: 0, payload: bytes(index) }]);
+        }
+        expect(await store.streamLength('taken')).toBe(2);
+        expect(await store.readFrom('ahead', 0, 10)).toEqual([
+          { sequence: 0, payload: bytes(0) },
+          { sequence: 1, payload: bytes(1) },
+        ]);
+      });
+
+      it('apply appends to one stream in call order when the caller does not wait between them', async () => {
+        const results = await Promise.all([
+          store.append('ordered', bytes(0), 0),
+          store.append('other', bytes(0), 0),
+          store.append('ordered', bytes(1), 1),
+          store.append('ordered', bytes(2), 2),
+        ]);
+        expect(results).toEqual([0, 0, 1, 2]);
+        expect(await store.readFrom('ordered', 0, 10)).toEqual([0, 1, 2].map((n) => ({ sequence: n, payload: bytes(n) })));
+      });
+
+      it('store the bytes as they were when append was called, even if the caller reuses its buffer at once', async () => {
+        const buffer = bytes(1, 2, 3);
+        const single = store.append('reused', buffer, 0);
+        buffer.fill(7);
+        await single;
+        const many = store.appendMany('reused', [buffer], 1);
+        buffer.fill(9);
+        await many;
+        expect((await store.readFrom('reused', 0, 10)).map((entry) => entry.payload)).toEqual([bytes(1, 2, 3), bytes(7, 7, 7)]);
+      });
+    });
+
     describe('readFrom', () => {
       beforeEach(async () => {
         await store.appendMany('s', [0, 1, 2, 3, 4].map((n) => bytes(n)), 0);

@@ -7,8 +7,3 @@ export function toUint8Array(bytes: Uint8Array): Uint8Array {
   copy.set(bytes);
   return copy;
 }
-
-/** A zero-copy Buffer view of a payload, for drivers that only bind Buffers. */
-export function asBuffer(payload: Uint8Array): Buffer {
-  return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-}

@@ -67,4 +67,54 @@ describe.skipIf(url === undefined)('PostgresStore', () => {
     await expect(store.append('s', new Uint8Array([1]), 0)).rejects.toBeInstanceOf(StoreUnavailableError);
     await store.close();
   });
+
+  it('acknowledges appends started together only once another connection can read them all', async () => {
+    const schema = freshSchema();
+    const writer = new PostgresStore(url!, { schema, poolSize: 2 });
+    const reader = new PostgresStore(url!, { schema, poolSize: 1 });
+    const names = Array.from({ length: 40 }, (_, index) => `caller-${index}`);
+    await Promise.all(
+      names.map((name, index) =>
+        writer.append(name, new Uint8Array([index]), 0).then(async (sequence) => {
+          expect(sequence).toBe(0);
+          expect(await reader.readFrom(name, 0, 10)).toEqual([{ sequence: 0, payload: new Uint8Array([index]) }]);
+        }),
+      ),
+    );
+    await Promise.all([writer.close(), reader.close()]);
+  });
+
+  it('fails every append of a batch whose statement fails, writing none of them', async () => {
+    const schema = freshSchema();
+    // Statements give up after 300 ms, so a table locked by someone else makes the batch fail.
+    const store = new PostgresStore(`${url}?options=${encodeURIComponent('-c statement_timeout=300')}`, { schema });
+    await store.append('a', new Uint8Array([0]), 0);
+    await admin.query('BEGIN');
+    await admin.query(`LOCK TABLE ${admin.escapeIdentifier(schema)}.entries IN EXCLUSIVE MODE`);
+    try {
+      const outcomes = await Promise.allSettled(
+        ['a', 'b', 'c'].map((name) => store.append(name, new Uint8Array([1]), name === 'a' ? 1 : 0)),
+      );
+      for (const outcome of outcomes) {
+        expect(outcome.status).toBe('rejected');
+        expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+      }
+    } finally {
+      await admin.query('ROLLBACK');
+    }
+    expect(await store.listStreams('')).toEqual(['a']);
+    expect(await store.streamLength('a')).toBe(1);
+    await store.close();
+  });
+
+  it('commits appends accepted before close()', async () => {
+    const schema = freshSchema();
+    const store = new PostgresStore(url!, { schema });
+    const appended = Promise.all([store.append('s', new Uint8Array([1]), 0), store.append('t', new Uint8Array([1]), 0)]);
+    await store.close();
+    expect(await appended).toEqual([0, 0]);
+    const reopened = new PostgresStore(url!, { schema });
+    expect(await reopened.listStreams('')).toEqual(['s', 't']);
+    await reopened.close();
+  });
 });

@@ -15,10 +15,14 @@ describe('SqliteStore after a kill -9', () => {
   });
   afterEach(() => rmSync(directory, { recursive: true, force: true }));
 
-  it('holds a gap-free stream containing every append acknowledged before the crash', async () => {
+  it.each([
+    { writers: 1, case: 'one appender' },
+    { writers: 8, case: '8 concurrent appenders, group-committed' },
+  ])('holds gap-free streams containing every append acknowledged before the crash ($case)', async ({ writers }) => {
     const path = join(directory, 'crash.db');
-    const child = startScript(worker('crashingAppender'), [path, 'log']);
-    const acknowledged: number[] = [];
+    const child = startScript(worker('crashingAppender'), [path, String(writers)]);
+    const acknowledged = Array.from({ length: writers }, (): number[] => []);
+    let count = 0;
     let pending = '';
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -27,23 +31,29 @@ describe('SqliteStore after a kill -9', () => {
     child.stdout?.on('data', (chunk: Buffer) => {
       const lines = (pending + chunk.toString()).split('\n');
       pending = lines.pop() ?? '';
-      acknowledged.push(...lines.map(Number));
-      if (acknowledged.length >= acknowledgementsBeforeKill) child.kill('SIGKILL');
+      for (const line of lines) {
+        const [writer, sequence] = line.split(' ').map(Number);
+        acknowledged[writer!]!.push(sequence!);
+        count++;
+      }
+      if (count >= acknowledgementsBeforeKill) child.kill('SIGKILL');
     });
     const signal = await closed;
     expect(signal, `the child died on its own: ${stderr}`).toBe('SIGKILL');
     expect(pending).toBe('');
 
     const store = new SqliteStore(path);
-    const length = await store.streamLength('log');
-    const entries = await store.readFrom('log', 0, length + 1);
+    for (const [writer, sequences] of acknowledged.entries()) {
+      const stream = `log-${writer}`;
+      const length = await store.streamLength(stream);
+      const entries = await store.readFrom(stream, 0, length + 1);
+      expect(sequences).toEqual(Array.from({ length: sequences.length }, (_, index) => index));
+      expect(length).toBeGreaterThanOrEqual(sequences.length);
+      expect(entries.map((entry) => entry.sequence)).toEqual(Array.from({ length }, (_, index) => index));
+      expect(entries.map((entry) => new TextDecoder().decode(entry.payload))).toEqual(
+        Array.from({ length }, (_, index) => `entry-${index}`),
+      );
+    }
     await store.close();
-
-    expect(acknowledged).toEqual(Array.from({ length: acknowledged.length }, (_, index) => index));
-    expect(length).toBeGreaterThanOrEqual(acknowledged.length);
-    expect(entries.map((entry) => entry.sequence)).toEqual(Array.from({ length }, (_, index) => index));
-    expect(entries.map((entry) => new TextDecoder().decode(entry.payload))).toEqual(
-      Array.from({ length }, (_, index) => `entry-${index}`),
-    );
   });
 });
