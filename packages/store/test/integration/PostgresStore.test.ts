@@ -117,4 +117,36 @@ describe.skipIf(url === undefined)('PostgresStore', () => {
     expect(await reopened.listStreams('')).toEqual(['s', 't']);
     await reopened.close();
   });
+
+  it('never leaves a gap when deleteStream races with appenders', async () => {
+    const schema = freshSchema();
+    const [writers, deleter] = [new PostgresStore(url!, { schema, poolSize: 4 }), new PostgresStore(url!, { schema, poolSize: 1 })];
+    const sequences = async () => (await deleter.readFrom('churn', 0, 10_000)).map((entry) => entry.sequence);
+    const gapFree = (found: number[]) => found.every((sequence, index) => sequence === index);
+    let running = true;
+    const appender = async () => {
+      let appended = 0;
+      while (running) {
+        try {
+          await writers.append('churn', new Uint8Array([1]), await writers.streamLength('churn'));
+          appended++;
+        } catch (error) {
+          if (!(error instanceof SequenceConflictError)) throw error;
+        }
+      }
+      return appended;
+    };
+    const appenders = [appender(), appender(), appender(), appender()];
+    const snapshots: number[][] = [];
+    for (let round = 0; round < 100; round++) {
+      await deleter.deleteStream('churn');
+      snapshots.push(await sequences());
+    }
+    running = false;
+    const appended = await Promise.all(appenders);
+    snapshots.push(await sequences());
+    expect(appended.reduce((sum, count) => sum + count, 0)).toBeGreaterThan(0);
+    expect(snapshots.filter((found) => !gapFree(found))).toEqual([]);
+    await Promise.all([writers.close(), deleter.close()]);
+  });
 });
