@@ -1,0 +1,54 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+
+async function example(name: string): Promise<string> {
+  const { stdout } = await run(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', `examples/${name}.ts`], {
+    cwd: packageDir,
+    timeout: 60_000,
+  });
+  return stdout;
+}
+
+// The README shows these files; running them keeps the README honest.
+describe('README examples', () => {
+  it('quickstart: schema defaults, filters and a schema mismatch', async () => {
+    const out = await example('quickstart');
+    expect(out).toContain('audit o-1 250 EUR');
+    expect(out).toContain('big order o-1');
+    expect(out).not.toContain('big order o-2');
+    expect(out).toContain('delivered to 2 subscribers');
+    expect(out).toContain('SchemaMismatchError');
+  });
+
+  it('backpressure: accepted, deferred and rejected', async () => {
+    const out = await example('backpressure');
+    expect(out).toContain("true [ 'sub-1' ]");
+    expect(out).toContain('{ delivered: 3, buffered: 2, rejected: 1 }');
+  });
+
+  it('groups: reroute after a member crash', async () => {
+    const out = await example('groups');
+    expect(out).toContain('worker b handled resize image 1');
+    expect(out).toContain('live members: 1, reroutes: 1');
+  });
+
+  it('causal: hold until the cause, orphan after the timeout', async () => {
+    expect((await example('causal')).trim().split('\n')).toEqual(['held: true', 'question', 'answer', 'reply to nothing (orphaned)']);
+  });
+
+  it('durable: idempotent publish, replay through DurableChannel', async () => {
+    const out = await example('durable');
+    expect(out).toContain('duplicate: true, same message: true');
+    expect(out).toContain('replayed');
+    expect(out).toContain('message: { amount: 10 }');
+  });
+
+  it('metrics: served on 127.0.0.1', async () => {
+    expect(await example('metrics')).toContain('liminal_channel_published_total{channel="events"} 1');
+  });
+});
