@@ -1,6 +1,7 @@
 export { Conversation } from './Conversation.js';
 export { ConversationHandle } from './ConversationHandle.js';
-export type { ConversationState, ParticipantExit, SendOptions, WaitOptions } from './ConversationHandle.js';
+export type { ConversationState, ParticipantExit } from './ConversationState.js';
+export type { SendOptions, WaitOptions } from './messaging.js';
 export { ConversationMessage } from './ConversationMessage.js';
 export { conversationMachine } from './conversationMachine.js';
 export type {

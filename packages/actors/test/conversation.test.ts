@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { createMachine, fromCallback, fromPromise } from 'xstate';
 import {
@@ -174,6 +175,41 @@ describe('ConversationHandle messaging', () => {
     }
     const sentLog = first.getState().log.filter((entry) => entry.kind === 'sent');
     expect(sentLog).toHaveLength(handles.length * perSender);
+  });
+
+  it('property: any interleaving of sends across handles and participants keeps each sender\'s order', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ sender: fc.integer({ min: 0, max: 3 }), pause: fc.boolean() }), { maxLength: 30 }),
+        fc.integer({ min: 1, max: 3 }),
+        async (schedule, participantCount) => {
+          const seen: { sender: string; payload: number }[] = [];
+          const participants = Array.from({ length: participantCount }, (_, i) =>
+            participant(
+              `p${i}`,
+              fromPromise<undefined, ParticipantInput<number>>(async ({ input }) => {
+                seen.push({ sender: input.envelope.sender, payload: input.payload });
+                return undefined;
+              }),
+            ),
+          );
+          const first = await openConversation({ participants, onCrash: 'fail', mode: 'ephemeral' });
+          const handles = [first, first.withSender('b'), first.withSender('c'), first.withSender('d')];
+          const counters = [0, 0, 0, 0];
+          for (const { sender, pause } of schedule) {
+            handles[sender]!.send(counters[sender]!++);
+            if (pause) await tick();
+          }
+          await first.close();
+          expect(seen).toHaveLength(schedule.length);
+          handles.forEach((handle, index) => {
+            const payloads = seen.filter((entry) => entry.sender === handle.sender).map((entry) => entry.payload);
+            expect(payloads).toEqual(Array.from({ length: counters[index]! }, (_, n) => n));
+          });
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 
   it('callback and machine logic can be participants', async () => {

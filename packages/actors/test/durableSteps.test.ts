@@ -122,6 +122,17 @@ describe('durable conversations', () => {
     expect(await store.readValue('count:m:two')).toBe(1);
   });
 
+  it('a stale second instance of the same durable conversation is fenced: it fails with journalFailed', async () => {
+    const options = { id: 'durable-fenced', mode: 'durable', store, onCrash: 'fail', participants: [worker('a', () => false)] } as const;
+    const first = await openConversation(options);
+    const stale = await openConversation(options);
+    await first.ask('x', { timeoutMs: 5000, messageId: 'm1' });
+    const error = await stale.ask('y', { timeoutMs: 5000, messageId: 'm2' }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'CONVERSATION_FAILED', reason: 'journalFailed' });
+    expect((error as Error).cause).toBeInstanceOf(SequenceConflictError);
+    expect(await store.readValue('count:m2:one')).toBeUndefined();
+  });
+
   it('a supervisor restart resumes the message the crashed child was processing', async () => {
     const steps = await DurableSteps.open(store, 'supervised');
     let crashesLeft = 1;
