@@ -265,6 +265,8 @@ export const conversationMachine = setup({
       const found = turnOf(context, actorId);
       if (found === undefined || (event.type === 'liminal.turnCompleted' && found.stage !== 'run')) return;
       const { turn, stage } = found;
+      // A finished child stays in `children` until stopped; turns would pile up.
+      enqueue.stopChild(actorId);
       if (stage === 'admit') {
         const admission = output as Admission;
         if (admission.kind === 'run') {
@@ -282,8 +284,7 @@ export const conversationMachine = setup({
         startTurns(loose(enqueue), self, { ...context, turns: context.turns.filter((other) => other !== turn) });
         return;
       }
-      if (event.type === 'liminal.turnCompleted') enqueue.stopChild(actorId);
-      context.journal.finish(turn.envelope.id);
+      enqueue(() => context.journal.finish(turn.envelope.id));
       let log = context.log;
       if (output !== undefined) {
         const reply: Envelope = {
@@ -302,12 +303,13 @@ export const conversationMachine = setup({
       const error = 'error' in event ? event.error : undefined;
       const outcome = crashOutcome(context, event.actorId);
       if (outcome.kind === 'ignore') return;
+      enqueue.stopChild(event.actorId);
       if (outcome.kind === 'journalFailed') {
         enqueue.assign({ failure: { reason: 'journalFailed', cause: error } });
         return;
       }
       const { turn } = outcome;
-      context.journal.crashed(turn.envelope.id, error);
+      enqueue(() => context.journal.crashed(turn.envelope.id, error));
       const exitedAt = Date.now();
       const { participants } = markDead(context.participants, (participant) => participant === turn.participant, exitedAt);
       enqueue.emit({ type: 'participantExited', participant: turn.participant, exitedAt });
@@ -338,10 +340,12 @@ export const conversationMachine = setup({
     recordCompensations: enqueueActions(({ context, event, enqueue }) => {
       if (!('output' in event)) return;
       const entries = compensationFailures(event.output as CompensationOutcome);
+      enqueue.stopChild(compensationsId);
       enqueue.assign({ log: [...context.log, ...entries], compensating: false, failure: { reason: 'compensated' } });
     }),
     logCompensationFailures: enqueueActions(({ context, event, enqueue }) => {
       if (!('output' in event)) return;
+      enqueue.stopChild(compensationsId);
       enqueue.assign({ log: [...context.log, ...compensationFailures(event.output as CompensationOutcome)], compensating: false });
     }),
     recordFailure: enqueueActions(({ event, enqueue }) => {

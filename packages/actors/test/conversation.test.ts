@@ -234,6 +234,20 @@ describe('ConversationHandle messaging', () => {
     expect(replies.map((reply) => reply.message.payload)).toEqual(['cb:a', 'machine:b']);
   });
 
+  it('finished and crashed turns leave no child actors behind', async () => {
+    const flaky = participant(
+      'flaky',
+      fromPromise<string, ParticipantInput<string>>(async ({ input }) => {
+        if (input.payload === 'crash') throw new Error('crash');
+        return 'ok';
+      }),
+    );
+    const handle = await openConversation({ participants: [flaky, echo], onCrash: 'routeToNext', mode: 'ephemeral' });
+    for (const payload of ['a', 'b', 'crash', 'd']) await handle.ask(payload, { timeoutMs: 1000 });
+    expect(handle.getState().log.filter((entry) => entry.kind === 'participantCrashed')).toHaveLength(1);
+    expect(Object.keys(handle.actor.getSnapshot().children)).toEqual([]);
+  });
+
   it('rejects duplicate participant ids and a bad timeout with ConfigError', async () => {
     await expect(openConversation({ participants: [echo, echo], onCrash: 'fail', mode: 'ephemeral' })).rejects.toMatchObject({ code: 'CONFIG' });
     await expect(openConversation({ participants: [echo], onCrash: 'fail', mode: 'ephemeral', timeoutMs: -1 })).rejects.toMatchObject({ code: 'CONFIG' });
