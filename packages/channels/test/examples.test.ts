@@ -31,6 +31,12 @@ describe('README examples', () => {
     expect(out).toContain('{ delivered: 3, buffered: 2, rejected: 1 }');
   });
 
+  it('routing: a compiled predicate as a subscription filter', async () => {
+    const out = (await example('routing')).trim().split('\n');
+    expect(out.slice(0, 2)).toEqual(['true', 'true']);
+    expect(out.filter((line) => line.startsWith('vip desk got'))).toHaveLength(1);
+  });
+
   it('groups: reroute after a member crash', async () => {
     const out = await example('groups');
     expect(out).toContain('worker b handled resize image 1');
