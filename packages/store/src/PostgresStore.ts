@@ -337,12 +337,23 @@ function statements(schema: string) {
     lengths: `SELECT stream, MAX(seq) + 1 AS length FROM ${entries} WHERE stream = ANY($1::text[]) GROUP BY stream`,
     readFrom: `SELECT seq, payload FROM ${entries} WHERE stream = $1 AND seq >= $2 ORDER BY seq LIMIT $3`,
     length: `SELECT COALESCE(MAX(seq) + 1, 0) AS length FROM ${entries} WHERE stream = $1`,
+    // A loose index scan: one index seek from each name to the next, so a
+    // long stream costs no more than a short one. The recursion is evaluated
+    // only as far as the outer LIMIT reads.
     listStreams: `
-      SELECT DISTINCT stream FROM ${entries}
-      WHERE stream >= $1
-        AND ($2::text IS NULL OR stream < $2)
-        AND ($3::text IS NULL OR stream > $3)
-      ORDER BY stream
+      WITH RECURSIVE names (stream) AS (
+        SELECT (SELECT stream FROM ${entries}
+                WHERE stream >= $1 AND ($3::text IS NULL OR stream > $3)
+                ORDER BY stream LIMIT 1)
+        UNION ALL
+        SELECT (SELECT next.stream FROM ${entries} AS next
+                WHERE next.stream > names.stream
+                ORDER BY next.stream LIMIT 1)
+        FROM names
+        WHERE names.stream IS NOT NULL AND ($2::text IS NULL OR names.stream < $2)
+      )
+      SELECT stream FROM names
+      WHERE stream IS NOT NULL AND ($2::text IS NULL OR stream < $2)
       LIMIT $4`,
     deleteStream: `DELETE FROM ${entries} WHERE stream = $1`,
     readValue: `SELECT value FROM ${counters} WHERE key = $1`,

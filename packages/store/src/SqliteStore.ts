@@ -202,14 +202,24 @@ function prepareStatements(db: Database.Database) {
     length: db.prepare('SELECT COALESCE(MAX(seq) + 1, 0) AS length FROM entries WHERE stream = ?'),
     insertEntry: db.prepare('INSERT INTO entries (stream, seq, payload) VALUES (?, ?, ?)'),
     readFrom: db.prepare('SELECT seq, payload FROM entries WHERE stream = ? AND seq >= ? ORDER BY seq LIMIT ?'),
-    // BINARY collation compares UTF-8 bytes, which is code point order.
+    // Hops from one name to the next with one index seek each, so a long
+    // stream costs no more than a short one. BINARY collation compares UTF-8
+    // bytes, which is code point order. Only the last row can be past the
+    // prefix, so the LIMIT inside the recursion is exact.
     listStreams: db.prepare(`
-      SELECT DISTINCT stream FROM entries
-      WHERE stream >= @prefix
-        AND (@bound IS NULL OR stream < @bound)
-        AND (@after IS NULL OR stream > @after)
-      ORDER BY stream
-      LIMIT @limit`),
+      WITH RECURSIVE names (stream) AS (
+        SELECT (SELECT stream FROM entries
+                WHERE stream >= @prefix AND (@after IS NULL OR stream > @after)
+                ORDER BY stream LIMIT 1)
+        UNION ALL
+        SELECT (SELECT next.stream FROM entries AS next
+                WHERE next.stream > names.stream
+                ORDER BY next.stream LIMIT 1)
+        FROM names
+        WHERE names.stream IS NOT NULL AND (@bound IS NULL OR names.stream < @bound)
+        LIMIT @limit
+      )
+      SELECT stream FROM names WHERE stream IS NOT NULL AND (@bound IS NULL OR stream < @bound)`),
     deleteStream: db.prepare('DELETE FROM entries WHERE stream = ?'),
     readValue: db.prepare('SELECT value FROM counters WHERE key = ?'),
     writeValue: db.prepare(
