@@ -146,7 +146,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await store?.close();
     }
     const demoExitCode = await demoExit;
-    log(`  demo exited with code ${demoExitCode}; ${workerRestarts} worker restarts`);
+    const summary = (label: string) => new RegExp(`│ ${label}\\s*│ ([^│]*?)\\s*│`).exec(demoOutput.join('\n'))?.[1] ?? '?';
+    log(`  demo exited with code ${demoExitCode}; ${workerRestarts} worker restarts; crashes injected ${summary('crashes injected')}; restarts ${summary('restarts')}`);
     if (demoExitCode !== 0) for (const line of [...demoOutput.slice(-30), ...demoErr.slice(-20)]) log(`  | ${line}`);
 
     const verify = spawnNode(['verify', '--store', url]);
@@ -155,7 +156,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     verify.stderr!.on('data', (chunk: Buffer) => (verifyOutput += chunk.toString()));
     const verifyExitCode = await exitOf(verify);
     const counts = /lost: (\d+), duplicated: (\d+)/.exec(verifyOutput);
-    for (const line of verifyOutput.trim().split('\n')) log(`  verify: ${line}`);
+    log('  verify:');
+    for (const line of verifyOutput.trim().split('\n')) log(`    ${line}`);
     const report: ChaosReport = {
       target: options.target.kind,
       orders: options.orders,

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DurableSteps } from '@liminal/actors';
 import { DedupCache, DurableChannel, type ChannelConsumer } from '@liminal/durability';
 import { CasConflictError, LiminalError, StoreUnavailableError, type DurableStore } from '@liminal/store';
@@ -62,7 +63,7 @@ async function runOwnedPartition(job: PartitionJob, incarnation: number): Promis
   const names = run.names;
   const epoch = await claimOwnership(store, names.ownerEpoch(partition));
   const channel = new DurableChannel(store, names.channel, { partitions: run.partitions });
-  const consumer = await channel.consume(names.consumerId, partition, { batchSize: 64 });
+  const consumer = await channel.consume(names.consumerId, partition, { batchSize: 16 });
   const steps = await DurableSteps.open(store, names.conversation(partition));
   const ledger = await EffectLedger.open(store, names.ledger(partition), new DedupCache(store, names.dedupNamespace));
   const participants = new Participants(job, ledger, seededRandom(run.seed, partition, incarnation));
@@ -75,6 +76,9 @@ async function runOwnedPartition(job: PartitionJob, incarnation: number): Promis
       continue;
     }
     await assertOwner(store, names.ownerEpoch(partition), epoch);
+    // SQLite calls complete synchronously, so without this the whole partition would run as one chain
+    // of microtasks, starving timers and IPC (progress reports, the coordinator's stop).
+    await yieldToEventLoop();
     for (const envelope of batch) {
       if (signal.aborted) return 'stopped';
       await processOrder(decodeOrder(envelope.payload), steps, participants, job.stats);
