@@ -54,8 +54,9 @@ const schema = `
  * processes (writers take the file's write lock with `BEGIN IMMEDIATE` and
  * wait up to `busyTimeoutMs` for it).
  *
- * better-sqlite3 is synchronous, so each call runs to completion on the
- * calling thread; the methods are async only to honour the contract.
+ * better-sqlite3 is synchronous: reads, `cas` and `deleteStream` run to
+ * completion on the calling thread, and appends are committed together at the
+ * end of the tick they were made in (see `doAppendMany`).
  */
 export class SqliteStore extends StoreBase {
   readonly #db: Database.Database;
