@@ -27,6 +27,7 @@ import type { InboxEvent, InboxLimits } from './Inbox.js';
 import type { AppendOptions, ChannelRecord, LogWrite, MessageLog } from './MessageLog.js';
 import { MessageSchema } from './MessageSchema.js';
 import { Queue } from './Queue.js';
+import { RecentIds } from './RecentIds.js';
 import type { Route } from './Route.js';
 import { SubscriberRoute } from './SubscriberRoute.js';
 import { type ChannelWork, channelActor } from './channelActor.js';
@@ -88,7 +89,7 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
   #schema: MessageSchema | undefined;
   readonly #queue = new Queue<PublishJob | ReleaseJob>();
   readonly #routes = new Map<string, Route>();
-  readonly #delivered = new Set<string>();
+  readonly #delivered = new RecentIds(REMEMBERED_DELIVERIES);
   readonly #held = new Map<string, Held[]>();
   readonly #stats: { -readonly [K in keyof ChannelStats]: number } = {
     published: 0,
@@ -109,6 +110,8 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
   };
   #subscriptionCount = 0;
   #draining: Promise<void> | undefined;
+  /** The drain loop is running and will see anything queued now: no need to wake the actor. */
+  #drainActive = false;
   readonly #supervisor: Actor<ReturnType<typeof createSupervisor>>;
 
   constructor(private readonly deps: ChannelDeps) {
@@ -295,10 +298,17 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
   // ---- delivery ----
 
   async #drainQueue(): Promise<void> {
-    for (let job = this.#queue.peek(); job !== undefined && this.#status.kind === 'open'; job = this.#queue.peek()) {
-      if (job.kind === 'publish') await this.#process(job);
-      else void this.#deliver(job.delivery);
-      this.#queue.shift();
+    this.#drainActive = true;
+    try {
+      for (let job = this.#queue.peek(); job !== undefined && this.#status.kind === 'open'; job = this.#queue.peek()) {
+        if (job.kind === 'publish') await this.#process(job);
+        else void this.#deliver(job.delivery);
+        this.#queue.shift();
+      }
+    } finally {
+      // Cleared in the same tick the loop sees an empty queue, so a publish
+      // after this point wakes the actor (which re-checks for work on `ready`).
+      this.#drainActive = false;
     }
   }
 
@@ -378,7 +388,6 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
 
   #markDelivered(messageId: string): void {
     this.#delivered.add(messageId);
-    if (this.#delivered.size > REMEMBERED_DELIVERIES) this.#delivered.delete(this.#delivered.values().next().value as string);
     const waiting = this.#held.get(messageId);
     if (waiting === undefined) return;
     this.#held.delete(messageId);
@@ -461,6 +470,7 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
 
   /** Tells the current channel actor (whichever restart it is) that there is work. */
   #wake(): void {
+    if (this.#drainActive) return;
     const children = this.#supervisor.getSnapshot().children as Record<string, AnyActorRef | undefined>;
     const actor = children['channel'];
     actor?.send({ type: 'wake' });

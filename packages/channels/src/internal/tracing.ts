@@ -1,5 +1,6 @@
 import { TraceContext } from '@liminal/actors';
 import type * as Otel from '@opentelemetry/api';
+import { randomHex } from './randomHex.js';
 
 // @opentelemetry/api is an optional peer dependency: without it (or without a
 // registered tracer provider) no span is made, and trace context still flows
@@ -39,7 +40,11 @@ export function startPublishSpan(channel: string, parent: string | undefined): P
       };
     }
   }
-  return { traceparent: (parentContext?.child() ?? TraceContext.generate()).toTraceparent(), end: noEnd };
+  const traceparent =
+    parentContext === undefined
+      ? `00-${randomHex(16)}-${randomHex(8)}-01`
+      : `00-${parentContext.traceId}-${randomHex(8)}-${parentContext.flags.toString(16).padStart(2, '0')}`;
+  return { traceparent, end: noEnd };
 }
 
 /**
@@ -55,7 +60,7 @@ export function traceDelivery(channel: string, subscriber: string, traceparent: 
       kind: otel.SpanKind.CONSUMER,
       attributes: { 'messaging.system': 'liminal', 'messaging.destination.name': channel, 'messaging.operation.type': 'process', 'liminal.subscriber': subscriber },
     },
-    contextOf(otel, TraceContext.parse(traceparent)),
+    contextOf(otel, ownTraceparent(traceparent)),
   );
   if (!span.isRecording()) return handle();
   return otel.context.with(otel.trace.setSpan(otel.context.active(), span), handle).then(
@@ -67,7 +72,12 @@ export function traceDelivery(channel: string, subscriber: string, traceparent: 
   );
 }
 
-function contextOf(api: typeof Otel, parent: TraceContext | undefined): Otel.Context {
+/** Fields of a traceparent this package produced itself (so already valid), without re-validating it per delivery. */
+function ownTraceparent(traceparent: string): { traceId: string; spanId: string; flags: number } {
+  return { traceId: traceparent.slice(3, 35), spanId: traceparent.slice(36, 52), flags: Number.parseInt(traceparent.slice(53, 55), 16) };
+}
+
+function contextOf(api: typeof Otel, parent: { traceId: string; spanId: string; flags: number } | undefined): Otel.Context {
   const active = api.context.active();
   if (parent === undefined) return active;
   return api.trace.setSpanContext(active, { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: true });
