@@ -8,6 +8,12 @@ export interface ChannelMetricsOptions {
   readonly prefix?: string;
 }
 
+/** An XState actor whose state value is a conversation phase (e.g. `ConversationHandle.actor`). */
+export interface PhaseSource {
+  getSnapshot(): { readonly value: unknown };
+  subscribe(next: (snapshot: { readonly value: unknown }) => void): { unsubscribe(): void };
+}
+
 /** Kinds of crash counted by `<prefix>crashes_total`. */
 export type CrashKind = 'channel' | 'subscriber' | 'member';
 
@@ -83,6 +89,21 @@ export class ChannelMetrics {
     if (from === to) return;
     if (from !== undefined) this.#phases.dec({ phase: from });
     this.#phases.inc({ phase: to });
+  }
+
+  /**
+   * Follows a conversation actor's phase into the phase gauge until the
+   * returned function is called; the conversation stays counted in its last phase.
+   */
+  trackPhases(actor: PhaseSource): () => void {
+    let phase = String(actor.getSnapshot().value);
+    this.conversationPhase(undefined, phase);
+    const subscription = actor.subscribe((snapshot) => {
+      const next = String(snapshot.value);
+      this.conversationPhase(phase, next);
+      phase = next;
+    });
+    return () => subscription.unsubscribe();
   }
 
   /** One conversation step took `seconds`. */

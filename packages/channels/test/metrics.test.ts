@@ -1,5 +1,7 @@
 import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-text-format';
+import { openConversation, participant } from '@liminal/actors';
 import { register as globalRegister } from 'prom-client';
+import { fromPromise } from 'xstate';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChannelMetrics, ChannelRegistry, serveMetrics } from '../src/index.js';
 import { eventually, FlakyStore, gate } from './support.js';
@@ -73,6 +75,23 @@ describe('metrics', () => {
     expect(steps.type).toBe('HISTOGRAM');
     expect(Number(steps.metrics[0]?.count)).toBe(2);
     expect(Number(steps.metrics[0]?.buckets?.['0.005'])).toBe(2);
+  });
+
+  it('follows a real conversation through its phases', async () => {
+    registry = new ChannelRegistry();
+    const echo = participant('echo', fromPromise<string, { payload: unknown }>(async ({ input }) => `echo:${String(input.payload)}`));
+    const conversation = await openConversation({ participants: [echo], onCrash: 'fail', mode: 'ephemeral' });
+    const stop = registry.telemetry.trackPhases(conversation.actor);
+    const phases = async () => {
+      const families = parsePrometheusTextFormat(await registry.metrics());
+      return Object.fromEntries(['created', 'active', 'completing', 'closed'].map((phase) => [phase, value(families, 'liminal_conversation_phase', { phase })]));
+    };
+    expect(await phases()).toEqual({ created: 1, active: 0, completing: 0, closed: 0 });
+    await conversation.ask('hi', { timeoutMs: 10_000 });
+    expect(await phases()).toEqual({ created: 0, active: 1, completing: 0, closed: 0 });
+    await conversation.close();
+    expect(await phases()).toEqual({ created: 0, active: 0, completing: 0, closed: 1 });
+    stop();
   });
 
   it('reports the inbox depth at scrape time', async () => {
