@@ -1,7 +1,7 @@
 import { ConfigError, InvalidArgumentError } from '@liminal/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChannelClosedError, ChannelExistsError, ChannelNotFoundError, ChannelRegistry, type Delivery } from '../src/index.js';
-import { eventually } from './support.js';
+import { eventually, FlakyStore } from './support.js';
 
 let registry: ChannelRegistry;
 afterEach(() => registry.closeAll());
@@ -156,6 +156,23 @@ describe('ChannelHandle', () => {
     await expect(channel.publish('late')).rejects.toBeInstanceOf(ChannelClosedError);
     expect(() => channel.subscribe(() => undefined)).toThrow(ChannelClosedError);
     expect(() => channel.group('g')).toThrow(ChannelClosedError);
+  });
+
+  it('closing lets the message being stored finish and rejects the ones still queued', async () => {
+    const store = new FlakyStore();
+    registry = new ChannelRegistry({ store });
+    const channel = registry.create<string>({ name: 'closing', mode: 'durable' });
+    const resume = store.pauseAppends();
+    const writing = channel.publish('being stored');
+    const queued = [channel.publish('queued 1'), channel.publish('queued 2')];
+    await eventually(() => store.waitingAppends === 1);
+    const closing = channel.close();
+    resume();
+    await closing;
+    expect((await writing).sequence).toBe(0);
+    for (const publish of queued) await expect(publish).rejects.toBeInstanceOf(ChannelClosedError);
+    expect(await store.streamLength('closing:0')).toBe(1);
+    expect(registry.lookup('closing')).toBeUndefined();
   });
 
   it('rejects bad subscribe and publish options with typed errors', async () => {

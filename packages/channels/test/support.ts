@@ -48,12 +48,32 @@ export class FlakyStore implements DurableStore {
   failuresLeft = 0;
   failingPrefix = '';
 
+  #paused: Promise<void> | undefined;
+
+  /** Makes appends wait until the returned function is called. */
+  pauseAppends(): () => void {
+    let resume!: () => void;
+    this.#paused = new Promise<void>((resolve) => (resume = resolve));
+    return () => {
+      this.#paused = undefined;
+      resume();
+    };
+  }
+
   failAppends(prefix: string, times: number): void {
     this.failingPrefix = prefix;
     this.failuresLeft = times;
   }
 
-  append(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
+  /** Appends currently held by `pauseAppends`. */
+  waitingAppends = 0;
+
+  async append(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
+    if (this.#paused !== undefined) {
+      this.waitingAppends += 1;
+      await this.#paused;
+      this.waitingAppends -= 1;
+    }
     if (this.failuresLeft > 0 && stream.startsWith(this.failingPrefix)) {
       this.failuresLeft -= 1;
       return Promise.reject(new StoreUnavailableError(`injected outage on ${stream}`));
