@@ -80,10 +80,6 @@ export class ChannelMetrics {
     return this.registry.metrics();
   }
 
-  get contentType(): string {
-    return this.registry.contentType;
-  }
-
   /** A conversation moved from `from` (undefined when just created) to `to`. */
   conversationPhase(from: string | undefined, to: string): void {
     if (from === to) return;

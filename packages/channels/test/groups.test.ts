@@ -98,10 +98,18 @@ describe('consumer groups', () => {
     await expect(channel.publish({ kind: 'invoice' })).rejects.toBeInstanceOf(NoConsumerAvailableError);
   });
 
-  it('returns the same group for the same name', () => {
+  it('returns the same group for the same name, never confused with a subscription', () => {
     registry = new ChannelRegistry();
     const channel = registry.create({ name: 'same', mode: 'ephemeral' });
-    expect(channel.group('g')).toBe(channel.group('g'));
-    expect(channel.group('g')).not.toBe(channel.group('h'));
+    channel.subscribe(() => undefined, { name: 'group:g' });
+    const group = channel.group('g');
+    expect(group.liveMembers).toBe(0);
+    expect(channel.group('g')).toBe(group);
+    expect(channel.group('h')).not.toBe(group);
+    expect(channel.subscriptions().map((s) => [s.id, s.kind])).toEqual([
+      ['group:g', 'subscriber'],
+      ['group:g', 'group'],
+      ['group:h', 'group'],
+    ]);
   });
 });

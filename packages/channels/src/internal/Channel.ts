@@ -88,6 +88,7 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
   #status: Status = { kind: 'open' };
   #schema: MessageSchema | undefined;
   readonly #queue = new Queue<PublishJob | ReleaseJob>();
+  // Keyed `sub:<id>` and `group:<name>`, so a subscription name can never shadow a group.
   readonly #routes = new Map<string, Route>();
   readonly #delivered = new RecentIds(REMEMBERED_DELIVERIES);
   readonly #held = new Map<string, Held[]>();
@@ -203,7 +204,8 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
     const filter = options.filter === undefined ? undefined : compilePredicate(options.filter);
     this.#subscriptionCount += 1;
     const id = options.name ?? `sub-${this.#subscriptionCount}`;
-    if (this.#routes.has(id)) throw new InvalidArgumentError('options.name', `subscription ${JSON.stringify(id)} already exists`);
+    const key = `sub:${id}`;
+    if (this.#routes.has(key)) throw new InvalidArgumentError('options.name', `subscription ${JSON.stringify(id)} already exists`);
     const route = new SubscriberRoute(this.name, id, filter, limits, handler as Handler<never>, options.onError as SubscribeOptions<never>['onError'], {
       inbox: (event) => this.#inboxEvent(event),
       handlerFailed: () => {
@@ -211,10 +213,10 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
         this.deps.metrics.crashed(this.name, 'subscriber');
       },
     });
-    this.#routes.set(id, route);
+    this.#routes.set(key, route);
     return () => {
-      if (this.#routes.get(id) !== route) return;
-      this.#routes.delete(id);
+      if (this.#routes.get(key) !== route) return;
+      this.#routes.delete(key);
       route.inbox.close();
     };
   }
@@ -241,7 +243,7 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
         this.deps.metrics.rejected(this.name, 'no_consumer');
       },
     });
-    this.#routes.set(group.id, group);
+    this.#routes.set(`group:${name}`, group);
     return group;
   }
 
