@@ -77,7 +77,7 @@ export class ChannelRegistry {
     return this.#channels.get(name) as ChannelHandle<T> | undefined;
   }
 
-  /** Every live channel, sorted by name, with its live subscriber count. */
+  /** Every channel not closed (failed ones included), sorted by name, with its live subscriber count. */
   list(): ChannelSummary[] {
     return [...this.#channels.values()]
       .map((channel) => ({ name: channel.name, mode: channel.mode, state: channel.state, subscribers: channel.receivers }))
