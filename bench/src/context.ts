@@ -14,6 +14,8 @@ export class SuiteRun implements BenchContext {
   readonly logLines: string[] = [];
   private readonly cleanups: (() => unknown)[] = [];
   private counter = 0;
+  /** Rows that threw while measuring. */
+  failures = 0;
 
   constructor(
     private readonly suiteTitle: string,
@@ -57,7 +59,26 @@ export class SuiteRun implements BenchContext {
   async compare(comparison: Comparison): Promise<void> {
     const measurable = comparison.sides.filter((side): side is Side => !isMissing(side));
     this.log(`${comparison.id}: ${measurable.map((s) => s.label).join(' | ')}`);
-    const samples = await measureSides(measurable, this.quick ? quickPlan : fullPlan);
+    let samples;
+    try {
+      samples = await measureSides(measurable, this.quick ? quickPlan : fullPlan);
+    } catch (cause) {
+      // One side throwing (a peer's own bug, a lost connection) loses this row, not the suite.
+      const error = cause instanceof Error ? cause.message : String(cause);
+      this.log(`${comparison.id}: FAILED: ${error}`);
+      this.rows.push({
+        suite: this.suiteTitle,
+        id: comparison.id,
+        title: comparison.title,
+        ...(comparison.note ? { note: comparison.note } : {}),
+        sides: comparison.sides.map((side) => ({ kind: 'missing', label: side.label, reason: `row failed: ${error}` })),
+        ratios: [],
+        unmetTargets: (comparison.targets ?? []).map((t) => ({ ...t, reason: `row failed: ${error}` })),
+        failed: error,
+      });
+      this.failures++;
+      return;
+    }
     const byLabel = new Map<string, number[]>();
     const sides: SideResult[] = comparison.sides.map((side) => {
       if (isMissing(side)) return { kind: 'missing', label: side.label, reason: side.missing };

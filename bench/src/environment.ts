@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +45,17 @@ async function postgresVersion(url: string | undefined): Promise<string> {
   }
 }
 
+/** The commit measured, and whether the Liminal sources had uncommitted changes (work in progress). */
+function sourceRevision(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: benchDir, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', '../packages'], { cwd: benchDir, encoding: 'utf8' }).trim();
+    return dirty ? `${head} + uncommitted changes in packages/` : head;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
 export async function readEnvironment(postgresUrl: string | undefined): Promise<Environment> {
   const db = new Database(':memory:');
   const sqlite = (db.prepare('select sqlite_version() as v').get() as { v: string }).v;
@@ -55,6 +67,7 @@ export async function readEnvironment(postgresUrl: string | undefined): Promise<
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     os: `${platform()} ${release()}`,
     node: process.version,
+    revision: sourceRevision(),
     postgres: await postgresVersion(postgresUrl),
     sqlite: `${sqlite} (better-sqlite3)`,
     packages: Object.fromEntries(packages.map(([name, from]) => [name, installedVersion(name, from)])),

@@ -68,6 +68,7 @@ export function renderMarkdown(results: Results, analysis: string): string {
     `| memory | ${env.memoryGiB} GiB |`,
     `| OS | ${env.os} |`,
     `| Node | ${env.node} |`,
+    `| Liminal revision | ${env.revision} |`,
     `| PostgreSQL | ${env.postgres} (loopback TCP) |`,
     `| SQLite | ${env.sqlite} |`,
     ...Object.entries(env.packages).map(([name, version]) => `| ${name} | ${version} |`),
@@ -81,7 +82,7 @@ export function renderMarkdown(results: Results, analysis: string): string {
     out.push(`## ${suite.title}`, '');
     if (suite.error) out.push('**This suite failed:**', '', '```', suite.error.slice(0, 2000), '```', '');
     for (const row of suite.rows) {
-      out.push(`### ${row.title}`, '', `\`${row.id}\`${row.skipped ? ` — skipped: ${row.skipped}` : ''}`, '');
+      out.push(`### ${row.title}`, '', `\`${row.id}\`${row.skipped ? ` — skipped: ${row.skipped}` : ''}${row.failed ? ` — **failed**: ${row.failed}` : ''}`, '');
       if (row.note) out.push(row.note, '');
       out.push('| side | configuration | ops/s (median) | spread | Liminal ÷ side |', '| --- | --- | --- | --- | --- |');
       row.sides.forEach((side, index) => out.push(sideRow(row, side, index)));

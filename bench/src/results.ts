@@ -41,6 +41,8 @@ export interface RowResult {
   /** Targets whose sides could not be measured, with the missing side's reason. */
   readonly unmetTargets: readonly { readonly vs: string; readonly atLeast: number; readonly reason: string }[];
   readonly skipped?: string;
+  /** The error a side threw while this row was measured. */
+  readonly failed?: string;
 }
 
 export interface MeasurementResult {
@@ -70,6 +72,7 @@ export interface Environment {
   readonly memoryGiB: number;
   readonly os: string;
   readonly node: string;
+  readonly revision: string;
   readonly postgres: string;
   readonly sqlite: string;
   readonly packages: Readonly<Record<string, string>>;

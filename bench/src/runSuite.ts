@@ -38,7 +38,7 @@ const result: SuiteResult = {
   rows: run.rows,
   measurements: run.measurements,
   log: run.logLines,
-  ...(error ? { error } : {}),
+  ...(error ? { error } : run.failures > 0 ? { error: `${run.failures} row(s) failed; see the rows` } : {}),
 };
 writeFileSync(output, JSON.stringify(result));
 // Pools and DBOS timers of a finished suite must not keep the child alive.
