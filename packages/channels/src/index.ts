@@ -17,6 +17,7 @@ export {
 } from './errors.js';
 export { evaluatePredicate } from './evaluatePredicate.js';
 export { assertPredicate, where, type Ordered, type Predicate, type Scalar } from './Predicate.js';
+export { type MetricsServer, type MetricsSource, serveMetrics } from './serveMetrics.js';
 export type {
   ChannelConfig,
   ChannelMode,
@@ -35,4 +36,3 @@ export type {
   SubscriptionStats,
   Unsubscribe,
 } from './types.js';
-export { type MetricsServer, type MetricsSource, serveMetrics } from './serveMetrics.js';
