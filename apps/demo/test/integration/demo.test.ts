@@ -61,4 +61,24 @@ describe('the demo end to end (SQLite, worker processes)', () => {
     expect(verify.code).toBe(0);
     expect(verify.stdout).toContain('1500/1500 orders finished');
   }, 90_000);
+
+  it('Ctrl-C stops the coordinator and its workers cleanly (exit 130), and the run stays resumable', async () => {
+    const store = `sqlite:${join(dir, 'interrupted.db')}`;
+    const child = startCli(['--store', store, '--messages', '3000', '--partitions', '2', '--workers', '2']);
+    const result = finished(child);
+    await new Promise<void>((resolve) => {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        const progress = /progress (\d+)\/3000/.exec(chunk.toString());
+        if (progress && Number(progress[1]) > 0) resolve();
+      });
+    });
+    process.kill(-child.pid!, 'SIGINT'); // what the terminal sends to the whole foreground group
+    const interrupted = await result;
+    expect(interrupted.code).toBe(130);
+    expect(interrupted.stdout).toMatch(/interrupted at \d+\/3000 orders; run the same command again to resume run 1/);
+    const verify = await runCli(['verify', '--store', store]);
+    expect(verify.code).toBe(3);
+    expect(verify.stdout).toContain('lost: 0, duplicated: 0');
+  }, 60_000);
 });
+
