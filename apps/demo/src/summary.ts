@@ -51,7 +51,7 @@ export function supervisionTree(s: Summary): string {
     const [branch, indent] = lastSlot ? ['└─', '   '] : ['├─', '│  '];
     lines.push(`${branch} worker ${slot.index} (pid ${slot.pid ?? '-'}, started ${slot.starts}x): partitions ${slot.partitions.join(', ') || 'none'}`);
     lines.push(`${indent}└─ partition supervisors (${describeSpec(partitionSupervision)}): ${stats.partitionRestarts} restarts`);
-    lines.push(`${indent}   └─ participants (${describeSpec(participantSupervision)}), crash policy compensate`);
+    lines.push(`${indent}   └─ participants (${describeSpec(participantSupervision)})`);
     participantKinds.forEach((kind, k) => {
       const leaf = k === participantKinds.length - 1 ? '└─' : '├─';
       const note = compensationOf[kind] === undefined ? '' : `, ${compensationOf[kind]}`;
