@@ -11,7 +11,7 @@ export interface RoundPlan {
 }
 
 export const quickPlan: RoundPlan = { rounds: 3, timeMs: 200, warmupMs: 50, minCalls: 2 };
-export const fullPlan: RoundPlan = { rounds: 7, timeMs: 600, warmupMs: 150, minCalls: 3 };
+export const fullPlan: RoundPlan = { rounds: 12, timeMs: 350, warmupMs: 100, minCalls: 3 };
 
 /** ops/s of each side in each round: `perRound[side][round]`. */
 export interface RoundSamples {
