@@ -1,4 +1,5 @@
-import { type DurableStore, type ListStreamsOptions, MemoryStore, StoreUnavailableError, type StoredEntry } from '@liminal/store';
+import { MemoryStore, StoreUnavailableError } from '@liminal/store';
+import { ForwardingStore } from '@liminal/store/testing';
 import type { Clock } from '../src/index.js';
 
 /** A clock that moves only when the test says so. */
@@ -43,8 +44,7 @@ export class ManualClock implements Clock {
  * A store whose appends to streams starting with `failingPrefix` fail while
  * `failuresLeft` is positive: a backend outage as a channel actor sees it.
  */
-export class FlakyStore implements DurableStore {
-  readonly inner = new MemoryStore();
+export class FlakyStore extends ForwardingStore {
   failuresLeft = 0;
   failingPrefix = '';
 
@@ -68,7 +68,11 @@ export class FlakyStore implements DurableStore {
   /** Appends currently held by `pauseAppends`. */
   waitingAppends = 0;
 
-  async append(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
+  constructor() {
+    super(new MemoryStore());
+  }
+
+  override async append(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
     if (this.#paused !== undefined) {
       this.waitingAppends += 1;
       await this.#paused;
@@ -79,30 +83,6 @@ export class FlakyStore implements DurableStore {
       return Promise.reject(new StoreUnavailableError(`injected outage on ${stream}`));
     }
     return this.inner.append(stream, payload, expectedSeq);
-  }
-  appendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
-    return this.inner.appendMany(stream, payloads, expectedSeq);
-  }
-  readFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
-    return this.inner.readFrom(stream, fromSeq, limit);
-  }
-  streamLength(stream: string): Promise<number> {
-    return this.inner.streamLength(stream);
-  }
-  listStreams(prefix: string, options?: ListStreamsOptions): Promise<string[]> {
-    return this.inner.listStreams(prefix, options);
-  }
-  deleteStream(stream: string): Promise<void> {
-    return this.inner.deleteStream(stream);
-  }
-  readValue(key: string): Promise<number | undefined> {
-    return this.inner.readValue(key);
-  }
-  cas(key: string, expected: number, next: number): Promise<void> {
-    return this.inner.cas(key, expected, next);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 

@@ -1,5 +1,5 @@
-import type { DurableStore, ListStreamsOptions, StoredEntry } from '@liminal/store';
-import { availableStoreKinds, type StoreKind } from '@liminal/store/testing';
+import type { DurableStore, StoredEntry } from '@liminal/store';
+import { availableStoreKinds, ForwardingStore, type StoreKind } from '@liminal/store/testing';
 import { afterEach } from 'vitest';
 
 /** Memory and SQLite always, PostgreSQL when reachable (required under CI=true). */
@@ -22,42 +22,15 @@ export function useStore(kind: StoreKind): () => Promise<DurableStore> {
 }
 
 /** Wraps a store and counts the entries each stream returned from `readFrom`. */
-export class CountingStore implements DurableStore {
+export class CountingStore extends ForwardingStore {
   readonly entriesRead = new Map<string, number>();
   readonly reads: { stream: string; fromSeq: number; limit: number }[] = [];
 
-  constructor(readonly inner: DurableStore) {}
-
-  async readFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
+  override async readFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
     this.reads.push({ stream, fromSeq, limit });
     const entries = await this.inner.readFrom(stream, fromSeq, limit);
     this.entriesRead.set(stream, (this.entriesRead.get(stream) ?? 0) + entries.length);
     return entries;
-  }
-
-  append(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
-    return this.inner.append(stream, payload, expectedSeq);
-  }
-  appendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
-    return this.inner.appendMany(stream, payloads, expectedSeq);
-  }
-  streamLength(stream: string): Promise<number> {
-    return this.inner.streamLength(stream);
-  }
-  listStreams(prefix: string, options?: ListStreamsOptions): Promise<string[]> {
-    return this.inner.listStreams(prefix, options);
-  }
-  deleteStream(stream: string): Promise<void> {
-    return this.inner.deleteStream(stream);
-  }
-  readValue(key: string): Promise<number | undefined> {
-    return this.inner.readValue(key);
-  }
-  cas(key: string, expected: number, next: number): Promise<void> {
-    return this.inner.cas(key, expected, next);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 
