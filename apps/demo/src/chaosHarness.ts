@@ -102,7 +102,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     createInterface({ input: demo.stderr! }).on('line', (line) => demoErr.push(line));
     const demoExit = exitOf(demo);
 
-    const thresholds = Array.from({ length: options.kills }, () => 0.1 + random() * 0.75).sort((a, b) => a - b);
+    // Thresholds stop at 70% so the last kill still finds work left; each kill also waits for the previous restart.
+    const thresholds = Array.from({ length: options.kills }, () => 0.05 + random() * 0.65).sort((a, b) => a - b);
     const pgRestartAt = options.target.kind === 'postgres' && options.target.restartPostgres ? 0.5 : undefined;
     let kills = 0;
     let postgresRestarts = 0;
@@ -132,9 +133,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const threshold = thresholds[kills];
         // One kill at a time: the next waits until the coordinator has restarted the previous victim.
         if (threshold !== undefined && fraction >= threshold && workerRestarts >= kills) {
-          const index = Math.floor(random() * options.workers);
-          const pid = workerPids.get(index);
-          if (pid !== undefined && isAlive(pid)) {
+          // Only workers still running: one that drained its partitions and exited cannot be a victim.
+          const alive = [...workerPids].filter(([, pid]) => isAlive(pid));
+          const victim = alive[Math.floor(random() * alive.length)];
+          if (victim !== undefined) {
+            const [index, pid] = victim;
             process.kill(pid, 'SIGKILL');
             kills += 1;
             log(`  kill -9 worker ${index} (pid ${pid}) at ${processed}/${run.messages} orders`);

@@ -32,14 +32,14 @@ describe('the demo end to end (SQLite, worker processes)', () => {
 
   it('after kill -9 of the whole demo it resumes where it stopped, and refuses different settings meanwhile', async () => {
     const store = `sqlite:${join(dir, 'killed.db')}`;
-    const args = ['--store', store, '--messages', '1500', '--partitions', '2', '--workers', '2', '--seed', '9'];
+    const args = ['--store', store, '--messages', '3000', '--partitions', '2', '--workers', '2', '--seed', '9'];
     const child = startCli(args);
     const result = finished(child);
     // Kill coordinator and workers together once some orders are done but not all.
     await new Promise<void>((resolve) => {
       child.stdout?.on('data', (chunk: Buffer) => {
-        const progress = /progress (\d+)\/1500/.exec(chunk.toString());
-        if (progress && Number(progress[1]) > 0) resolve();
+        const progress = /progress (\d+)\/3000/.exec(chunk.toString());
+        if (progress && Number(progress[1]) > 0 && Number(progress[1]) < 3000) resolve();
       });
     });
     process.kill(-child.pid!, 'SIGKILL');
@@ -51,7 +51,7 @@ describe('the demo end to end (SQLite, worker processes)', () => {
 
     const conflicting = await runCli(['--store', store, '--messages', '700']);
     expect(conflicting.code).toBe(2);
-    expect(conflicting.stderr).toMatch(/unfinished run 1 with --messages 1500/);
+    expect(conflicting.stderr).toMatch(/unfinished run 1 with --messages 3000/);
 
     const resumed = await runCli(args);
     expect(resumed.code).toBe(0);
@@ -59,7 +59,7 @@ describe('the demo end to end (SQLite, worker processes)', () => {
     expect(rowValue(resumed.stdout, 'lost \\(ledger read back\\)')).toBe('0');
     const verify = await runCli(['verify', '--store', store]);
     expect(verify.code).toBe(0);
-    expect(verify.stdout).toContain('1500/1500 orders finished');
+    expect(verify.stdout).toContain('3000/3000 orders finished');
   }, 90_000);
 
   it('Ctrl-C stops the coordinator and its workers cleanly (exit 130), and the run stays resumable', async () => {
@@ -69,7 +69,7 @@ describe('the demo end to end (SQLite, worker processes)', () => {
     await new Promise<void>((resolve) => {
       child.stdout?.on('data', (chunk: Buffer) => {
         const progress = /progress (\d+)\/3000/.exec(chunk.toString());
-        if (progress && Number(progress[1]) > 0) resolve();
+        if (progress && Number(progress[1]) > 0 && Number(progress[1]) < 3000) resolve();
       });
     });
     process.kill(-child.pid!, 'SIGINT'); // what the terminal sends to the whole foreground group
