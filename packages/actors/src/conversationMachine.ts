@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   cancel,
   enqueueActions,
@@ -10,10 +11,12 @@ import {
   type ErrorActorEvent,
 } from 'xstate';
 import { ConversationMessage } from './ConversationMessage.js';
-import { ephemeralJournal, type Admission, type TurnJournal } from './internal/TurnJournal.js';
+import { Fifo } from './internal/Fifo.js';
+import { History } from './internal/History.js';
+import { ephemeralJournal, type Admission, type RecordingJournal, type TurnJournal } from './internal/TurnJournal.js';
 import type { Envelope, ParticipantInput, ParticipantSpec, TurnCompletedEvent } from './participant.js';
 import { phaseChange, phaseEvents, type ConversationPhase, type FailureReason, type PhaseEventType } from './phases.js';
-import type { CompensationRegistration } from './steps.js';
+import { ephemeralSteps, type CompensationRegistration, type StepContext } from './steps.js';
 
 /** What a conversation does when a participant crashes. There is deliberately no default. */
 export type CrashPolicy = 'fail' | 'routeToNext' | 'compensate';
@@ -36,8 +39,13 @@ export type ConversationLogEntry =
   /** A compensation threw; the remaining ones still ran. */
   | { readonly kind: 'compensationFailed'; readonly participant: string; readonly messageId: string; readonly step: string; readonly error: unknown };
 
+/**
+ * The conversation's configuration, given as the machine's `input`
+ * (`createActor(conversationMachine, { input })`).
+ */
 export interface ConversationInput {
-  readonly id: string;
+  /** Random when absent. */
+  readonly id?: string;
   readonly participants: readonly ParticipantSpec[];
   readonly onCrash: CrashPolicy;
   readonly mode: ConversationMode;
@@ -65,9 +73,10 @@ export interface ConversationContext {
   readonly logic: Readonly<Record<string, AnyActorLogic>>;
   readonly journal: TurnJournal;
   readonly participants: readonly ParticipantStatus[];
-  readonly log: readonly ConversationLogEntry[];
+  /** Oldest first; `getState().log` gives it as an array. */
+  readonly log: History<ConversationLogEntry>;
   /** Accepted messages no participant has taken yet, in arrival order. */
-  readonly queue: readonly Envelope[];
+  readonly queue: Fifo<Envelope>;
   /** At most one turn per participant: a participant handles one message at a time. */
   readonly turns: readonly Turn[];
   readonly nextTurnSeq: number;
@@ -98,10 +107,9 @@ export type ConversationEmitted =
   | { readonly type: 'transitionRejected'; readonly from: ConversationPhase; readonly to: ConversationPhase };
 
 interface AdmissionInput {
-  readonly journal: TurnJournal;
+  readonly journal: RecordingJournal;
   readonly envelope: Envelope;
-  readonly participant: string;
-  readonly conversation: AnyActorRef;
+  readonly register: (registration: CompensationRegistration) => void;
 }
 
 interface CompensationOutcome {
@@ -132,7 +140,7 @@ function dispatch(context: ConversationContext): { context: ConversationContext;
   let { queue, turns, nextTurnSeq, roundRobin } = context;
   const started: Turn[] = [];
   const count = context.participants.length;
-  while (queue.length > 0) {
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
     let chosen: number | undefined;
     for (let offset = 0; offset < count; offset++) {
       const index = (roundRobin + offset) % count;
@@ -143,8 +151,8 @@ function dispatch(context: ConversationContext): { context: ConversationContext;
       }
     }
     if (chosen === undefined) break;
-    const [envelope, ...rest] = queue;
-    const turn: Turn = { seq: nextTurnSeq, participant: context.participants[chosen]!.participant, envelope: envelope! };
+    const [envelope, rest] = next;
+    const turn: Turn = { seq: nextTurnSeq, participant: context.participants[chosen]!.participant, envelope };
     queue = rest;
     turns = [...turns, turn];
     nextTurnSeq += 1;
@@ -203,11 +211,7 @@ export const conversationMachine = setup({
     emitted: {} as ConversationEmitted,
   },
   actors: {
-    admission: fromPromise<Admission, AdmissionInput>(({ input }) =>
-      input.journal.admit(input.envelope, (registration) =>
-        input.conversation.send({ type: 'compensation.register', participant: input.participant, registration }),
-      ),
-    ),
+    admission: fromPromise<Admission, AdmissionInput>(({ input }) => input.journal.admit(input.envelope, input.register)),
     compensations: fromPromise<CompensationOutcome, { compensations: readonly RegisteredCompensation[] }>(async ({ input }) => {
       const failures: { compensation: RegisteredCompensation; error: unknown }[] = [];
       // Newest first, like unwinding a stack; one failure does not stop the rest.
@@ -239,7 +243,7 @@ export const conversationMachine = setup({
     }),
     acceptMessage: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== 'message') return;
-      startTurns(loose(enqueue), self, { ...context, queue: [...context.queue, event.envelope], log: [...context.log, { kind: 'sent', envelope: event.envelope }] });
+      startTurns(loose(enqueue), self, { ...context, queue: context.queue.push(event.envelope), log: context.log.append({ kind: 'sent', envelope: event.envelope }) });
     }),
     registerCompensation: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'compensation.register' || context.compensating) return;
@@ -270,21 +274,14 @@ export const conversationMachine = setup({
       if (stage === 'admit') {
         const admission = output as Admission;
         if (admission.kind === 'run') {
-          const input: ParticipantInput = {
-            conversationId: context.id,
-            participant: turn.participant,
-            turnId: runId(turn.seq),
-            envelope: turn.envelope,
-            payload: turn.envelope.message.payload,
-            steps: admission.steps,
-          };
-          loose(enqueue).spawnChild(context.logic[turn.participant]!, { id: runId(turn.seq), input });
+          spawnRun(loose(enqueue), context, turn, admission.steps);
           return;
         }
         startTurns(loose(enqueue), self, { ...context, turns: context.turns.filter((other) => other !== turn) });
         return;
       }
-      enqueue(() => context.journal.finish(turn.envelope.id));
+      const { journal } = context;
+      if (journal.kind === 'durable') enqueue(() => journal.finish(turn.envelope.id));
       let log = context.log;
       if (output !== undefined) {
         const reply: Envelope = {
@@ -293,7 +290,7 @@ export const conversationMachine = setup({
           message: new ConversationMessage(output, turn.envelope.message.traceContext),
           inReplyTo: turn.envelope.id,
         };
-        log = [...log, { kind: 'received', envelope: reply }];
+        log = log.append({ kind: 'received', envelope: reply });
         enqueue.emit({ type: 'reply', envelope: reply });
       }
       startTurns(loose(enqueue), self, { ...context, log, turns: context.turns.filter((other) => other !== turn) });
@@ -309,7 +306,8 @@ export const conversationMachine = setup({
         return;
       }
       const { turn } = outcome;
-      enqueue(() => context.journal.crashed(turn.envelope.id, error));
+      const { journal } = context;
+      if (journal.kind === 'durable') enqueue(() => journal.crashed(turn.envelope.id, error));
       const exitedAt = Date.now();
       const { participants } = markDead(context.participants, (participant) => participant === turn.participant, exitedAt);
       enqueue.emit({ type: 'participantExited', participant: turn.participant, exitedAt });
@@ -317,7 +315,7 @@ export const conversationMachine = setup({
         ...context,
         participants,
         turns: context.turns.filter((other) => other !== turn),
-        log: [...context.log, { kind: 'participantCrashed', participant: turn.participant, policy: context.onCrash, error }],
+        log: context.log.append({ kind: 'participantCrashed', participant: turn.participant, policy: context.onCrash, error }),
       };
       switch (outcome.kind) {
         case 'fail':
@@ -328,7 +326,7 @@ export const conversationMachine = setup({
           return;
         case 'reroute':
           // The crashed participant's message goes first, to the next live participant.
-          startTurns(loose(enqueue), self, { ...crashed, queue: [turn.envelope, ...crashed.queue] });
+          startTurns(loose(enqueue), self, { ...crashed, queue: crashed.queue.unshift(turn.envelope) });
           return;
         case 'compensate':
           for (const other of crashed.turns) enqueue.stopChild(runId(other.seq)), enqueue.stopChild(admissionId(other.seq));
@@ -341,12 +339,12 @@ export const conversationMachine = setup({
       if (!('output' in event)) return;
       const entries = compensationFailures(event.output as CompensationOutcome);
       enqueue.stopChild(compensationsId);
-      enqueue.assign({ log: [...context.log, ...entries], compensating: false, failure: { reason: 'compensated' } });
+      enqueue.assign({ log: context.log.append(...entries), compensating: false, failure: { reason: 'compensated' } });
     }),
     logCompensationFailures: enqueueActions(({ context, event, enqueue }) => {
       if (!('output' in event)) return;
       enqueue.stopChild(compensationsId);
-      enqueue.assign({ log: [...context.log, ...compensationFailures(event.output as CompensationOutcome)], compensating: false });
+      enqueue.assign({ log: context.log.append(...compensationFailures(event.output as CompensationOutcome)), compensating: false });
     }),
     recordFailure: enqueueActions(({ event, enqueue }) => {
       if (event.type === 'fail') enqueue.assign({ failure: { reason: event.reason ?? 'requested', cause: event.cause } });
@@ -359,26 +357,26 @@ export const conversationMachine = setup({
       const exitedAt = Date.now();
       const { participants, died } = markDead(context.participants, () => true, exitedAt);
       for (const participant of died) enqueue.emit({ type: 'participantExited', participant, exitedAt });
-      enqueue.assign({ participants, turns: [], queue: [] });
+      enqueue.assign({ participants, turns: [], queue: Fifo.empty() });
     }),
     stopTurns: enqueueActions(({ context, enqueue }) => {
       enqueue(cancel(timeoutId));
       for (const turn of context.turns) enqueue.stopChild(runId(turn.seq)), enqueue.stopChild(admissionId(turn.seq));
-      enqueue.assign({ turns: [], queue: [] });
+      enqueue.assign({ turns: [], queue: Fifo.empty() });
     }),
   },
 }).createMachine({
   id: 'conversation',
   context: ({ input }) => ({
-    id: input.id,
+    id: input.id ?? randomUUID(),
     onCrash: input.onCrash,
     mode: input.mode,
     timeoutMs: input.timeoutMs,
     logic: Object.fromEntries(input.participants.map((spec) => [spec.id, spec.logic])),
     journal: input.journal ?? ephemeralJournal,
     participants: input.participants.map((spec) => ({ participant: spec.id, health: { kind: 'alive' } })),
-    log: [],
-    queue: [],
+    log: History.empty(),
+    queue: Fifo.empty(),
     turns: [],
     nextTurnSeq: 0,
     roundRobin: 0,
@@ -490,14 +488,37 @@ interface LooseEnqueue {
   spawnChild(src: AnyActorLogic | 'admission', options: { id: string; input: unknown }): void;
 }
 
-/** Assigns `context` after dispatching its queue and spawns an admission for each new turn. */
 const loose = (enqueue: unknown) => enqueue as LooseEnqueue;
 
+/**
+ * Assigns `context` after dispatching its queue and starts each new turn: a
+ * durable journal admits it first (an actor, since that reads the store); an
+ * ephemeral turn runs at once, which spares an actor per message.
+ */
 function startTurns(enqueue: LooseEnqueue, self: AnyActorRef, context: ConversationContext): void {
   const { context: next, started } = dispatch(context);
   enqueue.assign(next);
   for (const turn of started) {
-    const input: AdmissionInput = { journal: next.journal, envelope: turn.envelope, participant: turn.participant, conversation: self };
+    const register = (registration: CompensationRegistration) =>
+      self.send({ type: 'compensation.register', participant: turn.participant, registration });
+    const { journal } = next;
+    if (journal.kind === 'ephemeral') {
+      spawnRun(enqueue, next, turn, ephemeralSteps(turn.envelope.id, register));
+      continue;
+    }
+    const input: AdmissionInput = { journal, envelope: turn.envelope, register };
     enqueue.spawnChild('admission', { id: admissionId(turn.seq), input });
   }
+}
+
+function spawnRun(enqueue: LooseEnqueue, context: ConversationContext, turn: Turn, steps: StepContext): void {
+  const input: ParticipantInput = {
+    conversationId: context.id,
+    participant: turn.participant,
+    turnId: runId(turn.seq),
+    envelope: turn.envelope,
+    payload: turn.envelope.message.payload,
+    steps,
+  };
+  enqueue.spawnChild(context.logic[turn.participant]!, { id: runId(turn.seq), input });
 }

@@ -76,7 +76,8 @@ export class ConversationRuntime {
 
   /** Resolves once the journal has settled every write issued so far. */
   flush(): Promise<void> {
-    return this.actor.getSnapshot().context.journal.flush();
+    const { journal } = this.actor.getSnapshot().context;
+    return journal.kind === 'durable' ? journal.flush() : Promise.resolve();
   }
 
   takeOrWait(options: WaitOptions | undefined): Promise<Envelope> {
@@ -154,7 +155,7 @@ export class ConversationRuntime {
       mode: context.mode,
       onCrash: context.onCrash,
       participants: [...context.participants],
-      log: [...context.log],
+      log: context.log.toArray(),
       failure: context.failure,
       inFlight: context.queue.length + context.turns.length,
     };

@@ -1,16 +1,22 @@
 import type { Envelope } from '../participant.js';
-import { ephemeralSteps, type RegisterCompensation, type StepContext } from '../steps.js';
+import type { RegisterCompensation, StepContext } from '../steps.js';
 
 /** Whether a delivered message runs (with its step context) or was already processed. */
 export type Admission = { readonly kind: 'skip' } | { readonly kind: 'run'; readonly steps: StepContext };
 
 /**
  * Where the conversation machine records the life of each turn. Ephemeral
- * mode records nothing; durable mode writes a `DurableConversation`.
+ * mode records nothing (its turns run at once, with steps that are not
+ * recorded); durable mode writes a `DurableConversation`.
+ */
+export type TurnJournal = { readonly kind: 'ephemeral' } | RecordingJournal;
+
+/**
  * `finish` and `crashed` are fire-and-forget: the journal serializes its
  * writes and reports a failed write through the callback it was built with.
  */
-export interface TurnJournal {
+export interface RecordingJournal {
+  readonly kind: 'durable';
   admit(envelope: Envelope, register: RegisterCompensation): Promise<Admission>;
   finish(messageId: string): void;
   crashed(messageId: string, error: unknown): void;
@@ -18,9 +24,4 @@ export interface TurnJournal {
   flush(): Promise<void>;
 }
 
-export const ephemeralJournal: TurnJournal = {
-  admit: async (envelope, register) => ({ kind: 'run', steps: ephemeralSteps(envelope.id, register) }),
-  finish: () => {},
-  crashed: () => {},
-  flush: async () => {},
-};
+export const ephemeralJournal: TurnJournal = { kind: 'ephemeral' };

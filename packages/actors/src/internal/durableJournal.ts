@@ -1,5 +1,5 @@
 import type { DurableSteps } from '../DurableSteps.js';
-import type { TurnJournal } from './TurnJournal.js';
+import type { RecordingJournal } from './TurnJournal.js';
 
 /**
  * Durable mode's journal. `finish`/`crashed` are fire-and-forget for the
@@ -7,8 +7,9 @@ import type { TurnJournal } from './TurnJournal.js';
  * and a failed write is reported through `onFailure` so the conversation fails
  * instead of silently losing its log.
  */
-export function durableJournal(steps: DurableSteps, onFailure: (error: unknown) => void): TurnJournal {
+export function durableJournal(steps: DurableSteps, onFailure: (error: unknown) => void): RecordingJournal {
   return {
+    kind: 'durable',
     admit: async (envelope, register) => {
       const admission = await steps.begin(envelope.id, { onCompensation: register });
       return admission.kind === 'skip' ? admission : { kind: 'run', steps: admission.steps };

@@ -1,0 +1,33 @@
+/**
+ * An immutable list with O(1) append. Each version shares every older entry
+ * with the version it came from, so a machine context can grow its log on
+ * every message without copying it: copying an array per message made a
+ * conversation's cost per message grow with the number of messages it had seen.
+ */
+export class History<T> {
+  private static readonly none = new History<never>(undefined, undefined, 0);
+
+  private constructor(
+    private readonly last: T | undefined,
+    private readonly previous: History<T> | undefined,
+    readonly length: number,
+  ) {}
+
+  static empty<T>(): History<T> {
+    return History.none;
+  }
+
+  append(...entries: readonly T[]): History<T> {
+    let history: History<T> = this;
+    for (const entry of entries) history = new History(entry, history, history.length + 1);
+    return history;
+  }
+
+  /** Oldest first. */
+  toArray(): T[] {
+    const entries = new Array<T>(this.length);
+    let index = this.length - 1;
+    for (let node: History<T> | undefined = this; node !== undefined && node.length > 0; node = node.previous) entries[index--] = node.last as T;
+    return entries;
+  }
+}
