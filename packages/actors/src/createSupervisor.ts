@@ -11,6 +11,8 @@ export type RestartStrategy =
   /** The child that exited and every child listed after it. */
   | 'restForOne';
 
+const strategies: readonly RestartStrategy[] = ['oneForOne', 'oneForAll', 'restForOne'];
+
 /** When a child is restarted. */
 export type RestartType =
   /** Always, whether it crashed or finished. */
@@ -19,6 +21,8 @@ export type RestartType =
   | 'transient'
   /** Never; it is also not restarted when a sibling's crash restarts the others. */
   | 'temporary';
+
+const restartTypes: readonly RestartType[] = ['permanent', 'transient', 'temporary'];
 
 export interface ChildSpec {
   /** Unique among the supervisor's children; also the child's XState actor id. */
@@ -37,6 +41,11 @@ export interface SupervisorOptions {
   readonly periodMs?: number;
   /** Started in this order; restarted in this order. */
   readonly children: readonly ChildSpec[];
+  /**
+   * Where restart times come from (epoch ms); `Date.now` when absent. Tests
+   * pass a manual clock to drive the intensity window without faking `Date`.
+   */
+  readonly now?: () => number;
 }
 
 /** What a supervisor emits (`actor.on(type, ...)`) and what `supervisionEvent` finds in XState inspection. */
@@ -51,6 +60,7 @@ interface SupervisorContext {
   readonly strategy: RestartStrategy;
   readonly intensity: number;
   readonly periodMs: number;
+  readonly now: () => number;
   /** Ids of the children currently running, in spec order. */
   readonly running: readonly string[];
   /** Times (epoch ms) of the restarts still inside the intensity window. */
@@ -77,8 +87,17 @@ export function createSupervisor(options: SupervisorOptions) {
   const periodMs = options.periodMs ?? 5000;
   if (!Number.isSafeInteger(intensity) || intensity < 0) throw new ConfigError(`intensity must be a non-negative safe integer, got ${intensity}`);
   if (!Number.isSafeInteger(periodMs) || periodMs <= 0) throw new ConfigError(`periodMs must be a positive safe integer, got ${periodMs}`);
+  if (!strategies.includes(options.strategy)) {
+    throw new ConfigError(`strategy must be one of ${strategies.join(', ')}, got ${JSON.stringify(options.strategy)}`);
+  }
+  if (options.now !== undefined && typeof options.now !== 'function') throw new ConfigError('now must be a function returning epoch milliseconds');
+  if (!Array.isArray(options.children)) throw new ConfigError('children must be an array of child specs');
   const ids = new Set<string>();
   for (const child of options.children) {
+    if (typeof child?.id !== 'string' || child.id === '') throw new ConfigError(`every child needs a non-empty string id, got ${JSON.stringify(child?.id)}`);
+    if (child.restart !== undefined && !restartTypes.includes(child.restart)) {
+      throw new ConfigError(`child ${JSON.stringify(child.id)}: restart must be one of ${restartTypes.join(', ')}, got ${JSON.stringify(child.restart)}`);
+    }
     if (ids.has(child.id)) throw new ConfigError(`child id ${JSON.stringify(child.id)} is used twice`);
     ids.add(child.id);
   }
@@ -97,6 +116,7 @@ export function createSupervisor(options: SupervisorOptions) {
       strategy: options.strategy,
       intensity,
       periodMs,
+      now: options.now ?? Date.now,
       running: specs.map((spec) => spec.id),
       restarts: [],
       escalation: undefined,
@@ -152,7 +172,7 @@ function onExit(context: SupervisorContext, child: string, exit: Exit, looseEnqu
     return;
   }
 
-  const now = Date.now();
+  const now = context.now();
   const restarts = [...context.restarts.filter((at) => at > now - context.periodMs), now];
   if (restarts.length > context.intensity) {
     const error = new SupervisorEscalationError(supervisor, child, context.intensity, context.periodMs, exit.kind === 'crash' ? exit.error : undefined);

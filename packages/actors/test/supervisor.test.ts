@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createActor, createMachine, type AnyActorRef, type InspectionEvent } from 'xstate';
 import {
   createSupervisor,
@@ -63,12 +63,11 @@ function start(logic: ReturnType<typeof createSupervisor>) {
 const summary = (events: SupervisorEvent[]) =>
   events.map((event) => `${event.type.replace('supervisor.', '')}:${event.child}${event.type === 'supervisor.restart' ? `<-${event.cause}` : ''}`);
 
-beforeEach(() => {
-  vi.useFakeTimers({ now: 1_000_000 });
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+/** A manual clock for the restart window: `now` for the supervisor, `advance` for the test. */
+function manualClock() {
+  let time = 1_000_000;
+  return { now: () => time, advance: (ms: number) => void (time += ms) };
+}
 
 describe('restart strategies', () => {
   it('oneForOne restarts only the crashed child', () => {
@@ -152,13 +151,14 @@ describe('restart types', () => {
 describe('restart intensity', () => {
   it('more than `intensity` restarts within periodMs stops the children and escalates', () => {
     const starts: string[] = [];
+    const clock = manualClock();
     const { actor, emitted, inspected, errors } = start(
-      createSupervisor({ strategy: 'oneForOne', intensity: 2, periodMs: 1000, children: [child('w', starts), child('other', starts)] }),
+      createSupervisor({ strategy: 'oneForOne', intensity: 2, periodMs: 1000, now: clock.now, children: [child('w', starts), child('other', starts)] }),
     );
     const other = childOf(actor, 'other');
     for (let crash = 0; crash < 3; crash++) {
       childOf(actor, 'w').send({ type: 'crash' });
-      vi.advanceTimersByTime(100);
+      clock.advance(100);
     }
     expect(starts).toEqual(['w', 'other', 'w', 'w']);
     expect(summary(emitted)).toEqual(['crash:w', 'restart:w<-w', 'crash:w', 'restart:w<-w', 'crash:w', 'escalate:w']);
@@ -172,22 +172,25 @@ describe('restart intensity', () => {
 
   it('restarts spread wider than periodMs never escalate', () => {
     const starts: string[] = [];
-    const { actor, errors } = start(createSupervisor({ strategy: 'oneForOne', intensity: 2, periodMs: 1000, children: [child('w', starts)] }));
+    const clock = manualClock();
+    const { actor, errors } = start(createSupervisor({ strategy: 'oneForOne', intensity: 2, periodMs: 1000, now: clock.now, children: [child('w', starts)] }));
     for (let crash = 0; crash < 8; crash++) {
       childOf(actor, 'w').send({ type: 'crash' });
-      vi.advanceTimersByTime(600);
+      clock.advance(600);
     }
     expect(starts).toHaveLength(9);
     expect(actor.getSnapshot().status).toBe('active');
     expect(errors).toEqual([]);
   });
 
-  it('defaults to 3 restarts in 5000 ms', () => {
+  it('defaults to 3 restarts in 5000 ms, timed by Date.now', () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
+    onTestFinished(() => void vi.useRealTimers());
     const starts: string[] = [];
     const { actor, errors } = start(createSupervisor({ strategy: 'oneForOne', children: [child('w', starts)] }));
     for (let crash = 0; crash < 3; crash++) childOf(actor, 'w').send({ type: 'crash' });
     expect(actor.getSnapshot().status).toBe('active');
-    vi.advanceTimersByTime(4999);
+    vi.setSystemTime(1_000_000 + 4999);
     childOf(actor, 'w').send({ type: 'crash' });
     expect(errors).toHaveLength(1);
   });
@@ -196,15 +199,21 @@ describe('restart intensity', () => {
     expect(() => createSupervisor({ strategy: 'oneForOne', intensity: -1, children: [] })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
     expect(() => createSupervisor({ strategy: 'oneForOne', periodMs: 0, children: [] })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
     expect(() => createSupervisor({ strategy: 'oneForOne', children: [child('x', []), child('x', [])] })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
+    expect(() => createSupervisor({ strategy: 'oneForSome' as 'oneForOne', children: [] })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
+    expect(() => createSupervisor({ strategy: 'oneForOne', children: [child('x', [], 'sometimes' as 'permanent')] })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
+    expect(() => createSupervisor({ strategy: 'oneForOne', children: [{ id: '', logic: child('x', []).logic }] })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
+    expect(() => createSupervisor({ strategy: 'oneForOne', children: {} as never })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
+    expect(() => createSupervisor({ strategy: 'oneForOne', now: 5 as never, children: [] })).toThrow(expect.objectContaining({ code: 'CONFIG' }));
   });
 });
 
 describe('nested supervisors', () => {
   it('an inner supervisor that escalates is restarted by its parent; the parent escalates in turn', () => {
     const starts: string[] = [];
-    const inner = createSupervisor({ strategy: 'oneForOne', intensity: 1, periodMs: 1000, children: [child('worker', starts)] });
+    const clock = manualClock();
+    const inner = createSupervisor({ strategy: 'oneForOne', intensity: 1, periodMs: 1000, now: clock.now, children: [child('worker', starts)] });
     const { actor, inspected, emitted, errors } = start(
-      createSupervisor({ strategy: 'oneForOne', intensity: 1, periodMs: 10_000, children: [{ id: 'inner', logic: inner }, child('sibling', starts)] }),
+      createSupervisor({ strategy: 'oneForOne', intensity: 1, periodMs: 10_000, now: clock.now, children: [{ id: 'inner', logic: inner }, child('sibling', starts)] }),
     );
     const crashWorker = () => childOf(actor, 'inner', 'worker').send({ type: 'crash' });
     crashWorker(); // inner restarts worker

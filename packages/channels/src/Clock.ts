@@ -1,7 +1,7 @@
 /**
- * Time as the channels see it: causal-hold timeouts and publish timestamps
- * read it, so tests can drive them with a manual clock instead of sleeping.
- * (Restart windows belong to @liminal/actors' supervisor, which reads `Date.now()`.)
+ * Time as the channels see it: causal-hold timeouts, publish timestamps and
+ * each channel supervisor's restart window read it, so tests can drive them
+ * with a manual clock instead of sleeping or faking `Date`.
  */
 export interface Clock {
   now(): number;

@@ -1,5 +1,5 @@
 import { StoreUnavailableError } from '@liminal/store';
-import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ChannelRegistry, DeliveryFailedError } from '../src/index.js';
 import { FlakyStore, ManualClock } from './support.js';
 
@@ -74,22 +74,33 @@ describe('channel supervision', () => {
     ]);
   });
 
-  it('counts restarts within the policy window only', async () => {
-    // The supervisor (from @liminal/actors) reads Date.now(); fake only the date.
-    vi.useFakeTimers({ toFake: ['Date'] });
-    onTestFinished(() => void vi.useRealTimers());
+  it('counts restarts within the policy window only, timed by the registry clock', async () => {
+    const clock = new ManualClock();
     const store = new FlakyStore();
-    registry = new ChannelRegistry({ store, restart: { maxRestarts: 1, withinMs: 1_000 } });
+    registry = new ChannelRegistry({ store, clock, restart: { maxRestarts: 1, withinMs: 1_000 } });
     const channel = registry.create<string>({ name: 'window', mode: 'durable' });
     store.failAppends('window:', 1);
     await channel.publish('a');
-    vi.setSystemTime(Date.now() + 1_000);
     // The first restart has left the window, so one more crash is within budget.
+    clock.advance(1_000);
     store.failAppends('window:', 1);
     await channel.publish('b');
     expect(channel.stats()).toMatchObject({ restarts: 2, published: 2 });
     // Two crashes inside one window exceed a budget of one restart.
     store.failAppends('window:', 2);
     await expect(channel.publish('c')).rejects.toBeInstanceOf(DeliveryFailedError);
+  });
+
+  it('a crash inside the window of the previous restart exceeds a budget of one', async () => {
+    const clock = new ManualClock();
+    const store = new FlakyStore();
+    registry = new ChannelRegistry({ store, clock, restart: { maxRestarts: 1, withinMs: 1_000 } });
+    const channel = registry.create<string>({ name: 'window', mode: 'durable' });
+    store.failAppends('window:', 1);
+    await channel.publish('a');
+    clock.advance(999);
+    store.failAppends('window:', 1);
+    await expect(channel.publish('b')).rejects.toBeInstanceOf(DeliveryFailedError);
+    expect(channel.stats()).toMatchObject({ restarts: 1, crashes: 2, published: 1 });
   });
 });

@@ -126,6 +126,7 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
       strategy: 'oneForOne',
       intensity: deps.restartPolicy.maxRestarts,
       periodMs: deps.restartPolicy.withinMs,
+      now: () => deps.clock.now(),
       children: [{ id: 'channel', logic: channelActor, input: { work: this } }],
     });
     this.#supervisor = createActor(supervisor, { id: `channel:${deps.name}` });
