@@ -6,7 +6,7 @@ import type { conversationMachine } from './conversationMachine.js';
 import type { ConversationState, ParticipantExit } from './ConversationState.js';
 import { ConversationClosedError } from './errors.js';
 import type { ConversationRuntime } from './internal/ConversationRuntime.js';
-import type { SendOptions, WaitOptions } from './messaging.js';
+import { assertMessageId, waitOptions, type SendOptions, type WaitOptions } from './messaging.js';
 import type { Envelope } from './participant.js';
 import type { ConversationPhase } from './phases.js';
 
@@ -49,6 +49,7 @@ export class ConversationHandle {
    * completing or closed, `ConversationFailedError` once it failed.
    */
   send<P>(message: P | ConversationMessage<P>, options?: SendOptions): string {
+    assertMessageId(options?.messageId);
     const phase = this.runtime.actor.getSnapshot().value as ConversationPhase;
     if (phase === 'failed') throw this.runtime.failureError();
     if (phase === 'completing' || phase === 'closed') throw new ConversationClosedError(this.id);
@@ -65,19 +66,34 @@ export class ConversationHandle {
 
   /**
    * The next reply no `ask` is waiting for, in the order participants produced
-   * them. Rejects with `TimeoutError` after `timeoutMs`, with
-   * `ConversationClosedError` once closed and nothing is left to read, with
-   * `ConversationFailedError` once failed.
+   * them. Rejects with `TimeoutError` after `timeoutMs` (`receive(500)` is
+   * `receive({ timeoutMs: 500 })`), with `ConversationClosedError` once closed
+   * and nothing is left to read, with `ConversationFailedError` once failed,
+   * with `InvalidArgumentError` for a bad `timeoutMs`.
    */
-  receive(options?: WaitOptions): Promise<Envelope> {
-    return this.runtime.takeOrWait(options);
+  receive(options?: WaitOptions | number): Promise<Envelope> {
+    try {
+      return this.runtime.takeOrWait(waitOptions(options));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  /** Sends `message` and resolves with the participant's reply to it (matched by message id). */
-  ask<P>(message: P | ConversationMessage<P>, options?: WaitOptions & SendOptions): Promise<Envelope> {
-    const messageId = options?.messageId ?? randomUUID();
+  /**
+   * Sends `message` and resolves with the participant's reply to it (matched
+   * by message id). `ask(message, 500)` is `ask(message, { timeoutMs: 500 })`.
+   */
+  ask<P>(message: P | ConversationMessage<P>, options?: (WaitOptions & SendOptions) | number): Promise<Envelope> {
+    let normalized: (WaitOptions & SendOptions) | undefined;
+    try {
+      normalized = waitOptions(options);
+      assertMessageId(normalized?.messageId);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const messageId = normalized?.messageId ?? randomUUID();
     // Wait before sending: a participant may answer before `send` returns.
-    const reply = this.runtime.awaitReply(messageId, options);
+    const reply = this.runtime.awaitReply(messageId, normalized);
     try {
       this.send(message, { messageId });
     } catch (error) {

@@ -11,6 +11,8 @@ import {
   type ErrorActorEvent,
 } from 'xstate';
 import { ConversationMessage } from './ConversationMessage.js';
+import { ConfigError } from '@liminal/store';
+import { assertConversationConfig } from './internal/assertConversationConfig.js';
 import { Fifo } from './internal/Fifo.js';
 import { History } from './internal/History.js';
 import { ephemeralJournal, type Admission, type RecordingJournal, type TurnJournal } from './internal/TurnJournal.js';
@@ -367,24 +369,32 @@ export const conversationMachine = setup({
   },
 }).createMachine({
   id: 'conversation',
-  context: ({ input }) => ({
-    id: input.id ?? randomUUID(),
-    onCrash: input.onCrash,
-    mode: input.mode,
-    timeoutMs: input.timeoutMs,
-    logic: Object.fromEntries(input.participants.map((spec) => [spec.id, spec.logic])),
-    journal: input.journal ?? ephemeralJournal,
-    participants: input.participants.map((spec) => ({ participant: spec.id, health: { kind: 'alive' } })),
-    log: History.empty(),
-    queue: Fifo.empty(),
-    turns: [],
-    nextTurnSeq: 0,
-    roundRobin: 0,
-    compensations: [],
-    compensating: false,
-    failure: undefined,
-    rejections: [],
-  }),
+  context: ({ input }) => {
+    assertConversationConfig(input);
+    // Only `openConversation` builds the journal a durable conversation
+    // records into; without one, `durable` would silently record nothing.
+    if (input.mode === 'durable' && input.journal === undefined) {
+      throw new ConfigError('a durable conversation records through a store: start it with openConversation({ mode: "durable", store })');
+    }
+    return {
+      id: input.id ?? randomUUID(),
+      onCrash: input.onCrash,
+      mode: input.mode,
+      timeoutMs: input.timeoutMs,
+      logic: Object.fromEntries(input.participants.map((spec) => [spec.id, spec.logic])),
+      journal: input.journal ?? ephemeralJournal,
+      participants: input.participants.map((spec) => ({ participant: spec.id, health: { kind: 'alive' } })),
+      log: History.empty(),
+      queue: Fifo.empty(),
+      turns: [],
+      nextTurnSeq: 0,
+      roundRobin: 0,
+      compensations: [],
+      compensating: false,
+      failure: undefined,
+      rejections: [],
+    };
+  },
   // The deadline counts from the start, across phases, so it is one delayed
   // event raised once rather than an `after` on each phase (which would restart).
   entry: enqueueActions(({ context, enqueue }) => {

@@ -6,6 +6,7 @@ import { ConversationHandle } from './ConversationHandle.js';
 import { ConversationRuntime } from './internal/ConversationRuntime.js';
 import { conversationMachine, type CrashPolicy } from './conversationMachine.js';
 import { DurableSteps } from './DurableSteps.js';
+import { assertConversationConfig } from './internal/assertConversationConfig.js';
 import { durableJournal } from './internal/durableJournal.js';
 import type { ParticipantSpec } from './participant.js';
 
@@ -29,15 +30,14 @@ export type ConversationOptions =
 
 /** Starts a conversation and returns a first handle on it (sender `handle-1`). */
 export async function openConversation(options: ConversationOptions): Promise<ConversationHandle> {
+  assertConversationConfig(options);
+  if (options.id !== undefined && (typeof options.id !== 'string' || options.id === '')) {
+    throw new ConfigError(`id must be a non-empty string, got ${JSON.stringify(options.id)}`);
+  }
+  if (options.mode === 'durable' && (typeof options.store !== 'object' || options.store === null)) {
+    throw new ConfigError('a durable conversation needs a store (a DurableStore)');
+  }
   const id = options.id ?? randomUUID();
-  const ids = new Set<string>();
-  for (const spec of options.participants) {
-    if (ids.has(spec.id)) throw new ConfigError(`participant id ${JSON.stringify(spec.id)} is used twice`);
-    ids.add(spec.id);
-  }
-  if (options.timeoutMs !== undefined && !(Number.isSafeInteger(options.timeoutMs) && options.timeoutMs >= 0)) {
-    throw new ConfigError(`timeoutMs must be a non-negative safe integer, got ${options.timeoutMs}`);
-  }
   // The journal reports failed writes to the actor, which exists only after
   // the journal is built; the indirection closes that loop.
   let failConversation: (error: unknown) => void = () => {};

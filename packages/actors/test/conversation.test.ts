@@ -1,13 +1,18 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { createMachine, fromCallback, fromPromise } from 'xstate';
+import { ConfigError, InvalidArgumentError, MemoryStore } from '@liminal/store';
+import { createActor, createMachine, fromCallback, fromPromise } from 'xstate';
 import {
+  Conversation,
+  conversationMachine,
   ConversationClosedError,
   ConversationFailedError,
   openConversation,
   participant,
   TimeoutError,
   turnCompleted,
+  type ConversationInput,
+  type ConversationOptions,
   type ParticipantInput,
 } from '../src/index.js';
 
@@ -40,6 +45,35 @@ async function until(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !condition(); i++) await tick();
   expect(condition()).toBe(true);
 }
+
+describe('conversationMachine used directly (createActor with the DESIGN.md config as input)', () => {
+  it('runs from {participants, timeoutMs?, mode, onCrash} alone: a random id, messages in, replies emitted', async () => {
+    const actor = createActor(conversationMachine, { input: { participants: [echo], mode: 'ephemeral', onCrash: 'fail' } });
+    const replies: unknown[] = [];
+    actor.on('reply', ({ envelope }) => replies.push(envelope.message.payload));
+    actor.start();
+    expect(actor.getSnapshot().context.id).toMatch(/^[0-9a-f-]{36}$/);
+    actor.send({ type: 'activate' });
+    const span = Conversation.start('direct');
+    actor.send({ type: 'message', envelope: { id: 'm1', sender: 'me', message: span.message('hi'), inReplyTo: undefined } });
+    await until(() => replies.length === 1);
+    expect(replies).toEqual(['echo:hi']);
+  });
+
+  it('refuses durable mode without the journal openConversation builds, and bad config, with ConfigError', () => {
+    for (const input of [
+      { participants: [echo], mode: 'durable', onCrash: 'fail' },
+      { participants: [echo], mode: 'ephemeral', onCrash: 'ignore' },
+    ]) {
+      const errors: unknown[] = [];
+      const actor = createActor(conversationMachine, { input: input as ConversationInput });
+      actor.subscribe({ error: (error) => errors.push(error) });
+      actor.start();
+      expect(actor.getSnapshot().status).toBe('error');
+      expect(errors[0]).toBeInstanceOf(ConfigError);
+    }
+  });
+});
 
 describe('ConversationHandle messaging', () => {
   it('a reply from a participant reaches receive, with the request trace context', async () => {
@@ -248,8 +282,51 @@ describe('ConversationHandle messaging', () => {
     expect(Object.keys(handle.actor.getSnapshot().children)).toEqual([]);
   });
 
-  it('rejects duplicate participant ids and a bad timeout with ConfigError', async () => {
-    await expect(openConversation({ participants: [echo, echo], onCrash: 'fail', mode: 'ephemeral' })).rejects.toMatchObject({ code: 'CONFIG' });
-    await expect(openConversation({ participants: [echo], onCrash: 'fail', mode: 'ephemeral', timeoutMs: -1 })).rejects.toMatchObject({ code: 'CONFIG' });
+  it('rejects a bad configuration with ConfigError before anything starts or is stored', async () => {
+    const store = new MemoryStore();
+    const bad: unknown[] = [
+      { participants: [echo, echo], onCrash: 'fail', mode: 'ephemeral' },
+      { participants: [echo], onCrash: 'fail', mode: 'ephemeral', timeoutMs: -1 },
+      { participants: [echo], onCrash: 'fail', mode: 'ephemeral', timeoutMs: 1.5 },
+      { participants: [echo], onCrash: 'retry', mode: 'ephemeral' },
+      { participants: [echo], mode: 'ephemeral' },
+      { participants: [echo], onCrash: 'fail', mode: 'eventual' },
+      { participants: [echo], onCrash: 'fail', mode: 'durable' },
+      { participants: [{ id: '', logic: echo.logic }], onCrash: 'fail', mode: 'ephemeral' },
+      { participants: [{ id: 'no-logic' }], onCrash: 'fail', mode: 'ephemeral' },
+      { participants: 'echo', onCrash: 'fail', mode: 'ephemeral' },
+      { id: '', participants: [echo], onCrash: 'fail', mode: 'durable', store },
+    ];
+    for (const options of bad) {
+      await expect(openConversation(options as ConversationOptions), JSON.stringify(options)).rejects.toBeInstanceOf(ConfigError);
+    }
+    expect(await store.listStreams('')).toEqual([]);
+  });
+
+  it('rejects a bad timeoutMs or messageId with InvalidArgumentError, and sends nothing', async () => {
+    const handle = await openConversation({ participants: [echo], onCrash: 'fail', mode: 'ephemeral' });
+    for (const timeoutMs of [-1, Number.NaN, 0.5, Number.POSITIVE_INFINITY]) {
+      await expect(handle.receive({ timeoutMs })).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(handle.receive(timeoutMs)).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(handle.ask('x', { timeoutMs })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', argument: 'timeoutMs' });
+    }
+    await expect(handle.ask('x', { messageId: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', argument: 'messageId' });
+    expect(() => handle.send('x', { messageId: 7 as unknown as string })).toThrow(InvalidArgumentError);
+    expect(handle.getState().log).toEqual([]);
+    expect(handle.getState().phase).toBe('created');
+  });
+
+  it('receive(ms) and ask(message, ms) take the deadline as a bare number too', async () => {
+    vi.useFakeTimers();
+    try {
+      const handle = await openConversation({ participants: [echo], onCrash: 'fail', mode: 'ephemeral' });
+      expect((await handle.ask('n', 1000)).message.payload).toBe('echo:n');
+      const pending = handle.receive(300);
+      const assertion = expect(pending).rejects.toMatchObject({ code: 'TIMEOUT', operation: 'receive', timeoutMs: 300 });
+      await vi.advanceTimersByTimeAsync(300);
+      await assertion;
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
