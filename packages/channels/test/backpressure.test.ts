@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BackpressureError, ChannelRegistry, type OverflowPolicy } from '../src/index.js';
+import { BackpressureError, type ChannelHandle, ChannelRegistry, type OverflowPolicy, type SubscribeOptions } from '../src/index.js';
 import { eventually, gate } from './support.js';
 
 let registry: ChannelRegistry;
@@ -19,19 +19,22 @@ function outcome<T>(promise: Promise<T>): { state: 'pending' | 'resolved' | 'rej
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/** A subscriber that records each message it starts and then waits until `hold` opens. */
+function slowSubscriber(channel: ChannelHandle<number>, options: SubscribeOptions<number>) {
+  const hold = gate();
+  const started: number[] = [];
+  channel.subscribe(async (d) => {
+    started.push(d.message);
+    await hold.promise;
+  }, options);
+  return { hold, started };
+}
+
 describe('backpressure', () => {
   it('accepts while in flight < capacity, then defers into the buffer: the publisher awaits until its message starts', async () => {
     registry = new ChannelRegistry();
     const channel = registry.create<number>({ name: 'bp', mode: 'ephemeral' });
-    const hold = gate();
-    const started: number[] = [];
-    channel.subscribe(
-      async (d) => {
-        started.push(d.message);
-        await hold.promise;
-      },
-      { capacity: 2, buffer: 2, overflow: 'reject' },
-    );
+    const { hold, started } = slowSubscriber(channel, { capacity: 2, buffer: 2, overflow: 'reject' });
     const accepted = [outcome(channel.publish(1)), outcome(channel.publish(2))];
     const deferred = [outcome(channel.publish(3)), outcome(channel.publish(4))];
     await tick();
@@ -48,16 +51,8 @@ describe('backpressure', () => {
   it('reject: beyond the buffer the whole publish fails with BackpressureError, nobody gets it, and it is counted', async () => {
     registry = new ChannelRegistry();
     const channel = registry.create<number>({ name: 'bp', mode: 'ephemeral' });
-    const hold = gate();
-    const slow: number[] = [];
+    const { hold, started: slow } = slowSubscriber(channel, { name: 'slow', capacity: 1, buffer: 1, overflow: 'reject' });
     const fast: number[] = [];
-    channel.subscribe(
-      async (d) => {
-        slow.push(d.message);
-        await hold.promise;
-      },
-      { name: 'slow', capacity: 1, buffer: 1, overflow: 'reject' },
-    );
     channel.subscribe((d) => void fast.push(d.message), { name: 'fast' });
     void channel.publish(1);
     void channel.publish(2);
@@ -77,15 +72,7 @@ describe('backpressure', () => {
   it('dropOldest: a full buffer evicts its oldest message, counted, and that publisher learns it was not delivered', async () => {
     registry = new ChannelRegistry();
     const channel = registry.create<number>({ name: 'bp', mode: 'ephemeral' });
-    const hold = gate();
-    const seen: number[] = [];
-    channel.subscribe(
-      async (d) => {
-        seen.push(d.message);
-        await hold.promise;
-      },
-      { capacity: 1, buffer: 2, overflow: 'dropOldest' },
-    );
+    const { hold, started: seen } = slowSubscriber(channel, { capacity: 1, buffer: 2, overflow: 'dropOldest' });
     const results = [1, 2, 3, 4, 5].map((n) => outcome(channel.publish(n)));
     await tick();
     // 1 runs; 2 and 3 were buffered, then 4 and 5 evicted them.
@@ -104,15 +91,7 @@ describe('backpressure', () => {
   it('block: beyond the buffer the publisher waits for room, and every message arrives in order', async () => {
     registry = new ChannelRegistry();
     const channel = registry.create<number>({ name: 'bp', mode: 'ephemeral' });
-    const hold = gate();
-    const seen: number[] = [];
-    channel.subscribe(
-      async (d) => {
-        seen.push(d.message);
-        await hold.promise;
-      },
-      { capacity: 1, buffer: 1, overflow: 'block' },
-    );
+    const { hold, started: seen } = slowSubscriber(channel, { capacity: 1, buffer: 1, overflow: 'block' });
     const results = [1, 2, 3, 4].map((n) => outcome(channel.publish(n)));
     await tick();
     expect(results.map((o) => o.state)).toEqual(['resolved', 'pending', 'pending', 'pending']);

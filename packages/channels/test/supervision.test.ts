@@ -6,6 +6,14 @@ import { FlakyStore, ManualClock } from './support.js';
 let registry: ChannelRegistry;
 afterEach(() => registry.closeAll());
 
+/** A durable channel on a store that fails when told, with a budget of one restart per second of a manual clock. */
+function oneRestartPerSecond() {
+  const clock = new ManualClock();
+  const store = new FlakyStore();
+  registry = new ChannelRegistry({ store, clock, restart: { maxRestarts: 1, withinMs: 1_000 } });
+  return { clock, store, channel: registry.create<string>({ name: 'window', mode: 'durable' }) };
+}
+
 describe('channel supervision', () => {
   it('restarts a crashed channel actor, and its subscribers keep receiving, the crashing message included', async () => {
     const store = new FlakyStore();
@@ -75,10 +83,7 @@ describe('channel supervision', () => {
   });
 
   it('counts restarts within the policy window only, timed by the registry clock', async () => {
-    const clock = new ManualClock();
-    const store = new FlakyStore();
-    registry = new ChannelRegistry({ store, clock, restart: { maxRestarts: 1, withinMs: 1_000 } });
-    const channel = registry.create<string>({ name: 'window', mode: 'durable' });
+    const { clock, store, channel } = oneRestartPerSecond();
     store.failAppends('window:', 1);
     await channel.publish('a');
     // The first restart has left the window, so one more crash is within budget.
@@ -92,10 +97,7 @@ describe('channel supervision', () => {
   });
 
   it('a crash inside the window of the previous restart exceeds a budget of one', async () => {
-    const clock = new ManualClock();
-    const store = new FlakyStore();
-    registry = new ChannelRegistry({ store, clock, restart: { maxRestarts: 1, withinMs: 1_000 } });
-    const channel = registry.create<string>({ name: 'window', mode: 'durable' });
+    const { clock, store, channel } = oneRestartPerSecond();
     store.failAppends('window:', 1);
     await channel.publish('a');
     clock.advance(999);
