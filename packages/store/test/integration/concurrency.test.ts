@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '@liminal/store';
 import { postgresForTests, uniqueSchemaName } from '@liminal/store/testing';
-import { runScript, worker } from './children.js';
+import { runTogether, worker } from './children.js';
 
 const workers = 4;
 const appendsPerWorker = 500;
@@ -47,13 +47,18 @@ afterAll(async () => {
   for (const target of targets) await target.cleanUp();
 });
 
-const race = (target: SharedStore, mode: 'append' | 'cas', name: string, count: number) =>
-  Promise.all(
-    Array.from({ length: workers }, async (_, id) => {
-      const output = await runScript(worker('racer'), [target.url(), mode, name, `w${id}`, String(count)]);
-      return JSON.parse(output) as { successes: number; conflicts: number };
-    }),
-  );
+/**
+ * Each race is 2000 writes through up to four loaded processes plus their
+ * start-up; on a machine shared with other test runs it can take far longer
+ * than the default 30 s, which says nothing about correctness.
+ */
+const raceTimeoutMs = 240_000;
+
+const race = async (target: SharedStore, mode: 'append' | 'cas', name: string, count: number) => {
+  const argLists = Array.from({ length: workers }, (_, id) => [target.url(), mode, name, `w${id}`, String(count)]);
+  const outputs = await runTogether(worker('racer'), argLists);
+  return outputs.map((output) => JSON.parse(output) as { successes: number; conflicts: number });
+};
 
 describe.each(targets)(`$name shared by ${workers} processes`, (target) => {
   it(`keeps ${workers} processes racing read-then-append on one stream gap-free, each payload exactly once`, async () => {
@@ -75,7 +80,7 @@ describe.each(targets)(`$name shared by ${workers} processes`, (target) => {
       expect(own).toEqual(expected.filter((payload) => payload.startsWith(`w${id}:`)));
     }
     expect(results.every((result) => result.successes === appendsPerWorker)).toBe(true);
-  });
+  }, raceTimeoutMs);
 
   it(`ends a race of cas increments with the counter equal to the number of successful cas calls`, async () => {
     const results = await race(target, 'cas', 'hits', casPerWorker);
@@ -84,5 +89,5 @@ describe.each(targets)(`$name shared by ${workers} processes`, (target) => {
     await store.close();
     expect(value).toBe(results.reduce((sum, result) => sum + result.successes, 0));
     expect(value).toBe(workers * casPerWorker);
-  });
+  }, raceTimeoutMs);
 });
