@@ -15,6 +15,7 @@ import {
   type ConversationOptions,
   type ParticipantInput,
 } from '../src/index.js';
+import { tick, until } from './support.js';
 
 const echo = participant(
   'echo',
@@ -40,11 +41,6 @@ function gated(id: string) {
   return { spec, started, gates, aborted };
 }
 
-const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await tick();
-  expect(condition()).toBe(true);
-}
 
 describe('conversationMachine used directly (createActor with the DESIGN.md config as input)', () => {
   it('runs from {participants, timeoutMs?, mode, onCrash} alone: a random id, messages in, replies emitted', async () => {

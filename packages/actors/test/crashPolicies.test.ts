@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { fromPromise } from 'xstate';
+import { createMachine, fromCallback, fromPromise } from 'xstate';
 import { ConversationFailedError, openConversation, participant, type ParticipantExit, type ParticipantInput } from '../src/index.js';
-
-const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await tick();
-  expect(condition()).toBe(true);
-}
+import { tick, until } from './support.js';
 
 /** Crashes on payloads starting with "crash", otherwise replies `<id>:<payload>`. */
 function worker(id: string, handled: string[] = []) {
@@ -124,6 +119,34 @@ describe('onCrash: routeToNext', () => {
     const state = handle.getState();
     expect(state.phase).toBe('failed');
     expect(state.log.filter((entry) => entry.kind === 'participantCrashed').map((entry) => 'participant' in entry && entry.participant)).toEqual(['a', 'b']);
+  });
+});
+
+describe('every kind of participant logic can crash', () => {
+  it('a machine that errors and a callback that throws are crashes, rerouted like a failed promise', async () => {
+    const handled: string[] = [];
+    const machine = participant(
+      'machine',
+      createMachine({
+        entry: () => {
+          throw new Error('machine crashed');
+        },
+      }),
+    );
+    const callback = participant(
+      'callback',
+      fromCallback(() => {
+        throw new Error('callback crashed');
+      }),
+    );
+    const handle = await openConversation({ participants: [machine, callback, worker('steady', handled)], onCrash: 'routeToNext', mode: 'ephemeral' });
+    expect((await handle.ask('m', { timeoutMs: 1000 })).message.payload).toBe('steady:m');
+    const crashes = handle.getState().log.flatMap((entry) => (entry.kind === 'participantCrashed' ? [[entry.participant, (entry.error as Error).message]] : []));
+    expect(crashes).toEqual([
+      ['machine', 'machine crashed'],
+      ['callback', 'callback crashed'],
+    ]);
+    expect(handle.getState().participants.map((p) => p.health.kind)).toEqual(['dead', 'dead', 'alive']);
   });
 });
 
