@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { codec, DurableConversation, type ConversationEvent } from '@liminal/durability';
-import { SqliteStore, type DurableStore, type StoredEntry } from '@liminal/store';
+import { PostgresStore, SqliteStore, type DurableStore, type StoredEntry } from '@liminal/store';
 import { payloadBytes } from '../src/payload.js';
-import { defineSuite } from '../src/suite.js';
+import { dropSchemaOnCleanup } from '../src/postgres.js';
+import { defineSuite, type BenchContext } from '../src/suite.js';
 
 const totalEvents = 100_000;
 const stepsPerMessage = 97;
@@ -60,40 +61,45 @@ function collectGarbage(): void {
   gc();
 }
 
+/** Writes both logs, checks each recovers the intended way, then compares the two recoveries. */
+async function compareRecoveries(bench: BenchContext, store: DurableStore, engine: string, storeName: string): Promise<void> {
+  const started = performance.now();
+  await writeLog(store, 'replayed');
+  await writeLog(store, 'snapshotted');
+  // A conversation writes its snapshot as it appends; one more event after
+  // the 100,000 stores a snapshot covering the whole log.
+  const writer = await DurableConversation.recover(store, 'snapshotted', { snapshots: { kind: 'everyEvents', events: 1 } });
+  await writer.receiveMessage('last', Date.now());
+  bench.log(`${engine}: wrote 2 × ${totalEvents} events in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+  const check = await DurableConversation.recover(store, 'snapshotted');
+  if (check.recoveredFrom.kind !== 'snapshot') throw new Error(`expected a snapshot recovery, got ${check.recoveredFrom.kind}`);
+  const replayCheck = await DurableConversation.recover(store, 'replayed');
+  if (replayCheck.recoveredFrom.kind !== 'replay' || replayCheck.expectedSeq !== totalEvents) {
+    throw new Error('expected a full replay of every event');
+  }
+
+  await bench.compare({
+    id: `6-recovery/${engine}`,
+    title: `DurableConversation.recover: from a snapshot vs full replay of ${totalEvents.toLocaleString('en-US')} events (${storeName})`,
+    note:
+      `The log: ${totalEvents / eventsPerMessage} messages × (received, started, ${stepsPerMessage} steps with ~100-byte outputs, finished). ` +
+      'One op = one complete recovery; the ratio is the speed-up of snapshot recovery. The snapshot covers the whole log plus one event.',
+    sides: [
+      { label: 'recover from snapshot', config: `${storeName}, snapshot stream present`, run: () => DurableConversation.recover(store, 'snapshotted') },
+      { label: 'full replay', config: `${storeName}, no snapshot, batches of 1024`, run: () => DurableConversation.recover(store, 'replayed') },
+    ],
+    targets: [{ vs: 'full replay', atLeast: 20 }],
+  });
+}
+
 export default defineSuite({
   title: '6. Recovery of one conversation with 100,000 events',
   async run(bench) {
     const dir = bench.tempDir();
     const store = new SqliteStore(join(dir, 'recovery.db'), { synchronous: 'FULL' });
     bench.cleanup(() => store.close());
-    const started = performance.now();
-    await writeLog(store, 'replayed');
-    await writeLog(store, 'snapshotted');
-    // A conversation writes its snapshot as it appends; one more event after
-    // the 100,000 stores a snapshot covering the whole log.
-    const writer = await DurableConversation.recover(store, 'snapshotted', { snapshots: { kind: 'everyEvents', events: 1 } });
-    await writer.receiveMessage('last', Date.now());
-    bench.log(`wrote 2 × ${totalEvents} events in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-
-    const check = await DurableConversation.recover(store, 'snapshotted');
-    if (check.recoveredFrom.kind !== 'snapshot') throw new Error(`expected a snapshot recovery, got ${check.recoveredFrom.kind}`);
-    const replayCheck = await DurableConversation.recover(store, 'replayed');
-    if (replayCheck.recoveredFrom.kind !== 'replay' || replayCheck.expectedSeq !== totalEvents) {
-      throw new Error('expected a full replay of every event');
-    }
-
-    await bench.compare({
-      id: '6-recovery/sqlite',
-      title: `DurableConversation.recover: from a snapshot vs full replay of ${totalEvents.toLocaleString('en-US')} events (SQLite)`,
-      note:
-        `The log: ${totalEvents / eventsPerMessage} messages × (received, started, ${stepsPerMessage} steps with ~100-byte outputs, finished). ` +
-        'One op = one complete recovery; the ratio is the speed-up of snapshot recovery. The snapshot covers the whole log plus one event.',
-      sides: [
-        { label: 'recover from snapshot', config: 'SqliteStore, snapshot stream present', run: () => DurableConversation.recover(store, 'snapshotted') },
-        { label: 'full replay', config: `SqliteStore, no snapshot, batches of 1024`, run: () => DurableConversation.recover(store, 'replayed') },
-      ],
-      targets: [{ vs: 'full replay', atLeast: 20 }],
-    });
+    await compareRecoveries(bench, store, 'sqlite', 'SqliteStore');
 
     collectGarbage();
     const before = process.memoryUsage().heapUsed;
@@ -117,7 +123,16 @@ export default defineSuite({
       title: 'Heap retained by the recovered conversation (after GC)',
       value: retained / 2 ** 20,
       unit: 'MB',
-      note: `The replayed state of ${recovered.expectedSeq.toLocaleString('en-US')} events kept alive after recovery (every step output is kept for reuse on resume).`,
+      note: `The replayed state (SQLite) of ${recovered.expectedSeq.toLocaleString('en-US')} events kept alive after recovery (every step output is kept for reuse on resume).`,
     });
+
+    // The PostgreSQL variant writes and replays 200,000 more events: full runs only, to keep --quick under 2 minutes.
+    const url = bench.postgresUrl;
+    if (!url || bench.quick) return;
+    const schema = bench.uniqueName('bench_recovery');
+    dropSchemaOnCleanup(bench, url, schema);
+    const pgStore = new PostgresStore(url, { schema });
+    bench.cleanup(() => pgStore.close());
+    await compareRecoveries(bench, pgStore, 'postgres', 'PostgresStore');
   },
 });
