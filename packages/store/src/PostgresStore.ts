@@ -1,8 +1,9 @@
 import pg from 'pg';
 import type { StoredEntry } from './DurableStore.js';
-import { CasConflictError, ConfigError, LiminalError, SequenceConflictError, StoreUnavailableError } from './errors.js';
+import { CasConflictError, ConfigError, SequenceConflictError } from './errors.js';
 import { prefixUpperBound } from './internal/prefixRange.js';
 import { toUint8Array } from './internal/toUint8Array.js';
+import { unavailable } from './internal/unavailable.js';
 import { StoreBase } from './StoreBase.js';
 
 export interface PostgresStoreOptions {
@@ -55,6 +56,8 @@ export class PostgresStore extends StoreBase {
 
   constructor(connectionString: string, options: PostgresStoreOptions = {}) {
     super();
+    // Checked first: a typo'd options value must be a ConfigError, not a TypeError from reading it.
+    if (typeof options !== 'object' || options === null) throw new ConfigError('PostgresStore options must be an object');
     if (typeof connectionString !== 'string' || connectionString.length === 0) {
       throw new ConfigError('PostgreSQL connection string must be a non-empty string');
     }
@@ -140,7 +143,7 @@ export class PostgresStore extends StoreBase {
       ]);
       written = new Set(result.rows.map((row) => row.stream));
     } catch (error) {
-      const failure = unavailable(error);
+      const failure = unavailable('PostgreSQL', error);
       for (const append of batch) append.reject(failure);
       return;
     }
@@ -158,7 +161,7 @@ export class PostgresStore extends StoreBase {
       ]);
       lengths = new Map(result.rows.map((row) => [row.stream, Number(row.length)]));
     } catch (error) {
-      const failure = unavailable(error);
+      const failure = unavailable('PostgreSQL', error);
       for (const append of refused) append.reject(failure);
       return;
     }
@@ -182,7 +185,7 @@ export class PostgresStore extends StoreBase {
       return result.rowCount === buffers.length;
     } catch (error) {
       if (pgCode(error) === uniqueViolation) return false;
-      throw unavailable(error);
+      throw unavailable('PostgreSQL', error);
     }
   }
 
@@ -251,7 +254,7 @@ export class PostgresStore extends StoreBase {
     try {
       return await this.#pool.query<Row>(text, values);
     } catch (error) {
-      throw unavailable(error);
+      throw unavailable('PostgreSQL', error);
     }
   }
 
@@ -261,7 +264,7 @@ export class PostgresStore extends StoreBase {
     try {
       client = await this.#pool.connect();
     } catch (error) {
-      throw unavailable(error);
+      throw unavailable('PostgreSQL', error);
     }
     try {
       await client.query('BEGIN');
@@ -272,7 +275,7 @@ export class PostgresStore extends StoreBase {
       await client.query('ROLLBACK').catch(() => undefined);
       // A client that failed mid-transaction may be broken; never reuse it.
       client.release(true);
-      throw unavailable(error);
+      throw unavailable('PostgreSQL', error);
     }
   }
 
@@ -280,7 +283,7 @@ export class PostgresStore extends StoreBase {
   #ensureSchema(): Promise<void> {
     this.#ready ??= this.#createSchema().catch((error: unknown) => {
       this.#ready = undefined;
-      throw unavailable(error);
+      throw unavailable('PostgreSQL', error);
     });
     return this.#ready;
   }
@@ -368,11 +371,4 @@ function pgCode(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
     ? error.code
     : undefined;
-}
-
-/** Contract errors pass through; anything else (connection lost, server error) is the backend failing. */
-function unavailable(error: unknown): LiminalError {
-  if (error instanceof LiminalError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
-  return new StoreUnavailableError(`PostgreSQL failed: ${reason}`, { cause: error });
 }

@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3';
 import type { StoredEntry } from './DurableStore.js';
-import { CasConflictError, ConfigError, LiminalError, SequenceConflictError, StoreUnavailableError } from './errors.js';
+import { CasConflictError, ConfigError, SequenceConflictError } from './errors.js';
 import { prefixUpperBound } from './internal/prefixRange.js';
 import { toUint8Array } from './internal/toUint8Array.js';
+import { unavailable } from './internal/unavailable.js';
 import { StoreBase } from './StoreBase.js';
 
 /**
@@ -66,6 +67,8 @@ export class SqliteStore extends StoreBase {
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     super();
+    // Checked first: a typo'd options value must be a ConfigError, not a TypeError from reading it.
+    if (typeof options !== 'object' || options === null) throw new ConfigError('SqliteStore options must be an object');
     if (typeof path !== 'string' || path.length === 0) throw new ConfigError('SQLite path must be a non-empty string');
     const synchronous = options.synchronous ?? 'FULL';
     if (!synchronousLevels.includes(synchronous)) {
@@ -117,7 +120,7 @@ export class SqliteStore extends StoreBase {
     try {
       outcomes = this.#db.transaction(() => batch.map((append) => this.#appendInTransaction(append))).immediate();
     } catch (error) {
-      const failure = unavailable(error);
+      const failure = unavailable('SQLite', error);
       for (const append of batch) append.reject(failure);
       return;
     }
@@ -233,13 +236,6 @@ function unavailableOnFailure<T>(work: () => T): T {
   try {
     return work();
   } catch (error) {
-    throw unavailable(error);
+    throw unavailable('SQLite', error);
   }
-}
-
-/** Contract errors pass through; anything SQLite raises (busy, I/O, corrupt file) is the backend failing. */
-function unavailable(error: unknown): LiminalError {
-  if (error instanceof LiminalError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
-  return new StoreUnavailableError(`SQLite failed: ${reason}`, { cause: error });
 }

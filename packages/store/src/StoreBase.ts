@@ -1,5 +1,5 @@
 import type { DurableStore, ListStreamsOptions, StoredEntry } from './DurableStore.js';
-import { StoreClosedError } from './errors.js';
+import { InvalidArgumentError, StoreClosedError } from './errors.js';
 import {
   assertName,
   assertNonNegativeSafeInteger,
@@ -64,6 +64,9 @@ export abstract class StoreBase implements DurableStore {
   async listStreams(prefix: string, options: ListStreamsOptions = {}): Promise<string[]> {
     this.assertOpen();
     assertString('prefix', prefix);
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('options', 'expected an object { after?, limit? }');
+    }
     if (options.after !== undefined) assertName('after', options.after);
     if (options.limit !== undefined) assertPositiveSafeInteger('limit', options.limit);
     return this.doListStreams(prefix, options.after, options.limit);

@@ -28,6 +28,16 @@ describe('SqliteStore', () => {
     await second.close();
   });
 
+  it('keeps one file in WAL mode', async () => {
+    const path = join(directory, 'wal.db');
+    const store = new SqliteStore(path);
+    await store.append('s', new Uint8Array([1]), 0);
+    const other = new Database(path, { readonly: true });
+    expect(other.pragma('journal_mode', { simple: true })).toBe('wal');
+    other.close();
+    await store.close();
+  });
+
   it('is what openStore returns for sqlite: URLs and bare paths, sharing one file', async () => {
     const path = join(directory, 'shared.db');
     const viaUrl = await openStore(`sqlite:${path}`);

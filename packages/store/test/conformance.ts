@@ -395,6 +395,8 @@ export function describeConformance(kind: StoreKind): void {
           () => store.listStreams(any(undefined)),
           () => store.listStreams('nul\u0000'),
           () => store.listStreams('', { after: '' }),
+          () => store.listStreams('', any(null)),
+          () => store.listStreams('', any('limit=1')),
         ];
         for (const call of calls) {
           const error = await call().catch((caught: unknown) => caught);

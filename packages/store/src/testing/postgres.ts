@@ -29,3 +29,14 @@ export async function postgresForTests(url: string = testPostgresUrl): Promise<s
     await client.end().catch(() => undefined);
   }
 }
+
+/** Drops a schema a test created. Tests share one database: drop only what you created. */
+export async function dropTestSchema(schema: string, url: string = testPostgresUrl): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${client.escapeIdentifier(schema)} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}

@@ -2,12 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import type { DurableStore } from '../DurableStore.js';
 import { MemoryStore } from '../MemoryStore.js';
 import { PostgresStore } from '../PostgresStore.js';
 import { SqliteStore } from '../SqliteStore.js';
-import { postgresForTests } from './postgres.js';
+import { dropTestSchema, postgresForTests } from './postgres.js';
 
 /** One adapter under test; every `open()` gives a fresh, empty store isolated from all others. */
 export interface StoreKind {
@@ -45,13 +44,10 @@ class TemporaryPostgresStore extends PostgresStore {
   }
 
   protected override async doClose(): Promise<void> {
-    await super.doClose();
-    const client = new pg.Client({ connectionString: this.#url });
-    await client.connect();
     try {
-      await client.query(`DROP SCHEMA IF EXISTS ${client.escapeIdentifier(this.#schemaName)} CASCADE`);
+      await super.doClose();
     } finally {
-      await client.end();
+      await dropTestSchema(this.#schemaName, this.#url);
     }
   }
 }
@@ -65,7 +61,15 @@ export const memoryKind: StoreKind = { name: 'memory', open: async () => new Mem
 
 export const sqliteKind: StoreKind = {
   name: 'sqlite',
-  open: async () => new TemporarySqliteStore(mkdtempSync(join(tmpdir(), 'liminal-store-'))),
+  open: async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'liminal-store-'));
+    try {
+      return new TemporarySqliteStore(directory);
+    } catch (error) {
+      rmSync(directory, { recursive: true, force: true });
+      throw error;
+    }
+  },
 };
 
 /**

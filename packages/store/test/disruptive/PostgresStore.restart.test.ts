@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { PostgresStore } from '@liminal/store';
-import { postgresForTests, uniqueSchemaName } from '@liminal/store/testing';
+import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/store/testing';
 
 const url = await postgresForTests();
 
@@ -30,22 +30,21 @@ describe.skipIf(url === undefined)('PostgresStore across a PostgreSQL restart', 
   it('discards the dead pooled connections and serves the next call on a fresh one', async () => {
     const schema = uniqueSchemaName();
     const store = new PostgresStore(url!, { schema, poolSize: 3 });
-    // Fill the pool with idle connections that the restart will kill.
-    await Promise.all([0, 1, 2].map((index) => store.cas(`before-${index}`, 0, 1)));
-    await store.append('s', new Uint8Array([1]), 0);
+    try {
+      // Fill the pool with idle connections that the restart will kill.
+      await Promise.all([0, 1, 2].map((index) => store.cas(`before-${index}`, 0, 1)));
+      await store.append('s', new Uint8Array([1]), 0);
 
-    await restartPostgres();
+      await restartPostgres();
 
-    expect(await store.append('s', new Uint8Array([2]), 1)).toBe(1);
-    expect(await store.readFrom('s', 0, 10)).toEqual([
-      { sequence: 0, payload: new Uint8Array([1]) },
-      { sequence: 1, payload: new Uint8Array([2]) },
-    ]);
-    await store.close();
-
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA ${admin.escapeIdentifier(schema)} CASCADE`);
-    await admin.end();
+      expect(await store.append('s', new Uint8Array([2]), 1)).toBe(1);
+      expect(await store.readFrom('s', 0, 10)).toEqual([
+        { sequence: 0, payload: new Uint8Array([1]) },
+        { sequence: 1, payload: new Uint8Array([2]) },
+      ]);
+    } finally {
+      await store.close();
+      await dropTestSchema(schema, url);
+    }
   });
 });

@@ -51,6 +51,15 @@ describe.skipIf(url === undefined)('PostgresStore', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('has the database itself refuse a second entry with the same (stream, seq)', async () => {
+    const schema = freshSchema();
+    const store = new PostgresStore(url!, { schema });
+    await store.append('s', new Uint8Array([1]), 0);
+    await store.close();
+    const duplicate = admin.query(`INSERT INTO ${admin.escapeIdentifier(schema)}.entries (stream, seq, payload) VALUES ('s', 0, '\\x02')`);
+    await expect(duplicate).rejects.toMatchObject({ code: '23505' });
+  });
+
   it('is what openStore returns for postgres:// URLs, with ?schema= choosing the schema', async () => {
     const schema = freshSchema();
     const store = await openStore(`${url}?schema=${schema}`);

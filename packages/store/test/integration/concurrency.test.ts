@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '@liminal/store';
-import { postgresForTests, uniqueSchemaName } from '@liminal/store/testing';
+import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/store/testing';
 import { runTogether, worker } from './children.js';
 
 const workers = 4;
@@ -31,12 +30,7 @@ function postgresTarget(baseUrl: string): SharedStore {
   return {
     name: 'postgres',
     url: () => `${baseUrl}?schema=${schema}`,
-    cleanUp: async () => {
-      const client = new pg.Client({ connectionString: baseUrl });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS ${client.escapeIdentifier(schema)} CASCADE`);
-      await client.end();
-    },
+    cleanUp: () => dropTestSchema(schema, baseUrl),
   };
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,13 @@ const quickstart = fileURLToPath(new URL('../../examples/quickstart.ts', import.
 const expectedOutput = ['fenced: expected 0, stream is at 3', '0 created', '1 paid', '2 shipped', 'processed = 1', ''].join('\n');
 
 describe('the README example (examples/quickstart.ts)', () => {
+  it('is the code the README shows', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const shown = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    const script = readFileSync(quickstart, 'utf8').replace(/^(\/\/.*\n)+/, '');
+    expect(shown).toBe(script);
+  });
+
   it('runs on the default memory store', async () => {
     expect(await runScript(quickstart, [])).toBe(expectedOutput);
   });

@@ -1,0 +1,57 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, MemoryStore, openStore, PostgresStore, SqliteStore } from '@liminal/store';
+
+const any = (value: unknown) => value as never;
+
+describe('store configuration', () => {
+  let directory: string;
+  beforeEach(() => {
+    directory = mkdtempSync(join(tmpdir(), 'liminal-config-test-'));
+  });
+  afterEach(() => rmSync(directory, { recursive: true, force: true }));
+
+  it('opens a MemoryStore for memory:', async () => {
+    const store = await openStore('memory:');
+    expect(store).toBeInstanceOf(MemoryStore);
+    await store.close();
+  });
+
+  it('rejects unusable store URLs with ConfigError', async () => {
+    for (const url of ['', any(undefined), any(42), 'memory:extra', 'mysql://localhost/db', 'sqlite:', 'postgres://[not-a-host']) {
+      const error = await openStore(url).catch((caught: unknown) => caught);
+      expect(error, String(url)).toBeInstanceOf(ConfigError);
+      expect(error).toMatchObject({ code: 'CONFIG' });
+    }
+  });
+
+  it('rejects unusable SqliteStore arguments with ConfigError, creating no file', () => {
+    const path = join(directory, 'never.db');
+    const attempts = [
+      () => new SqliteStore(''),
+      () => new SqliteStore(any(undefined)),
+      () => new SqliteStore(path, any(null)),
+      () => new SqliteStore(path, any({ synchronous: 'sometimes' })),
+      () => new SqliteStore(path, { busyTimeoutMs: -1 }),
+      () => new SqliteStore(path, { busyTimeoutMs: 1.5 }),
+    ];
+    for (const attempt of attempts) expect(attempt).toThrow(ConfigError);
+    expect(() => rmSync(path)).toThrow(/ENOENT/);
+  });
+
+  it('rejects unusable PostgresStore arguments with ConfigError before connecting', () => {
+    const url = 'postgres://postgres@127.0.0.1:1/never';
+    const attempts = [
+      () => new PostgresStore(''),
+      () => new PostgresStore(url, any(null)),
+      () => new PostgresStore(url, { schema: '' }),
+      () => new PostgresStore(url, { schema: 'x'.repeat(64) }),
+      () => new PostgresStore(url, { schema: 'nul\u0000' }),
+      () => new PostgresStore(url, { poolSize: 0 }),
+      () => new PostgresStore(url, { poolSize: 2.5 }),
+    ];
+    for (const attempt of attempts) expect(attempt).toThrow(ConfigError);
+  });
+});

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CasConflictError,
+  ConfigError,
+  DecodeError,
+  InvalidArgumentError,
+  LiminalError,
+  SequenceConflictError,
+  StoreClosedError,
+  StoreUnavailableError,
+} from '@liminal/store';
+
+describe('store errors', () => {
+  it('are LiminalErrors with a stable code, their class name and public fields', () => {
+    const cause = new Error('socket closed');
+    const cases: [LiminalError, string, string, Record<string, unknown>][] = [
+      [new SequenceConflictError('s', 1, 2), 'SEQUENCE_CONFLICT', 'SequenceConflictError', { stream: 's', expected: 1, actual: 2 }],
+      [new CasConflictError('k', 3, 4), 'CAS_CONFLICT', 'CasConflictError', { key: 'k', expected: 3, actual: 4 }],
+      [new InvalidArgumentError('limit', 'too small'), 'INVALID_ARGUMENT', 'InvalidArgumentError', { argument: 'limit', reason: 'too small' }],
+      [new StoreClosedError(), 'STORE_CLOSED', 'StoreClosedError', {}],
+      [new ConfigError('bad url'), 'CONFIG', 'ConfigError', { message: 'bad url' }],
+      [new DecodeError('truncated'), 'DECODE', 'DecodeError', { message: 'truncated' }],
+      [new StoreUnavailableError('down', { cause }), 'STORE_UNAVAILABLE', 'StoreUnavailableError', { cause }],
+    ];
+    for (const [error, code, name, fields] of cases) {
+      expect(error).toBeInstanceOf(LiminalError);
+      expect(error).toBeInstanceOf(Error);
+      expect(error).toMatchObject({ code, name, ...fields });
+      expect(error.message.length).toBeGreaterThan(0);
+    }
+  });
+});
