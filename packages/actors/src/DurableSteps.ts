@@ -1,6 +1,6 @@
 import { DurableConversation } from '@liminal/durability';
 import type { DurableStore } from '@liminal/store';
-import { codecOf, compensationOf, type RegisterCompensation, type StepContext } from './steps.js';
+import { codecOf, compensationOf, notify, observedRun, type RegisterCompensation, type StepContext, type StepObserver } from './steps.js';
 
 /** What `DurableSteps.begin` decided for a delivered message. */
 export type MessageAdmission =
@@ -16,6 +16,8 @@ export interface BeginOptions {
   readonly receivedAt?: number;
   /** Called for each completed or replayed step that declared a compensation. */
   readonly onCompensation?: RegisterCompensation;
+  /** Told about every step: run (with its duration), failed, or replayed from the log. */
+  readonly onStep?: StepObserver;
 }
 
 /**
@@ -59,7 +61,7 @@ export class DurableSteps {
     if (decision.kind === 'skip') return decision;
     await this.#serial(() => this.conversation.recordProcessingStarted(messageId));
     const resumedAt = decision.kind === 'resumeFrom' ? decision.step : 0;
-    return { kind: 'run', steps: this.#steps(messageId, options.onCompensation), resumedAt };
+    return { kind: 'run', steps: this.#steps(messageId, options.onCompensation, options.onStep), resumedAt };
   }
 
   /** Resolves once every write issued so far has settled (whether it succeeded or not). */
@@ -99,7 +101,7 @@ export class DurableSteps {
     return { kind: 'completed', value };
   }
 
-  #steps(messageId: string, register: RegisterCompensation | undefined): StepContext {
+  #steps(messageId: string, register: RegisterCompensation | undefined, observe: StepObserver | undefined): StepContext {
     let nextIndex = 0;
     return {
       messageId,
@@ -108,10 +110,12 @@ export class DurableSteps {
         const codec = codecOf(options);
         const recorded = this.conversation.state.stepOutput(messageId, index);
         let output;
+        const where = { messageId, step: name, stepIndex: index };
         if (recorded !== undefined) {
           output = codec.decode(recorded);
+          notify(observe, { kind: 'replayed', ...where });
         } else {
-          output = await run();
+          output = await observedRun(run, where, observe);
           const bytes = codec.encode(output);
           await this.#serial(() => this.conversation.recordStepCompleted(messageId, index, bytes));
         }

@@ -18,7 +18,7 @@ import { History } from './internal/History.js';
 import { ephemeralJournal, type Admission, type RecordingJournal, type TurnJournal } from './internal/TurnJournal.js';
 import type { Envelope, ParticipantInput, ParticipantSpec, TurnCompletedEvent } from './participant.js';
 import { phaseChange, phaseEvents, type ConversationPhase, type FailureReason, type PhaseEventType } from './phases.js';
-import { ephemeralSteps, type CompensationRegistration, type StepContext } from './steps.js';
+import { ephemeralSteps, type CompensationRegistration, type StepContext, type StepObserver } from './steps.js';
 
 /** What a conversation does when a participant crashes. There is deliberately no default. */
 export type CrashPolicy = 'fail' | 'routeToNext' | 'compensate';
@@ -55,6 +55,8 @@ export interface ConversationInput {
   readonly timeoutMs?: number;
   /** Where turns are recorded; ephemeral when absent. */
   readonly journal?: TurnJournal;
+  /** Told about every participant step (ephemeral mode; a durable journal carries its own). */
+  readonly onStep?: StepObserver;
 }
 
 interface Turn {
@@ -382,7 +384,7 @@ export const conversationMachine = setup({
       mode: input.mode,
       timeoutMs: input.timeoutMs,
       logic: Object.fromEntries(input.participants.map((spec) => [spec.id, spec.logic])),
-      journal: input.journal ?? ephemeralJournal,
+      journal: input.journal ?? ephemeralJournal(input.onStep),
       participants: input.participants.map((spec) => ({ participant: spec.id, health: { kind: 'alive' } })),
       log: History.empty(),
       queue: Fifo.empty(),
@@ -513,7 +515,7 @@ function startTurns(enqueue: LooseEnqueue, self: AnyActorRef, context: Conversat
       self.send({ type: 'compensation.register', participant: turn.participant, registration });
     const { journal } = next;
     if (journal.kind === 'ephemeral') {
-      spawnRun(enqueue, next, turn, ephemeralSteps(turn.envelope.id, register));
+      spawnRun(enqueue, next, turn, ephemeralSteps(turn.envelope.id, register, journal.onStep));
       continue;
     }
     const input: AdmissionInput = { journal, envelope: turn.envelope, register };

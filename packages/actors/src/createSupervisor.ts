@@ -60,7 +60,8 @@ interface SupervisorContext {
   readonly strategy: RestartStrategy;
   readonly intensity: number;
   readonly periodMs: number;
-  readonly now: () => number;
+  /** Wrapped in an object: XState's `assign` would call a function-valued context property. */
+  readonly clock: { readonly now: () => number };
   /** Ids of the children currently running, in spec order. */
   readonly running: readonly string[];
   /** Times (epoch ms) of the restarts still inside the intensity window. */
@@ -116,7 +117,7 @@ export function createSupervisor(options: SupervisorOptions) {
       strategy: options.strategy,
       intensity,
       periodMs,
-      now: options.now ?? Date.now,
+      clock: { now: options.now ?? Date.now },
       running: specs.map((spec) => spec.id),
       restarts: [],
       escalation: undefined,
@@ -172,7 +173,7 @@ function onExit(context: SupervisorContext, child: string, exit: Exit, looseEnqu
     return;
   }
 
-  const now = context.now();
+  const now = context.clock.now();
   const restarts = [...context.restarts.filter((at) => at > now - context.periodMs), now];
   if (restarts.length > context.intensity) {
     const error = new SupervisorEscalationError(supervisor, child, context.intensity, context.periodMs, exit.kind === 'crash' ? exit.error : undefined);

@@ -35,5 +35,5 @@ export type { Envelope, ParticipantInput, ParticipantSpec, TurnCompletedEvent } 
 export { phaseChange } from './phases.js';
 export type { ConversationPhase, FailureReason, PhaseChange } from './phases.js';
 export { jsonCodec } from './steps.js';
-export type { CompensationRegistration, StepCodec, StepContext, StepOptions } from './steps.js';
+export type { CompensationRegistration, StepCodec, StepContext, StepEvent, StepObserver, StepOptions } from './steps.js';
 export { TraceContext } from './TraceContext.js';

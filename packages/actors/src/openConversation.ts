@@ -9,6 +9,7 @@ import { DurableSteps } from './DurableSteps.js';
 import { assertConversationConfig } from './internal/assertConversationConfig.js';
 import { durableJournal } from './internal/durableJournal.js';
 import type { ParticipantSpec } from './participant.js';
+import type { StepObserver } from './steps.js';
 
 interface CommonOptions {
   /** The conversation id (in durable mode also its stream in the store). Random when absent. */
@@ -20,6 +21,8 @@ interface CommonOptions {
   readonly timeoutMs?: number;
   /** XState inspection of the conversation and every participant turn. */
   readonly inspect?: (event: InspectionEvent) => void;
+  /** Told about every participant step: completed (with `durationMs`), failed, or replayed from the durable log. */
+  readonly onStep?: StepObserver;
   /** Clock for XState timers (the conversation timeout); a `SimulatedClock` in tests. */
   readonly clock?: NonNullable<ActorOptions<typeof conversationMachine>['clock']>;
 }
@@ -37,13 +40,14 @@ export async function openConversation(options: ConversationOptions): Promise<Co
   if (options.mode === 'durable' && (typeof options.store !== 'object' || options.store === null)) {
     throw new ConfigError('a durable conversation needs a store (a DurableStore)');
   }
+  if (options.onStep !== undefined && typeof options.onStep !== 'function') throw new ConfigError('onStep must be a function');
   const id = options.id ?? randomUUID();
   // The journal reports failed writes to the actor, which exists only after
   // the journal is built; the indirection closes that loop.
   let failConversation: (error: unknown) => void = () => {};
   const journal =
     options.mode === 'durable'
-      ? durableJournal(await DurableSteps.open(options.store, id), (error) => failConversation(error))
+      ? durableJournal(await DurableSteps.open(options.store, id), (error) => failConversation(error), options.onStep)
       : undefined;
   const actor = createActor(conversationMachine, {
     input: {
@@ -53,6 +57,7 @@ export async function openConversation(options: ConversationOptions): Promise<Co
       mode: options.mode,
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       ...(journal === undefined ? {} : { journal }),
+      ...(options.onStep === undefined ? {} : { onStep: options.onStep }),
     },
     ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),

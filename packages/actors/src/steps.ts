@@ -40,6 +40,47 @@ export interface CompensationRegistration {
 
 export type RegisterCompensation = (registration: CompensationRegistration) => void;
 
+/** One step of a participant, as `onStep` observers see it (for latency metrics, logs, traces). */
+export type StepEvent =
+  /** The step ran and its output was recorded (durable) or returned (ephemeral). */
+  | { readonly kind: 'completed'; readonly messageId: string; readonly step: string; readonly stepIndex: number; readonly durationMs: number }
+  /** The step ran and threw. */
+  | { readonly kind: 'failed'; readonly messageId: string; readonly step: string; readonly stepIndex: number; readonly durationMs: number; readonly error: unknown }
+  /** Durable mode: the step completed on an earlier attempt; its recorded output was reused and nothing ran. */
+  | { readonly kind: 'replayed'; readonly messageId: string; readonly step: string; readonly stepIndex: number };
+
+export type StepObserver = (event: StepEvent) => void;
+
+/**
+ * Runs a step's side effect, telling `observe` how long it took and whether it
+ * threw. An observer is for watching: whatever it throws is ignored, so a
+ * broken metrics hook never fails a participant.
+ */
+export async function observedRun<T>(
+  run: () => T | Promise<T>,
+  where: { readonly messageId: string; readonly step: string; readonly stepIndex: number },
+  observe: StepObserver | undefined,
+): Promise<T> {
+  if (observe === undefined) return run();
+  const started = performance.now();
+  try {
+    const output = await run();
+    notify(observe, { kind: 'completed', ...where, durationMs: performance.now() - started });
+    return output;
+  } catch (error) {
+    notify(observe, { kind: 'failed', ...where, durationMs: performance.now() - started, error });
+    throw error;
+  }
+}
+
+export function notify(observe: StepObserver | undefined, event: StepEvent): void {
+  try {
+    observe?.(event);
+  } catch {
+    // See observedRun: observers cannot fail a step.
+  }
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -77,13 +118,13 @@ export function compensationOf<T>(
 }
 
 /** Ephemeral mode: every step runs; nothing is recorded. */
-export function ephemeralSteps(messageId: string, register: RegisterCompensation): StepContext {
+export function ephemeralSteps(messageId: string, register: RegisterCompensation, observe?: StepObserver): StepContext {
   let nextIndex = 0;
   return {
     messageId,
     async step(name, run, options) {
       const index = nextIndex++;
-      const output = await run();
+      const output = await observedRun(run, { messageId, step: name, stepIndex: index }, observe);
       const compensation = compensationOf(messageId, index, name, output, options);
       if (compensation !== undefined) register(compensation);
       return output;

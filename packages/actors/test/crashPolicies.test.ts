@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMachine, fromCallback, fromPromise } from 'xstate';
-import { ConversationFailedError, openConversation, participant, type ParticipantExit, type ParticipantInput } from '../src/index.js';
+import { ConversationFailedError, openConversation, participant, type ParticipantExit, type ParticipantInput, type StepEvent } from '../src/index.js';
 import { tick, until } from './support.js';
 
 /** Crashes on payloads starting with "crash", otherwise replies `<id>:<payload>`. */
@@ -204,6 +204,42 @@ describe('onCrash: compensate', () => {
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ kind: 'compensationFailed', participant: 'p', step: 'two' });
     expect(handle.getState().failure?.reason).toBe('compensated');
+  });
+});
+
+describe('step observation (onStep)', () => {
+  it('reports each step completed or failed, with its duration, and a throwing observer changes nothing', async () => {
+    const events: StepEvent[] = [];
+    const p = participant(
+      'p',
+      fromPromise<string, ParticipantInput<string>>(async ({ input }) => {
+        await input.steps.step('one', () => 1);
+        await input.steps.step('two', () => {
+          if (input.payload === 'bad') throw new Error('step two failed');
+          return 2;
+        });
+        return 'ok';
+      }),
+    );
+    const handle = await openConversation({
+      participants: [p],
+      onCrash: 'fail',
+      mode: 'ephemeral',
+      onStep: (event) => {
+        events.push(event);
+        throw new Error('a broken metrics hook');
+      },
+    });
+    expect((await handle.ask('good', 1000)).message.payload).toBe('ok');
+    await expect(handle.ask('bad', 1000)).rejects.toMatchObject({ reason: 'participantCrashed' });
+    expect(events.map((e) => [e.kind, e.messageId === events[0]!.messageId, e.step, e.stepIndex])).toEqual([
+      ['completed', true, 'one', 0],
+      ['completed', true, 'two', 1],
+      ['completed', false, 'one', 0],
+      ['failed', false, 'two', 1],
+    ]);
+    for (const event of events) expect(event.kind !== 'replayed' && event.durationMs >= 0).toBe(true);
+    expect(events[3]).toMatchObject({ error: expect.objectContaining({ message: 'step two failed' }) });
   });
 });
 

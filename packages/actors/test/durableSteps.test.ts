@@ -95,15 +95,19 @@ describe('durable conversations', () => {
   }
 
   it('routeToNext resumes the crashed message on the next participant without repeating recorded steps', async () => {
+    const steps: string[] = [];
     const handle = await openConversation({
       id: 'durable-route',
       mode: 'durable',
       store,
       onCrash: 'routeToNext',
       participants: [worker('a', (id) => id === 'a'), worker('b', () => false)],
+      onStep: (event) => steps.push(`${event.kind}:${event.step}`),
     });
     const reply = await handle.ask('order', { timeoutMs: 5000, messageId: 'order-1' });
     expect(reply.message.payload).toBe('b:1:1');
+    // a ran step one and crashed; b reused its recorded output and ran step two.
+    expect(steps).toEqual(['completed:one', 'replayed:one', 'completed:two']);
     expect(await store.readValue('count:order-1:one')).toBe(1);
     expect(await store.readValue('count:order-1:two')).toBe(1);
     await handle.close();

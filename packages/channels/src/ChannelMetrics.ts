@@ -1,3 +1,4 @@
+import type { StepEvent } from '@liminal/actors';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { InboxEvent } from './internal/Inbox.js';
 
@@ -106,6 +107,15 @@ export class ChannelMetrics {
   observeStep(seconds: number): void {
     this.#stepLatency.observe(seconds);
   }
+
+  /**
+   * A conversation's step observer: `openConversation({ ..., onStep: telemetry.onStep })`
+   * feeds the step latency histogram with every step that ran (completed or
+   * failed); steps replayed from a durable log ran earlier and are not timed again.
+   */
+  readonly onStep = (event: StepEvent): void => {
+    if (event.kind !== 'replayed') this.observeStep(event.durationMs / 1000);
+  };
 
   /** Starts timing a step; call the returned function when the step ends. */
   startStep(): () => void {

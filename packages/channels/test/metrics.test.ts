@@ -1,5 +1,5 @@
 import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-text-format';
-import { openConversation, participant } from '@liminal/actors';
+import { openConversation, participant, type ParticipantInput } from '@liminal/actors';
 import { register as globalRegister } from 'prom-client';
 import { fromPromise } from 'xstate';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -92,6 +92,24 @@ describe('metrics', () => {
     await conversation.close();
     expect(await phases()).toEqual({ created: 0, active: 0, completing: 0, closed: 1 });
     stop();
+  });
+
+  it('times the steps of a real conversation into the step latency histogram', async () => {
+    registry = new ChannelRegistry();
+    const worker = participant(
+      'worker',
+      fromPromise<string, ParticipantInput<string>>(async ({ input }) => {
+        await input.steps.step('price', () => 10);
+        await input.steps.step('charge', () => 'charged');
+        return 'done';
+      }),
+    );
+    const conversation = await openConversation({ participants: [worker], onCrash: 'fail', mode: 'ephemeral', onStep: registry.telemetry.onStep });
+    await conversation.ask('order-1', 10_000);
+    await conversation.ask('order-2', 10_000);
+    const steps = family(parsePrometheusTextFormat(await registry.metrics()), 'liminal_conversation_step_duration_seconds');
+    expect(Number(steps.metrics[0]?.count)).toBe(4);
+    await conversation.close();
   });
 
   it('reports the inbox depth at scrape time', async () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { InvalidTraceparentError } from '@liminal/actors';
+import { Conversation, InvalidTraceparentError, openConversation, participant, type ParticipantInput, TraceContext } from '@liminal/actors';
+import { fromPromise } from 'xstate';
 import { type Context, type Span, type SpanContext, type SpanKind, type SpanOptions, trace, type Tracer } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChannelRegistry, type Delivery } from '../src/index.js';
@@ -32,6 +33,41 @@ describe('trace context', () => {
     expect(child?.spanId).not.toBe('b7ad6b7169203331');
     expect(root?.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(root?.traceId).not.toBe(child?.traceId);
+  });
+
+  it('flows publish → delivery → the steps of a conversation the handler continues', async () => {
+    registry = new ChannelRegistry();
+    const channel = registry.create<string>({ name: 'orders', mode: 'ephemeral' });
+    const stepContexts: TraceContext[] = [];
+    const billing = participant(
+      'billing',
+      fromPromise<string, ParticipantInput<string>>(async ({ input }) => {
+        await input.steps.step('charge', () => stepContexts.push(input.envelope.message.traceContext));
+        return `charged ${input.payload}`;
+      }),
+    );
+    const spans: Conversation[] = [];
+    const replies: string[] = [];
+    const deliveries: string[] = [];
+    channel.subscribe(async (delivery) => {
+      deliveries.push(delivery.traceparent);
+      const span = Conversation.continue('billing', TraceContext.parse(delivery.traceparent));
+      spans.push(span);
+      const conversation = await openConversation({ span, participants: [billing], onCrash: 'fail', mode: 'ephemeral' });
+      replies.push(String((await conversation.ask(delivery.message, 5_000)).message.payload));
+      await conversation.close();
+    });
+    const published = await channel.publish('o-1', { traceparent: parent });
+    expect(published.delivered).toBe(1);
+    await eventually(() => replies.length === 1);
+    expect(replies).toEqual(['charged o-1']);
+    // One trace from the publisher to the step: same trace id, each hop a child of the one before.
+    const [span] = spans;
+    expect(span?.traceContext.traceId).toBe(parts(parent).traceId);
+    expect(span?.parentTraceContext?.toTraceparent()).toBe(deliveries[0]);
+    expect(parts(deliveries[0]!).spanId).not.toBe(parts(parent).spanId);
+    expect(stepContexts.map((context) => context.traceId)).toEqual([parts(parent).traceId]);
+    expect(stepContexts[0]?.equals(span!.traceContext)).toBe(true);
   });
 
   it('refuses an invalid traceparent with a typed error and publishes nothing', async () => {

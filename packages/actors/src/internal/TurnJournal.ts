@@ -1,5 +1,5 @@
 import type { Envelope } from '../participant.js';
-import type { RegisterCompensation, StepContext } from '../steps.js';
+import type { RegisterCompensation, StepContext, StepObserver } from '../steps.js';
 
 /** Whether a delivered message runs (with its step context) or was already processed. */
 export type Admission = { readonly kind: 'skip' } | { readonly kind: 'run'; readonly steps: StepContext };
@@ -9,7 +9,7 @@ export type Admission = { readonly kind: 'skip' } | { readonly kind: 'run'; read
  * mode records nothing (its turns run at once, with steps that are not
  * recorded); durable mode writes a `DurableConversation`.
  */
-export type TurnJournal = { readonly kind: 'ephemeral' } | RecordingJournal;
+export type TurnJournal = { readonly kind: 'ephemeral'; readonly onStep: StepObserver | undefined } | RecordingJournal;
 
 /**
  * `finish` and `crashed` are fire-and-forget: the journal serializes its
@@ -24,4 +24,6 @@ export interface RecordingJournal {
   flush(): Promise<void>;
 }
 
-export const ephemeralJournal: TurnJournal = { kind: 'ephemeral' };
+// The observer lives in the journal object, not as a function in the machine
+// context: XState's `assign` would call a function-valued property as an assigner.
+export const ephemeralJournal = (onStep: StepObserver | undefined): TurnJournal => ({ kind: 'ephemeral', onStep });

@@ -1,4 +1,5 @@
 import type { DurableSteps } from '../DurableSteps.js';
+import type { StepObserver } from '../steps.js';
 import type { RecordingJournal } from './TurnJournal.js';
 
 /**
@@ -7,11 +8,11 @@ import type { RecordingJournal } from './TurnJournal.js';
  * and a failed write is reported through `onFailure` so the conversation fails
  * instead of silently losing its log.
  */
-export function durableJournal(steps: DurableSteps, onFailure: (error: unknown) => void): RecordingJournal {
+export function durableJournal(steps: DurableSteps, onFailure: (error: unknown) => void, onStep: StepObserver | undefined): RecordingJournal {
   return {
     kind: 'durable',
     admit: async (envelope, register) => {
-      const admission = await steps.begin(envelope.id, { onCompensation: register });
+      const admission = await steps.begin(envelope.id, { onCompensation: register, ...(onStep === undefined ? {} : { onStep }) });
       return admission.kind === 'skip' ? admission : { kind: 'run', steps: admission.steps };
     },
     finish: (messageId) => void steps.finish(messageId).catch(onFailure),
