@@ -120,6 +120,7 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
    */
   async processOnce(envelope: ChannelEnvelope, handler: MessageHandler): Promise<ProcessOutcome> {
     this.#assertOwn(envelope);
+    if (typeof handler !== 'function') throw new InvalidArgumentError('handler', 'expected a function');
     const { messageId } = envelope;
     let decision = await this.processed.claimOrGet(messageId, Date.now());
     if (decision.kind === 'inFlight') {

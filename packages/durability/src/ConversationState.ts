@@ -46,6 +46,9 @@ export class ConversationState {
   readonly #messages = new Map<string, MutableProgress>();
 
   static replay(events: Iterable<ConversationEvent>): ConversationState {
+    if (typeof (events as Partial<Iterable<ConversationEvent>> | null)?.[Symbol.iterator] !== 'function') {
+      throw new InvalidArgumentError('events', 'expected an iterable of ConversationEvent');
+    }
     const state = new ConversationState();
     for (const event of events) state.apply(event);
     return state;

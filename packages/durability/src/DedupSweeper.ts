@@ -1,5 +1,5 @@
 import { assertNonNegativeSafeInteger, ConfigError, DecodeError } from '@liminal/store';
-import type { DedupCache } from './DedupCache.js';
+import { DedupCache } from './DedupCache.js';
 import { readDedupRecords } from './internal/dedupRecords.js';
 
 export interface DedupSweepReport {
@@ -30,6 +30,7 @@ export class DedupSweeper {
     readonly cache: DedupCache,
     readonly ttlMs: number,
   ) {
+    if (!(cache instanceof DedupCache)) throw new ConfigError('DedupSweeper needs a DedupCache');
     if (!Number.isSafeInteger(ttlMs) || ttlMs < 0) throw new ConfigError(`ttlMs must be a non-negative safe integer, got ${ttlMs}`);
   }
 

@@ -214,7 +214,8 @@ class Reader {
 }
 
 function encode(record: DurableRecord): Uint8Array {
-  const tag = TAGS[record.kind];
+  if (typeof record !== 'object' || record === null) throw new InvalidArgumentError('record', 'expected a record object');
+  const tag = Object.hasOwn(TAGS, record.kind) ? TAGS[record.kind] : undefined;
   if (tag === undefined) throw new InvalidArgumentError('record.kind', `unknown kind ${JSON.stringify(record.kind)}`);
   const w = new Writer();
   w.byte(MAGIC);
@@ -271,8 +272,10 @@ function encode(record: DurableRecord): Uint8Array {
 function writeSnapshot(w: Writer, snapshot: ConversationSnapshot): void {
   w.string('conversationId', snapshot.conversationId);
   w.u64('coversSeq', snapshot.coversSeq);
+  if (!Array.isArray(snapshot.messages)) throw new InvalidArgumentError('messages', 'expected an array');
   w.u32(snapshot.messages.length);
   for (const message of snapshot.messages) {
+    if (!(message?.steps instanceof Map)) throw new InvalidArgumentError('messages[].steps', 'expected a Map of step outputs');
     w.string('messageId', message.messageId);
     const flags =
       (message.received ? FLAG_RECEIVED : 0) |

@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from '@liminal/store';
+
 const FNV_OFFSET_BASIS = 0xcbf29ce484222325n;
 const FNV_PRIME = 0x100000001b3n;
 const MASK_64 = 0xffffffffffffffffn;
@@ -9,6 +11,8 @@ const utf8 = new TextEncoder();
  * it can name streams and pick partitions.
  */
 export function keyHash(key: string): string {
+  // TextEncoder would silently hash String(key): 5 and '5' must not share a stream.
+  if (typeof key !== 'string') throw new InvalidArgumentError('key', `expected a string, got ${typeof key}`);
   let hash = FNV_OFFSET_BASIS;
   for (const byte of utf8.encode(key)) {
     hash = ((hash ^ BigInt(byte)) * FNV_PRIME) & MASK_64;

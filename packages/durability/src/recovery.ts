@@ -1,4 +1,4 @@
-import { assertNonNegativeSafeInteger, type DurableStore } from '@liminal/store';
+import { assertName, assertNonNegativeSafeInteger, type DurableStore } from '@liminal/store';
 import { ConsumerCursor, partitionKeyFor } from './ConsumerCursor.js';
 import { DurableConversation, type DurableConversationOptions } from './DurableConversation.js';
 
@@ -26,7 +26,13 @@ export function recoverConversation(
  * checkpointed): the first offset that was not yet checkpointed as processed.
  * `DurableChannel.consume` does this for you.
  */
-export function recoverCursor(store: DurableStore, consumerId: string, channel: string, partition: number): Promise<ConsumerCursor> {
+export async function recoverCursor(
+  store: DurableStore,
+  consumerId: string,
+  channel: string,
+  partition: number,
+): Promise<ConsumerCursor> {
+  assertName('channel', channel);
   assertNonNegativeSafeInteger('partition', partition);
   return ConsumerCursor.resume(store, consumerId, partitionKeyFor(channel, partition));
 }

@@ -16,6 +16,7 @@ describe.each(storeKinds)('DurableChannel on $name', (kind) => {
     expect(first.partition).toBe(expected);
     expect(second).toMatchObject({ partition: expected, sequence: first.sequence + 1 });
     expect(first.messageId).not.toBe(second.messageId);
+    for (const { messageId } of [first, second]) expect(messageId).toMatch(/^[A-Za-z0-9_-]{21}$/); // nanoid
   });
 
   it('delivers envelopes with causal metadata from offset 0 for a new consumer', async () => {
@@ -156,6 +157,28 @@ describe.each(storeKinds)('DurableChannel on $name', (kind) => {
     await expect(channel.publish('x' as unknown as Uint8Array, { key: 'k' })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(channel.consume('billing', 2)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(channel.consume('billing', 0, { checkpoint: { kind: 'perBatch', size: 0 } })).rejects.toBeInstanceOf(ConfigError);
+    const badOptions = [
+      undefined,
+      { key: 5 },
+      { key: 'k', idempotencyKey: '' },
+      { key: 'k', nowMs: -1 },
+      { key: 'k', causationId: 7 },
+      { key: 'lone \uD800' },
+      { key: 'k', idempotencyKey: 'ok', nowMs: 1.5 },
+    ];
+    for (const options of badOptions) {
+      await expect(channel.publish(bytes('x'), options as never), JSON.stringify(options)).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
     expect(await store.listStreams('orders')).toEqual([]);
+  });
+
+  it('rejects a handler that is not a function without claiming the message', async () => {
+    const channel = new DurableChannel(await open(), 'orders', { partitions: 1 });
+    await channel.publish(bytes('m0'), { key: 'k' });
+    const consumer = await channel.consume('billing', 0);
+    const [m0] = await consumer.poll(1);
+    await expect(consumer.processOnce(m0!, 'charge' as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(await consumer.processed.lookup(m0!.messageId)).toBeUndefined();
+    expect(consumer.cursor.currentOffset).toBe(0);
   });
 });

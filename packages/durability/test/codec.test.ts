@@ -87,5 +87,10 @@ describe('codec', () => {
     expect(() => codec.encode({ kind: 'processingStarted', messageId: 'bad \uD800 surrogate' })).toThrow(InvalidArgumentError);
     expect(() => codec.encode({ kind: 'messageReceived', messageId: 'm', receivedAt: 2 ** 53 })).toThrow(InvalidArgumentError);
     expect(() => codec.encode({ kind: 'messageReceived', messageId: 'm', receivedAt: -1 })).toThrow(InvalidArgumentError);
+    for (const notARecord of [null, undefined, 'text', { kind: 'toString' }, { kind: 'conversationSnapshot', conversationId: 'c', coversSeq: 0, messages: 'none' }]) {
+      expect(() => codec.encode(notARecord as never)).toThrow(InvalidArgumentError);
+    }
+    const snapshotWithoutSteps = { kind: 'conversationSnapshot', conversationId: 'c', coversSeq: 0, messages: [{ messageId: 'm', received: true, inProgress: false, finished: false }] };
+    expect(() => codec.encode(snapshotWithoutSteps as never)).toThrow(InvalidArgumentError);
   });
 });

@@ -73,6 +73,7 @@ describe('ConversationState', () => {
     ] as unknown as ConversationEvent[];
     for (const event of bad) expect(() => state.apply(event)).toThrow(InvalidArgumentError);
     expect(state.messageCount).toBe(0);
+    for (const events of [null, undefined, 42]) expect(() => ConversationState.replay(events as never)).toThrow(InvalidArgumentError);
   });
 
   it('property: replaying any event sequence answers like the reference model', () => {

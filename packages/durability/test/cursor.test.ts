@@ -44,6 +44,17 @@ describe.each(storeKinds)('ConsumerCursor on $name', (kind) => {
     for (const bad of [-1, 1.5, 2 ** 53, Number.NaN]) await expect(cursor.checkpoint(bad)).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(await store.readValue('billing:orders:0')).toBeUndefined();
   });
+
+  it('rejects invalid consumer ids, partition keys and partitions with InvalidArgumentError', async () => {
+    const store = await open();
+    await expect(ConsumerCursor.resume(store, '', 'orders:0')).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(ConsumerCursor.resume(store, 'billing', '')).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(ConsumerCursor.resume(store, 7 as never, 'orders:0')).rejects.toBeInstanceOf(InvalidArgumentError);
+    for (const partition of [-1, 0.5, Number.NaN]) {
+      await expect(recoverCursor(store, 'billing', 'orders', partition)).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    await expect(recoverCursor(store, 'billing', '', 0)).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
 });
 
 describe.each(storeKinds)('CheckpointDriver on $name', (kind) => {
@@ -85,6 +96,14 @@ describe.each(storeKinds)('CheckpointDriver on $name', (kind) => {
     expect(await store.readValue('c:ch:0')).toBeUndefined();
     await driver.flush(cursor);
     expect(await store.readValue('c:ch:0')).toBe(5);
+  });
+
+  it('rejects an invalid processed offset without counting it or writing', async () => {
+    const { store, cursor, driver } = await setup({ kind: 'perMessage' });
+    for (const bad of [-1, 1.5, Number.NaN, 2 ** 53]) await expect(driver.recordProcessed(cursor, bad)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(driver.messagesSinceLastCheckpoint).toBe(0);
+    expect(driver.pendingOffset).toBeUndefined();
+    expect(await store.readValue('c:ch:0')).toBeUndefined();
   });
 
   it('keeps the offset pending when the checkpoint fails', async () => {

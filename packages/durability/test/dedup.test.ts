@@ -127,6 +127,12 @@ describe.each(storeKinds)('DedupCache on $name', (kind) => {
     await expect(cache.claimOrGet('k', -1)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(cache.completeReceipt('k', 'r' as unknown as Uint8Array)).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(() => new DedupCache(store, '')).toThrow(InvalidArgumentError);
+    await expect(cache.lookup('')).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(cache.lookup(5 as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(cache.releaseClaim('')).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(cache.releaseClaim('k', Number.NaN)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(cache.completeReceipt('k', bytes('r'), -1)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(cache.claimOrGet('k', 2 ** 53)).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(await store.listStreams('payments')).toEqual([]);
   });
 

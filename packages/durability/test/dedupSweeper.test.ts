@@ -65,6 +65,7 @@ describe.each(storeKinds)('DedupSweeper on $name', (kind) => {
   it('rejects a bad TTL or clock reading', async () => {
     const cache = new DedupCache(await open(), 'ns');
     expect(() => new DedupSweeper(cache, -1)).toThrow(ConfigError);
+    expect(() => new DedupSweeper(undefined as never, 10)).toThrow(ConfigError);
     expect(() => new DedupSweeper(cache, 1.5)).toThrow(ConfigError);
     await expect(new DedupSweeper(cache, 10).sweep(-1)).rejects.toBeInstanceOf(InvalidArgumentError);
   });

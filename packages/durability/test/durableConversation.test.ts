@@ -1,4 +1,5 @@
 import { DecodeError, InvalidArgumentError, MemoryStore, SequenceConflictError } from '@liminal/store';
+import { ForwardingStore } from '@liminal/store/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { codec, type ConversationEvent, DurableConversation, recoverConversation, REPLAY_BATCH_SIZE, snapshotStreamFor } from '../src/index.js';
@@ -65,6 +66,32 @@ describe.each(storeKinds)('DurableConversation on $name', (kind) => {
     expect(b.expectedSeq).toBe(0);
     expect(b.state.messageCount).toBe(0);
     expect(await store.streamLength('conv-1')).toBe(1);
+  });
+
+  it('fences every record* of a stale writer with the store’s own SequenceConflictError, appending once and never retrying', async () => {
+    const inner = await open();
+    const store = new AppendRecordingStore(inner);
+    const stale = DurableConversation.create(store, 'conv-1');
+    await DurableConversation.create(inner, 'conv-1').receiveMessage('winner', 1);
+    const records = [
+      () => stale.receiveMessage('m', 1),
+      () => stale.recordMessageReceived('m', 1),
+      () => stale.recordProcessingStarted('m'),
+      () => stale.recordStepCompleted('m', 0, bytes('x')),
+      () => stale.recordProcessingFinished('m'),
+      () => stale.recordError('m', 'e'),
+    ];
+    for (const record of records) {
+      const appendsBefore = store.appends;
+      const error = await record().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SequenceConflictError);
+      expect(error).toBe(store.lastError);
+      expect(error).toMatchObject({ stream: 'conv-1', expected: 0, actual: 1 });
+      expect(store.appends - appendsBefore).toBe(1);
+    }
+    expect(stale.expectedSeq).toBe(0);
+    expect(stale.state.messageCount).toBe(0);
+    expect(await inner.streamLength('conv-1')).toBe(1);
   });
 
   it('fences create() on a stream that already has events', async () => {
@@ -187,6 +214,22 @@ describe('DurableConversation snapshots (MemoryStore)', () => {
     expect(recovered.state.stepOutput('m499', 199)).toEqual(Uint8Array.of(99_999 & 0xff));
   });
 });
+
+/** Counts appends and keeps the last error the store raised. */
+class AppendRecordingStore extends ForwardingStore {
+  appends = 0;
+  lastError: unknown;
+
+  override async append(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
+    this.appends++;
+    try {
+      return await super.append(stream, payload, expectedSeq);
+    } catch (error) {
+      this.lastError = error;
+      throw error;
+    }
+  }
+}
 
 function appendVia(conversation: DurableConversation, event: ConversationEvent): Promise<unknown> {
   switch (event.kind) {

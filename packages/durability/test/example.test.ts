@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,15 @@ function tempDb(): string {
 }
 
 describe('README examples', () => {
+  it('are the code of examples/ (the README shows each file without its header comment)', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const shown = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
+    const files = ['effectivelyOnce.ts', 'resumeConversation.ts'].map((name) =>
+      readFileSync(new URL(`../examples/${name}`, import.meta.url), 'utf8').replace(/^(\/\/.*\n)+/, ''),
+    );
+    expect(shown).toEqual(files);
+  });
+
   it('charges every order exactly once although the process crashes before its checkpoint', () => {
     const db = tempDb();
 

@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '@liminal/store';
 import { describe, expect, it } from 'vitest';
 import { keyHash } from '../src/index.js';
 
@@ -12,5 +13,9 @@ describe('keyHash', () => {
     expect(keyHash('é')).toBe(keyHash('\u00e9'));
     expect(keyHash('é')).not.toBe(keyHash('e\u0301'));
     for (const key of ['x', 'order-1', '🦀', 'a'.repeat(1000)]) expect(keyHash(key)).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('rejects a key that is not a string instead of hashing its String() form', () => {
+    for (const key of [5, undefined, null, {}]) expect(() => keyHash(key as never)).toThrow(InvalidArgumentError);
   });
 });
