@@ -34,8 +34,8 @@ const idlePollMs = 50;
 
 /**
  * Drives one partition until every order in it is processed, as the body of
- * an XState actor supervised by the worker's `createSupervisor` (see
- * `workerMain.ts`): any crash that escapes (a participant supervisor giving
+ * an XState actor supervised by `supervisePartitions`
+ * (partitionSupervisor.ts): any crash that escapes (a participant supervisor giving
  * up, a decode error, a fenced write) fails the actor and the supervisor
  * restarts it, recovering from the durable logs. A store outage (e.g. a
  * PostgreSQL restart) is waited out with backoff instead, so the worker
@@ -143,7 +143,6 @@ class Participants {
       () => this.#maybeCrash(step.participant, 'afterEffect'),
     );
     if (outcome.kind === 'duplicate') this.job.stats.duplicatesSuppressed += 1;
-    else this.job.stats.effects += 1;
     this.#maybeCrash(step.participant, 'afterEffect');
     return `ledger#${outcome.sequence}`;
   }

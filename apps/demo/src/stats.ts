@@ -5,7 +5,6 @@ export interface WorkerStats {
   /** Orders whose conversation finished in this process. */
   processed: number;
   steps: number;
-  effects: number;
   crashesInjected: number;
   /** Participant restarts by the partition supervisors. */
   participantRestarts: number;
@@ -22,7 +21,6 @@ export function emptyStats(): WorkerStats {
   return {
     processed: 0,
     steps: 0,
-    effects: 0,
     crashesInjected: 0,
     participantRestarts: 0,
     partitionRestarts: 0,

@@ -31,6 +31,7 @@ export function printSummary(out: NodeJS.WritableStream, s: Summary): void {
     ['crashes injected', String(totals.crashesInjected)],
     ['restarts', `${totals.participantRestarts + totals.partitionRestarts + s.pool.restarts} (participants ${totals.participantRestarts}, partitions ${totals.partitionRestarts}, worker processes ${s.pool.restarts})`],
     ['compensations', String(report.compensations)],
+    ['store outages waited out', String(totals.storeOutages)],
     ['duplicates suppressed', `${totals.duplicatesSuppressed} effects, ${totals.redeliveriesSkipped} redeliveries`],
     ['lost (ledger read back)', String(report.lost)],
     ['duplicated effects', String(report.duplicated)],
