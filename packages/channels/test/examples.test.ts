@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -52,6 +53,30 @@ describe('README examples', () => {
     expect(out).toContain('duplicate: true, same message: true');
     expect(out).toContain('replayed');
     expect(out).toContain('message: { amount: 10 }');
+  });
+
+  it('supervision: a crashed channel actor restarts, an exhausted budget fails the channel', async () => {
+    expect((await example('supervision')).trim().split('\n')).toEqual([
+      'got login (sequence 0)',
+      'restarts: 1, state: open',
+      'true channel "audit" failed after 2 restart(s)',
+      'state: failed',
+    ]);
+  });
+
+  it('evolution: an optional field with a default, a newly required field refused', async () => {
+    expect((await example('evolution')).trim().split('\n')).toEqual(['{"id":"o-1"}', '{"id":"o-2","currency":"EUR"}', "true [ 'currency' ]"]);
+  });
+
+  it('tracing: the publisher\'s trace reaches the conversation step', async () => {
+    expect((await example('tracing')).trim().split('\n')).toEqual(['charge runs in trace 4bf92f3577b34da6a3ce929d0e0e4736', 'charged o-1']);
+  });
+
+  it('the README shows every example file verbatim', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const files = readdirSync(new URL('../examples/', import.meta.url)).filter((file) => file.endsWith('.ts'));
+    expect(files.length).toBeGreaterThanOrEqual(10);
+    for (const file of files) expect(readme, file).toContain(readFileSync(new URL(`../examples/${file}`, import.meta.url), 'utf8').trim());
   });
 
   it('metrics: served on 127.0.0.1', async () => {
