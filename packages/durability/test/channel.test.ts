@@ -1,6 +1,6 @@
 import { ConfigError, DecodeError, InvalidArgumentError } from '@liminal/store';
 import { describe, expect, it } from 'vitest';
-import { DurableChannel, InFlightError, keyHash } from '../src/index.js';
+import { DedupSweeper, DurableChannel, InFlightError, keyHash } from '../src/index.js';
 import { bytes, readAll, storeKinds, text, useStore } from './support/stores.js';
 
 const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -62,6 +62,18 @@ describe.each(storeKinds)('DurableChannel on $name', (kind) => {
       else expect(attempt.value.sequence).toBe(0);
     }
     expect(attempts.some((a) => a.status === 'fulfilled')).toBe(true);
+  });
+
+  it('publishes a repeated idempotency key again once the dedup window has been swept', async () => {
+    const store = await open();
+    const channel = new DurableChannel(store, 'orders', { partitions: 1 });
+    const first = await channel.publish(bytes('x'), { key: 'k', idempotencyKey: 'charge-1', nowMs: 0 });
+    expect(await new DedupSweeper(channel.publishDedup, 100).sweep(50)).toMatchObject({ removed: 0 });
+    expect(await channel.publish(bytes('x'), { key: 'k', idempotencyKey: 'charge-1', nowMs: 50 })).toEqual(first);
+    expect(await new DedupSweeper(channel.publishDedup, 100).sweep(1000)).toMatchObject({ removed: 1 });
+    const second = await channel.publish(bytes('x'), { key: 'k', idempotencyKey: 'charge-1', nowMs: 1000 });
+    expect(second.sequence).toBe(first.sequence + 1);
+    expect(await store.streamLength('orders:0')).toBe(2);
   });
 
   it('refuses a repeat whose first publish is still in flight', async () => {
