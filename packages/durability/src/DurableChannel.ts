@@ -136,6 +136,7 @@ export class DurableChannel {
 
   /** A consumer of one partition, starting at `consumerId`'s stored cursor (0 if none). */
   async consume(consumerId: string, partition: number, options: ConsumeOptions = {}): Promise<ChannelConsumer> {
+    if (typeof options !== 'object' || options === null) throw new ConfigError('consume options must be an object');
     const stream = this.streamFor(partition);
     const batchSize = options.batchSize ?? 64;
     assertPositiveSafeInteger('batchSize', batchSize);

@@ -230,6 +230,7 @@ async function replayInto(state: ConversationState, store: DurableStore, id: str
 }
 
 function snapshotPolicy(options: DurableConversationOptions): SnapshotPolicy {
+  if (typeof options !== 'object' || options === null) throw new ConfigError('conversation options must be an object');
   const policy = options.snapshots ?? DEFAULT_SNAPSHOT_POLICY;
   if (policy.kind === 'never') return policy;
   if (policy.kind !== 'everyEvents' || !Number.isSafeInteger(policy.events) || policy.events < 1) {

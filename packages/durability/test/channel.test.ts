@@ -169,6 +169,9 @@ describe.each(storeKinds)('DurableChannel on $name', (kind) => {
     await expect(channel.publish('x' as unknown as Uint8Array, { key: 'k' })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(channel.consume('billing', 2)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(channel.consume('billing', 0, { checkpoint: { kind: 'perBatch', size: 0 } })).rejects.toBeInstanceOf(ConfigError);
+    await expect(channel.consume('billing', 0, null as never)).rejects.toBeInstanceOf(ConfigError);
+    await expect(channel.consume('', 0)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(channel.consume('billing', 0, { batchSize: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
     const badOptions = [
       undefined,
       { key: 5 },

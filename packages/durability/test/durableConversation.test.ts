@@ -1,4 +1,4 @@
-import { DecodeError, InvalidArgumentError, MemoryStore, SequenceConflictError } from '@liminal/store';
+import { ConfigError, DecodeError, InvalidArgumentError, MemoryStore, SequenceConflictError } from '@liminal/store';
 import { ForwardingStore } from '@liminal/store/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -108,6 +108,13 @@ describe.each(storeKinds)('DurableConversation on $name', (kind) => {
     await expect(conversation.receiveMessage('m', 1.5)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(conversation.recordError('m', 'lone \uDC00')).rejects.toBeInstanceOf(InvalidArgumentError);
     expect(() => DurableConversation.create(store, 'x:snapshot')).toThrow(InvalidArgumentError);
+    expect(() => DurableConversation.create(store, '')).toThrow(InvalidArgumentError);
+    await expect(DurableConversation.recover(store, '')).rejects.toBeInstanceOf(InvalidArgumentError);
+    const badOptions = [null, { snapshots: { kind: 'everyEvents', events: 0 } }, { snapshots: { kind: 'everyEvents', events: 1.5 } }, { snapshots: { kind: 'sometimes' } }];
+    for (const options of badOptions) {
+      expect(() => DurableConversation.create(store, 'conv-1', options as never)).toThrow(ConfigError);
+      await expect(DurableConversation.recover(store, 'conv-1', options as never)).rejects.toBeInstanceOf(ConfigError);
+    }
     expect(await store.streamLength('conv-1')).toBe(0);
     expect(conversation.expectedSeq).toBe(0);
   });
