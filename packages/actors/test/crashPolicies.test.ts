@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMachine, fromCallback, fromPromise } from 'xstate';
+import { createMachine, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import { ConversationFailedError, openConversation, participant, type ParticipantExit, type ParticipantInput, type StepEvent } from '../src/index.js';
 import { tick, until } from './support.js';
 
@@ -292,8 +292,13 @@ describe('participants are linked XState children', () => {
 });
 
 describe('conversation timeout through a handle', () => {
-  it('rejects a pending receive with reason timeout', async () => {
-    const handle = await openConversation({ participants: [], onCrash: 'fail', mode: 'ephemeral', timeoutMs: 20 });
-    await expect(handle.receive()).rejects.toMatchObject({ code: 'CONVERSATION_FAILED', reason: 'timeout' });
+  it('rejects a pending receive with reason timeout once the (simulated) deadline passes', async () => {
+    const clock = new SimulatedClock();
+    const handle = await openConversation({ participants: [], onCrash: 'fail', mode: 'ephemeral', timeoutMs: 1000, clock });
+    const pending = handle.receive();
+    clock.increment(999);
+    expect(handle.getState().phase).toBe('created');
+    clock.increment(1);
+    await expect(pending).rejects.toMatchObject({ code: 'CONVERSATION_FAILED', reason: 'timeout' });
   });
 });

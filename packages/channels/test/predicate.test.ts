@@ -81,11 +81,9 @@ describe('predicates', () => {
       expect(() => compilePredicate(p as Predicate)).toThrow(InvalidArgumentError);
       expect(() => evaluatePredicate(p as Predicate, order)).toThrow(InvalidArgumentError);
     }
-    try {
-      compilePredicate(where.and(where.eq('a', 1), { op: 'bogus' } as unknown as Predicate));
-    } catch (error) {
-      expect((error as InvalidArgumentError).argument).toBe('predicate.predicates[1].op');
-    }
+    expect(() => compilePredicate(where.and(where.eq('a', 1), { op: 'bogus' } as unknown as Predicate))).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', argument: 'predicate.predicates[1].op' }),
+    );
   });
 
   it('compiled predicates agree with the interpreter on arbitrary predicates and messages', () => {
