@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { InvalidArgumentError } from '@liminal/store';
 import type { Actor } from 'xstate';
 import type { Conversation } from './Conversation.js';
 import { ConversationMessage } from './ConversationMessage.js';
@@ -92,6 +93,10 @@ export class ConversationHandle {
       return Promise.reject(error);
     }
     const messageId = normalized?.messageId ?? randomUUID();
+    // A second ask on the same id would take the first one's place, leaving it waiting forever.
+    if (this.runtime.isAwaitingReply(messageId)) {
+      return Promise.reject(new InvalidArgumentError('messageId', `an ask for ${JSON.stringify(messageId)} is already waiting for its reply`));
+    }
     // Wait before sending: a participant may answer before `send` returns.
     const reply = this.runtime.awaitReply(messageId, normalized);
     try {

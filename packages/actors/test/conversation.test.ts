@@ -307,6 +307,14 @@ describe('ConversationHandle messaging', () => {
       await expect(handle.ask('x', { timeoutMs })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', argument: 'timeoutMs' });
     }
     await expect(handle.ask('x', { messageId: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', argument: 'messageId' });
+    const worker = gated('worker');
+    const busy = await openConversation({ participants: [worker.spec], onCrash: 'fail', mode: 'ephemeral' });
+    const first = busy.ask('q', { messageId: 'same' });
+    await expect(busy.ask('q again', { messageId: 'same' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', argument: 'messageId' });
+    await until(() => worker.started.length === 1);
+    worker.gates.get('q')!.resolve('answer');
+    expect((await first).message.payload).toBe('answer');
+    expect(worker.started).toEqual(['q']);
     expect(() => handle.send('x', { messageId: 7 as unknown as string })).toThrow(InvalidArgumentError);
     expect(handle.getState().log).toEqual([]);
     expect(handle.getState().phase).toBe('created');

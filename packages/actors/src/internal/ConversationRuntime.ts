@@ -98,6 +98,10 @@ export class ConversationRuntime {
     });
   }
 
+  isAwaitingReply(messageId: string): boolean {
+    return this.asks.has(messageId);
+  }
+
   cancelAsk(messageId: string): void {
     this.asks.get(messageId)?.cancel();
     this.asks.delete(messageId);
