@@ -1,4 +1,5 @@
 import { NoConsumerAvailableError } from './errors.js';
+import { assertHandler } from './internal/assertHandler.js';
 import { Inbox, type InboxEvent } from './internal/Inbox.js';
 import { Route } from './internal/Route.js';
 import { traceDelivery } from './internal/tracing.js';
@@ -80,6 +81,7 @@ export class GroupRoute<T> extends Route implements ConsumerGroup<T> {
   }
 
   join(handler: Handler<T>, options: { readonly name?: string } = {}): () => void {
+    assertHandler('handler', handler);
     this.#joined += 1;
     const member: Member = { name: options.name ?? `member-${this.#joined}`, handler: handler as Handler<never>, inFlight: 0 };
     this.#members.push(member);

@@ -182,7 +182,12 @@ describe('ChannelHandle', () => {
     expect(() => channel.subscribe(() => undefined, { buffer: -1 })).toThrow(InvalidArgumentError);
     expect(() => channel.subscribe(() => undefined, { overflow: 'spill' as 'block' })).toThrow(InvalidArgumentError);
     expect(() => channel.subscribe(() => undefined, { filter: { op: 'eq', path: '', value: 1 } })).toThrow(InvalidArgumentError);
+    expect(() => channel.subscribe('not a function' as never)).toThrow(InvalidArgumentError);
+    expect(() => channel.subscribe(() => undefined, { onError: 5 as never })).toThrow(InvalidArgumentError);
+    expect(() => channel.group('')).toThrow(InvalidArgumentError);
+    expect(() => channel.group('g').join(undefined as never)).toThrow(InvalidArgumentError);
+    expect(channel.group('g').liveMembers).toBe(0);
     await expect(channel.publish(1, { key: 7 as unknown as string })).rejects.toBeInstanceOf(InvalidArgumentError);
-    expect(channel.subscriptions()).toEqual([]);
+    expect(channel.subscriptions().map((s) => s.id)).toEqual(['group:g']);
   });
 });

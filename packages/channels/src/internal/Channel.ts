@@ -31,6 +31,7 @@ import { RecentIds } from './RecentIds.js';
 import type { Route } from './Route.js';
 import { SubscriberRoute } from './SubscriberRoute.js';
 import { type ChannelWork, channelActor } from './channelActor.js';
+import { assertHandler } from './assertHandler.js';
 import { startPublishSpan } from './tracing.js';
 
 export interface ChannelDeps {
@@ -201,6 +202,8 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
 
   subscribe(handler: Handler<T>, options: SubscribeOptions<T> = {}): Unsubscribe {
     this.#assertUsable();
+    assertHandler('handler', handler);
+    if (options.onError !== undefined) assertHandler('options.onError', options.onError);
     const limits = inboxLimits(options);
     const filter = options.filter === undefined ? undefined : compilePredicate(options.filter);
     this.#subscriptionCount += 1;
