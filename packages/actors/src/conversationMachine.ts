@@ -144,7 +144,7 @@ function dispatch(context: ConversationContext): { context: ConversationContext;
   let { queue, turns, nextTurnSeq, roundRobin } = context;
   const started: Turn[] = [];
   const count = context.participants.length;
-  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+  while (queue.length > 0) {
     let chosen: number | undefined;
     for (let offset = 0; offset < count; offset++) {
       const index = (roundRobin + offset) % count;
@@ -155,7 +155,9 @@ function dispatch(context: ConversationContext): { context: ConversationContext;
       }
     }
     if (chosen === undefined) break;
-    const [envelope, rest] = next;
+    // Shift only once a participant is free: shifting reverses the queue's
+    // back list, and a result thrown away would be reversed again next time.
+    const [envelope, rest] = queue.shift()!;
     const turn: Turn = { seq: nextTurnSeq, participant: context.participants[chosen]!.participant, envelope };
     queue = rest;
     turns = [...turns, turn];
