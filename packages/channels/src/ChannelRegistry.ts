@@ -32,6 +32,10 @@ export class ChannelRegistry {
   constructor(private readonly options: ChannelRegistryOptions = {}) {
     if (options.restart !== undefined) assertRestartPolicy('options.restart', options.restart);
     if (options.causalTimeoutMs !== undefined) assertNonNegativeSafeInteger('options.causalTimeoutMs', options.causalTimeoutMs);
+    const { clock } = options;
+    if (clock !== undefined && !(['now', 'setTimeout', 'clearTimeout'] as const).every((method) => typeof clock[method] === 'function')) {
+      throw new ConfigError('options.clock must have now(), setTimeout() and clearTimeout()');
+    }
     this.telemetry = options.metrics ?? new ChannelMetrics();
     this.telemetry.trackInboxDepths(() => [...this.#channels.values()].map((channel) => [channel.name, channel.depth] as const));
   }

@@ -37,6 +37,13 @@ describe('ChannelRegistry', () => {
     ]);
   });
 
+  it('refuses bad registry options with typed errors', () => {
+    registry = new ChannelRegistry();
+    expect(() => new ChannelRegistry({ clock: { now: () => 0 } as never })).toThrow(ConfigError);
+    expect(() => new ChannelRegistry({ restart: { maxRestarts: 1, withinMs: 0 } })).toThrow(InvalidArgumentError);
+    expect(() => new ChannelRegistry({ causalTimeoutMs: -5 })).toThrow(InvalidArgumentError);
+  });
+
   it('closing an unknown channel is a typed error', async () => {
     registry = new ChannelRegistry();
     await expect(registry.close('nope')).rejects.toBeInstanceOf(ChannelNotFoundError);
