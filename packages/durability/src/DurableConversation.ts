@@ -10,6 +10,7 @@ import {
 import { codec } from './codec.js';
 import type { ConversationEvent } from './ConversationEvent.js';
 import { ConversationState, type RedeliveryDecision } from './ConversationState.js';
+import { readBatches } from './internal/readBatches.js';
 
 /**
  * Replay reads at most this many entries per `readFrom`: big enough that a
@@ -219,14 +220,13 @@ async function readLatestSnapshot(store: DurableStore, id: string) {
 /** Applies events `from..end` to `state`; returns the log length. */
 async function replayInto(state: ConversationState, store: DurableStore, id: string, from: number): Promise<number> {
   let next = from;
-  for (;;) {
-    const batch = await store.readFrom(id, next, REPLAY_BATCH_SIZE);
+  for await (const batch of readBatches(store, id, from, REPLAY_BATCH_SIZE)) {
     for (const entry of batch) {
       state.apply(codec.decodeAs(entry.payload, 'messageReceived', 'processingStarted', 'stepCompleted', 'processingFinished', 'errorOccurred'));
       next = entry.sequence + 1;
     }
-    if (batch.length < REPLAY_BATCH_SIZE) return next;
   }
+  return next;
 }
 
 function snapshotPolicy(options: DurableConversationOptions): SnapshotPolicy {

@@ -1,16 +1,17 @@
 import type { DurableStore } from '@liminal/store';
 import { codec, type RecordOf } from '../codec.js';
+import { readBatches } from './readBatches.js';
 
 export type DedupRecord = RecordOf<'dedupClaim' | 'dedupReceipt' | 'dedupTombstone'>;
 
+/** Dedup streams are a handful of records (claim, receipt, tombstones), so one read nearly always suffices. */
 const BATCH = 1024;
 
 /** Every record of one dedup stream, decoded; any foreign or malformed entry is a DecodeError. */
 export async function readDedupRecords(store: DurableStore, stream: string): Promise<DedupRecord[]> {
   const records: DedupRecord[] = [];
-  for (;;) {
-    const batch = await store.readFrom(stream, records.length, BATCH);
+  for await (const batch of readBatches(store, stream, 0, BATCH)) {
     for (const entry of batch) records.push(codec.decodeAs(entry.payload, 'dedupClaim', 'dedupReceipt', 'dedupTombstone'));
-    if (batch.length < BATCH) return records;
   }
+  return records;
 }
