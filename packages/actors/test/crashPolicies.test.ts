@@ -105,6 +105,38 @@ describe('onCrash: routeToNext', () => {
     expect(state.log.filter((entry) => entry.kind === 'participantCrashed')).toMatchObject([{ participant: 'a', policy: 'routeToNext' }]);
   });
 
+  it('the rerouted message goes before messages that were already waiting', async () => {
+    const order: string[] = [];
+    const gates = new Map<string, () => void>();
+    const b = participant(
+      'b',
+      fromPromise<string, ParticipantInput<string>>(async ({ input }) => {
+        order.push(input.payload);
+        await new Promise<void>((resolve) => gates.set(input.payload, resolve));
+        return input.payload;
+      }),
+    );
+    const crashOnFirst = participant(
+      'a',
+      fromPromise<string, ParticipantInput<string>>(async () => {
+        await tick();
+        throw new Error('a crashed');
+      }),
+    );
+    const handle = await openConversation({ participants: [crashOnFirst, b], onCrash: 'routeToNext', mode: 'ephemeral' });
+    handle.send('m1'); // to a, which crashes on it
+    handle.send('m2'); // to b, which holds it
+    handle.send('m3'); // waits
+    await until(() => handle.getState().log.some((entry) => entry.kind === 'participantCrashed'));
+    gates.get('m2')!();
+    await until(() => order.length === 2);
+    gates.get('m1')!();
+    await until(() => order.length === 3);
+    gates.get('m3')!();
+    expect(order).toEqual(['m2', 'm1', 'm3']);
+    await handle.close();
+  });
+
   it('fails with noParticipantLeft when the last live participant crashes', async () => {
     const handled: string[] = [];
     const handle = await openConversation({
