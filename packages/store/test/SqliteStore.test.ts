@@ -1,19 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { ConfigError, openStore, SqliteStore, StoreUnavailableError } from '@liminal/store';
+import { useTempDirectory } from './support/tempDirectory.js';
 
 describe('SqliteStore', () => {
-  let directory: string;
-  beforeEach(() => {
-    directory = mkdtempSync(join(tmpdir(), 'liminal-sqlite-test-'));
-  });
-  afterEach(() => rmSync(directory, { recursive: true, force: true }));
+  const tempFile = useTempDirectory('liminal-sqlite-test-');
 
   it('keeps entries and counters in the file across reopening', async () => {
-    const path = join(directory, 'store.db');
+    const path = tempFile('store.db');
     const first = new SqliteStore(path);
     await first.appendMany('s', [new Uint8Array([1]), new Uint8Array([2])], 0);
     await first.cas('k', 0, 7);
@@ -29,7 +23,7 @@ describe('SqliteStore', () => {
   });
 
   it('keeps one file in WAL mode', async () => {
-    const path = join(directory, 'wal.db');
+    const path = tempFile('wal.db');
     const store = new SqliteStore(path);
     await store.append('s', new Uint8Array([1]), 0);
     const other = new Database(path, { readonly: true });
@@ -39,7 +33,7 @@ describe('SqliteStore', () => {
   });
 
   it('is what openStore returns for sqlite: URLs and bare paths, sharing one file', async () => {
-    const path = join(directory, 'shared.db');
+    const path = tempFile('shared.db');
     const viaUrl = await openStore(`sqlite:${path}`);
     const viaPath = await openStore(path);
     expect(viaUrl).toBeInstanceOf(SqliteStore);
@@ -50,13 +44,13 @@ describe('SqliteStore', () => {
 
   it('rejects an unknown synchronous level and an empty sqlite: path with ConfigError', async () => {
     const bad = { synchronous: 'SOMETIMES' } as unknown as ConstructorParameters<typeof SqliteStore>[1];
-    expect(() => new SqliteStore(join(directory, 'x.db'), bad)).toThrow(ConfigError);
+    expect(() => new SqliteStore(tempFile('x.db'), bad)).toThrow(ConfigError);
     await expect(openStore('sqlite:')).rejects.toBeInstanceOf(ConfigError);
     await expect(openStore('mysql://localhost/db')).rejects.toBeInstanceOf(ConfigError);
   });
 
   it('fails every append of a batch whose commit fails, writing none of them, and recovers afterwards', async () => {
-    const path = join(directory, 'locked.db');
+    const path = tempFile('locked.db');
     const store = new SqliteStore(path, { busyTimeoutMs: 50 });
     await store.append('a', new Uint8Array([0]), 0);
     const blocker = new Database(path);
@@ -77,7 +71,7 @@ describe('SqliteStore', () => {
   });
 
   it('commits appends accepted before close()', async () => {
-    const path = join(directory, 'closing.db');
+    const path = tempFile('closing.db');
     const store = new SqliteStore(path);
     const appended = store.append('s', new Uint8Array([1]), 0);
     await store.close();

@@ -1,17 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, MemoryStore, openStore, PostgresStore, SqliteStore } from '@liminal/store';
+import { useTempDirectory } from './support/tempDirectory.js';
 
 const any = (value: unknown) => value as never;
 
 describe('store configuration', () => {
-  let directory: string;
-  beforeEach(() => {
-    directory = mkdtempSync(join(tmpdir(), 'liminal-config-test-'));
-  });
-  afterEach(() => rmSync(directory, { recursive: true, force: true }));
+  const tempFile = useTempDirectory('liminal-config-test-');
 
   it('opens a MemoryStore for memory:', async () => {
     const store = await openStore('memory:');
@@ -28,7 +23,7 @@ describe('store configuration', () => {
   });
 
   it('rejects unusable SqliteStore arguments with ConfigError, creating no file', () => {
-    const path = join(directory, 'never.db');
+    const path = tempFile('never.db');
     const attempts = [
       () => new SqliteStore(''),
       () => new SqliteStore(any(undefined)),
@@ -38,7 +33,7 @@ describe('store configuration', () => {
       () => new SqliteStore(path, { busyTimeoutMs: 1.5 }),
     ];
     for (const attempt of attempts) expect(attempt).toThrow(ConfigError);
-    expect(() => rmSync(path)).toThrow(/ENOENT/);
+    expect(existsSync(path)).toBe(false);
   });
 
   it('rejects unusable PostgresStore arguments with ConfigError before connecting', () => {

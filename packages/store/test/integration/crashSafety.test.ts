@@ -1,25 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '@liminal/store';
 import { startScript, worker } from './children.js';
+import { useTempDirectory } from '../support/tempDirectory.js';
 
 /** Lets the child acknowledge this many appends before it is killed mid-loop. */
 const acknowledgementsBeforeKill = 300;
 
 describe('SqliteStore after a kill -9', () => {
-  let directory: string;
-  beforeEach(() => {
-    directory = mkdtempSync(join(tmpdir(), 'liminal-crash-'));
-  });
-  afterEach(() => rmSync(directory, { recursive: true, force: true }));
+  const tempFile = useTempDirectory('liminal-crash-');
 
   it.each([
     { writers: 1, case: 'one appender' },
     { writers: 8, case: '8 concurrent appenders, group-committed' },
   ])('holds gap-free streams containing every append acknowledged before the crash ($case)', async ({ writers }) => {
-    const path = join(directory, 'crash.db');
+    const path = tempFile('crash.db');
     const child = startScript(worker('crashingAppender'), [path, String(writers)]);
     const acknowledged = Array.from({ length: writers }, (): number[] => []);
     let count = 0;
