@@ -53,7 +53,11 @@ export async function runTogether(file: string, argLists: readonly (readonly str
     for (const child of children) child.kill();
     throw error;
   }
-  for (const child of children) child.stdin?.end('go\n');
+  for (const child of children) {
+    // A child that died after `ready` fails through its exit code; the write must not crash the runner.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end('go\n');
+  }
   return Promise.all(outputs);
 }
 
