@@ -19,7 +19,10 @@ export interface MessageProgress {
   readonly finished: boolean;
   /** The last recorded error, if any. */
   readonly error?: string;
-  /** Completed step outputs by step index. */
+  /**
+   * Completed step outputs by step index. For a finished message only the
+   * last step's output is kept (see `ConversationState.stepOutput`).
+   */
   readonly steps: ReadonlyMap<number, Uint8Array>;
 }
 
@@ -32,6 +35,9 @@ interface MutableProgress {
   /** Kept alongside `steps` so `lastCompletedStep` is O(1), not a scan. */
   maxStep: number | undefined;
 }
+
+/** Set by `ConversationState`'s static block, which alone may reach its private restore. */
+let adopt: (messages: Iterable<MessageProgress>) => ConversationState;
 
 /**
  * The replay-derived state of a conversation. Every update is an idempotent
@@ -54,15 +60,30 @@ export class ConversationState {
     return state;
   }
 
-  /** Rebuilds a state from `messages()` output (this is how snapshots are restored). */
+  /** Rebuilds a state from `messages()` output (copying every step output). */
   static fromProgress(messages: Iterable<MessageProgress>): ConversationState {
+    return ConversationState.#restore(messages, (output) => new Uint8Array(output));
+  }
+
+  static {
+    // A decoded snapshot's outputs are fresh arrays nobody else holds, so a
+    // restore adopts them instead of copying 100,000 of them a second time.
+    adopt = (messages) => ConversationState.#restore(messages, (output) => output);
+  }
+
+  static #restore(messages: Iterable<MessageProgress>, own: (output: Uint8Array) => Uint8Array): ConversationState {
     const state = new ConversationState();
     for (const message of messages) {
       let maxStep: number | undefined;
+      for (const step of message.steps.keys()) if (maxStep === undefined || step > maxStep) maxStep = step;
       const steps = new Map<number, Uint8Array>();
-      for (const [step, output] of message.steps) {
-        steps.set(step, new Uint8Array(output));
-        if (maxStep === undefined || step > maxStep) maxStep = step;
+      if (message.finished) {
+        // Same trimming as `apply(processingFinished)`, so a snapshot written
+        // before outputs were trimmed restores to what a replay gives.
+        const last = maxStep === undefined ? undefined : message.steps.get(maxStep);
+        if (maxStep !== undefined && last !== undefined) steps.set(maxStep, own(last));
+      } else {
+        for (const [step, output] of message.steps) steps.set(step, own(output));
       }
       state.#messages.set(message.messageId, {
         received: message.received,
@@ -98,6 +119,7 @@ export class ConversationState {
       case 'processingFinished':
         message.finished = true;
         message.inProgress = false;
+        dropAllButLastOutput(message);
         break;
       case 'errorOccurred':
         message.error = event.error;
@@ -138,7 +160,14 @@ export class ConversationState {
     return last + 1;
   }
 
-  /** A copy of the recorded output of a completed step, so a resumed worker reuses it instead of redoing the step. */
+  /**
+   * A copy of the recorded output of a completed step, so a resumed worker
+   * reuses it instead of redoing the step. Once the message is finished only
+   * its last step's output is kept (its final result, e.g. a recorded reply);
+   * earlier steps answer `undefined`: a finished message is skipped, never
+   * resumed, and keeping every output made snapshots as costly to load as
+   * the log. The outputs stay in the log.
+   */
   stepOutput(messageId: string, stepIndex: number): Uint8Array | undefined {
     const output = this.#messages.get(messageId)?.steps.get(stepIndex);
     return output && new Uint8Array(output);
@@ -184,6 +213,18 @@ export class ConversationState {
     }
     return message;
   }
+}
+
+/** Internal (not exported from the package): restores a decoded snapshot without copying its outputs. */
+export function adoptProgress(messages: Iterable<MessageProgress>): ConversationState {
+  return adopt(messages);
+}
+
+function dropAllButLastOutput(message: MutableProgress): void {
+  if (message.steps.size <= 1 || message.maxStep === undefined) return;
+  const last = message.steps.get(message.maxStep);
+  message.steps.clear();
+  if (last !== undefined) message.steps.set(message.maxStep, last);
 }
 
 /** Validates an event built by a caller; decoded events already satisfy this. */

@@ -9,7 +9,7 @@ import {
 } from '@liminal/store';
 import { codec } from './codec.js';
 import type { ConversationEvent } from './ConversationEvent.js';
-import { ConversationState, type RedeliveryDecision } from './ConversationState.js';
+import { adoptProgress, ConversationState, type RedeliveryDecision } from './ConversationState.js';
 import { readBatches } from './internal/readBatches.js';
 
 /**
@@ -101,7 +101,7 @@ export class DurableConversation {
     assertConversationId(id);
     const snapshots = snapshotPolicy(options);
     const snapshot = await readLatestSnapshot(store, id);
-    const state = snapshot === undefined ? new ConversationState() : ConversationState.fromProgress(snapshot.messages);
+    const state = snapshot === undefined ? new ConversationState() : adoptProgress(snapshot.messages);
     const from = snapshot?.coversSeq ?? 0;
     const expectedSeq = await replayInto(state, store, id, from);
     const source: RecoverySource =

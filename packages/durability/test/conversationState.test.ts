@@ -50,6 +50,40 @@ describe('ConversationState', () => {
     expect(state.stepOutput('m', 1)).toBeUndefined();
   });
 
+  it('keeps only the last step output of a finished message (its result), and still skips it', () => {
+    const state = ConversationState.replay([
+      { kind: 'messageReceived', messageId: 'm', receivedAt: 1 },
+      { kind: 'stepCompleted', messageId: 'm', stepIndex: 0, output: Uint8Array.of(1) },
+      { kind: 'stepCompleted', messageId: 'm', stepIndex: 2, output: Uint8Array.of(3) },
+      { kind: 'stepCompleted', messageId: 'm', stepIndex: 1, output: Uint8Array.of(2) },
+      { kind: 'stepCompleted', messageId: 'other', stepIndex: 0, output: Uint8Array.of(9) },
+      { kind: 'processingFinished', messageId: 'm' },
+    ]);
+    expect(state.stepOutput('m', 2)).toEqual(Uint8Array.of(3));
+    expect(state.stepOutput('m', 0)).toBeUndefined();
+    expect(state.stepOutput('m', 1)).toBeUndefined();
+    expect(state.lastCompletedStep('m')).toBe(2);
+    expect(state.redeliveryDecision('m')).toEqual({ kind: 'skip' });
+    expect(state.stepOutput('other', 0)).toEqual(Uint8Array.of(9));
+  });
+
+  it('restoring a finished message that lists every output keeps only the last, like a replay', () => {
+    const restored = ConversationState.fromProgress([
+      {
+        messageId: 'm',
+        received: true,
+        inProgress: false,
+        finished: true,
+        steps: new Map([
+          [0, Uint8Array.of(1)],
+          [1, Uint8Array.of(2)],
+        ]),
+      },
+    ]);
+    expect([...restored.messages()][0]?.steps).toEqual(new Map([[1, Uint8Array.of(2)]]));
+    expect(restored.lastCompletedStep('m')).toBe(1);
+  });
+
   it('ends in-progress on finish or error and remembers the last error', () => {
     const state = ConversationState.replay([
       { kind: 'processingStarted', messageId: 'a' },

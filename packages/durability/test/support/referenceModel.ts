@@ -3,7 +3,9 @@ import type { ConversationEvent, ConversationState, RedeliveryDecision } from '.
 /**
  * A literal port of the Rust reference `ConversationState` (sets and maps,
  * `last_completed_step` by scanning every completed step), to check the
- * O(1) per-message implementation against.
+ * O(1) per-message implementation against. One deliberate difference: a
+ * finished message keeps only its last step's output (Liminal drops the
+ * others so snapshots stay small; a finished message is never resumed).
  */
 export class ReferenceModel {
   readonly received = new Set<string>();
@@ -35,10 +37,13 @@ export class ReferenceModel {
           output: event.output,
         });
         break;
-      case 'processingFinished':
+      case 'processingFinished': {
         this.finished.add(event.messageId);
         this.inProgress.delete(event.messageId);
+        const last = this.lastCompletedStep(event.messageId);
+        for (const [key, { messageId, step }] of this.completed) if (messageId === event.messageId && step !== last) this.completed.delete(key);
         break;
+      }
       case 'errorOccurred':
         this.errored.set(event.messageId, event.error);
         this.inProgress.delete(event.messageId);
