@@ -115,6 +115,8 @@ export class ConversationState {
       case 'stepCompleted':
         message.steps.set(event.stepIndex, new Uint8Array(event.output));
         if (message.maxStep === undefined || event.stepIndex > message.maxStep) message.maxStep = event.stepIndex;
+        // A step recorded after the finish (a stray late write) keeps the invariant too.
+        if (message.finished) dropAllButLastOutput(message);
         break;
       case 'processingFinished':
         message.finished = true;

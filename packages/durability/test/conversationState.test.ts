@@ -65,6 +65,8 @@ describe('ConversationState', () => {
     expect(state.lastCompletedStep('m')).toBe(2);
     expect(state.redeliveryDecision('m')).toEqual({ kind: 'skip' });
     expect(state.stepOutput('other', 0)).toEqual(Uint8Array.of(9));
+    state.apply({ kind: 'stepCompleted', messageId: 'm', stepIndex: 3, output: Uint8Array.of(4) });
+    expect([...state.messages()].find((message) => message.messageId === 'm')?.steps).toEqual(new Map([[3, Uint8Array.of(4)]]));
   });
 
   it('restoring a finished message that lists every output keeps only the last, like a replay', () => {

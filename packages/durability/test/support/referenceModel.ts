@@ -36,19 +36,23 @@ export class ReferenceModel {
           step: event.stepIndex,
           output: event.output,
         });
+        if (this.finished.has(event.messageId)) this.#keepOnlyLastOutput(event.messageId);
         break;
-      case 'processingFinished': {
+      case 'processingFinished':
         this.finished.add(event.messageId);
         this.inProgress.delete(event.messageId);
-        const last = this.lastCompletedStep(event.messageId);
-        for (const [key, { messageId, step }] of this.completed) if (messageId === event.messageId && step !== last) this.completed.delete(key);
+        this.#keepOnlyLastOutput(event.messageId);
         break;
-      }
       case 'errorOccurred':
         this.errored.set(event.messageId, event.error);
         this.inProgress.delete(event.messageId);
         break;
     }
+  }
+
+  #keepOnlyLastOutput(id: string): void {
+    const last = this.lastCompletedStep(id);
+    for (const [key, { messageId, step }] of this.completed) if (messageId === id && step !== last) this.completed.delete(key);
   }
 
   lastCompletedStep(messageId: string): number | undefined {
