@@ -64,6 +64,8 @@ export class SqliteStore extends StoreBase {
   readonly #statements: ReturnType<typeof prepareStatements>;
   /** Appends waiting for the end of the tick; see `doAppendMany`. */
   readonly #pending: PendingAppend[] = [];
+  /** Built once: better-sqlite3's `transaction()` wrapper is costly to build per commit. */
+  readonly #commitBatch: Database.Transaction<(batch: readonly PendingAppend[]) => (number | SequenceConflictError)[]>;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     super();
@@ -92,6 +94,9 @@ export class SqliteStore extends StoreBase {
       }
     });
     this.#statements = prepareStatements(this.#db);
+    this.#commitBatch = this.#db.transaction((batch: readonly PendingAppend[]) =>
+      batch.map((append) => this.#appendInTransaction(append)),
+    );
   }
 
   /**
@@ -118,7 +123,8 @@ export class SqliteStore extends StoreBase {
     if (batch.length === 0) return;
     let outcomes: (number | SequenceConflictError)[];
     try {
-      outcomes = this.#db.transaction(() => batch.map((append) => this.#appendInTransaction(append))).immediate();
+      const lone = batch.length === 1 ? batch[0]! : undefined;
+      outcomes = lone !== undefined && lone.payloads.length === 1 ? [this.#appendOne(lone)] : this.#commitBatch.immediate(batch);
     } catch (error) {
       const failure = unavailable('SQLite', error);
       for (const append of batch) append.reject(failure);
@@ -129,6 +135,18 @@ export class SqliteStore extends StoreBase {
       if (outcome instanceof SequenceConflictError) append.reject(outcome);
       else append.resolve(outcome);
     });
+  }
+
+  /**
+   * A lone single-entry append as one autocommit statement instead of four
+   * (BEGIN IMMEDIATE, length check, INSERT, COMMIT): a single statement is
+   * atomic in SQLite (it takes the write lock before reading), so the length
+   * check and the insert cannot be split by another writer.
+   */
+  #appendOne({ stream, expectedSeq, payloads }: PendingAppend): number | SequenceConflictError {
+    const { changes } = this.#statements.insertIfNext.run({ stream, seq: expectedSeq, payload: payloads[0]! });
+    if (changes === 1) return expectedSeq;
+    return new SequenceConflictError(stream, expectedSeq, this.#length(stream));
   }
 
   #appendInTransaction({ stream, expectedSeq, payloads }: PendingAppend): number | SequenceConflictError {
@@ -205,6 +223,10 @@ function prepareStatements(db: Database.Database) {
   return {
     length: db.prepare('SELECT COALESCE(MAX(seq) + 1, 0) AS length FROM entries WHERE stream = ?'),
     insertEntry: db.prepare('INSERT INTO entries (stream, seq, payload) VALUES (?, ?, ?)'),
+    insertIfNext: db.prepare(`
+      INSERT INTO entries (stream, seq, payload)
+      SELECT @stream, @seq, @payload
+      WHERE (SELECT COALESCE(MAX(seq) + 1, 0) FROM entries WHERE stream = @stream) = @seq`),
     readFrom: db.prepare('SELECT seq, payload FROM entries WHERE stream = ? AND seq >= ? ORDER BY seq LIMIT ?'),
     // Hops from one name to the next with one index seek each, so a long
     // stream costs no more than a short one. BINARY collation compares UTF-8

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { ConfigError, openStore, SqliteStore, StoreUnavailableError } from '@liminal/store';
+import { ConfigError, openStore, SequenceConflictError, SqliteStore, StoreUnavailableError } from '@liminal/store';
 import { useTempDirectory } from './support/tempDirectory.js';
 
 describe('SqliteStore', () => {
@@ -67,6 +67,25 @@ describe('SqliteStore', () => {
     expect(await store.listStreams('')).toEqual(['a']);
     expect(await store.streamLength('a')).toBe(1);
     expect(await Promise.all([store.append('a', new Uint8Array([1]), 1), store.append('b', new Uint8Array([1]), 0)])).toEqual([1, 0]);
+    await store.close();
+  });
+
+  it('checks a lone single append (its one-statement path) like a batch: conflict with the actual length, lock held elsewhere is StoreUnavailableError, nothing written', async () => {
+    const path = tempFile('lone.db');
+    const store = new SqliteStore(path, { busyTimeoutMs: 50 });
+    await store.append('a', new Uint8Array([0]), 0);
+    const other = new Database(path);
+    other.prepare('INSERT INTO entries (stream, seq, payload) VALUES (?, ?, ?)').run('a', 1, Buffer.from([9]));
+    const conflict = await store.append('a', new Uint8Array([1]), 1).catch((error: unknown) => error);
+    expect(conflict).toBeInstanceOf(SequenceConflictError);
+    expect(conflict).toMatchObject({ stream: 'a', expected: 1, actual: 2 });
+    await expect(store.append('a', new Uint8Array([1]), 3)).rejects.toMatchObject({ expected: 3, actual: 2 });
+    other.exec('BEGIN IMMEDIATE');
+    await expect(store.append('a', new Uint8Array([1]), 2)).rejects.toBeInstanceOf(StoreUnavailableError);
+    other.exec('ROLLBACK');
+    other.close();
+    expect((await store.readFrom('a', 0, 10)).map((entry) => [...entry.payload])).toEqual([[0], [9]]);
+    expect(await store.append('a', new Uint8Array([2]), 2)).toBe(2);
     await store.close();
   });
 
