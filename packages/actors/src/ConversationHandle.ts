@@ -120,8 +120,9 @@ export class ConversationHandle {
     if (phase === 'created') this.runtime.transition('activate');
     this.runtime.transition('beginCompleting');
     await this.runtime.drained();
-    this.runtime.transition('close');
     await this.runtime.flush();
+    this.runtime.assertJournalIntact();
+    this.runtime.transition('close');
   }
 
   getState(): ConversationState {

@@ -1,11 +1,37 @@
 import { DurableConversation } from '@liminal/durability';
-import type { DurableStore } from '@liminal/store';
-import { codecOf, compensationOf, notify, observedRun, type RegisterCompensation, type StepContext, type StepObserver } from './steps.js';
+import { ConfigError, DecodeError, type DurableStore } from '@liminal/store';
+import { decodeStepRecord, encodeStepRecord, type FinalRecord, type RecordedCompensation, type StepRecord } from './internal/stepRecord.js';
+import {
+  assertCompensateOption,
+  assertCompensationOptions,
+  attemptCompensation,
+  codecOf,
+  compensationOf,
+  DEFAULT_COMPENSATION_ATTEMPTS,
+  jsonCodec,
+  namedHandler,
+  notify,
+  observedRun,
+  type CompensationOutcome,
+  type CompensationRegistry,
+  type CompensationResult,
+  type RegisterCompensation,
+  type StepContext,
+  type StepObserver,
+} from './steps.js';
+
+/**
+ * The log's own message for the compensation run (the saga), next to the
+ * conversation's messages: step 0 is the plan, then per compensation a
+ * `started` record before it runs and an outcome after. User message ids may
+ * not start with `liminal:`.
+ */
+export const COMPENSATION_MESSAGE_ID = 'liminal:compensation';
 
 /** What `DurableSteps.begin` decided for a delivered message. */
 export type MessageAdmission =
-  /** The message was fully processed before: do nothing. */
-  | { readonly kind: 'skip' }
+  /** The message was fully processed before: do nothing; `reply` is the reply recorded by `finish` (`undefined`: none). */
+  | { readonly kind: 'skip'; readonly reply: unknown }
   /** Run the handler; `resumedAt` steps completed on earlier attempts and will replay their outputs. */
   | { readonly kind: 'run'; readonly steps: StepContext; readonly resumedAt: number };
 
@@ -18,6 +44,26 @@ export interface BeginOptions {
   readonly onCompensation?: RegisterCompensation;
   /** Told about every step: run (with its duration), failed, or replayed from the log. */
   readonly onStep?: StepObserver;
+  /** Who handles the message, recorded with the compensations its steps register. */
+  readonly participant?: string;
+}
+
+export interface DurableStepsOptions {
+  /** Handlers for steps declaring `compensate: '<name>'`. */
+  readonly compensations?: CompensationRegistry;
+  /** How many times `compensate` tries a throwing handler before recording it failed (default 3). */
+  readonly compensationAttempts?: number;
+}
+
+/** What `compensate` was told about the crash that started it, kept in the plan. */
+export interface CompensationCause {
+  readonly participant: string;
+  readonly messageId: string;
+  readonly error: unknown;
+}
+
+interface PlannedCompensation extends RecordedCompensation {
+  readonly messageId: string;
 }
 
 /**
@@ -37,11 +83,21 @@ export class DurableSteps {
   /** Writes go one at a time, in call order: the log takes appends at the expected sequence only. */
   #tail: Promise<unknown> = Promise.resolve();
 
-  private constructor(readonly conversation: DurableConversation) {}
+  readonly #compensations: CompensationRegistry;
+  readonly #attempts: number;
+
+  private constructor(
+    readonly conversation: DurableConversation,
+    options: DurableStepsOptions,
+  ) {
+    this.#compensations = options.compensations ?? {};
+    this.#attempts = options.compensationAttempts ?? DEFAULT_COMPENSATION_ATTEMPTS;
+  }
 
   /** Recovers (or starts) the conversation stream `conversationId` in `store`. */
-  static async open(store: DurableStore, conversationId: string): Promise<DurableSteps> {
-    return new DurableSteps(await DurableConversation.recover(store, conversationId));
+  static async open(store: DurableStore, conversationId: string, options: DurableStepsOptions = {}): Promise<DurableSteps> {
+    assertStepsOptions(options);
+    return new DurableSteps(await DurableConversation.recover(store, conversationId), options);
   }
 
   get id(): string {
@@ -58,10 +114,37 @@ export class DurableSteps {
   async begin(messageId: string, options: BeginOptions = {}): Promise<MessageAdmission> {
     const receivedAt = options.receivedAt ?? Date.now();
     const decision = await this.#serial(() => this.conversation.receiveMessage(messageId, receivedAt));
-    if (decision.kind === 'skip') return decision;
+    if (decision.kind === 'skip') return { kind: 'skip', reply: this.recordedReply(messageId) };
     await this.#serial(() => this.conversation.recordProcessingStarted(messageId));
     const resumedAt = decision.kind === 'resumeFrom' ? decision.step : 0;
-    return { kind: 'run', steps: this.#steps(messageId, options.onCompensation, options.onStep), resumedAt };
+    const participant = options.participant ?? '';
+    return { kind: 'run', steps: this.#steps(messageId, participant, options.onCompensation, options.onStep), resumedAt };
+  }
+
+  /** The reply `finish` recorded for a finished message, or `undefined`. */
+  recordedReply(messageId: string): unknown {
+    return this.#finalRecord(messageId)?.reply?.value;
+  }
+
+  #finalRecord(messageId: string): FinalRecord | undefined {
+    const last = this.conversation.state.lastCompletedStep(messageId);
+    const bytes = last === undefined ? undefined : this.conversation.state.stepOutput(messageId, last);
+    if (bytes === undefined) return undefined;
+    const record = decodeStepRecord(bytes);
+    return record.kind === 'final' ? record.final : undefined;
+  }
+
+  /** The compensations the steps of an unfinished message registered. */
+  #registeredBy(messageId: string): RecordedCompensation[] {
+    const state = this.conversation.state;
+    const found: RecordedCompensation[] = [];
+    const last = state.lastCompletedStep(messageId) ?? -1;
+    for (let stepIndex = 0; stepIndex <= last; stepIndex++) {
+      const bytes = state.stepOutput(messageId, stepIndex);
+      const record = bytes === undefined ? undefined : decodeStepRecord(bytes);
+      if (record?.kind === 'compensable') found.push({ ...record.registration, stepIndex, output: jsonCodec.decode(record.payload) });
+    }
+    return found;
   }
 
   /** Resolves once every write issued so far has settled (whether it succeeded or not). */
@@ -69,8 +152,21 @@ export class DurableSteps {
     await this.#tail;
   }
 
-  finish(messageId: string): Promise<void> {
+  /**
+   * Records the message finished. With a `reply` (any JSON value but
+   * `undefined`), or when its steps registered compensations, first records a
+   * final step holding them: the log keeps only the last step of a finished
+   * message, and a later `begin` of the same id is then `skip` with that
+   * reply, so a redelivered message is answered without running anything.
+   */
+  finish(messageId: string, reply?: unknown): Promise<void> {
     return this.#serial(async () => {
+      const compensations = this.#registeredBy(messageId);
+      if (reply !== undefined || compensations.length > 0) {
+        const final: FinalRecord = { ...(reply === undefined ? {} : { reply: { value: reply } }), compensations };
+        const index = this.conversation.state.nextStepIndex(messageId);
+        await this.conversation.recordStepCompleted(messageId, index, encodeStepRecord({ kind: 'final', final }));
+      }
       await this.conversation.recordProcessingFinished(messageId);
     });
   }
@@ -101,30 +197,146 @@ export class DurableSteps {
     return { kind: 'completed', value };
   }
 
-  #steps(messageId: string, register: RegisterCompensation | undefined, observe: StepObserver | undefined): StepContext {
+  /** Whether a compensation run was started in this log (it may have finished). */
+  get compensationStarted(): boolean {
+    return this.conversation.state.hasReceived(COMPENSATION_MESSAGE_ID);
+  }
+
+  /**
+   * Runs every compensation registered in this log, newest first, as durable
+   * steps of its own: the plan is recorded first, then each compensation is
+   * recorded `started` before it runs and its outcome after. Calling it again
+   * (after a crash, in a new process) continues the recorded plan: a finished
+   * compensation is not run again, and one that was started but has no
+   * outcome is recorded `interrupted` and not run again (at most once: its
+   * side effect may or may not have happened, which is what a payments user
+   * must reconcile). A throwing handler is tried `compensationAttempts` times
+   * in all, then recorded `failed`, and the rest still run. Once every outcome
+   * is recorded, returns them all, in run order (and so does every later call).
+   */
+  async compensate(cause?: CompensationCause): Promise<CompensationResult[]> {
+    const state = this.conversation.state;
+    const id = COMPENSATION_MESSAGE_ID;
+    let plan: PlannedCompensation[];
+    const recordedPlan = state.stepOutput(id, 0);
+    if (recordedPlan === undefined) {
+      plan = this.#planFromLog();
+      this.#assertHandlers(plan);
+      const planBytes = jsonCodec.encode({ cause: cause && { ...cause, error: describe(cause.error) }, compensations: plan });
+      await this.#serial(async () => {
+        await this.conversation.receiveMessage(id, Date.now());
+        await this.conversation.recordProcessingStarted(id);
+        await this.conversation.recordStepCompleted(id, 0, planBytes);
+      });
+    } else {
+      plan = decodePlan(recordedPlan);
+      this.#assertHandlers(plan);
+    }
+    const results: CompensationResult[] = [];
+    for (const [position, planned] of plan.entries()) {
+      const startedIndex = 1 + 2 * position;
+      const outcomeIndex = startedIndex + 1;
+      const recordedOutcome = state.stepOutput(id, outcomeIndex);
+      let outcome: CompensationOutcome;
+      if (recordedOutcome !== undefined) {
+        outcome = jsonCodec.decode(recordedOutcome) as CompensationOutcome;
+      } else {
+        if (state.stepOutput(id, startedIndex) !== undefined) {
+          outcome = { kind: 'interrupted' };
+        } else {
+          await this.#serial(() => this.conversation.recordStepCompleted(id, startedIndex, jsonCodec.encode({ started: true })));
+          const handler = namedHandler(this.#compensations, planned.compensation, planned.step);
+          const info = { messageId: planned.messageId, participant: planned.participant, step: planned.step, stepIndex: planned.stepIndex };
+          outcome = await attemptCompensation(() => handler(planned.output, info), this.#attempts);
+        }
+        const recorded = outcome.kind === 'failed' ? { ...outcome, error: describe(outcome.error) } : outcome;
+        await this.#serial(() => this.conversation.recordStepCompleted(id, outcomeIndex, jsonCodec.encode(recorded)));
+      }
+      const { participant, messageId, step, stepIndex, compensation } = planned;
+      results.push({ participant, messageId, step, stepIndex, compensation, outcome });
+    }
+    // The run is complete once every outcome is recorded. It is never marked
+    // finished: the log keeps only the last step of a finished message, and
+    // the plan and every outcome must stay readable.
+    return results;
+  }
+
+  #planFromLog(): PlannedCompensation[] {
+    const plan: PlannedCompensation[] = [];
+    for (const { messageId, finished } of this.conversation.state.messages()) {
+      if (messageId === COMPENSATION_MESSAGE_ID) continue;
+      const registered = finished ? (this.#finalRecord(messageId)?.compensations ?? []) : this.#registeredBy(messageId);
+      for (const compensation of registered) plan.push({ ...compensation, messageId });
+    }
+    // Newest first, like unwinding a stack: `order` is the log position the step was recorded at.
+    return plan.sort((a, b) => b.order - a.order);
+  }
+
+  #assertHandlers(plan: readonly PlannedCompensation[]): void {
+    for (const planned of plan) namedHandler(this.#compensations, planned.compensation, planned.step);
+  }
+
+  #steps(messageId: string, participant: string, register: RegisterCompensation | undefined, observe: StepObserver | undefined): StepContext {
     let nextIndex = 0;
     return {
       messageId,
       step: async (name, run, options) => {
         const index = nextIndex++;
+        const compensate = options?.compensate;
+        assertCompensateOption(name, compensate);
+        if (typeof compensate === 'function') {
+          throw new ConfigError(
+            `step ${JSON.stringify(name)}: a durable compensation must be a name registered with openConversation({ compensations }) or DurableSteps.open(..., { compensations }), not a closure a new process cannot find`,
+          );
+        }
+        if (compensate !== undefined) {
+          namedHandler(this.#compensations, compensate, name);
+          if (options?.codec !== undefined) throw new ConfigError(`step ${JSON.stringify(name)}: a step with a named compensation is recorded as JSON; drop its codec`);
+        }
         const codec = codecOf(options);
         const recorded = this.conversation.state.stepOutput(messageId, index);
         let output;
         const where = { messageId, step: name, stepIndex: index };
         if (recorded !== undefined) {
-          output = codec.decode(recorded);
+          output = codec.decode(stepPayload(decodeStepRecord(recorded), messageId, index));
           notify(observe, { kind: 'replayed', ...where });
         } else {
           output = await observedRun(run, where, observe);
-          const bytes = codec.encode(output);
-          await this.#serial(() => this.conversation.recordStepCompleted(messageId, index, bytes));
+          const payload = codec.encode(output);
+          await this.#serial(() =>
+            this.conversation.recordStepCompleted(
+              messageId,
+              index,
+              encodeStepRecord(
+                compensate === undefined
+                  ? { kind: 'step', payload }
+                  : { kind: 'compensable', payload, registration: { compensation: compensate, participant, step: name, order: this.conversation.expectedSeq } },
+              ),
+            ),
+          );
         }
-        const compensation = compensationOf(messageId, index, name, output, options);
+        const compensation = compensationOf({ messageId, participant, step: name, stepIndex: index }, output, options, this.#compensations);
         if (compensation !== undefined) register?.(compensation);
         return output;
       },
     };
   }
+}
+
+function assertStepsOptions(options: DurableStepsOptions): void {
+  if (typeof options !== 'object' || options === null) throw new ConfigError('DurableSteps options must be an object');
+  assertCompensationOptions(options);
+}
+
+function stepPayload(record: StepRecord, messageId: string, index: number): Uint8Array {
+  if (record.kind === 'final') throw new DecodeError(`message ${JSON.stringify(messageId)}: step ${index} is the message's final record, not a step`);
+  return record.payload;
+}
+
+function decodePlan(bytes: Uint8Array): PlannedCompensation[] {
+  const plan = jsonCodec.decode(bytes) as { compensations?: unknown } | undefined;
+  if (typeof plan !== 'object' || plan === null || !Array.isArray(plan.compensations)) throw new DecodeError('compensation plan is malformed');
+  return plan.compensations as PlannedCompensation[];
 }
 
 function describe(error: unknown): string {

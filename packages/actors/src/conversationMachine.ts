@@ -16,9 +16,19 @@ import { assertConversationConfig } from './internal/assertConversationConfig.js
 import { Fifo } from './internal/Fifo.js';
 import { History } from './internal/History.js';
 import { ephemeralJournal, type Admission, type RecordingJournal, type TurnJournal } from './internal/TurnJournal.js';
+import { CompensationInterruptedError } from './errors.js';
 import type { Envelope, ParticipantInput, ParticipantSpec, TurnCompletedEvent } from './participant.js';
 import { phaseChange, phaseEvents, type ConversationPhase, type FailureReason, type PhaseEventType } from './phases.js';
-import { ephemeralSteps, type CompensationRegistration, type StepContext, type StepObserver } from './steps.js';
+import {
+  attemptCompensation,
+  DEFAULT_COMPENSATION_ATTEMPTS,
+  ephemeralSteps,
+  type CompensationRegistration,
+  type CompensationRegistry,
+  type CompensationResult,
+  type StepContext,
+  type StepObserver,
+} from './steps.js';
 
 /** What a conversation does when a participant crashes. There is deliberately no default. */
 export type CrashPolicy = 'fail' | 'routeToNext' | 'compensate';
@@ -38,8 +48,23 @@ export type ConversationLogEntry =
   /** The conversation received a reply from a participant (delivered to `receive`/`ask`). */
   | { readonly kind: 'received'; readonly envelope: Envelope }
   | { readonly kind: 'participantCrashed'; readonly participant: string; readonly policy: CrashPolicy; readonly error: unknown }
-  /** A compensation threw; the remaining ones still ran. */
-  | { readonly kind: 'compensationFailed'; readonly participant: string; readonly messageId: string; readonly step: string; readonly error: unknown };
+  /** A compensation ran and succeeded (after `attempts` tries). */
+  | { readonly kind: 'compensated'; readonly participant: string; readonly messageId: string; readonly step: string; readonly stepIndex: number; readonly attempts: number }
+  /**
+   * A compensation did not certainly happen: it threw on every attempt
+   * (`outcome: 'failed'`, `error` its last error; a string when read back from
+   * the durable log), or its process stopped while it ran (`'interrupted'`,
+   * `error` a `CompensationInterruptedError`). The remaining ones still ran.
+   */
+  | {
+      readonly kind: 'compensationFailed';
+      readonly participant: string;
+      readonly messageId: string;
+      readonly step: string;
+      readonly stepIndex: number;
+      readonly outcome: 'failed' | 'interrupted';
+      readonly error: unknown;
+    };
 
 /**
  * The conversation's configuration, given as the machine's `input`
@@ -57,6 +82,10 @@ export interface ConversationInput {
   readonly journal?: TurnJournal;
   /** Told about every participant step (ephemeral mode; a durable journal carries its own). */
   readonly onStep?: StepObserver;
+  /** Handlers for steps declaring `compensate: '<name>'` (ephemeral mode; a durable journal carries its own). */
+  readonly compensations?: CompensationRegistry;
+  /** Tries of a throwing compensation before it is recorded failed (default 3; ephemeral mode). */
+  readonly compensationAttempts?: number;
 }
 
 interface Turn {
@@ -100,6 +129,8 @@ export type ConversationEvent =
   | { readonly type: 'fail'; readonly reason?: FailureReason; readonly cause?: unknown }
   | { readonly type: 'message'; readonly envelope: Envelope }
   | { readonly type: 'compensation.register'; readonly participant: string; readonly registration: CompensationRegistration }
+  /** Durable mode, sent by `openConversation`: the log holds a compensation run, which the conversation resumes (or reads back) and fails with `compensated`. */
+  | { readonly type: 'compensation.resume' }
   | { readonly type: 'conversation.timeout' }
   | TurnCompletedEvent
   | DoneActorEvent<unknown, string>
@@ -113,22 +144,25 @@ export type ConversationEmitted =
 interface AdmissionInput {
   readonly journal: RecordingJournal;
   readonly envelope: Envelope;
-  readonly register: (registration: CompensationRegistration) => void;
+  readonly participant: string;
 }
 
-interface CompensationOutcome {
-  readonly failures: readonly { readonly compensation: RegisteredCompensation; readonly error: unknown }[];
+interface FinishInput {
+  readonly journal: RecordingJournal;
+  readonly messageId: string;
+  readonly reply: unknown;
 }
 
 const admissionId = (seq: number) => `admit:${seq}`;
 const runId = (seq: number) => `run:${seq}`;
+const finishId = (seq: number) => `finish:${seq}`;
 const compensationsId = 'compensations';
 const timeoutId = 'conversation.timeout';
 
-/** Turn ids are `admit:<seq>` / `run:<seq>`; anything else is not a turn. */
-function turnOf(context: ConversationContext, actorId: string): { turn: Turn; stage: 'admit' | 'run' } | undefined {
+/** Turn ids are `admit:<seq>` / `run:<seq>` / `finish:<seq>`; anything else is not a turn. */
+function turnOf(context: ConversationContext, actorId: string): { turn: Turn; stage: 'admit' | 'run' | 'finish' } | undefined {
   const [stage, seq] = actorId.split(':');
-  if (stage !== 'admit' && stage !== 'run') return undefined;
+  if (stage !== 'admit' && stage !== 'run' && stage !== 'finish') return undefined;
   const turn = context.turns.find((candidate) => String(candidate.seq) === seq);
   return turn === undefined ? undefined : { turn, stage };
 }
@@ -143,6 +177,8 @@ const isAlive = (status: ParticipantStatus) => status.health.kind === 'alive';
 function dispatch(context: ConversationContext): { context: ConversationContext; started: Turn[] } {
   let { queue, turns, nextTurnSeq, roundRobin } = context;
   const started: Turn[] = [];
+  // A compensating conversation is about to fail: it starts no new work.
+  if (context.compensating) return { context, started };
   const count = context.participants.length;
   while (queue.length > 0) {
     let chosen: number | undefined;
@@ -192,10 +228,12 @@ type CrashOutcome =
   | { readonly kind: 'compensate'; readonly turn: Turn };
 
 function crashOutcome(context: ConversationContext, actorId: string): CrashOutcome {
+  // Only a durable compensation run can fail (an ephemeral one never throws): its log write failed.
+  if (actorId === compensationsId) return { kind: 'journalFailed' };
   if (context.compensating) return { kind: 'ignore' };
   const found = turnOf(context, actorId);
   if (found === undefined) return { kind: 'ignore' };
-  if (found.stage === 'admit') return { kind: 'journalFailed' };
+  if (found.stage !== 'run') return { kind: 'journalFailed' };
   const { turn } = found;
   switch (context.onCrash) {
     case 'fail':
@@ -217,19 +255,9 @@ export const conversationMachine = setup({
     emitted: {} as ConversationEmitted,
   },
   actors: {
-    admission: fromPromise<Admission, AdmissionInput>(({ input }) => input.journal.admit(input.envelope, input.register)),
-    compensations: fromPromise<CompensationOutcome, { compensations: readonly RegisteredCompensation[] }>(async ({ input }) => {
-      const failures: { compensation: RegisteredCompensation; error: unknown }[] = [];
-      // Newest first, like unwinding a stack; one failure does not stop the rest.
-      for (const compensation of [...input.compensations].reverse()) {
-        try {
-          await compensation.run();
-        } catch (error) {
-          failures.push({ compensation, error });
-        }
-      }
-      return { failures };
-    }),
+    admission: fromPromise<Admission, AdmissionInput>(({ input }) => input.journal.admit(input.envelope, input.participant)),
+    finishing: fromPromise<unknown, FinishInput>(({ input }) => input.journal.finish(input.messageId, input.reply)),
+    compensations: fromPromise<CompensationResult[], { run: () => Promise<CompensationResult[]> }>(({ input }) => input.run()),
   },
   guards: {
     crashFailsNow: ({ context, event }) => {
@@ -277,17 +305,21 @@ export const conversationMachine = setup({
       const { turn, stage } = found;
       // A finished child stays in `children` until stopped; turns would pile up.
       enqueue.stopChild(actorId);
+      const { journal } = context;
       if (stage === 'admit') {
         const admission = output as Admission;
         if (admission.kind === 'run') {
           spawnRun(loose(enqueue), context, turn, admission.steps);
           return;
         }
-        startTurns(loose(enqueue), self, { ...context, turns: context.turns.filter((other) => other !== turn) });
+        // Finished before: answered with the reply it recorded, nothing runs.
+        output = admission.reply;
+      } else if (stage === 'run' && journal.kind === 'durable') {
+        // The reply is released only once it and the message's end are in the log.
+        const input: FinishInput = { journal, messageId: turn.envelope.id, reply: output };
+        loose(enqueue).spawnChild('finishing', { id: finishId(turn.seq), input });
         return;
       }
-      const { journal } = context;
-      if (journal.kind === 'durable') enqueue(() => journal.finish(turn.envelope.id));
       let log = context.log;
       if (output !== undefined) {
         const reply: Envelope = {
@@ -334,23 +366,33 @@ export const conversationMachine = setup({
           // The crashed participant's message goes first, to the next live participant.
           startTurns(loose(enqueue), self, { ...crashed, queue: crashed.queue.unshift(turn.envelope) });
           return;
-        case 'compensate':
-          for (const other of crashed.turns) enqueue.stopChild(runId(other.seq)), enqueue.stopChild(admissionId(other.seq));
+        case 'compensate': {
+          for (const other of crashed.turns) stopTurn(enqueue, other);
           enqueue.assign({ ...crashed, turns: [], compensating: true });
-          enqueue.spawnChild('compensations', { id: compensationsId, input: { compensations: context.compensations } });
+          const cause = { participant: turn.participant, messageId: turn.envelope.id, error };
+          const run = journal.kind === 'durable' ? () => journal.compensate(cause) : () => compensateInMemory(context.compensations, journal.compensationAttempts);
+          enqueue.spawnChild('compensations', { id: compensationsId, input: { run } });
           return;
+        }
       }
+    }),
+    resumeCompensations: enqueueActions(({ context, enqueue }) => {
+      const { journal } = context;
+      if (journal.kind !== 'durable' || context.compensating) return;
+      for (const turn of context.turns) stopTurn(enqueue, turn);
+      enqueue.assign({ turns: [], compensating: true });
+      enqueue.spawnChild('compensations', { id: compensationsId, input: { run: () => journal.compensate(undefined) } });
     }),
     recordCompensations: enqueueActions(({ context, event, enqueue }) => {
       if (!('output' in event)) return;
-      const entries = compensationFailures(event.output as CompensationOutcome);
+      const entries = compensationEntries(event.output as CompensationResult[]);
       enqueue.stopChild(compensationsId);
       enqueue.assign({ log: context.log.append(...entries), compensating: false, failure: { reason: 'compensated' } });
     }),
     logCompensationFailures: enqueueActions(({ context, event, enqueue }) => {
       if (!('output' in event)) return;
       enqueue.stopChild(compensationsId);
-      enqueue.assign({ log: context.log.append(...compensationFailures(event.output as CompensationOutcome)), compensating: false });
+      enqueue.assign({ log: context.log.append(...compensationEntries(event.output as CompensationResult[])), compensating: false });
     }),
     recordFailure: enqueueActions(({ event, enqueue }) => {
       if (event.type === 'fail') enqueue.assign({ failure: { reason: event.reason ?? 'requested', cause: event.cause } });
@@ -359,7 +401,7 @@ export const conversationMachine = setup({
     /** Entering `failed`: every turn is stopped and every participant still alive with it. */
     stopParticipants: enqueueActions(({ context, enqueue }) => {
       enqueue(cancel(timeoutId));
-      for (const turn of context.turns) enqueue.stopChild(runId(turn.seq)), enqueue.stopChild(admissionId(turn.seq));
+      for (const turn of context.turns) stopTurn(enqueue, turn);
       const exitedAt = Date.now();
       const { participants, died } = markDead(context.participants, () => true, exitedAt);
       for (const participant of died) enqueue.emit({ type: 'participantExited', participant, exitedAt });
@@ -367,7 +409,7 @@ export const conversationMachine = setup({
     }),
     stopTurns: enqueueActions(({ context, enqueue }) => {
       enqueue(cancel(timeoutId));
-      for (const turn of context.turns) enqueue.stopChild(runId(turn.seq)), enqueue.stopChild(admissionId(turn.seq));
+      for (const turn of context.turns) stopTurn(enqueue, turn);
       enqueue.assign({ turns: [], queue: Fifo.empty() });
     }),
   },
@@ -386,7 +428,7 @@ export const conversationMachine = setup({
       mode: input.mode,
       timeoutMs: input.timeoutMs,
       logic: Object.fromEntries(input.participants.map((spec) => [spec.id, spec.logic])),
-      journal: input.journal ?? ephemeralJournal(input.onStep),
+      journal: input.journal ?? ephemeralJournal(input.onStep, input.compensations, input.compensationAttempts ?? DEFAULT_COMPENSATION_ATTEMPTS),
       participants: input.participants.map((spec) => ({ participant: spec.id, health: { kind: 'alive' } })),
       log: History.empty(),
       queue: Fifo.empty(),
@@ -462,6 +504,7 @@ export const conversationMachine = setup({
     fail: { target: '.failed', actions: 'recordFailure' },
     'conversation.timeout': { target: '.failed', actions: 'recordFailure' },
     'compensation.register': { actions: 'registerCompensation' },
+    'compensation.resume': { actions: 'resumeCompensations' },
     'liminal.turnCompleted': { actions: 'completeTurn' },
     'xstate.done.actor.*': [
       { guard: 'compensationsDone', target: '.failed', actions: 'recordCompensations' },
@@ -473,14 +516,32 @@ export const conversationMachine = setup({
 
 export type ConversationActor = ActorRefFrom<typeof conversationMachine>;
 
-function compensationFailures({ failures }: CompensationOutcome): ConversationLogEntry[] {
-  return failures.map(({ compensation, error }) => ({
-    kind: 'compensationFailed',
-    participant: compensation.participant,
-    messageId: compensation.messageId,
-    step: compensation.step,
-    error,
-  }));
+/** Ephemeral mode: the registered closures, newest first; one failure does not stop the rest. */
+async function compensateInMemory(compensations: readonly RegisteredCompensation[], attempts: number): Promise<CompensationResult[]> {
+  const results: CompensationResult[] = [];
+  for (const { participant, messageId, step, stepIndex, run } of [...compensations].reverse()) {
+    const outcome = await attemptCompensation(run, attempts);
+    results.push({ participant, messageId, step, stepIndex, compensation: undefined, outcome });
+  }
+  return results;
+}
+
+function compensationEntries(results: readonly CompensationResult[]): ConversationLogEntry[] {
+  return results.map(({ participant, messageId, step, stepIndex, outcome }): ConversationLogEntry => {
+    const where = { participant, messageId, step, stepIndex };
+    switch (outcome.kind) {
+      case 'compensated':
+        return { kind: 'compensated', ...where, attempts: outcome.attempts };
+      case 'failed':
+        return { kind: 'compensationFailed', ...where, outcome: 'failed', error: outcome.error };
+      case 'interrupted':
+        return { kind: 'compensationFailed', ...where, outcome: 'interrupted', error: new CompensationInterruptedError(messageId, step) };
+    }
+  });
+}
+
+function stopTurn(enqueue: { stopChild(id: string): void }, turn: Turn): void {
+  for (const id of [admissionId(turn.seq), runId(turn.seq), finishId(turn.seq)]) enqueue.stopChild(id);
 }
 
 /** Refusing a transition records the phase it was refused in. */
@@ -499,7 +560,7 @@ function targetPhase(event: ConversationEvent): ConversationPhase {
  */
 interface LooseEnqueue {
   assign(context: ConversationContext): void;
-  spawnChild(src: AnyActorLogic | 'admission', options: { id: string; input: unknown }): void;
+  spawnChild(src: AnyActorLogic | 'admission' | 'finishing', options: { id: string; input: unknown }): void;
 }
 
 const loose = (enqueue: unknown) => enqueue as LooseEnqueue;
@@ -513,14 +574,14 @@ function startTurns(enqueue: LooseEnqueue, self: AnyActorRef, context: Conversat
   const { context: next, started } = dispatch(context);
   enqueue.assign(next);
   for (const turn of started) {
-    const register = (registration: CompensationRegistration) =>
-      self.send({ type: 'compensation.register', participant: turn.participant, registration });
     const { journal } = next;
     if (journal.kind === 'ephemeral') {
-      spawnRun(enqueue, next, turn, ephemeralSteps(turn.envelope.id, register, journal.onStep));
+      const register = (registration: CompensationRegistration) =>
+        self.send({ type: 'compensation.register', participant: turn.participant, registration });
+      spawnRun(enqueue, next, turn, ephemeralSteps(turn.envelope.id, turn.participant, register, journal.onStep, journal.compensations));
       continue;
     }
-    const input: AdmissionInput = { journal, envelope: turn.envelope, register };
+    const input: AdmissionInput = { journal, envelope: turn.envelope, participant: turn.participant };
     enqueue.spawnChild('admission', { id: admissionId(turn.seq), input });
   }
 }

@@ -87,3 +87,19 @@ export class SupervisorEscalationError extends LiminalError {
     );
   }
 }
+
+/**
+ * A durable compensation was started but its process stopped before its
+ * outcome was recorded: it is not run again (at most once), and whether its
+ * side effect happened is unknown, so it is reported instead of assumed.
+ */
+export class CompensationInterruptedError extends LiminalError {
+  readonly code = 'COMPENSATION_INTERRUPTED';
+
+  constructor(
+    readonly messageId: string,
+    readonly step: string,
+  ) {
+    super(`compensation of step ${JSON.stringify(step)} of message ${JSON.stringify(messageId)} was interrupted; its outcome is unknown`);
+  }
+}

@@ -19,8 +19,10 @@ export type {
 export { createSupervisor, supervisionEvent } from './createSupervisor.js';
 export type { ChildSpec, RestartStrategy, RestartType, SupervisorEvent, SupervisorOptions } from './createSupervisor.js';
 export { DurableSteps } from './DurableSteps.js';
-export type { BeginOptions, MessageAdmission, StepRunOutcome } from './DurableSteps.js';
+export { COMPENSATION_MESSAGE_ID } from './DurableSteps.js';
+export type { BeginOptions, CompensationCause, DurableStepsOptions, MessageAdmission, StepRunOutcome } from './DurableSteps.js';
 export {
+  CompensationInterruptedError,
   ConversationClosedError,
   ConversationFailedError,
   InvalidTraceparentError,
@@ -35,5 +37,12 @@ export type { Envelope, ParticipantInput, ParticipantSpec, TurnCompletedEvent } 
 export { phaseChange } from './phases.js';
 export type { ConversationPhase, FailureReason, PhaseChange } from './phases.js';
 export { jsonCodec } from './steps.js';
-export type { CompensationRegistration, StepCodec, StepContext, StepEvent, StepObserver, StepOptions } from './steps.js';
+export type {
+  CompensationHandler,
+  CompensationInfo,
+  CompensationOutcome,
+  CompensationRegistration,
+  CompensationRegistry,
+  CompensationResult,
+  StepCodec, StepContext, StepEvent, StepObserver, StepOptions } from './steps.js';
 export { TraceContext } from './TraceContext.js';

@@ -31,4 +31,8 @@ export function assertMessageId(messageId: unknown): asserts messageId is string
   if (messageId !== undefined && (typeof messageId !== 'string' || messageId === '')) {
     throw new InvalidArgumentError('messageId', `expected a non-empty string, got ${JSON.stringify(messageId)}`);
   }
+  // The durable log keeps its own records (the compensation run) under this prefix.
+  if (messageId?.startsWith('liminal:') === true) {
+    throw new InvalidArgumentError('messageId', `ids starting with "liminal:" are reserved, got ${JSON.stringify(messageId)}`);
+  }
 }

@@ -9,7 +9,7 @@ import { DurableSteps } from './DurableSteps.js';
 import { assertConversationConfig } from './internal/assertConversationConfig.js';
 import { durableJournal } from './internal/durableJournal.js';
 import type { ParticipantSpec } from './participant.js';
-import type { StepObserver } from './steps.js';
+import { DEFAULT_COMPENSATION_ATTEMPTS, type CompensationRegistry, type StepObserver } from './steps.js';
 
 interface CommonOptions {
   /** The conversation id (in durable mode also its stream in the store). Random when absent. */
@@ -23,6 +23,10 @@ interface CommonOptions {
   readonly inspect?: (event: InspectionEvent) => void;
   /** Told about every participant step: completed (with `durationMs`), failed, or replayed from the durable log. */
   readonly onStep?: StepObserver;
+  /** Handlers for steps declaring `compensate: '<name>'` (the only kind of compensation durable mode accepts). */
+  readonly compensations?: CompensationRegistry;
+  /** How many times a throwing compensation is tried before it is recorded failed (default 3). */
+  readonly compensationAttempts?: number;
   /** Clock for XState timers (the conversation timeout); a `SimulatedClock` in tests. */
   readonly clock?: NonNullable<ActorOptions<typeof conversationMachine>['clock']>;
 }
@@ -47,7 +51,14 @@ export async function openConversation(options: ConversationOptions): Promise<Co
   let failConversation: (error: unknown) => void = () => {};
   const journal =
     options.mode === 'durable'
-      ? durableJournal(await DurableSteps.open(options.store, id), (error) => failConversation(error), options.onStep)
+      ? durableJournal(
+          await DurableSteps.open(options.store, id, {
+            ...(options.compensations === undefined ? {} : { compensations: options.compensations }),
+            ...(options.compensationAttempts === undefined ? {} : { compensationAttempts: options.compensationAttempts }),
+          }),
+          (error) => failConversation(error),
+          options.onStep,
+        )
       : undefined;
   const actor = createActor(conversationMachine, {
     input: {
@@ -58,6 +69,8 @@ export async function openConversation(options: ConversationOptions): Promise<Co
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       ...(journal === undefined ? {} : { journal }),
       ...(options.onStep === undefined ? {} : { onStep: options.onStep }),
+      ...(options.compensations === undefined ? {} : { compensations: options.compensations }),
+      compensationAttempts: options.compensationAttempts ?? DEFAULT_COMPENSATION_ATTEMPTS,
     },
     ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
@@ -65,5 +78,8 @@ export async function openConversation(options: ConversationOptions): Promise<Co
   failConversation = (cause) => actor.send({ type: 'fail', reason: 'journalFailed', cause });
   const runtime = new ConversationRuntime(actor, options.span ?? Conversation.start(id));
   actor.start();
+  // A compensation run in the log (this conversation failed before): finish
+  // what it left, or read it back, so the conversation is failed/compensated again.
+  if (journal?.compensationStarted === true) actor.send({ type: 'compensation.resume' });
   return new ConversationHandle(runtime, runtime.nextSender());
 }

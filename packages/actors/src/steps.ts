@@ -1,4 +1,4 @@
-import { DecodeError } from '@liminal/store';
+import { ConfigError, DecodeError } from '@liminal/store';
 
 /** How a step's output is stored in durable mode (and decoded when the step is replayed). */
 export interface StepCodec<T> {
@@ -10,8 +10,13 @@ export interface StepOptions<T> {
   /**
    * Undoes the step. Under the `compensate` crash policy the conversation runs
    * the registered compensations in reverse order, each once.
+   *
+   * A string names a handler of `openConversation({ compensations })`; durable
+   * mode accepts only names, because a closure cannot be found again by a new
+   * process, while a name is recorded with the step (and the output is then
+   * stored as JSON, so such a step keeps the default codec).
    */
-  readonly compensate?: (output: T) => void | Promise<void>;
+  readonly compensate?: ((output: T) => void | Promise<void>) | string;
   /** Defaults to `jsonCodec` (any JSON value, or `undefined`). */
   readonly codec?: StepCodec<T>;
 }
@@ -40,6 +45,64 @@ export interface CompensationRegistration {
 
 export type RegisterCompensation = (registration: CompensationRegistration) => void;
 
+/** Where a named compensation comes from, given to its handler. */
+export interface CompensationInfo {
+  readonly messageId: string;
+  readonly participant: string;
+  readonly step: string;
+  readonly stepIndex: number;
+}
+
+/** Undoes a step: gets the step's output (as JSON in durable mode) and where it was recorded. */
+export type CompensationHandler = (output: unknown, info: CompensationInfo) => void | Promise<void>;
+
+/** Named compensations, shared by every participant of a conversation. */
+export type CompensationRegistry = Readonly<Record<string, CompensationHandler>>;
+
+/** What became of one compensation; `interrupted` means its process stopped while it ran, so whether it took effect is unknown. */
+export type CompensationOutcome =
+  | { readonly kind: 'compensated'; readonly attempts: number }
+  | { readonly kind: 'failed'; readonly attempts: number; readonly error: unknown }
+  | { readonly kind: 'interrupted' };
+
+export interface CompensationResult {
+  readonly participant: string;
+  readonly messageId: string;
+  readonly step: string;
+  readonly stepIndex: number;
+  /** The handler's name, or `undefined` for an inline (ephemeral) closure. */
+  readonly compensation: string | undefined;
+  readonly outcome: CompensationOutcome;
+}
+
+/** How many times a throwing compensation is tried before it is recorded as failed. */
+export const DEFAULT_COMPENSATION_ATTEMPTS = 3;
+
+/**
+ * Runs a compensation up to `attempts` times: a throw is retried at once, the
+ * last error is what a `failed` outcome reports. Never throws.
+ */
+export async function attemptCompensation(run: () => void | Promise<void>, attempts: number): Promise<CompensationOutcome> {
+  let error: unknown;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      await run();
+      return { kind: 'compensated', attempts: attempt };
+    } catch (caught) {
+      error = caught;
+    }
+  }
+  return { kind: 'failed', attempts, error };
+}
+
+/** The handler a step's `compensate` option names, or a ConfigError before the step runs. */
+export function namedHandler(registry: CompensationRegistry | undefined, name: string, step: string): CompensationHandler {
+  const handler = registry !== undefined && Object.hasOwn(registry, name) ? registry[name] : undefined;
+  if (typeof handler !== 'function') {
+    throw new ConfigError(`step ${JSON.stringify(step)}: no compensation named ${JSON.stringify(name)} (register it with openConversation({ compensations }))`);
+  }
+  return handler;
+}
 /** One step of a participant, as `onStep` observers see it (for latency metrics, logs, traces). */
 export type StepEvent =
   /** The step ran and its output was recorded (durable) or returned (ephemeral). */
@@ -105,29 +168,61 @@ export function codecOf<T>(options: StepOptions<T> | undefined): StepCodec<T> {
   return options?.codec ?? (jsonCodec as StepCodec<T>);
 }
 
+/** A completed step's compensation, resolved: an inline closure, or a handler found by name. */
 export function compensationOf<T>(
-  messageId: string,
-  stepIndex: number,
-  step: string,
+  info: CompensationInfo,
   output: T,
   options: StepOptions<T> | undefined,
+  registry: CompensationRegistry | undefined,
 ): CompensationRegistration | undefined {
   const compensate = options?.compensate;
   if (compensate === undefined) return undefined;
-  return { messageId, stepIndex, step, run: async () => compensate(output) };
+  const { messageId, stepIndex, step } = info;
+  if (typeof compensate === 'function') return { messageId, stepIndex, step, run: async () => compensate(output) };
+  const handler = namedHandler(registry, compensate, step);
+  return { messageId, stepIndex, step, run: async () => handler(output, info) };
+}
+
+/** Refuses a `compensate` option that is neither a function nor a non-empty string. */
+export function assertCompensateOption(step: string, compensate: unknown): void {
+  if (compensate === undefined || typeof compensate === 'function' || (typeof compensate === 'string' && compensate !== '')) return;
+  throw new ConfigError(`step ${JSON.stringify(step)}: compensate must be a function or a compensation name`);
 }
 
 /** Ephemeral mode: every step runs; nothing is recorded. */
-export function ephemeralSteps(messageId: string, register: RegisterCompensation, observe?: StepObserver): StepContext {
+export function ephemeralSteps(
+  messageId: string,
+  participant: string,
+  register: RegisterCompensation,
+  observe: StepObserver | undefined,
+  registry: CompensationRegistry | undefined,
+): StepContext {
   let nextIndex = 0;
   return {
     messageId,
     async step(name, run, options) {
       const index = nextIndex++;
+      assertCompensateOption(name, options?.compensate);
+      const info = { messageId, participant, step: name, stepIndex: index };
+      if (typeof options?.compensate === 'string') namedHandler(registry, options.compensate, name);
       const output = await observedRun(run, { messageId, step: name, stepIndex: index }, observe);
-      const compensation = compensationOf(messageId, index, name, output, options);
+      const compensation = compensationOf(info, output, options, registry);
       if (compensation !== undefined) register(compensation);
       return output;
     },
   };
+}
+
+/** `compensations` must map names to functions; `compensationAttempts` is a positive integer. */
+export function assertCompensationOptions(options: { readonly compensations?: unknown; readonly compensationAttempts?: unknown }): void {
+  const { compensations, compensationAttempts } = options;
+  if (compensations !== undefined && (typeof compensations !== 'object' || compensations === null)) {
+    throw new ConfigError('compensations must be an object of named handlers');
+  }
+  for (const [name, handler] of Object.entries(compensations ?? {})) {
+    if (typeof handler !== 'function') throw new ConfigError(`compensation ${JSON.stringify(name)} must be a function`);
+  }
+  if (compensationAttempts !== undefined && !(Number.isSafeInteger(compensationAttempts) && (compensationAttempts as number) >= 1)) {
+    throw new ConfigError(`compensationAttempts must be a positive integer, got ${String(compensationAttempts)}`);
+  }
 }

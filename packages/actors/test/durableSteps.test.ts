@@ -113,15 +113,29 @@ describe('durable conversations', () => {
     await handle.close();
   });
 
-  it('a message id that already finished is skipped when sent again, even by a new conversation instance', async () => {
-    const options = { id: 'durable-skip', mode: 'durable', store, onCrash: 'fail', participants: [worker('a', () => false)] } as const;
+  it('a finished message id asked again, even by a new conversation instance, gets its recorded reply without running anything', async () => {
+    const seen: string[] = [];
+    const options = {
+      id: 'durable-skip',
+      mode: 'durable',
+      store,
+      onCrash: 'fail',
+      participants: [worker('a', () => false)],
+      onStep: (event: { kind: string; step: string }) => seen.push(`${event.kind}:${event.step}`),
+    } as const;
     const first = await openConversation(options);
-    await first.ask('x', { timeoutMs: 5000, messageId: 'm' });
+    expect((await first.ask('x', { timeoutMs: 5000, messageId: 'm' })).message.payload).toBe('a:1:1');
     await first.close();
+    seen.length = 0;
     const second = await openConversation(options);
+    const again = await second.ask('x', { timeoutMs: 5000, messageId: 'm' });
+    expect(again.message.payload).toBe('a:1:1');
+    expect(again.inReplyTo).toBe('m');
+    // A redelivered send (no ask) gets the reply too, through receive.
     second.send('x', { messageId: 'm' });
+    expect((await second.receive({ timeoutMs: 5000 })).message.payload).toBe('a:1:1');
     await second.close();
-    expect(second.getState().log.filter((entry) => entry.kind === 'received')).toEqual([]);
+    expect(seen).toEqual([]);
     expect(await store.readValue('count:m:one')).toBe(1);
     expect(await store.readValue('count:m:two')).toBe(1);
   });

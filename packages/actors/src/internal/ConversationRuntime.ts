@@ -42,9 +42,28 @@ export class ConversationRuntime {
     return `handle-${this.handles}`;
   }
 
+  /**
+   * The error for a failed conversation. A failed journal write wins over the
+   * reason the machine recorded: the log is then incomplete, whatever else happened.
+   */
   failureError(): ConversationFailedError {
-    const failure = this.actor.getSnapshot().context.failure ?? { reason: 'requested' as const };
-    return new ConversationFailedError(this.id, failure);
+    const { context } = this.actor.getSnapshot();
+    const broken = context.journal.kind === 'durable' ? context.journal.failure() : undefined;
+    if (broken !== undefined) return new ConversationFailedError(this.id, { reason: 'journalFailed', cause: broken.error });
+    return new ConversationFailedError(this.id, context.failure ?? { reason: 'requested' as const });
+  }
+
+  private failure(): ConversationState['failure'] {
+    const { journal, failure } = this.actor.getSnapshot().context;
+    const broken = journal.kind === 'durable' ? journal.failure() : undefined;
+    return broken === undefined ? failure : { reason: 'journalFailed', cause: broken.error };
+  }
+
+  /** Throws the journal's first failed write as a `ConversationFailedError` (`journalFailed`). */
+  assertJournalIntact(): void {
+    const { journal } = this.actor.getSnapshot().context;
+    const broken = journal.kind === 'durable' ? journal.failure() : undefined;
+    if (broken !== undefined) throw new ConversationFailedError(this.id, { reason: 'journalFailed', cause: broken.error });
   }
 
   private deliver(envelope: Envelope): void {
@@ -66,10 +85,11 @@ export class ConversationRuntime {
    */
   private settle(phase: ConversationPhase): void {
     if (phase !== 'failed' && phase !== 'closed') return;
-    const error = phase === 'failed' ? this.failureError() : new ConversationClosedError(this.id);
     const waiters = [...this.receivers.splice(0), ...this.asks.values()];
     this.asks.clear();
     void this.flush().then(() => {
+      // Read after the flush: a write that failed meanwhile makes it `journalFailed`.
+      const error = phase === 'failed' ? this.failureError() : new ConversationClosedError(this.id);
       for (const waiter of waiters) waiter.reject(error);
     });
   }
@@ -160,7 +180,7 @@ export class ConversationRuntime {
       onCrash: context.onCrash,
       participants: [...context.participants],
       log: context.log.toArray(),
-      failure: context.failure,
+      failure: this.failure(),
       inFlight: context.queue.length + context.turns.length,
     };
   }

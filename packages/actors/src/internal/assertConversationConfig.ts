@@ -1,6 +1,7 @@
 import { ConfigError } from '@liminal/store';
 import type { ConversationMode, CrashPolicy } from '../conversationMachine.js';
 import type { ParticipantSpec } from '../participant.js';
+import { assertCompensationOptions } from '../steps.js';
 
 const crashPolicies: readonly CrashPolicy[] = ['fail', 'routeToNext', 'compensate'];
 const modes: readonly ConversationMode[] = ['ephemeral', 'durable'];
@@ -15,7 +16,10 @@ export function assertConversationConfig(config: {
   readonly onCrash: CrashPolicy;
   readonly mode: ConversationMode;
   readonly timeoutMs?: number | undefined;
+  readonly compensations?: unknown;
+  readonly compensationAttempts?: unknown;
 }): void {
+  assertCompensationOptions(config);
   if (!crashPolicies.includes(config.onCrash)) {
     throw new ConfigError(`onCrash must be one of ${crashPolicies.join(', ')} (there is no default), got ${JSON.stringify(config.onCrash)}`);
   }

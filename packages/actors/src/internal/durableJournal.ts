@@ -3,20 +3,39 @@ import type { StepObserver } from '../steps.js';
 import type { RecordingJournal } from './TurnJournal.js';
 
 /**
- * Durable mode's journal. `finish`/`crashed` are fire-and-forget for the
- * machine (its actions are synchronous); `DurableSteps` keeps them in order,
- * and a failed write is reported through `onFailure` so the conversation fails
- * instead of silently losing its log.
+ * Durable mode's journal over `DurableSteps`. The first failed write is kept
+ * and reported through `onFailure` (the conversation fails with
+ * `journalFailed`); from then on every write rejects with it, so nothing the
+ * conversation reports later rests on a log with a hole in it.
  */
 export function durableJournal(steps: DurableSteps, onFailure: (error: unknown) => void, onStep: StepObserver | undefined): RecordingJournal {
+  let broken: { readonly error: unknown } | undefined;
+  const guarded = async <T>(write: () => Promise<T>): Promise<T> => {
+    if (broken !== undefined) throw broken.error;
+    try {
+      return await write();
+    } catch (error) {
+      if (broken === undefined) {
+        broken = { error };
+        onFailure(error);
+      }
+      throw broken.error;
+    }
+  };
   return {
     kind: 'durable',
-    admit: async (envelope, register) => {
-      const admission = await steps.begin(envelope.id, { onCompensation: register, ...(onStep === undefined ? {} : { onStep }) });
-      return admission.kind === 'skip' ? admission : { kind: 'run', steps: admission.steps };
+    admit: (envelope, participant) =>
+      guarded(async () => {
+        const admission = await steps.begin(envelope.id, { participant, ...(onStep === undefined ? {} : { onStep }) });
+        return admission.kind === 'skip' ? admission : { kind: 'run', steps: admission.steps };
+      }),
+    finish: (messageId, reply) => guarded(async () => (await steps.finish(messageId, reply), reply)),
+    crashed: (messageId, error) => void guarded(() => steps.recordError(messageId, error)).catch(() => {}),
+    compensate: (cause) => guarded(() => steps.compensate(cause)),
+    get compensationStarted() {
+      return steps.compensationStarted;
     },
-    finish: (messageId) => void steps.finish(messageId).catch(onFailure),
-    crashed: (messageId, error) => void steps.recordError(messageId, error).catch(onFailure),
     flush: () => steps.flush(),
+    failure: () => broken,
   };
 }

@@ -8,10 +8,11 @@ import { SqliteStore } from '@liminal/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 const fixture = fileURLToPath(new URL('./fixtures/durableWorker.ts', import.meta.url));
+const compensatingFixture = fileURLToPath(new URL('./fixtures/compensatingWorker.ts', import.meta.url));
 
-function runWorker(path: string, messages: string[], env: Record<string, string> = {}) {
+function runWorker(path: string, messages: string[], env: Record<string, string> = {}, file = fixture) {
   return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', fixture, path, ...messages], {
+    const child = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', file, path, ...messages], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -54,8 +55,8 @@ describe('durable conversation across a process restart', () => {
 
     const resumed = await runWorker(path, messages);
     expect(resumed.code, resumed.stderr).toBe(0);
-    // m1 finished before the crash: skipped, no reply. m2 reuses its recorded outputs.
-    expect(JSON.parse(resumed.stdout)).toEqual({ replies: ['m2=1,1,1', 'm3=1,1,1'] });
+    // m1 finished before the crash: answered with its recorded reply, nothing runs. m2 reuses its recorded outputs.
+    expect(JSON.parse(resumed.stdout)).toEqual({ replies: ['m1=1,1,1', 'm2=1,1,1', 'm3=1,1,1'] });
 
     const after = new SqliteStore(path);
     try {
@@ -66,6 +67,37 @@ describe('durable conversation across a process restart', () => {
       for (const message of messages) expect(log.state.isFullyProcessed(message)).toBe(true);
     } finally {
       await after.close();
+    }
+  });
+
+  it('a process killed in the middle of compensating resumes the remaining compensations in a new process, each at most once, and reports the interrupted one', async () => {
+    const path = join(directory, 'saga.db');
+    const orders = ['o1', 'o2!'];
+
+    // o1 completes; o2! crashes after charging; the process dies inside o2!'s refund (after its effect).
+    const killed = await runWorker(path, orders, { KILL_IN: 'refund:o2!' }, compensatingFixture);
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+
+    const resumed = await runWorker(path, orders, {}, compensatingFixture);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const report = JSON.parse(resumed.stdout) as { replies: string[]; failure: string; compensations: string[] };
+    expect(report.failure).toBe('compensated');
+    // Newest first. The refund that was running when the process died is not run
+    // again (at most once) and is reported: whether it happened must be checked.
+    expect(report.compensations).toEqual(['interrupted charge o2!', 'ok reserve o2!', 'ok charge o1', 'ok reserve o1']);
+    expect(report.replies).toEqual([]);
+
+    // A third process finds the same outcome and runs nothing.
+    const again = await runWorker(path, orders, {}, compensatingFixture);
+    expect(JSON.parse(again.stdout)).toEqual(report);
+
+    const store = new SqliteStore(path);
+    try {
+      for (const key of ['reserve:o1', 'charge:o1', 'reserve:o2!', 'charge:o2!', 'refund:o2!', 'release:o2!', 'refund:o1', 'release:o1']) {
+        expect(await store.readValue(key), key).toBe(1);
+      }
+    } finally {
+      await store.close();
     }
   });
 });
