@@ -10,6 +10,9 @@ import { DedupCollisionError } from './errors.js';
 import { readDedupRecords, type DedupRecord } from './internal/dedupRecords.js';
 import { keyHash } from './keyHash.js';
 
+/** Forgetting a claim only costs its `completeReceipt` one read. */
+const MAX_REMEMBERED_CLAIMS = 4096;
+
 /** What `claimOrGet` / `lookup` found for an idempotency key. */
 export type DedupDecision =
   /** The caller owns the key now and must process, then `completeReceipt` or `releaseClaim`. */
@@ -37,6 +40,17 @@ interface StreamView {
  * the same stream is detected (`DedupCollisionError`), never confused.
  */
 export class DedupCache {
+  /**
+   * Keys this cache claimed and has not completed or released yet, with the
+   * stream length right after the claim: `completeReceipt` appends there
+   * without reading the stream first. Any write since (a release, a racer)
+   * makes that append conflict, and the normal read-then-decide path runs.
+   * (What the skipped read could have caught and the append cannot: a sweep
+   * of our claim, then a *different* key with the same FNV-64 hash claiming
+   * the stream again. That key's own next read reports the collision.)
+   */
+  readonly #claimed = new Map<string, number>();
+
   constructor(
     readonly store: DurableStore,
     readonly namespace: string,
@@ -63,6 +77,7 @@ export class DedupCache {
     if (view.current) return decisionFor(view.current);
     try {
       await this.store.append(this.streamFor(key), codec.encode({ kind: 'dedupClaim', key, timestampMs: nowMs }), view.nextSeq);
+      this.#remember(key, view.nextSeq + 1);
       return { kind: 'claimed' };
     } catch (error) {
       if (!(error instanceof SequenceConflictError)) throw error;
@@ -83,6 +98,18 @@ export class DedupCache {
     assertName('key', key);
     assertPayload('receipt', receipt);
     assertNonNegativeSafeInteger('nowMs', nowMs);
+    const record = codec.encode({ kind: 'dedupReceipt', key, receipt, timestampMs: nowMs });
+    const afterClaim = this.#claimed.get(key);
+    if (afterClaim !== undefined) {
+      this.#claimed.delete(key);
+      try {
+        await this.store.append(this.streamFor(key), record, afterClaim);
+        return;
+      } catch (error) {
+        if (!(error instanceof SequenceConflictError)) throw error;
+        // Written to since our claim: decide from what is there now, below.
+      }
+    }
     const view = await this.#load(key);
     if (view.current === undefined) throw new DedupCollisionError(key, 'missingClaim');
     if (view.current.kind === 'dedupReceipt') {
@@ -90,11 +117,7 @@ export class DedupCache {
       throw new DedupCollisionError(key, 'differentReceipt');
     }
     try {
-      await this.store.append(
-        this.streamFor(key),
-        codec.encode({ kind: 'dedupReceipt', key, receipt, timestampMs: nowMs }),
-        view.nextSeq,
-      );
+      await this.store.append(this.streamFor(key), record, view.nextSeq);
     } catch (error) {
       if (!(error instanceof SequenceConflictError)) throw error;
       const after = await this.#load(key);
@@ -111,6 +134,7 @@ export class DedupCache {
   async releaseClaim(key: string, nowMs: number = Date.now()): Promise<void> {
     assertName('key', key);
     assertNonNegativeSafeInteger('nowMs', nowMs);
+    this.#claimed.delete(key);
     const view = await this.#load(key);
     if (view.current === undefined || view.current.kind === 'dedupReceipt') return;
     try {
@@ -123,6 +147,13 @@ export class DedupCache {
       if (latest?.kind === 'dedupTombstone' || latest?.kind === 'dedupReceipt') return;
       throw error;
     }
+  }
+
+  /** Bounded: claims that are never completed or released (a crashed handler) must not pile up. */
+  #remember(key: string, nextSeq: number): void {
+    this.#claimed.delete(key);
+    this.#claimed.set(key, nextSeq);
+    if (this.#claimed.size > MAX_REMEMBERED_CLAIMS) this.#claimed.delete(this.#claimed.keys().next().value!);
   }
 
   async #load(key: string): Promise<StreamView> {

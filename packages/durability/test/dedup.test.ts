@@ -63,6 +63,36 @@ describe.each(storeKinds)('DedupCache on $name', (kind) => {
     expect(await store.streamLength(cache.streamFor('k'))).toBe(2);
   });
 
+  it('completes its own fresh claim without reading the key stream again', async () => {
+    const store = new CountingStore(await open());
+    const cache = new DedupCache(store, 'payments');
+    expect(await cache.claimOrGet('k', 1)).toEqual({ kind: 'claimed' });
+    const readsAfterClaim = store.reads.length;
+    await cache.completeReceipt('k', bytes('r'), 2);
+    expect(store.reads.length).toBe(readsAfterClaim);
+    expect(await cache.lookup('k')).toEqual({ kind: 'completed', receipt: bytes('r') });
+    await cache.completeReceipt('k', bytes('r'), 3); // the same receipt again: read, found, no-op
+    expect(await store.streamLength(cache.streamFor('k'))).toBe(2);
+  });
+
+  it('decides from the stream when it changed after our claim (released, completed, or swept elsewhere)', async () => {
+    const store = await open();
+    const cache = new DedupCache(store, 'payments');
+    const other = new DedupCache(store, 'payments');
+    for (const key of ['released', 'same', 'different', 'swept']) await cache.claimOrGet(key, 1);
+    await other.releaseClaim('released', 2);
+    await other.completeReceipt('same', bytes('r'), 2);
+    await other.completeReceipt('different', bytes('theirs'), 2);
+    await store.deleteStream(cache.streamFor('swept'));
+    await expect(cache.completeReceipt('released', bytes('r'))).rejects.toMatchObject({ reason: 'missingClaim' });
+    await cache.completeReceipt('same', bytes('r'));
+    await expect(cache.completeReceipt('different', bytes('mine'))).rejects.toMatchObject({ reason: 'differentReceipt' });
+    await expect(cache.completeReceipt('swept', bytes('r'))).rejects.toMatchObject({ reason: 'missingClaim' });
+    expect(await cache.lookup('released')).toBeUndefined();
+    expect(await cache.lookup('different')).toEqual({ kind: 'completed', receipt: bytes('theirs') });
+    expect(await store.streamLength(cache.streamFor('swept'))).toBe(0);
+  });
+
   it('refuses a receipt without a claim, including after a release', async () => {
     const cache = new DedupCache(await open(), 'payments');
     await expect(cache.completeReceipt('k', bytes('r'))).rejects.toMatchObject({ reason: 'missingClaim' });
