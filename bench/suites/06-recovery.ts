@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { codec, DurableConversation, type ConversationEvent } from '@liminal/durability';
+import { codec, DurableConversation, snapshotStreamFor, type ConversationEvent } from '@liminal/durability';
 import { PostgresStore, SqliteStore, type DurableStore, type StoredEntry } from '@liminal/store';
 import { payloadBytes } from '../src/payload.js';
 import { dropSchemaOnCleanup } from '../src/postgres.js';
@@ -74,6 +74,14 @@ async function compareRecoveries(bench: BenchContext, store: DurableStore, engin
 
   const check = await DurableConversation.recover(store, 'snapshotted');
   if (check.recoveredFrom.kind !== 'snapshot') throw new Error(`expected a snapshot recovery, got ${check.recoveredFrom.kind}`);
+  const [snapshot] = await store.readFrom(snapshotStreamFor('snapshotted'), 0, 1);
+  bench.record({
+    id: `6-recovery/snapshot-size/${engine}`,
+    title: `Size of the snapshot covering the ${totalEvents.toLocaleString('en-US')}-event log (${storeName})`,
+    value: (snapshot?.payload.length ?? 0) / 1024,
+    unit: 'KiB',
+    note: 'Every message of this log is finished, so the snapshot keeps only each message\'s flags and last step output.',
+  });
   const replayCheck = await DurableConversation.recover(store, 'replayed');
   if (replayCheck.recoveredFrom.kind !== 'replay' || replayCheck.expectedSeq !== totalEvents) {
     throw new Error('expected a full replay of every event');
@@ -123,7 +131,7 @@ export default defineSuite({
       title: 'Heap retained by the recovered conversation (after GC)',
       value: retained / 2 ** 20,
       unit: 'MB',
-      note: `The replayed state (SQLite) of ${recovered.expectedSeq.toLocaleString('en-US')} events kept alive after recovery (every step output is kept for reuse on resume).`,
+      note: `The replayed state (SQLite) of ${recovered.expectedSeq.toLocaleString('en-US')} events kept alive after recovery (a finished message keeps only its last step output).`,
     });
 
     // The PostgreSQL variant writes and replays 200,000 more events: full runs only, to keep --quick under 2 minutes.
