@@ -53,7 +53,16 @@ export interface DurableStepsOptions {
   readonly compensations?: CompensationRegistry;
   /** How many times `compensate` tries a throwing handler before recording it failed (default 3). */
   readonly compensationAttempts?: number;
+  /**
+   * A compensation recorded `started` without an outcome (its process died
+   * while it ran): `'report'` (default) records it `interrupted` and never runs
+   * it again (at most once); `'runAgain'` runs it again (at least once: only
+   * for handlers that are idempotent, e.g. guarded by a dedup key).
+   */
+  readonly interruptedCompensations?: InterruptedCompensations;
 }
+
+export type InterruptedCompensations = 'report' | 'runAgain';
 
 /** What `compensate` was told about the crash that started it, kept in the plan. */
 export interface CompensationCause {
@@ -85,6 +94,7 @@ export class DurableSteps {
 
   readonly #compensations: CompensationRegistry;
   readonly #attempts: number;
+  readonly #interrupted: InterruptedCompensations;
 
   private constructor(
     readonly conversation: DurableConversation,
@@ -92,6 +102,7 @@ export class DurableSteps {
   ) {
     this.#compensations = options.compensations ?? {};
     this.#attempts = options.compensationAttempts ?? DEFAULT_COMPENSATION_ATTEMPTS;
+    this.#interrupted = options.interruptedCompensations ?? 'report';
   }
 
   /** Recovers (or starts) the conversation stream `conversationId` in `store`. */
@@ -210,7 +221,7 @@ export class DurableSteps {
    * compensation is not run again, and one that was started but has no
    * outcome is recorded `interrupted` and not run again (at most once: its
    * side effect may or may not have happened, which is what a payments user
-   * must reconcile). A throwing handler is tried `compensationAttempts` times
+   * must reconcile), unless `interruptedCompensations: 'runAgain'`. A throwing handler is tried `compensationAttempts` times
    * in all, then recorded `failed`, and the rest still run. Once every outcome
    * is recorded, returns them all, in run order (and so does every later call).
    */
@@ -241,10 +252,11 @@ export class DurableSteps {
       if (recordedOutcome !== undefined) {
         outcome = jsonCodec.decode(recordedOutcome) as CompensationOutcome;
       } else {
-        if (state.stepOutput(id, startedIndex) !== undefined) {
+        const started = state.stepOutput(id, startedIndex) !== undefined;
+        if (started && this.#interrupted === 'report') {
           outcome = { kind: 'interrupted' };
         } else {
-          await this.#serial(() => this.conversation.recordStepCompleted(id, startedIndex, jsonCodec.encode({ started: true })));
+          if (!started) await this.#serial(() => this.conversation.recordStepCompleted(id, startedIndex, jsonCodec.encode({ started: true })));
           const handler = namedHandler(this.#compensations, planned.compensation, planned.step);
           const info = { messageId: planned.messageId, participant: planned.participant, step: planned.step, stepIndex: planned.stepIndex };
           outcome = await attemptCompensation(() => handler(planned.output, info), this.#attempts);
@@ -326,6 +338,10 @@ export class DurableSteps {
 function assertStepsOptions(options: DurableStepsOptions): void {
   if (typeof options !== 'object' || options === null) throw new ConfigError('DurableSteps options must be an object');
   assertCompensationOptions(options);
+  const { interruptedCompensations } = options;
+  if (interruptedCompensations !== undefined && interruptedCompensations !== 'report' && interruptedCompensations !== 'runAgain') {
+    throw new ConfigError(`interruptedCompensations must be 'report' or 'runAgain', got ${JSON.stringify(interruptedCompensations)}`);
+  }
 }
 
 function stepPayload(record: StepRecord, messageId: string, index: number): Uint8Array {

@@ -20,7 +20,7 @@ export { createSupervisor, supervisionEvent } from './createSupervisor.js';
 export type { ChildSpec, RestartStrategy, RestartType, SupervisorEvent, SupervisorOptions } from './createSupervisor.js';
 export { DurableSteps } from './DurableSteps.js';
 export { COMPENSATION_MESSAGE_ID } from './DurableSteps.js';
-export type { BeginOptions, CompensationCause, DurableStepsOptions, MessageAdmission, StepRunOutcome } from './DurableSteps.js';
+export type { BeginOptions, CompensationCause, DurableStepsOptions, InterruptedCompensations, MessageAdmission, StepRunOutcome } from './DurableSteps.js';
 export {
   CompensationInterruptedError,
   ConversationClosedError,

@@ -5,7 +5,7 @@ import { Conversation } from './Conversation.js';
 import { ConversationHandle } from './ConversationHandle.js';
 import { ConversationRuntime } from './internal/ConversationRuntime.js';
 import { conversationMachine, type CrashPolicy } from './conversationMachine.js';
-import { DurableSteps } from './DurableSteps.js';
+import { DurableSteps, type InterruptedCompensations } from './DurableSteps.js';
 import { assertConversationConfig } from './internal/assertConversationConfig.js';
 import { durableJournal } from './internal/durableJournal.js';
 import type { ParticipantSpec } from './participant.js';
@@ -27,6 +27,8 @@ interface CommonOptions {
   readonly compensations?: CompensationRegistry;
   /** How many times a throwing compensation is tried before it is recorded failed (default 3). */
   readonly compensationAttempts?: number;
+  /** Durable mode: what a reopened conversation does with a compensation its process died in (default `'report'`). */
+  readonly interruptedCompensations?: InterruptedCompensations;
   /** Clock for XState timers (the conversation timeout); a `SimulatedClock` in tests. */
   readonly clock?: NonNullable<ActorOptions<typeof conversationMachine>['clock']>;
 }
@@ -55,6 +57,7 @@ export async function openConversation(options: ConversationOptions): Promise<Co
           await DurableSteps.open(options.store, id, {
             ...(options.compensations === undefined ? {} : { compensations: options.compensations }),
             ...(options.compensationAttempts === undefined ? {} : { compensationAttempts: options.compensationAttempts }),
+            ...(options.interruptedCompensations === undefined ? {} : { interruptedCompensations: options.interruptedCompensations }),
           }),
           (error) => failConversation(error),
           options.onStep,

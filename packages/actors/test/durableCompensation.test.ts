@@ -143,6 +143,23 @@ describe.each(kinds)('durable compensation on $name', (kind) => {
     expect(refunds).toEqual(['o2', 'o1']);
     expect(releases).toEqual(['stock:o2', 'stock:o1']);
   });
+
+  it("with interruptedCompensations: 'runAgain' the interrupted compensation runs again (for idempotent handlers)", async () => {
+    const refunds: string[] = [];
+    const compensations: CompensationRegistry = {
+      release: () => {},
+      refund: (output) => void refunds.push((output as { order: string }).order),
+    };
+    const steps = await DurableSteps.open(store, 'saga-run-again', { compensations });
+    const admission = await steps.begin('o1', { participant: 'shop' });
+    if (admission.kind !== 'run') throw new Error('expected a run');
+    await admission.steps.step('charge', () => ({ amount: 10, order: 'o1' }), { compensate: 'refund' });
+    const dying = await DurableSteps.open(failingAppends(store, steps.conversation.expectedSeq + 4), 'saga-run-again', { compensations });
+    await expect(dying.compensate()).rejects.toBeInstanceOf(StoreUnavailableError);
+    const resumed = await DurableSteps.open(store, 'saga-run-again', { compensations, interruptedCompensations: 'runAgain' });
+    expect(await resumed.compensate()).toMatchObject([{ messageId: 'o1', step: 'charge', outcome: { kind: 'compensated', attempts: 1 } }]);
+    expect(refunds).toEqual(['o1', 'o1']);
+  });
 });
 
 describe('durable compensation configuration', () => {
