@@ -64,8 +64,9 @@ export class SqliteStore extends StoreBase {
   readonly #statements: ReturnType<typeof prepareStatements>;
   /** Appends waiting for the end of the tick; see `doAppendMany`. */
   readonly #pending: PendingAppend[] = [];
-  /** Built once: better-sqlite3's `transaction()` wrapper is costly to build per commit. */
+  /** Built once: better-sqlite3's `transaction()` wrapper is costly to build per call. */
   readonly #commitBatch: Database.Transaction<(batch: readonly PendingAppend[]) => (number | SequenceConflictError)[]>;
+  readonly #cas: Database.Transaction<(key: string, expected: number, next: number) => void>;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     super();
@@ -97,6 +98,12 @@ export class SqliteStore extends StoreBase {
     this.#commitBatch = this.#db.transaction((batch: readonly PendingAppend[]) =>
       batch.map((append) => this.#appendInTransaction(append)),
     );
+    this.#cas = this.#db.transaction((key: string, expected: number, next: number) => {
+      const row = this.#statements.readValue.get(key) as { value: number } | undefined;
+      const actual = row?.value ?? 0;
+      if (actual !== expected) throw new CasConflictError(key, expected, actual);
+      this.#statements.writeValue.run(key, next);
+    });
   }
 
   /**
@@ -200,16 +207,7 @@ export class SqliteStore extends StoreBase {
 
   protected async doCas(key: string, expected: number, next: number): Promise<void> {
     this.#commitPending();
-    unavailableOnFailure(() =>
-      this.#db
-        .transaction(() => {
-          const row = this.#statements.readValue.get(key) as { value: number } | undefined;
-          const actual = row?.value ?? 0;
-          if (actual !== expected) throw new CasConflictError(key, expected, actual);
-          this.#statements.writeValue.run(key, next);
-        })
-        .immediate(),
-    );
+    unavailableOnFailure(() => this.#cas.immediate(key, expected, next));
   }
 
   protected async doClose(): Promise<void> {
