@@ -41,7 +41,7 @@ async function coordinate(store: DurableStore, options: DemoOptions, out: NodeJS
   const how = start.kind === 'resumed' ? 'resuming' : start.previous === 'finished' ? 'previous run finished; starting' : 'starting';
   say(`Liminal demo: ${how} run ${run.run} in ${describeLocation(options.location)}`);
   say(`  ${run.messages} orders over ${run.partitions} partitions, ${options.workers} worker processes, crash rate ${options.crashRate}, seed ${run.seed}`);
-  say(`  saga per order: validate -> reserveStock -> charge -> notify; a failed order is compensated in reverse (refund, release stock)`);
+  say(`  per order, a durable conversation: validate -> reserveStock -> charge -> notify; onCrash 'compensate': a failed order is compensated in reverse (refund, release stock)`);
   say(`  supervisors: workers ${describeSpec(workerSupervision)}; partitions ${describeSpec(partitionSupervision)}; participants ${describeSpec(participantSupervision)}`);
 
   const startedAt = Date.now();

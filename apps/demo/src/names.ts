@@ -31,6 +31,11 @@ export class RunNames {
   ledger(partition: number): string {
     return `${this.prefix}:ledger:p${partition}`;
   }
+  /** An order's own conversation (its participants' steps and compensations). */
+  orderConversation(orderId: string): string {
+    return `${this.prefix}:order:${orderId}`;
+  }
+  /** The partition's log of finished orders. */
   conversation(partition: number): string {
     return `${this.prefix}:conversation:p${partition}`;
   }

@@ -1,4 +1,5 @@
 import { createSupervisor, SupervisorEscalationError } from '@liminal/actors';
+import type { ChannelMetrics } from '@liminal/channels';
 import type { DurableStore } from '@liminal/store';
 import { createActor, fromPromise } from 'xstate';
 import type { Run } from './manifest.js';
@@ -16,6 +17,8 @@ export interface PartitionSupervisorOptions {
   readonly log: (line: string) => void;
   /** Default `partitionSupervision`. */
   readonly spec?: SupervisorSpec;
+  /** Conversation phases and step latencies go here when set. */
+  readonly metrics?: ChannelMetrics;
 }
 
 interface PartitionInput {
@@ -47,6 +50,7 @@ export function supervisePartitions(options: PartitionSupervisorOptions): Promis
       signal: AbortSignal.any([stopped, signal]),
       log,
       incarnation,
+      metrics: options.metrics,
     });
     input.ended(end);
     return end;

@@ -1,12 +1,14 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DurableSteps } from '@liminal/actors';
+import type { ChannelMetrics } from '@liminal/channels';
 import { DedupCache, DurableChannel, type ChannelConsumer } from '@liminal/durability';
 import { CasConflictError, LiminalError, StoreUnavailableError, type DurableStore } from '@liminal/store';
 import { EffectLedger } from './effectLedger.js';
 import type { Run } from './manifest.js';
 import { decodeOrder, type Order } from './orders.js';
 import { seededRandom, type Random } from './prng.js';
-import { planSteps, type ParticipantKind, type Step } from './saga.js';
+import { runOrderConversation, type OrderConversationContext } from './orderConversation.js';
+import type { ParticipantKind, Step } from './saga.js';
 import type { WorkerStats } from './stats.js';
 import { ParticipantCrash, participantSupervision, RestartBudget } from './supervision.js';
 
@@ -20,6 +22,8 @@ export interface PartitionJob {
   readonly log: (line: string) => void;
   /** How many times the supervisor has started this partition's actor before (varies the crash schedule). */
   readonly incarnation: number;
+  /** Conversation phases and step latencies go here when set. */
+  readonly metrics?: ChannelMetrics | undefined;
 }
 
 /** How a partition's driver ended. */
@@ -67,6 +71,14 @@ async function runOwnedPartition(job: PartitionJob, incarnation: number): Promis
   const steps = await DurableSteps.open(store, names.conversation(partition));
   const ledger = await EffectLedger.open(store, names.ledger(partition), new DedupCache(store, names.dedupNamespace));
   const participants = new Participants(job, ledger, seededRandom(run.seed, partition, incarnation));
+  const { metrics, stats } = job;
+  const orders: OrderConversationContext = {
+    store,
+    conversationId: (orderId) => names.orderConversation(orderId),
+    perform: (order, index, step) => participants.perform(order, index, step),
+    ...(metrics === undefined ? {} : { onStep: metrics.onStep, trackPhases: (actor) => metrics.trackPhases(actor) }),
+    ran: (what) => void (what === 'step' ? (stats.steps += 1) : (stats.compensationsRun += 1)),
+  };
   for (;;) {
     if (signal.aborted) return 'stopped';
     const batch = await consumer.poll();
@@ -81,29 +93,21 @@ async function runOwnedPartition(job: PartitionJob, incarnation: number): Promis
     await yieldToEventLoop();
     for (const envelope of batch) {
       if (signal.aborted) return 'stopped';
-      await processOrder(decodeOrder(envelope.payload), steps, participants, job.stats);
+      await processOrder(decodeOrder(envelope.payload), steps, orders, job.stats);
       await consumer.commit(envelope);
     }
   }
 }
 
 /**
- * One order's conversation, through `DurableSteps`: a finished order is
- * skipped; otherwise each planned step either replays its recorded output
- * (it completed before a crash or a restart) or runs under the participant
- * supervisor and is recorded before the next one starts.
+ * One order, recorded in the partition's log through `DurableSteps`: an order
+ * that finished (fulfilled or compensated) is skipped on redelivery; otherwise
+ * its @liminal/actors conversation runs (or resumes from its own log), and the
+ * order is recorded finished once the conversation ended. That record is what
+ * `verify` reads, and what lets the consumer cursor move past the order.
  */
-async function processOrder(order: Order, steps: DurableSteps, participants: Participants, stats: WorkerStats): Promise<void> {
-  const plan = planSteps(order);
-  const outcome = await steps.run(order.id, async (context) => {
-    for (const [index, step] of plan.entries()) {
-      await context.step(`${step.participant}:${step.kind}`, async () => {
-        const output = await participants.perform(order, index, step);
-        stats.steps += 1;
-        return output;
-      });
-    }
-  });
+async function processOrder(order: Order, steps: DurableSteps, orders: OrderConversationContext, stats: WorkerStats): Promise<void> {
+  const outcome = await steps.run(order.id, () => runOrderConversation(orders, order));
   if (outcome.kind === 'skipped') stats.redeliveriesSkipped += 1;
   else stats.processed += 1;
 }

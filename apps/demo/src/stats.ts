@@ -5,6 +5,8 @@ export interface WorkerStats {
   /** Orders whose conversation finished in this process. */
   processed: number;
   steps: number;
+  /** Compensations (refunds, stock releases) run by order conversations in this process. */
+  compensationsRun: number;
   crashesInjected: number;
   /** Participant restarts by the partition supervisors. */
   participantRestarts: number;
@@ -21,6 +23,7 @@ export function emptyStats(): WorkerStats {
   return {
     processed: 0,
     steps: 0,
+    compensationsRun: 0,
     crashesInjected: 0,
     participantRestarts: 0,
     partitionRestarts: 0,
