@@ -10,7 +10,7 @@ import { LiminalError } from '@liminal/store';
 import { runDemo } from './coordinator.js';
 import { UsageError } from './errors.js';
 import { currentRun, type RunSettings } from './manifest.js';
-import { crashRate, nonNegativeInteger, positiveInteger } from './options.js';
+import { crashRate, nonNegativeInteger, port, positiveInteger } from './options.js';
 import { defaultStoreUrl, describeLocation, openDemoStore, parseStoreUrl } from './storeUrl.js';
 import { isClean, verifyRun } from './verify.js';
 
@@ -28,6 +28,7 @@ function program(): Command {
     .option('--crash-rate <p>', 'probability that a participant crashes while handling a step', crashRate, 0.05)
     .option('--seed <n>', 'seed for the orders and the crash schedule', nonNegativeInteger, 42)
     .option('--reset', 'start a new run even if the last one is unfinished', false)
+    .option('--metrics-port <port>', 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics while running (0: any free port)', port)
     .showSuggestionAfterError(false)
     .enablePositionalOptions()
     .exitOverride()
@@ -45,6 +46,7 @@ function program(): Command {
           requested: { settings: { messages: opts.messages, partitions: opts.partitions, seed: opts.seed }, explicit, reset: opts.reset },
           workers: opts.workers,
           crashRate: opts.crashRate,
+          ...(opts.metricsPort === undefined ? {} : { metricsPort: opts.metricsPort }),
         },
         process.stdout,
       );
@@ -70,6 +72,7 @@ interface CliOptions {
   crashRate: number;
   seed: number;
   reset: boolean;
+  metricsPort?: number;
 }
 
 async function verify(url: string): Promise<number> {

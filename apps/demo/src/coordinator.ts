@@ -1,6 +1,9 @@
+import { serveMetrics, type MetricsServer } from '@liminal/channels';
 import { cursorKeyFor, DurableChannel, partitionKeyFor } from '@liminal/durability';
 import type { DurableStore } from '@liminal/store';
+import { UsageError } from './errors.js';
 import { startOrResume, type RequestedRun, type Run } from './manifest.js';
+import { DemoMetrics } from './metrics.js';
 import { isOutage, sleep } from './partitionWorker.js';
 import { produce } from './producer.js';
 import { progressView } from './progress.js';
@@ -15,6 +18,8 @@ export interface DemoOptions {
   readonly requested: RequestedRun;
   readonly workers: number;
   readonly crashRate: number;
+  /** Serve Prometheus `/metrics` on 127.0.0.1 at this port while running (0: any free port). */
+  readonly metricsPort?: number;
 }
 
 /** Exit codes of a run: 0 verified clean, 1 lost or duplicated effects (or a fatal failure), 130 interrupted. */
@@ -26,15 +31,35 @@ export type RunExit = 0 | 1 | 130;
  * back and prints the summary.
  */
 export async function runDemo(options: DemoOptions, out: NodeJS.WriteStream): Promise<RunExit> {
-  const store = await openDemoStore(options.location, 'create');
+  // Before the store: a port that cannot be served is bad input, and nothing is written for it.
+  const metrics = options.metricsPort === undefined ? undefined : new DemoMetrics();
+  const server = metrics === undefined ? undefined : await serve(metrics, options.metricsPort ?? 0);
   try {
-    return await coordinate(store, options, out);
+    const store = await openDemoStore(options.location, 'create');
+    try {
+      return await coordinate(store, options, out, metrics === undefined || server === undefined ? undefined : { metrics, url: server.url });
+    } finally {
+      await store.close();
+    }
   } finally {
-    await store.close();
+    await server?.close();
   }
 }
 
-async function coordinate(store: DurableStore, options: DemoOptions, out: NodeJS.WriteStream): Promise<RunExit> {
+async function serve(metrics: DemoMetrics, port: number): Promise<MetricsServer> {
+  try {
+    return await serveMetrics(metrics, { port });
+  } catch (error) {
+    throw new UsageError(`--metrics-port ${port}: cannot serve metrics there (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+async function coordinate(
+  store: DurableStore,
+  options: DemoOptions,
+  out: NodeJS.WriteStream,
+  served: { readonly metrics: DemoMetrics; readonly url: string } | undefined,
+): Promise<RunExit> {
   const start = await startOrResume(store, options.requested, (run) => isFinished(store, run));
   const { run } = start;
   const say = (line: string) => out.write(`${line}\n`);
@@ -53,11 +78,15 @@ async function coordinate(store: DurableStore, options: DemoOptions, out: NodeJS
   let settle!: (outcome: 'finished' | 'interrupted' | Error) => void;
   const settled = new Promise<'finished' | 'interrupted' | Error>((resolve) => (settle = resolve));
   const pool = new WorkerPool(
-    (index) => ({ location: options.location, run: run.run, index, workers: options.workers, crashRate: options.crashRate }),
+    (index) => ({ location: options.location, run: run.run, index, workers: options.workers, crashRate: options.crashRate, metrics: served !== undefined }),
     run.partitions,
     options.workers,
     { note: (line) => view.note(line), finished: (error) => settle(error ?? 'finished') },
   );
+  if (served !== undefined) {
+    served.metrics.attach(() => ({ stats: pool.totals(), workerRestarts: pool.restarts }), () => pool.workerMetrics());
+    say(`  metrics: ${served.url}`);
+  }
   const onSigint = () => settle('interrupted');
   process.on('SIGINT', onSigint);
   pool.start();

@@ -15,6 +15,13 @@ export function nonNegativeInteger(value: string): number {
   return n;
 }
 
+/** A TCP port; 0 asks the system for a free one. */
+export function port(value: string): number {
+  const n = strictInteger(value);
+  if (n === undefined || n < 0 || n > 65_535) throw new InvalidArgumentError('expected a port from 0 to 65535.');
+  return n;
+}
+
 /** A probability in [0, 1): at 1 every attempt would crash and no order could ever finish. */
 export function crashRate(value: string): number {
   const n = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(value) ? Number(value) : Number.NaN;

@@ -1,3 +1,4 @@
+import type { WorkerMetrics } from './metrics.js';
 import type { ParticipantKind } from './saga.js';
 
 /** What one worker process has done so far; sent to the coordinator over IPC as a running total. */
@@ -48,6 +49,8 @@ export function addStats(into: WorkerStats, from: WorkerStats): WorkerStats {
 /** Messages between the coordinator and its worker processes. */
 export type WorkerMessage =
   | { readonly type: 'stats'; readonly stats: WorkerStats }
+  /** The worker's conversation metrics (only with `--metrics-port`). */
+  | { readonly type: 'metrics'; readonly metrics: WorkerMetrics }
   | { readonly type: 'done' };
 
 export type CoordinatorMessage = { readonly type: 'stop' };

@@ -7,6 +7,7 @@
  * any moment loses nothing: the restarted worker with the same index takes
  * the partitions over (new fencing epoch) and resumes from the durable logs.
  */
+import { ChannelMetrics } from '@liminal/channels';
 import type { DurableStore } from '@liminal/store';
 import { currentRun } from './manifest.js';
 import { isOutage, sleep } from './partitionWorker.js';
@@ -20,6 +21,8 @@ export interface WorkerConfig {
   readonly index: number;
   readonly workers: number;
   readonly crashRate: number;
+  /** Collect conversation metrics and send them to the coordinator (`--metrics-port`). */
+  readonly metrics: boolean;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
@@ -40,6 +43,11 @@ process.on('disconnect', () => {
 });
 
 const reporter = setInterval(() => send({ type: 'stats', stats }), 100);
+const metrics = config.metrics ? new ChannelMetrics() : undefined;
+const sendMetrics = async () => {
+  if (metrics !== undefined) send({ type: 'metrics', metrics: await metrics.registry.getMetricsAsJSON() });
+};
+const metricsReporter = metrics === undefined ? undefined : setInterval(() => void sendMetrics(), 250);
 
 let store: DurableStore | undefined;
 try {
@@ -48,7 +56,16 @@ try {
   const run = await currentRun(connected);
   if (run?.run !== config.run) throw new Error(`the store's current run is ${String(run?.run)}, not ${config.run}`);
   const mine = Array.from({ length: run.partitions }, (_, p) => p).filter((p) => p % config.workers === config.index);
-  const drained = await supervisePartitions({ store: connected, run, partitions: mine, crashRate: config.crashRate, stats, signal: abort.signal, log });
+  const drained = await supervisePartitions({
+    store: connected,
+    run,
+    partitions: mine,
+    crashRate: config.crashRate,
+    stats,
+    signal: abort.signal,
+    log,
+    ...(metrics === undefined ? {} : { metrics }),
+  });
   await leave(drained ? { type: 'done' } : undefined, 0);
 } catch (error) {
   log(`giving up: ${error instanceof Error ? error.message : String(error)}`);
@@ -57,8 +74,10 @@ try {
 
 async function leave(last: WorkerMessage | undefined, exitCode: number): Promise<void> {
   clearInterval(reporter);
+  clearInterval(metricsReporter);
   leaving = true;
   await sendAndWait({ type: 'stats', stats });
+  if (metrics !== undefined) await sendAndWait({ type: 'metrics', metrics: await metrics.registry.getMetricsAsJSON() });
   if (last !== undefined) await sendAndWait(last);
   await store?.close().catch(() => undefined);
   process.exitCode = exitCode;

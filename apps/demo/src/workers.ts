@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { WorkerMetrics } from './metrics.js';
 import { addStats, emptyStats, type CoordinatorMessage, type WorkerMessage, type WorkerStats } from './stats.js';
 import { RestartBudget, workerSupervision } from './supervision.js';
 import type { WorkerConfig } from './workerMain.js';
@@ -14,6 +15,8 @@ export interface WorkerSlot {
   done: boolean;
   /** The last totals each process reported (a killed process keeps its last report). */
   readonly reports: WorkerStats[];
+  /** The last conversation metrics each process reported (with `--metrics-port`). */
+  readonly metrics: WorkerMetrics[];
 }
 
 export interface WorkerEvents {
@@ -52,6 +55,7 @@ export class WorkerPool {
       starts: 0,
       done: false,
       reports: [],
+      metrics: [],
     }));
   }
 
@@ -63,6 +67,11 @@ export class WorkerPool {
     const total = emptyStats();
     for (const slot of this.slots) addStats(total, this.totalsOf(slot));
     return total;
+  }
+
+  /** Every process's last metrics report, killed ones included. */
+  workerMetrics(): WorkerMetrics[] {
+    return this.slots.flatMap((slot) => slot.metrics);
   }
 
   totalsOf(slot: WorkerSlot): WorkerStats {
@@ -97,10 +106,13 @@ export class WorkerPool {
     slot.starts += 1;
     const report = emptyStats();
     slot.reports.push(report);
+    const incarnation = slot.metrics.length;
+    slot.metrics.push([]);
     this.events.note(`worker ${slot.index} started (pid ${pid}, partitions ${slot.partitions.join(', ') || 'none'})`);
     if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => this.events.note(line));
     child.on('message', (message: WorkerMessage) => {
       if (message.type === 'stats') Object.assign(report, message.stats);
+      else if (message.type === 'metrics') slot.metrics[incarnation] = message.metrics;
       else if (message.type === 'done') slot.done = true;
     });
     child.on('exit', (code, signal) => {
