@@ -1,12 +1,12 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { cursorKeyFor, partitionKeyFor } from '@liminal/durability';
 import type { DurableStore } from '@liminal/store';
+import { restartTestPostgres } from '@liminal/store/testing';
 import pg from 'pg';
 import { currentRun, type Run } from './manifest.js';
 import { isOutage, sleep } from './partitionWorker.js';
@@ -104,7 +104,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // Thresholds stop at 70% so the last kill still finds work left; each kill also waits for the previous restart.
     const thresholds = Array.from({ length: options.kills }, () => 0.05 + random() * 0.65).sort((a, b) => a - b);
-    const pgRestartAt = options.target.kind === 'postgres' && options.target.restartPostgres ? 0.5 : undefined;
+    const pgRestart =
+      options.target.kind === 'postgres' && options.target.restartPostgres ? { at: 0.5, url: options.target.url } : undefined;
     let kills = 0;
     let postgresRestarts = 0;
     let cursorRegressions = 0;
@@ -125,9 +126,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           continue;
         }
         const fraction = processed / run.messages;
-        if (pgRestartAt !== undefined && postgresRestarts === 0 && fraction >= pgRestartAt) {
+        if (pgRestart !== undefined && postgresRestarts === 0 && fraction >= pgRestart.at) {
           log(`  restarting PostgreSQL at ${processed}/${run.messages} orders`);
-          await restartPostgres();
+          await restartTestPostgres(pgRestart.url);
           postgresRestarts += 1;
         }
         const threshold = thresholds[kills];
@@ -234,12 +235,6 @@ async function waitForRun(store: DurableStore, gaveUp: () => boolean): Promise<R
     await sleep(100);
   }
   return undefined;
-}
-
-const restartCommand = 'pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main restart';
-
-async function restartPostgres(): Promise<void> {
-  await promisify(execFile)('bash', ['-c', restartCommand]);
 }
 
 function prepareStore(target: ChaosTarget, seed: number): { url: string; cleanup: () => Promise<void> } {

@@ -1,30 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { PostgresStore } from '@liminal/store';
-import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/store/testing';
+import { dropTestSchema, postgresForTests, restartTestPostgres, uniqueSchemaName } from '@liminal/store/testing';
 
 const url = await postgresForTests();
-
-async function restartPostgres(): Promise<void> {
-  const [version] = readdirSync('/etc/postgresql');
-  execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version!, 'main', 'restart'], { stdio: 'inherit' });
-  for (let attempt = 0; attempt < 60; attempt++) {
-    const client = new pg.Client({ connectionString: url });
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      return;
-    } catch {
-      await sleep(500);
-    } finally {
-      await client.end().catch(() => undefined);
-    }
-  }
-  throw new Error('PostgreSQL did not come back within 30 s');
-}
 
 describe.skipIf(url === undefined)('PostgresStore across a PostgreSQL restart', () => {
   it('discards the dead pooled connections and serves the next call on a fresh one', async () => {
@@ -35,7 +13,7 @@ describe.skipIf(url === undefined)('PostgresStore across a PostgreSQL restart', 
       await Promise.all([0, 1, 2].map((index) => store.cas(`before-${index}`, 0, 1)));
       await store.append('s', new Uint8Array([1]), 0);
 
-      await restartPostgres();
+      await restartTestPostgres(url);
 
       expect(await store.append('s', new Uint8Array([2]), 1)).toBe(1);
       expect(await store.readFrom('s', 0, 10)).toEqual([
