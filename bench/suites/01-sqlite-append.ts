@@ -52,7 +52,7 @@ export default defineSuite({
     const dir = bench.tempDir();
     const note =
       'One op = one append of a ~100-byte payload to one growing stream, awaited before the next. ' +
-      'Liminal checks expectedSeq inside a BEGIN IMMEDIATE transaction (shared with any appends arriving in the same tick: group commit); the raw loop inserts blindly; Emmett checks the stream version.';
+      'Liminal checks expectedSeq in the insert itself (a lone append is one conditional autocommit INSERT … SELECT … WHERE length = expectedSeq; appends arriving in the same tick share one BEGIN IMMEDIATE transaction: group commit); the raw loop inserts blindly; Emmett checks the stream version.';
     await bench.compare({
       id: '1-sqlite-append/full',
       title: 'SQLite single append, equal durability (synchronous=FULL everywhere)',
