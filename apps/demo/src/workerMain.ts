@@ -28,7 +28,8 @@ export interface WorkerConfig {
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
 const stats = emptyStats();
 const abort = new AbortController();
-const send = (message: WorkerMessage) => process.send?.(message);
+// A dead coordinator must not turn a periodic report into an unhandled 'error' event: the disconnect handler exits.
+const send = (message: WorkerMessage) => process.send?.(message, undefined, {}, () => undefined);
 const log = (line: string) => process.stderr.write(`[worker ${config.index}] ${line}\n`);
 
 // Ctrl-C reaches the whole process group: stop at the next message boundary and let the coordinator report.

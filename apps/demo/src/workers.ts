@@ -88,7 +88,10 @@ export class WorkerPool {
         new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve();
           child.once('exit', () => resolve());
-          if (child.connected) child.send({ type: 'stop' } satisfies CoordinatorMessage);
+          // A worker that got Ctrl-C itself may close its channel between the
+          // `connected` check and the write; the callback takes that EPIPE
+          // (instead of an unhandled 'error' event), and the worker exits anyway.
+          if (child.connected) child.send({ type: 'stop' } satisfies CoordinatorMessage, () => undefined);
           else child.kill('SIGTERM');
         }),
     );
