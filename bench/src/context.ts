@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fullPlan, measureSides, median, quickPlan } from './measure.js';
+import { times } from './times.js';
 import type { MeasurementResult, RatioResult, RowResult, SideResult } from './results.js';
 import { isMissing, type BenchContext, type Comparison, type Measurement, type Side } from './suite.js';
 
@@ -125,7 +126,7 @@ export class SuiteRun implements BenchContext {
       if (side.kind === 'measured') this.log(`  ${side.label}: ${Math.round(side.opsPerSec)} ops/s`);
     }
     for (const ratio of ratios) {
-      this.log(`  ratio vs ${ratio.vs}: ${ratio.median.toFixed(2)}${ratio.target ? ` (target ≥ ${ratio.target})` : ''}`);
+      this.log(`  ratio vs ${ratio.vs}: ${times(ratio.median)}${ratio.target ? ` (target ≥ ${ratio.target})` : ''}`);
     }
     this.rows.push({
       suite: this.suiteTitle,

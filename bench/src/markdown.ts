@@ -1,3 +1,4 @@
+import { times } from './times.js';
 import type { MeasuredSide, Results, RowResult, SideResult } from './results.js';
 
 function ops(value: number): string {
@@ -17,7 +18,7 @@ function sideRow(row: RowResult, side: SideResult, index: number): string {
     index === 0
       ? '1 (reference)'
       : ratio
-        ? `**${ratio.median.toFixed(2)}×** (${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)})`
+        ? `**${times(ratio.median)}×** (${times(ratio.min)}–${times(ratio.max)})`
         : '—';
   return `| ${side.label} | ${side.config} | ${ops(side.opsPerSec)} | ${spread(side)} | ${ratioCell} |`;
 }
@@ -32,7 +33,7 @@ function targetLines(results: Results): string[] {
     for (const row of suite.rows) {
       for (const ratio of row.ratios) {
         if (ratio.target === undefined) continue;
-        lines.push(`| ${row.id} | ${ratio.vs} | ${ratio.median.toFixed(2)}× | ≥ ${ratio.target}× | ${verdict(ratio.met)} |`);
+        lines.push(`| ${row.id} | ${ratio.vs} | ${times(ratio.median)}× | ≥ ${ratio.target}× | ${verdict(ratio.met)} |`);
       }
       for (const unmet of row.unmetTargets) {
         lines.push(`| ${row.id} | ${unmet.vs} | — | ≥ ${unmet.atLeast}× | not measured: ${unmet.reason} |`);
