@@ -10,7 +10,7 @@ import {
 import { LiminalError, type DurableStore } from '@liminal/store';
 import { fromPromise } from 'xstate';
 import type { Order } from './orders.js';
-import { participantKinds, planSteps, type Effect, type ParticipantKind, type Step } from './saga.js';
+import { participantKinds, planSteps, undoEffects, type Effect, type ParticipantKind, type Step } from './saga.js';
 
 /** A participant's step, run under the demo's participant supervisor (retries injected crashes). */
 export type PerformStep = (order: Order, index: number, step: Step) => Promise<string>;
@@ -42,9 +42,6 @@ export class OrderRejected extends LiminalError {
 export class OrderEscalation extends LiminalError {
   readonly code = 'ORDER_ESCALATED';
 }
-
-// Undo effects double as the conversation's compensation names.
-const undoEffects: Partial<Readonly<Record<ParticipantKind, Effect>>> = { reserveStock: 'stock-released', charge: 'payment-refunded' };
 
 /**
  * One order as a durable @liminal/actors conversation: its four participants

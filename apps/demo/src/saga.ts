@@ -30,8 +30,12 @@ const forwardEffects: Readonly<Record<ParticipantKind, Effect>> = {
   notify: 'customer-notified',
 };
 
-// Only these participants have something to undo; validation has no side effect worth reversing.
-const compensations: Partial<Readonly<Record<ParticipantKind, Effect>>> = {
+/**
+ * The effect that undoes each participant's forward effect; it also names the
+ * order conversation's compensation. Only these participants have something to
+ * undo; validation has no side effect worth reversing.
+ */
+export const undoEffects: Partial<Readonly<Record<ParticipantKind, Effect>>> = {
   reserveStock: 'stock-released',
   charge: 'payment-refunded',
 };
@@ -52,7 +56,7 @@ export function planSteps(order: Order): Step[] {
       steps.push({ kind: 'failure', participant, reason: failureReason(order) });
       const done = [...steps].reverse();
       for (const step of done) {
-        const undo = step.kind === 'forward' ? compensations[step.participant] : undefined;
+        const undo = step.kind === 'forward' ? undoEffects[step.participant] : undefined;
         if (step.kind === 'forward' && undo !== undefined) {
           steps.push({ kind: 'compensation', participant: step.participant, effect: undo, undoes: step.effect });
         }

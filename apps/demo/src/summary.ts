@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import type { Run } from './manifest.js';
-import { participantKinds, type ParticipantKind } from './saga.js';
+import { participantKinds, undoEffects } from './saga.js';
 import type { WorkerStats } from './stats.js';
 import { describeSpec, participantSupervision, partitionSupervision, workerSupervision } from './supervision.js';
 import type { VerifyReport } from './verify.js';
@@ -14,11 +14,6 @@ export interface Summary {
   readonly elapsedMs: number;
   readonly processedThisSession: number;
 }
-
-const compensationOf: Partial<Record<ParticipantKind, string>> = {
-  reserveStock: 'compensated by stock-released',
-  charge: 'compensated by payment-refunded',
-};
 
 export function printSummary(out: NodeJS.WritableStream, s: Summary): void {
   const { report, totals } = s;
@@ -55,7 +50,8 @@ export function supervisionTree(s: Summary): string {
     lines.push(`${indent}   └─ participants (${describeSpec(participantSupervision)})`);
     participantKinds.forEach((kind, k) => {
       const leaf = k === participantKinds.length - 1 ? '└─' : '├─';
-      const note = compensationOf[kind] === undefined ? '' : `, ${compensationOf[kind]}`;
+      const undo = undoEffects[kind];
+      const note = undo === undefined ? '' : `, compensated by ${undo}`;
       lines.push(`${indent}      ${leaf} ${kind.padEnd(12)} restarted ${stats.restartsByParticipant[kind]}x${note}`);
     });
   });
