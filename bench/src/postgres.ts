@@ -1,17 +1,10 @@
+import { dropTestSchema } from '@liminal/store/testing';
 import pg from 'pg';
 import type { BenchContext } from './suite.js';
 
 /** Drops a schema this run created (never anything else: the name is unique to the run). */
 export function dropSchemaOnCleanup(bench: BenchContext, url: string, schema: string): void {
-  bench.cleanup(async () => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
-    } finally {
-      await client.end();
-    }
-  });
+  bench.cleanup(() => dropTestSchema(schema, url));
 }
 
 /**
@@ -21,23 +14,20 @@ export function dropSchemaOnCleanup(bench: BenchContext, url: string, schema: st
  */
 export async function scratchDatabase(bench: BenchContext, url: string, prefix: string): Promise<string> {
   const name = bench.uniqueName(prefix).toLowerCase();
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-  } finally {
-    await admin.end();
-  }
-  bench.cleanup(async () => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-    } finally {
-      await client.end();
-    }
-  });
+  await runStatement(url, `CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+  bench.cleanup(() => runStatement(url, `DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`));
   const scratch = new URL(url);
   scratch.pathname = `/${name}`;
   return scratch.toString();
+}
+
+/** Runs one statement on a connection of its own, closed after it. */
+async function runStatement(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
 }
