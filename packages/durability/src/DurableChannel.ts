@@ -141,7 +141,7 @@ export class DurableChannel {
     const batchSize = options.batchSize ?? 64;
     assertPositiveSafeInteger('batchSize', batchSize);
     const driver = new CheckpointDriver(options.checkpoint ?? { kind: 'perMessage' });
-    const cursor = await ConsumerCursor.resume(this.store, consumerId, partitionKeyFor(this.name, partition));
+    const cursor = await ConsumerCursor.resume(this.store, consumerId, stream);
     return new ChannelConsumer({ store: this.store, channel: this.name, partition, stream }, cursor, driver, batchSize);
   }
 
