@@ -1,4 +1,4 @@
-import { DecodeError, InvalidArgumentError } from '@liminal/store';
+import { assertNonNegativeSafeInteger, assertPayload, DecodeError, InvalidArgumentError } from '@liminal/store';
 import type { ConversationEvent } from './ConversationEvent.js';
 import type { MessageProgress } from './ConversationState.js';
 
@@ -99,9 +99,7 @@ class Writer {
   }
 
   u64(field: string, value: number): void {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-      throw new InvalidArgumentError(field, `expected a non-negative safe integer, got ${String(value)}`);
-    }
+    assertNonNegativeSafeInteger(field, value);
     const chunk = new Uint8Array(8);
     new DataView(chunk.buffer).setBigUint64(0, BigInt(value));
     this.#push(chunk);
@@ -115,7 +113,7 @@ class Writer {
   }
 
   bytes(field: string, value: Uint8Array): void {
-    if (!(value instanceof Uint8Array)) throw new InvalidArgumentError(field, 'expected a Uint8Array');
+    assertPayload(field, value);
     this.#lengthPrefixed(field, value);
   }
 
