@@ -1,6 +1,6 @@
 import { codec, ConsumerCursor, DurableChannel, DurableConversation, partitionKeyFor } from '@liminal/durability';
 import type { DurableStore } from '@liminal/store';
-import { readLedger, type LedgerEntry } from './ledger.js';
+import { ledgerKey, readLedger, type LedgerEntry } from './ledger.js';
 import type { Run } from './manifest.js';
 import { decodeOrder, makeOrder } from './orders.js';
 import { planSteps } from './saga.js';
@@ -48,7 +48,7 @@ export async function verifyRun(store: DurableStore, run: Run): Promise<VerifyRe
     for await (const entry of readLedger(store, run.names.ledger(p))) {
       sideEffects += 1;
       if (entry.effect === 'payment-refunded' || entry.effect === 'stock-released') compensations += 1;
-      const key = `${entry.orderId}#${entry.step}`;
+      const key = ledgerKey(entry.orderId, entry.step);
       byStep.set(key, [...(byStep.get(key) ?? []), entry]);
     }
   }
@@ -95,7 +95,7 @@ export async function verifyRun(store: DurableStore, run: Run): Promise<VerifyRe
       else compensated += 1;
     }
     plan.forEach((step, stepIndex) => {
-      const key = `${order.id}#${stepIndex}`;
+      const key = ledgerKey(order.id, stepIndex);
       planned.add(key);
       const entries = byStep.get(key) ?? [];
       const expected = step.kind === 'failure' ? 0 : 1;
