@@ -284,12 +284,15 @@ export class PostgresStore extends StoreBase {
 
   async #transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     await this.#ensureSchema();
-    let client: pg.PoolClient;
     try {
-      client = await this.#pool.connect();
+      await this.#inTransaction(work);
     } catch (error) {
       throw unavailable('PostgreSQL', error);
     }
+  }
+
+  async #inTransaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    const client = await this.#pool.connect();
     try {
       await client.query('BEGIN');
       await work(client);
@@ -299,7 +302,7 @@ export class PostgresStore extends StoreBase {
       await client.query('ROLLBACK').catch(() => undefined);
       // A client that failed mid-transaction may be broken; never reuse it.
       client.release(true);
-      throw unavailable('PostgreSQL', error);
+      throw error;
     }
   }
 
@@ -312,21 +315,13 @@ export class PostgresStore extends StoreBase {
     return this.#ready;
   }
 
-  async #createSchema(): Promise<void> {
-    const client = await this.#pool.connect();
-    try {
-      await client.query('BEGIN');
+  #createSchema(): Promise<void> {
+    return this.#inTransaction(async (client) => {
       // Concurrent `CREATE ... IF NOT EXISTS` can still collide in the
       // catalogs; one lock per schema name makes processes take turns.
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`liminal-store:${this.#schema}`]);
       for (const ddl of this.#sql.schema) await client.query(ddl);
-      await client.query('COMMIT');
-      client.release();
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.release(true);
-      throw error;
-    }
+    });
   }
 }
 
