@@ -158,8 +158,7 @@ export class PostgresStore extends StoreBase {
   async #commitOne(append: PendingAppend): Promise<void> {
     let inserted: boolean;
     try {
-      await this.#ensureSchema();
-      inserted = await this.#insert(this.#sql.appendOne, [append.stream, append.expectedSeq, append.payload], 1);
+      inserted = await this.#insertUnlessTaken(append.stream, append.expectedSeq, [append.payload]);
     } catch (error) {
       append.reject(error);
       return;
