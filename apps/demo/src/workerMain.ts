@@ -14,6 +14,7 @@ import { isOutage, sleep } from './partitionWorker.js';
 import { supervisePartitions } from './partitionSupervisor.js';
 import { emptyStats, type CoordinatorMessage, type WorkerMessage } from './stats.js';
 import { openDemoStore, type StoreLocation } from './storeUrl.js';
+import { workerPartitions } from './workerPartitions.js';
 
 export interface WorkerConfig {
   readonly location: StoreLocation;
@@ -56,11 +57,10 @@ try {
   store = connected;
   const run = await currentRun(connected);
   if (run?.run !== config.run) throw new Error(`the store's current run is ${String(run?.run)}, not ${config.run}`);
-  const mine = Array.from({ length: run.partitions }, (_, p) => p).filter((p) => p % config.workers === config.index);
   const drained = await supervisePartitions({
     store: connected,
     run,
-    partitions: mine,
+    partitions: workerPartitions(config.index, config.workers, run.partitions),
     crashRate: config.crashRate,
     stats,
     signal: abort.signal,

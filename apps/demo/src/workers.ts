@@ -5,6 +5,7 @@ import type { WorkerMetrics } from './metrics.js';
 import { addStats, emptyStats, type CoordinatorMessage, type WorkerMessage, type WorkerStats } from './stats.js';
 import { RestartBudget, workerSupervision } from './supervision.js';
 import type { WorkerConfig } from './workerMain.js';
+import { workerPartitions } from './workerPartitions.js';
 
 /** One worker index and every process that has held it. */
 export interface WorkerSlot {
@@ -50,7 +51,7 @@ export class WorkerPool {
   ) {
     this.slots = Array.from({ length: workers }, (_, index) => ({
       index,
-      partitions: Array.from({ length: partitions }, (_, p) => p).filter((p) => p % workers === index),
+      partitions: workerPartitions(index, workers, partitions),
       pid: undefined,
       starts: 0,
       done: false,
