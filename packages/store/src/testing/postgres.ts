@@ -10,10 +10,8 @@ export const testPostgresUrl: string = process.env['LIMINAL_PG_URL'] ?? 'postgre
  * `CI=true` an unreachable PostgreSQL is a failure, never a silent skip.
  */
 export async function postgresForTests(url: string = testPostgresUrl): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
   try {
-    await client.connect();
-    await client.query('select 1');
+    await probePostgres(url, 3_000);
     return url;
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
@@ -25,6 +23,15 @@ export async function postgresForTests(url: string = testPostgresUrl): Promise<s
         `!! PostgreSQL tests are SKIPPED. Set LIMINAL_PG_URL or start the local cluster.\n${'!'.repeat(78)}\n`,
     );
     return undefined;
+  }
+}
+
+/** Resolves once `url` accepts a connection and answers a query; rejects with the driver's error otherwise. */
+export async function probePostgres(url: string, connectionTimeoutMillis: number): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
   } finally {
     await client.end().catch(() => undefined);
   }

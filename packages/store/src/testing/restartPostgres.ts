@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { StoreUnavailableError } from '../errors.js';
-import { testPostgresUrl } from './postgres.js';
+import { probePostgres, testPostgresUrl } from './postgres.js';
 
 /**
  * How the cluster behind `LIMINAL_PG_URL` is restarted. `LIMINAL_PG_RESTART`
@@ -22,18 +21,14 @@ export async function restartTestPostgres(url: string = testPostgresUrl, timeout
   await promisify(execFile)('bash', ['-c', restartCommand]);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
     try {
-      await client.connect();
-      await client.query('SELECT 1');
+      await probePostgres(url, 2_000);
       return;
     } catch (cause) {
       if (Date.now() > deadline) {
         throw new StoreUnavailableError(`PostgreSQL at ${url} did not come back within ${timeoutMs} ms`, { cause });
       }
       await sleep(250);
-    } finally {
-      await client.end().catch(() => undefined);
     }
   }
 }
