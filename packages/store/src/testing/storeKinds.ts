@@ -57,9 +57,9 @@ export function uniqueSchemaName(): string {
   return `liminal_test_${randomBytes(6).toString('hex')}`;
 }
 
-export const memoryKind: StoreKind = { name: 'memory', open: async () => new MemoryStore() };
+const memoryKind: StoreKind = { name: 'memory', open: async () => new MemoryStore() };
 
-export const sqliteKind: StoreKind = {
+const sqliteKind: StoreKind = {
   name: 'sqlite',
   open: async () => {
     const directory = mkdtempSync(join(tmpdir(), 'liminal-store-'));
