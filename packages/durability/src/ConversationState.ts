@@ -230,7 +230,7 @@ function dropAllButLastOutput(message: MutableProgress): void {
 }
 
 /** Validates an event built by a caller; decoded events already satisfy this. */
-export function assertEvent(event: ConversationEvent): void {
+function assertEvent(event: ConversationEvent): void {
   if (typeof event !== 'object' || event === null) throw new InvalidArgumentError('event', 'expected an object');
   if (typeof event.messageId !== 'string') throw new InvalidArgumentError('event.messageId', 'expected a string');
   switch (event.kind) {
