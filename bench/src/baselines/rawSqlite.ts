@@ -1,6 +1,5 @@
+import type { SqliteSynchronous } from '@liminal/store';
 import Database from 'better-sqlite3';
-
-export type Synchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
 
 /**
  * The engine's limit: better-sqlite3 on the same schema and pragmas as
@@ -13,7 +12,7 @@ export class RawSqlite {
   readonly #insert: Database.Statement;
   readonly #insertMany: (stream: string, payloads: readonly Buffer[], first: number) => void;
 
-  constructor(path: string, synchronous: Synchronous) {
+  constructor(path: string, synchronous: SqliteSynchronous) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${synchronous}`);
@@ -42,7 +41,8 @@ export class RawSqlite {
   }
 }
 
-const synchronousNames = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
+/** Indexed by the pragma's numeric value. */
+const synchronousNames: readonly SqliteSynchronous[] = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
 
 /**
  * The `synchronous` a WAL connection of this better-sqlite3 build runs at when
