@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { postgresForTests } from '@liminal/store/testing';
 import { benchDir, readEnvironment } from './environment.js';
-import { renderMarkdown } from './markdown.js';
+import { writeResultsMarkdown } from './markdown.js';
 import type { Results, SuiteResult } from './results.js';
 
 const args = process.argv.slice(2).filter((arg) => arg !== '--');
@@ -69,9 +69,7 @@ const results: Results = {
 };
 const suffix = quick ? '.quick' : '';
 writeFileSync(join(benchDir, `results${suffix}.json`), `${JSON.stringify(results, null, 2)}\n`);
-const analysisFile = join(benchDir, 'ANALYSIS.md');
-const analysis = existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8') : '';
-writeFileSync(join(benchDir, `RESULTS${suffix}.md`), renderMarkdown(results, analysis));
+writeResultsMarkdown(results, suffix);
 process.stderr.write(`\nwrote bench/results${suffix}.json and bench/RESULTS${suffix}.md in ${results.seconds.toFixed(0)} s\n`);
 const failed = suites.filter((suite) => suite.error);
 if (failed.length > 0) {

@@ -1,3 +1,6 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { benchDir } from './environment.js';
 import { times } from './times.js';
 import type { MeasuredSide, Results, RowResult, SideResult } from './results.js';
 
@@ -96,4 +99,14 @@ export function renderMarkdown(results: Results, analysis: string): string {
   }
   if (analysis.trim()) out.push(analysis.trim(), '');
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * Writes `RESULTS<suffix>.md` from `results` and the current ANALYSIS.md, the
+ * same way after a run (`main.ts`) and on a re-render (`render.ts`).
+ */
+export function writeResultsMarkdown(results: Results, suffix: string): void {
+  const analysisFile = join(benchDir, 'ANALYSIS.md');
+  const analysis = existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8') : '';
+  writeFileSync(join(benchDir, `RESULTS${suffix}.md`), renderMarkdown(results, analysis));
 }

@@ -3,14 +3,12 @@
  * results JSON and the current ANALYSIS.md, without measuring again: for
  * editing the analysis after a run.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchDir } from './environment.js';
-import { renderMarkdown } from './markdown.js';
+import { writeResultsMarkdown } from './markdown.js';
 import type { Results } from './results.js';
 
 const suffix = process.argv.includes('--quick') ? '.quick' : '';
 const results = JSON.parse(readFileSync(join(benchDir, `results${suffix}.json`), 'utf8')) as Results;
-const analysisFile = join(benchDir, 'ANALYSIS.md');
-const analysis = existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8') : '';
-writeFileSync(join(benchDir, `RESULTS${suffix}.md`), renderMarkdown(results, analysis));
+writeResultsMarkdown(results, suffix);
