@@ -9,7 +9,7 @@ import type { DurableStore } from '@liminal/store';
 import { restartTestPostgres } from '@liminal/store/testing';
 import pg from 'pg';
 import { currentRun, type Run } from './manifest.js';
-import { isOutage, sleep } from './partitionWorker.js';
+import { isOutage, sleep } from './outage.js';
 import { seededRandom } from './prng.js';
 import { openDemoStore, parseStoreUrl, type StoreLocation } from './storeUrl.js';
 

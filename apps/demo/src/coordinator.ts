@@ -4,7 +4,7 @@ import type { DurableStore } from '@liminal/store';
 import { UsageError } from './errors.js';
 import { startOrResume, type RequestedRun, type Run } from './manifest.js';
 import { DemoMetrics } from './metrics.js';
-import { isOutage, sleep } from './partitionWorker.js';
+import { isOutage, retryOutages, sleep } from './outage.js';
 import { produce } from './producer.js';
 import { progressView } from './progress.js';
 import { printSummary } from './summary.js';
@@ -90,7 +90,9 @@ async function coordinate(
   const onSigint = () => settle('interrupted');
   process.on('SIGINT', onSigint);
   pool.start();
-  const producer = produceWithReconnect(store, channel, run, producing.signal, (line) => view.note(line)).catch((error: Error) => settle(error));
+  const producer = retryOutages(() => produce(store, channel, run, producing.signal), producing.signal, () =>
+    view.note('producer: store unavailable, reconnecting'),
+  ).catch((error: Error) => settle(error));
 
   const snapshot = async () => {
     const totals = pool.totals();
@@ -149,22 +151,4 @@ export async function processedCount(store: DurableStore, run: Run): Promise<num
 
 async function isFinished(store: DurableStore, run: Run): Promise<boolean> {
   return ((await store.readValue(run.names.published)) ?? 0) >= run.messages && (await processedCount(store, run)) >= run.messages;
-}
-
-async function produceWithReconnect(
-  store: DurableStore,
-  channel: DurableChannel,
-  run: Run,
-  signal: AbortSignal,
-  note: (line: string) => void,
-): Promise<void> {
-  for (let delay = 200; ; delay = Math.min(delay * 2, 2_000)) {
-    try {
-      return await produce(store, channel, run, signal);
-    } catch (error) {
-      if (!isOutage(error) || signal.aborted) throw error;
-      note(`producer: store unavailable, reconnecting`);
-      await sleep(delay, signal);
-    }
-  }
 }

@@ -2,10 +2,11 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DurableSteps } from '@liminal/actors';
 import type { ChannelMetrics } from '@liminal/channels';
 import { DedupCache, DurableChannel, type ChannelConsumer } from '@liminal/durability';
-import { CasConflictError, LiminalError, StoreUnavailableError, type DurableStore } from '@liminal/store';
+import { CasConflictError, LiminalError, type DurableStore } from '@liminal/store';
 import { EffectLedger } from './effectLedger.js';
 import type { Run } from './manifest.js';
 import { decodeOrder, type Order } from './orders.js';
+import { isOutage, sleep } from './outage.js';
 import { seededRandom, type Random } from './prng.js';
 import { runOrderConversation, type OrderConversationContext } from './orderConversation.js';
 import type { ParticipantKind, Step } from './saga.js';
@@ -185,27 +186,6 @@ async function isDrained(store: DurableStore, run: Run, channel: DurableChannel,
   return consumer.cursor.currentOffset >= (await store.streamLength(channel.streamFor(consumer.partition)));
 }
 
-export function isOutage(error: unknown): boolean {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    if (e instanceof StoreUnavailableError) return true;
-  }
-  return false;
-}
-
 function describe(error: unknown): string {
   return error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error);
 }
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-

@@ -10,7 +10,7 @@
 import { ChannelMetrics } from '@liminal/channels';
 import type { DurableStore } from '@liminal/store';
 import { currentRun } from './manifest.js';
-import { isOutage, sleep } from './partitionWorker.js';
+import { retryOutages } from './outage.js';
 import { supervisePartitions } from './partitionSupervisor.js';
 import { emptyStats, type CoordinatorMessage, type WorkerMessage } from './stats.js';
 import { openDemoStore, type StoreLocation } from './storeUrl.js';
@@ -53,7 +53,8 @@ const metricsReporter = metrics === undefined ? undefined : setInterval(() => vo
 
 let store: DurableStore | undefined;
 try {
-  const connected = await connect(config.location, abort.signal);
+  // The store may be down when a worker (re)starts, e.g. during a PostgreSQL restart: keep trying.
+  const connected = await retryOutages(() => openDemoStore(config.location, 'existing'), abort.signal, () => (stats.storeOutages += 1));
   store = connected;
   const run = await currentRun(connected);
   if (run?.run !== config.run) throw new Error(`the store's current run is ${String(run?.run)}, not ${config.run}`);
@@ -90,17 +91,4 @@ function sendAndWait(message: WorkerMessage): Promise<void> {
     if (process.send === undefined || !process.connected) return resolve();
     process.send(message, undefined, {}, () => resolve());
   });
-}
-
-/** The store may be down when a worker (re)starts, e.g. during a PostgreSQL restart: keep trying. */
-async function connect(location: StoreLocation, signal: AbortSignal): Promise<DurableStore> {
-  for (let delay = 200; ; delay = Math.min(delay * 2, 2_000)) {
-    try {
-      return await openDemoStore(location, 'existing');
-    } catch (error) {
-      if (signal.aborted || !isOutage(error)) throw error;
-      stats.storeOutages += 1;
-      await sleep(delay, signal);
-    }
-  }
 }
