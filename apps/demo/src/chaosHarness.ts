@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { cursorKeyFor, partitionKeyFor } from '@liminal/durability';
 import type { DurableStore } from '@liminal/store';
 import { restartTestPostgres } from '@liminal/store/testing';
 import pg from 'pg';
-import { currentRun, type Run } from './manifest.js';
+import { committedOffset, currentRun, type Run } from './manifest.js';
 import { isOutage, sleep } from './outage.js';
 import { seededRandom } from './prng.js';
 import { openDemoStore, parseStoreUrl, type StoreLocation } from './storeUrl.js';
@@ -209,7 +208,7 @@ function isAlive(pid: number): boolean {
 async function readCursors(store: DurableStore, run: Run, last: Map<number, number>, regression: () => void): Promise<number> {
   let sum = 0;
   for (let p = 0; p < run.partitions; p++) {
-    const offset = (await store.readValue(cursorKeyFor(run.names.consumerId, partitionKeyFor(run.names.channel, p)))) ?? 0;
+    const offset = await committedOffset(store, run, p);
     if (offset < (last.get(p) ?? 0)) regression();
     last.set(p, Math.max(offset, last.get(p) ?? 0));
     sum += offset;

@@ -1,8 +1,8 @@
 import { serveMetrics, type MetricsServer } from '@liminal/channels';
-import { cursorKeyFor, DurableChannel, partitionKeyFor } from '@liminal/durability';
+import { DurableChannel } from '@liminal/durability';
 import type { DurableStore } from '@liminal/store';
 import { UsageError } from './errors.js';
-import { startOrResume, type RequestedRun, type Run } from './manifest.js';
+import { committedOffset, startOrResume, type RequestedRun, type Run } from './manifest.js';
 import { DemoMetrics } from './metrics.js';
 import { isOutage, retryOutages, sleep } from './outage.js';
 import { produce } from './producer.js';
@@ -144,7 +144,7 @@ async function coordinate(
 export async function processedCount(store: DurableStore, run: Run): Promise<number> {
   let sum = 0;
   for (let p = 0; p < run.partitions; p++) {
-    sum += (await store.readValue(cursorKeyFor(run.names.consumerId, partitionKeyFor(run.names.channel, p)))) ?? 0;
+    sum += await committedOffset(store, run, p);
   }
   return sum;
 }

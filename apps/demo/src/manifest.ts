@@ -1,3 +1,4 @@
+import { cursorKeyFor, partitionKeyFor } from '@liminal/durability';
 import { CasConflictError, DecodeError, type DurableStore } from '@liminal/store';
 import { UsageError } from './errors.js';
 import { currentRunKey, RunNames } from './names.js';
@@ -33,6 +34,11 @@ export async function currentRun(store: DurableStore): Promise<Run | undefined> 
   const [entry] = await store.readFrom(names.manifest, 0, 1);
   if (entry === undefined) throw new DecodeError(`run ${run} has no manifest`);
   return { ...decodeSettings(entry.payload), run, names };
+}
+
+/** The offset the run's consumer of `partition` has committed (0 before its first commit). */
+export async function committedOffset(store: DurableStore, run: Run, partition: number): Promise<number> {
+  return (await store.readValue(cursorKeyFor(run.names.consumerId, partitionKeyFor(run.names.channel, partition)))) ?? 0;
 }
 
 /**
