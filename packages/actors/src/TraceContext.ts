@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { InvalidTraceparentError } from './errors.js';
+import { randomHex } from './internal/randomHex.js';
 
 const zeroTraceId = '0'.repeat(32);
 const zeroSpanId = '0'.repeat(16);
@@ -22,7 +22,7 @@ export class TraceContext {
 
   /** A new trace: fresh random trace and span ids, sampled. */
   static generate(): TraceContext {
-    return new TraceContext(randomNonzeroHex(16), randomNonzeroHex(8), 1);
+    return new TraceContext(randomHex(16), randomHex(8), 1);
   }
 
   /**
@@ -47,7 +47,7 @@ export class TraceContext {
 
   /** Same trace, new span: the context a child span runs under. */
   child(): TraceContext {
-    return new TraceContext(this.traceId, randomNonzeroHex(8), this.flags);
+    return new TraceContext(this.traceId, randomHex(8), this.flags);
   }
 
   get sampled(): boolean {
@@ -65,13 +65,5 @@ export class TraceContext {
 
   equals(other: TraceContext): boolean {
     return this.traceId === other.traceId && this.spanId === other.spanId && this.flags === other.flags;
-  }
-}
-
-function randomNonzeroHex(bytes: number): string {
-  for (;;) {
-    const value = randomBytes(bytes).toString('hex');
-    // All-zero ids mean "invalid" in W3C trace context; redraw (odds 2^-64 or less).
-    if (/[^0]/.test(value)) return value;
   }
 }

@@ -1,6 +1,5 @@
 import { TraceContext } from '@liminal/actors';
 import type * as Otel from '@opentelemetry/api';
-import { randomHex } from './randomHex.js';
 
 // @opentelemetry/api is an optional peer dependency: without it (or without a
 // registered tracer provider) no span is made, and trace context still flows
@@ -40,11 +39,8 @@ export function startPublishSpan(channel: string, parent: string | undefined): P
       };
     }
   }
-  const traceparent =
-    parentContext === undefined
-      ? `00-${randomHex(16)}-${randomHex(8)}-01`
-      : `00-${parentContext.traceId}-${randomHex(8)}-${parentContext.flags.toString(16).padStart(2, '0')}`;
-  return { traceparent, end: noEnd };
+  const context = parentContext === undefined ? TraceContext.generate() : parentContext.child();
+  return { traceparent: context.toTraceparent(), end: noEnd };
 }
 
 /**

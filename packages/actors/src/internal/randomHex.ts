@@ -1,8 +1,8 @@
 import { randomFillSync } from 'node:crypto';
 
-// Two `randomBytes` calls per publish (trace and span id) were the largest
-// single cost of an ephemeral publish; drawing from a refilled pool, as
-// `crypto.randomUUID` does internally, makes an id a slice of a buffer.
+// Two `randomBytes` calls per new trace context (trace and span id) were the
+// largest single cost of an ephemeral channel publish; drawing from a refilled
+// pool, as `crypto.randomUUID` does internally, makes an id a slice of a buffer.
 const pool = Buffer.allocUnsafe(4096);
 let offset = pool.length;
 
