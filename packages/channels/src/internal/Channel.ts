@@ -242,10 +242,7 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
         this.#stats.reroutes += 1;
         this.deps.metrics.rerouted(this.name, groupName);
       },
-      undeliverable: () => {
-        this.#stats.undeliverable += 1;
-        this.deps.metrics.rejected(this.name, 'no_consumer');
-      },
+      undeliverable: () => this.#countUndeliverable(),
     });
     this.#routes.set(`group:${name}`, group);
     return group;
@@ -366,8 +363,7 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
     for (const route of this.#routes.values()) {
       if (route.filter !== undefined && !route.filter(record.message)) continue;
       if (route instanceof GroupRoute && route.liveMembers === 0) {
-        this.deps.metrics.rejected(this.name, 'no_consumer');
-        this.#stats.undeliverable += 1;
+        this.#countUndeliverable();
         return new NoConsumerAvailableError(this.name, route.name, record.messageId);
       }
       if (route.inbox.wouldReject()) full.push(route);
@@ -442,6 +438,12 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
       if (job.kind === 'publish') job.reject(error);
       else this.#inboxEvent('dropped');
     }
+  }
+
+  /** A consumer group had no live member for a message: refused at publish, or found with none left at dispatch. */
+  #countUndeliverable(): void {
+    this.#stats.undeliverable += 1;
+    this.deps.metrics.rejected(this.name, 'no_consumer');
   }
 
   #inboxEvent(event: InboxEvent): void {
