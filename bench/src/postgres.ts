@@ -1,10 +1,34 @@
 import { dropTestSchema } from '@liminal/store/testing';
+import { PostgresStore } from '@liminal/store';
 import pg from 'pg';
+import { RawPg } from './baselines/rawPg.js';
 import type { BenchContext } from './suite.js';
 
 /** Drops a schema this run created (never anything else: the name is unique to the run). */
 export function dropSchemaOnCleanup(bench: BenchContext, url: string, schema: string): void {
   bench.cleanup(() => dropTestSchema(schema, url));
+}
+
+/**
+ * A PostgresStore and the raw pg peer it is measured against, each in a schema
+ * of its own that is unique to this run; both are closed, then their schemas
+ * dropped, after the suite (cleanups run last-registered first).
+ */
+export async function storeAndRawPeer(
+  bench: BenchContext,
+  url: string,
+  prefix: string,
+  poolSize: number,
+): Promise<{ store: PostgresStore; raw: RawPg }> {
+  const schema = bench.uniqueName(prefix);
+  dropSchemaOnCleanup(bench, url, schema);
+  dropSchemaOnCleanup(bench, url, `${schema}_raw`);
+  const store = new PostgresStore(url, { schema, poolSize });
+  const raw = new RawPg(url, `${schema}_raw`, poolSize);
+  bench.cleanup(() => store.close());
+  bench.cleanup(() => raw.close());
+  await raw.ready();
+  return { store, raw };
 }
 
 /**

@@ -1,8 +1,6 @@
-import { PostgresStore } from '@liminal/store';
 import { emmettPostgresVersion, openEmmettPostgres } from '@liminal/bench-peer-emmett-postgresql';
-import { RawPg } from '../src/baselines/rawPg.js';
 import { event, payload, payloadBytes } from '../src/payload.js';
-import { dropSchemaOnCleanup, scratchDatabase } from '../src/postgres.js';
+import { scratchDatabase, storeAndRawPeer } from '../src/postgres.js';
 import { defineSuite } from '../src/suite.js';
 
 const emmettLabel = `Emmett PostgreSQL ${emmettPostgresVersion} appendToStream`;
@@ -25,14 +23,7 @@ export default defineSuite({
     const url = bench.postgresUrl;
     if (!url) return bench.skip({ ...comparison, sides: ['Liminal PostgresStore.append', 'raw pg INSERT', emmettLabel] }, 'PostgreSQL unreachable');
 
-    const schema = bench.uniqueName('bench_pg_append');
-    dropSchemaOnCleanup(bench, url, schema);
-    const store = new PostgresStore(url, { schema });
-    bench.cleanup(() => store.close());
-    const raw = new RawPg(url, `${schema}_raw`, 10);
-    dropSchemaOnCleanup(bench, url, `${schema}_raw`);
-    bench.cleanup(() => raw.close());
-    await raw.ready();
+    const { store, raw } = await storeAndRawPeer(bench, url, 'bench_pg_append', 10);
     const emmett = await openEmmettPostgres(await scratchDatabase(bench, url, 'bench_emmett'));
     bench.cleanup(() => emmett.close());
 

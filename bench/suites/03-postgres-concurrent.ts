@@ -1,7 +1,5 @@
-import { PostgresStore } from '@liminal/store';
-import { RawPg } from '../src/baselines/rawPg.js';
 import { payload, payloadBytes } from '../src/payload.js';
-import { dropSchemaOnCleanup } from '../src/postgres.js';
+import { storeAndRawPeer } from '../src/postgres.js';
 import { Callers } from '../src/streams.js';
 import { defineSuite } from '../src/suite.js';
 
@@ -24,12 +22,7 @@ export default defineSuite({
         bench.skip({ ...comparison, sides: ['Liminal PostgresStore.append', 'raw pg INSERT'] }, 'PostgreSQL unreachable');
         continue;
       }
-      const schema = bench.uniqueName('bench_pg_conc');
-      dropSchemaOnCleanup(bench, url, schema);
-      dropSchemaOnCleanup(bench, url, `${schema}_raw`);
-      const store = new PostgresStore(url, { schema, poolSize });
-      const raw = new RawPg(url, `${schema}_raw`, poolSize);
-      await raw.ready();
+      const { store, raw } = await storeAndRawPeer(bench, url, 'bench_pg_conc', poolSize);
       const liminalCallers = new Callers(inFlight, 'liminal');
       const rawCallers = new Callers(inFlight, 'raw');
       await bench.compare({

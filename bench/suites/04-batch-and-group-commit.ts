@@ -1,9 +1,8 @@
 import { join } from 'node:path';
-import { PostgresStore, SqliteStore } from '@liminal/store';
-import { RawPg } from '../src/baselines/rawPg.js';
+import { SqliteStore } from '@liminal/store';
 import { RawSqlite } from '../src/baselines/rawSqlite.js';
 import { payload, payloadBytes } from '../src/payload.js';
-import { dropSchemaOnCleanup } from '../src/postgres.js';
+import { storeAndRawPeer } from '../src/postgres.js';
 import { Callers } from '../src/streams.js';
 import { defineSuite } from '../src/suite.js';
 
@@ -75,14 +74,7 @@ export default defineSuite({
     if (!url) {
       bench.skip({ ...pgBatch, sides: [`Liminal appendMany(${batchSize})`, 'Liminal single append'] }, 'PostgreSQL unreachable');
     } else {
-      const schema = bench.uniqueName('bench_pg_batch');
-      dropSchemaOnCleanup(bench, url, schema);
-      dropSchemaOnCleanup(bench, url, `${schema}_raw`);
-      const store = new PostgresStore(url, { schema, poolSize });
-      const raw = new RawPg(url, `${schema}_raw`, poolSize);
-      bench.cleanup(() => store.close());
-      bench.cleanup(() => raw.close());
-      await raw.ready();
+      const { store, raw } = await storeAndRawPeer(bench, url, 'bench_pg_batch', poolSize);
       let batchedSeq = 0;
       let singleSeq = 0;
       let rawSeq = 0;
@@ -178,14 +170,7 @@ export default defineSuite({
       bench.skip({ ...pgGroup, sides: ['Liminal PostgresStore.append ×64 concurrent', 'raw pg autocommit loop'] }, 'PostgreSQL unreachable');
       return;
     }
-    const schema = bench.uniqueName('bench_pg_group');
-    dropSchemaOnCleanup(bench, url, schema);
-    dropSchemaOnCleanup(bench, url, `${schema}_raw`);
-    const store = new PostgresStore(url, { schema, poolSize });
-    const raw = new RawPg(url, `${schema}_raw`, poolSize);
-    bench.cleanup(() => store.close());
-    bench.cleanup(() => raw.close());
-    await raw.ready();
+    const { store, raw } = await storeAndRawPeer(bench, url, 'bench_pg_group', poolSize);
     const liminalCallers = new Callers(callers, 'liminal');
     const loopCallers = new Callers(callers, 'loop');
     const concurrentCallers = new Callers(callers, 'concurrent');

@@ -39,7 +39,8 @@ export class RawPg {
     );
   }
 
+  /** Idempotent, like `DurableStore.close`: a suite may free the pool early and still leave it to the cleanups. */
   async close(): Promise<void> {
-    await this.pool.end();
+    if (!this.pool.ended) await this.pool.end();
   }
 }
