@@ -1,4 +1,4 @@
-import { DecodeError, type DurableStore } from '@liminal/store';
+import { DecodeError, readBatches, type DurableStore } from '@liminal/store';
 import type { Effect } from './saga.js';
 
 /**
@@ -50,12 +50,8 @@ export function decodeLedgerEntry(payload: Uint8Array): LedgerEntry {
 
 /** Reads a whole ledger stream in pages (a partition's ledger can hold tens of thousands of rows). */
 export async function* readLedger(store: DurableStore, stream: string): AsyncGenerator<LedgerEntry & { sequence: number }> {
-  const page = 2048;
-  for (let from = 0; ; ) {
-    const entries = await store.readFrom(stream, from, page);
+  for await (const entries of readBatches(store, stream, 0, 2048)) {
     for (const { sequence, payload } of entries) yield { ...decodeLedgerEntry(payload), sequence };
-    if (entries.length < page) return;
-    from += entries.length;
   }
 }
 

@@ -5,12 +5,12 @@ import {
   ConfigError,
   DecodeError,
   InvalidArgumentError,
+  readBatches,
   type DurableStore,
 } from '@liminal/store';
 import { codec } from './codec.js';
 import type { ConversationEvent } from './ConversationEvent.js';
 import { adoptProgress, ConversationState, type RedeliveryDecision } from './ConversationState.js';
-import { readBatches } from './internal/readBatches.js';
 
 /**
  * Replay reads at most this many entries per `readFrom`: big enough that a

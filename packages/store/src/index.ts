@@ -18,5 +18,6 @@ export {
 export { MemoryStore } from './MemoryStore.js';
 export { openStore } from './openStore.js';
 export { PostgresStore, type PostgresStoreOptions } from './PostgresStore.js';
+export { readBatches } from './readBatches.js';
 export { SqliteStore, type SqliteStoreOptions, type SqliteSynchronous } from './SqliteStore.js';
 export { StoreBase } from './StoreBase.js';

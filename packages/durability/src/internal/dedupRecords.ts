@@ -1,6 +1,5 @@
-import type { DurableStore } from '@liminal/store';
+import { readBatches, type DurableStore } from '@liminal/store';
 import { codec, type RecordOf } from '../codec.js';
-import { readBatches } from './readBatches.js';
 
 export type DedupRecord = RecordOf<'dedupClaim' | 'dedupReceipt' | 'dedupTombstone'>;
 

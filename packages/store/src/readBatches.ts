@@ -1,4 +1,4 @@
-import type { DurableStore, StoredEntry } from '@liminal/store';
+import type { DurableStore, StoredEntry } from './DurableStore.js';
 
 /**
  * Every entry of `stream` from `fromSeq` on, read `batchSize` at a time. A
