@@ -235,6 +235,7 @@ function scheduledStore(inner: DurableStore, s: fc.Scheduler): DurableStore {
     readFrom: wrap((stream: string, from: number, limit: number) => inner.readFrom(stream, from, limit)),
     streamLength: wrap((stream: string) => inner.streamLength(stream)),
     listStreams: (prefix, options) => inner.listStreams(prefix, options),
+    listValues: (prefix, options) => inner.listValues(prefix, options),
     deleteStream: (stream) => inner.deleteStream(stream),
     readValue: (key) => inner.readValue(key),
     cas: (key, expected, next) => inner.cas(key, expected, next),

@@ -3,6 +3,12 @@ export interface StoredEntry {
   readonly payload: Uint8Array;
 }
 
+/** A counter and the value it holds (see `DurableStore.listValues`). */
+export interface StoredValue {
+  readonly key: string;
+  readonly value: number;
+}
+
 export interface ListStreamsOptions {
   /** Only names strictly greater than this one (for paging). */
   readonly after?: string;
@@ -33,6 +39,13 @@ export interface DurableStore {
   listStreams(prefix: string, options?: ListStreamsOptions): Promise<string[]>;
   /** Removes a stream; its name may be appended to again from sequence 0. */
   deleteStream(stream: string): Promise<void>;
+  /**
+   * Counters whose key starts with `prefix` (taken literally) with their
+   * values, sorted by key in code point order; pages like `listStreams`
+   * (`after` is a key). For tools that must find counters they cannot name
+   * in advance, e.g. every consumer cursor of a channel.
+   */
+  listValues(prefix: string, options?: ListStreamsOptions): Promise<StoredValue[]>;
   /** A counter's value, or `undefined` when it was never written. */
   readValue(key: string): Promise<number | undefined>;
   /** Sets `key` to `next` only if it holds `expected`; an absent counter holds 0. */

@@ -1,4 +1,4 @@
-import type { StoredEntry } from './DurableStore.js';
+import type { StoredEntry, StoredValue } from './DurableStore.js';
 import { CasConflictError, SequenceConflictError } from './errors.js';
 import { compareCodePoints } from './internal/codePointOrder.js';
 import { StoreBase } from './StoreBase.js';
@@ -40,6 +40,13 @@ export class MemoryStore extends StoreBase {
 
   protected async doDeleteStream(stream: string): Promise<void> {
     this.#streams.delete(stream);
+  }
+
+  protected async doListValues(prefix: string, after: string | undefined, limit: number | undefined): Promise<StoredValue[]> {
+    const keys = [...this.#counters.keys()]
+      .filter((key) => key.startsWith(prefix) && (after === undefined || compareCodePoints(key, after) > 0))
+      .sort(compareCodePoints);
+    return (limit === undefined ? keys : keys.slice(0, limit)).map((key) => ({ key, value: this.#counters.get(key) ?? 0 }));
   }
 
   protected async doReadValue(key: string): Promise<number | undefined> {

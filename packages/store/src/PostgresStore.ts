@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { StoredEntry } from './DurableStore.js';
+import type { StoredEntry, StoredValue } from './DurableStore.js';
 import { CasConflictError, ConfigError, SequenceConflictError } from './errors.js';
 import { prefixUpperBound } from './internal/prefixRange.js';
 import { toUint8Array } from './internal/toUint8Array.js';
@@ -246,6 +246,16 @@ export class PostgresStore extends StoreBase {
     });
   }
 
+  protected async doListValues(prefix: string, after: string | undefined, limit: number | undefined): Promise<StoredValue[]> {
+    const result = await this.#query<{ key: string; value: string }>(this.#sql.listValues, [
+      prefix,
+      prefixUpperBound(prefix) ?? null,
+      after ?? null,
+      limit ?? null,
+    ]);
+    return result.rows.map((row) => ({ key: row.key, value: Number(row.value) }));
+  }
+
   protected async doReadValue(key: string): Promise<number | undefined> {
     const result = await this.#query<{ value: string }>(this.#sql.readValue, [key]);
     const row = result.rows[0];
@@ -384,6 +394,10 @@ function statements(schema: string) {
       WHERE stream IS NOT NULL AND ($2::text IS NULL OR stream < $2)
       LIMIT $4`,
     deleteStream: `DELETE FROM ${entries} WHERE stream = $1`,
+    listValues: `
+      SELECT key, value FROM ${counters}
+      WHERE key >= $1 AND ($2::text IS NULL OR key < $2) AND ($3::text IS NULL OR key > $3)
+      ORDER BY key LIMIT $4`,
     readValue: `SELECT value FROM ${counters} WHERE key = $1`,
     casFromZero: `
       INSERT INTO ${counters} AS c (key, value) VALUES ($1, $3)

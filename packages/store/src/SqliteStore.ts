@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { StoredEntry } from './DurableStore.js';
+import type { StoredEntry, StoredValue } from './DurableStore.js';
 import { CasConflictError, ConfigError, SequenceConflictError } from './errors.js';
 import { prefixUpperBound } from './internal/prefixRange.js';
 import { toUint8Array } from './internal/toUint8Array.js';
@@ -199,6 +199,20 @@ export class SqliteStore extends StoreBase {
     unavailableOnFailure(() => this.#statements.deleteStream.run(stream));
   }
 
+  protected async doListValues(prefix: string, after: string | undefined, limit: number | undefined): Promise<StoredValue[]> {
+    this.#commitPending();
+    const rows = unavailableOnFailure(
+      () =>
+        this.#statements.listValues.all({
+          prefix,
+          bound: prefixUpperBound(prefix) ?? null,
+          after: after ?? null,
+          limit: limit ?? -1,
+        }) as { key: string; value: number }[],
+    );
+    return rows.map(({ key, value }) => ({ key, value }));
+  }
+
   protected async doReadValue(key: string): Promise<number | undefined> {
     this.#commitPending();
     const row = unavailableOnFailure(() => this.#statements.readValue.get(key) as { value: number } | undefined);
@@ -245,6 +259,11 @@ function prepareStatements(db: Database.Database) {
       )
       SELECT stream FROM names WHERE stream IS NOT NULL AND (@bound IS NULL OR stream < @bound)`),
     deleteStream: db.prepare('DELETE FROM entries WHERE stream = ?'),
+    // The primary key's BINARY collation is code point order, like listStreams.
+    listValues: db.prepare(`
+      SELECT key, value FROM counters
+      WHERE key >= @prefix AND (@bound IS NULL OR key < @bound) AND (@after IS NULL OR key > @after)
+      ORDER BY key LIMIT @limit`),
     readValue: db.prepare('SELECT value FROM counters WHERE key = ?'),
     writeValue: db.prepare(
       'INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',

@@ -1,4 +1,4 @@
-import type { DurableStore, ListStreamsOptions, StoredEntry } from './DurableStore.js';
+import type { DurableStore, ListStreamsOptions, StoredEntry, StoredValue } from './DurableStore.js';
 import { InvalidArgumentError, StoreClosedError } from './errors.js';
 import {
   assertName,
@@ -22,6 +22,7 @@ export abstract class StoreBase implements DurableStore {
   protected abstract doStreamLength(stream: string): Promise<number>;
   protected abstract doListStreams(prefix: string, after: string | undefined, limit: number | undefined): Promise<string[]>;
   protected abstract doDeleteStream(stream: string): Promise<void>;
+  protected abstract doListValues(prefix: string, after: string | undefined, limit: number | undefined): Promise<StoredValue[]>;
   protected abstract doReadValue(key: string): Promise<number | undefined>;
   protected abstract doCas(key: string, expected: number, next: number): Promise<void>;
   protected abstract doClose(): Promise<void>;
@@ -63,13 +64,14 @@ export abstract class StoreBase implements DurableStore {
 
   async listStreams(prefix: string, options: ListStreamsOptions = {}): Promise<string[]> {
     this.assertOpen();
-    assertString('prefix', prefix);
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidArgumentError('options', 'expected an object { after?, limit? }');
-    }
-    if (options.after !== undefined) assertName('after', options.after);
-    if (options.limit !== undefined) assertPositiveSafeInteger('limit', options.limit);
+    assertListing(prefix, options);
     return this.doListStreams(prefix, options.after, options.limit);
+  }
+
+  async listValues(prefix: string, options: ListStreamsOptions = {}): Promise<StoredValue[]> {
+    this.assertOpen();
+    assertListing(prefix, options);
+    return this.doListValues(prefix, options.after, options.limit);
   }
 
   async deleteStream(stream: string): Promise<void> {
@@ -105,4 +107,13 @@ export abstract class StoreBase implements DurableStore {
   private assertOpen(): void {
     if (this.#closed) throw new StoreClosedError();
   }
+}
+
+function assertListing(prefix: string, options: ListStreamsOptions): void {
+  assertString('prefix', prefix);
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('options', 'expected an object { after?, limit? }');
+  }
+  if (options.after !== undefined) assertName('after', options.after);
+  if (options.limit !== undefined) assertPositiveSafeInteger('limit', options.limit);
 }

@@ -1,4 +1,4 @@
-export type { DurableStore, ListStreamsOptions, StoredEntry } from './DurableStore.js';
+export type { DurableStore, ListStreamsOptions, StoredEntry, StoredValue } from './DurableStore.js';
 export {
   CasConflictError,
   ConfigError,

@@ -274,6 +274,29 @@ export function describeConformance(kind: StoreKind): void {
       });
     });
 
+    describe('listValues', () => {
+      it('lists counters under a literal prefix with their values, in code point order, page by page', async () => {
+        for (const [index, key] of ['c:b', 'c:a', 'c%', 'c:é', 'c:B', 'd'].entries()) await store.cas(key, 0, index + 1);
+        await store.append('c:stream', bytes(0), 0);
+        expect(await store.listValues('c:')).toEqual([
+          { key: 'c:B', value: 5 },
+          { key: 'c:a', value: 2 },
+          { key: 'c:b', value: 1 },
+          { key: 'c:é', value: 4 },
+        ]);
+        expect(await store.listValues('c%')).toEqual([{ key: 'c%', value: 3 }]);
+        expect(await store.listValues('c:', { limit: 2 })).toEqual([{ key: 'c:B', value: 5 }, { key: 'c:a', value: 2 }]);
+        expect(await store.listValues('c:', { after: 'c:a', limit: 2 })).toEqual([{ key: 'c:b', value: 1 }, { key: 'c:é', value: 4 }]);
+        expect((await store.listValues('')).map(({ key }) => key)).toEqual(['c%', 'c:B', 'c:a', 'c:b', 'c:é', 'd']);
+        expect(await store.listValues('x')).toEqual([]);
+      });
+
+      it('rejects a bad prefix or limit before reading', async () => {
+        await expect(store.listValues(7 as unknown as string)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+        await expect(store.listValues('', { limit: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      });
+    });
+
     describe('deleteStream', () => {
       it('removes the stream, which then starts again from sequence 0', async () => {
         await store.appendMany('doomed', [bytes(1), bytes(2)], 0);

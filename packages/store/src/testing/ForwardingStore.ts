@@ -1,4 +1,4 @@
-import type { DurableStore, ListStreamsOptions, StoredEntry } from '../DurableStore.js';
+import type { DurableStore, ListStreamsOptions, StoredEntry, StoredValue } from '../DurableStore.js';
 
 /**
  * Passes every call to `inner`. Extend it to intercept only the calls a test
@@ -24,6 +24,9 @@ export class ForwardingStore implements DurableStore {
   }
   deleteStream(stream: string): Promise<void> {
     return this.inner.deleteStream(stream);
+  }
+  listValues(prefix: string, options?: ListStreamsOptions): Promise<StoredValue[]> {
+    return this.inner.listValues(prefix, options);
   }
   readValue(key: string): Promise<number | undefined> {
     return this.inner.readValue(key);
