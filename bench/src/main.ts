@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { postgresForTests } from '@liminal/store/testing';
+import { postgresForTests } from '@liminal/testkit';
 import { benchDir, readEnvironment } from './environment.js';
 import { writeResultsMarkdown } from './markdown.js';
 import type { Results, SuiteResult } from './results.js';

@@ -1,4 +1,4 @@
-import { dropTestSchema } from '@liminal/store/testing';
+import { dropTestSchema } from '@liminal/testkit';
 import { PostgresStore } from '@liminal/store';
 import pg from 'pg';
 import { RawPg } from './baselines/rawPg.js';

@@ -4,7 +4,7 @@
  * workers with `kill -9` along the way, then verifies the ledger.
  */
 import { Command, CommanderError } from 'commander';
-import { testPostgresUrl } from '@liminal/store/testing';
+import { testPostgresUrl } from '@liminal/testkit';
 import { chaosPassed, runChaos, type ChaosTarget } from './chaosHarness.js';
 import { nonNegativeInteger, positiveInteger } from './options.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { DurableStore } from '@liminal/store';
-import { restartTestPostgres } from '@liminal/store/testing';
+import { restartTestPostgres } from '@liminal/testkit';
 import pg from 'pg';
 import { committedOffset, currentRun, type Run } from './manifest.js';
 import { isOutage, sleep } from './outage.js';

@@ -1,5 +1,5 @@
 import { ConfigError, MemoryStore, StoreUnavailableError, type DurableStore } from '@liminal/store';
-import { availableStoreKinds } from '@liminal/store/testing';
+import { availableStoreKinds } from '@liminal/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fromPromise } from 'xstate';
 import {

@@ -1,6 +1,6 @@
 import { DurableConversation } from '@liminal/durability';
 import { DecodeError, SequenceConflictError, type DurableStore } from '@liminal/store';
-import { availableStoreKinds } from '@liminal/store/testing';
+import { availableStoreKinds } from '@liminal/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
 import { createSupervisor, DurableSteps, openConversation, participant, type ParticipantInput, type StepContext, type SupervisorEvent } from '../src/index.js';

@@ -1,6 +1,6 @@
 import { DurableChannel } from '@liminal/durability';
 import type { DurableStore } from '@liminal/store';
-import { availableStoreKinds } from '@liminal/store/testing';
+import { availableStoreKinds } from '@liminal/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChannelRegistry, decodeDurableMessage, type Delivery } from '../src/index.js';
 

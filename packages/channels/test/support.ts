@@ -1,5 +1,5 @@
 import { MemoryStore, StoreUnavailableError } from '@liminal/store';
-import { ForwardingStore } from '@liminal/store/testing';
+import { ForwardingStore } from '@liminal/testkit';
 import type { Clock } from '../src/index.js';
 
 /** A clock that moves only when the test says so. */

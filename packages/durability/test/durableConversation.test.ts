@@ -1,5 +1,5 @@
 import { ConfigError, DecodeError, InvalidArgumentError, MemoryStore, SequenceConflictError } from '@liminal/store';
-import { ForwardingStore } from '@liminal/store/testing';
+import { ForwardingStore } from '@liminal/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { codec, type ConversationEvent, DurableConversation, recoverConversation, REPLAY_BATCH_SIZE, snapshotStreamFor } from '../src/index.js';

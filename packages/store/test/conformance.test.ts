@@ -1,4 +1,4 @@
-import { availableStoreKinds } from '@liminal/store/testing';
+import { availableStoreKinds } from '@liminal/testkit';
 import { describeConformance } from './conformance.js';
 
 for (const kind of await availableStoreKinds()) describeConformance(kind);

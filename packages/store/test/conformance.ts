@@ -6,7 +6,7 @@ import {
   SequenceConflictError,
   StoreClosedError,
 } from '@liminal/store';
-import type { StoreKind } from '@liminal/store/testing';
+import type { StoreKind } from '@liminal/testkit';
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type DurableStore, LiminalError } from '@liminal/store';
-import { availableStoreKinds } from '@liminal/store/testing';
+import { availableStoreKinds } from '@liminal/testkit';
 
 /**
  * Random command sequences run against each adapter and against a model that

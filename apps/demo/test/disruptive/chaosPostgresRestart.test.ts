@@ -1,4 +1,4 @@
-import { postgresForTests } from '@liminal/store/testing';
+import { postgresForTests } from '@liminal/testkit';
 import { describe, expect, it } from 'vitest';
 import { runChaos } from '../../src/chaosHarness.js';
 

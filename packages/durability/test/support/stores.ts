@@ -1,5 +1,5 @@
 import type { DurableStore, StoredEntry } from '@liminal/store';
-import { availableStoreKinds, ForwardingStore, type StoreKind } from '@liminal/store/testing';
+import { availableStoreKinds, ForwardingStore, type StoreKind } from '@liminal/testkit';
 import { afterEach } from 'vitest';
 
 /** Memory and SQLite always, PostgreSQL when reachable (required under CI=true). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PostgresStore } from '@liminal/store';
-import { dropTestSchema, postgresForTests, restartTestPostgres, uniqueSchemaName } from '@liminal/store/testing';
+import { dropTestSchema, postgresForTests, restartTestPostgres, uniqueSchemaName } from '@liminal/testkit';
 
 const url = await postgresForTests();
 

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, PostgresStore, SequenceConflictError, StoreUnavailableError } from '@liminal/store';
-import { postgresForTests, uniqueSchemaName } from '@liminal/store/testing';
+import { postgresForTests, uniqueSchemaName } from '@liminal/testkit';
 
 const url = await postgresForTests();
 

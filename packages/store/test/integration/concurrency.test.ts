@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '@liminal/store';
-import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/store/testing';
+import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/testkit';
 import { runTogether, worker } from './children.js';
 
 const workers = 4;

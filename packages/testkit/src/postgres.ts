@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { StoreUnavailableError } from '../errors.js';
+import { StoreUnavailableError } from '@liminal/store';
 
 /** The PostgreSQL every Liminal test uses: `LIMINAL_PG_URL`, or the local trust-auth cluster. */
 export const testPostgresUrl: string = process.env['LIMINAL_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';

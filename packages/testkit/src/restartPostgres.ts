@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { StoreUnavailableError } from '../errors.js';
+import { StoreUnavailableError } from '@liminal/store';
 import { probePostgres, testPostgresUrl } from './postgres.js';
 
 /**

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { StoreUnavailableError } from '@liminal/store';
-import { postgresForTests } from '@liminal/store/testing';
+import { postgresForTests } from '@liminal/testkit';
 
 // Port 1 refuses connections at once, so these tests never wait for a timeout.
 const unreachable = 'postgres://postgres@127.0.0.1:1/test';

@@ -2,10 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DurableStore } from '../DurableStore.js';
-import { MemoryStore } from '../MemoryStore.js';
-import { PostgresStore } from '../PostgresStore.js';
-import { SqliteStore } from '../SqliteStore.js';
+import { type DurableStore, MemoryStore, PostgresStore, SqliteStore } from '@liminal/store';
 import { dropTestSchema, postgresForTests } from './postgres.js';
 
 /** One adapter under test; every `open()` gives a fresh, empty store isolated from all others. */

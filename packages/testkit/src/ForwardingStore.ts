@@ -1,4 +1,4 @@
-import type { DurableStore, ListStreamsOptions, StoredEntry, StoredValue } from '../DurableStore.js';
+import type { DurableStore, ListStreamsOptions, StoredEntry, StoredValue } from '@liminal/store';
 
 /**
  * Passes every call to `inner`. Extend it to intercept only the calls a test

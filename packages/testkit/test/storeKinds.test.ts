@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { availableStoreKinds } from '@liminal/store/testing';
+import { availableStoreKinds } from '@liminal/testkit';
 
 describe('availableStoreKinds', () => {
   it('opens fresh, isolated stores of every kind, each usable and closable', async () => {
