@@ -1,5 +1,5 @@
 import { assertNonNegativeSafeInteger, assertPayload, ConfigError, InvalidArgumentError } from '@liminal/store';
-import type { ConversationEvent } from './ConversationEvent.js';
+import { CONVERSATION_PHASES, type ConversationEvent, type ConversationPhase, type LifecycleEvent } from './ConversationEvent.js';
 
 /** What a conversation should do with a delivered message. */
 export type RedeliveryDecision =
@@ -36,8 +36,47 @@ interface MutableProgress {
   maxStep: number | undefined;
 }
 
+/**
+ * How many of the latest log entries the state (and so every snapshot) keeps.
+ * The log itself stays in the journal; keeping all of it in the state would
+ * make every snapshot grow with the conversation's age.
+ */
+export const RECENT_LOG_LIMIT = 256;
+
+/** What the lifecycle events say about the conversation as a whole. */
+export interface ConversationHeader {
+  /** The definition version recorded at creation; `undefined` for a log without `conversationCreated`. */
+  readonly version: string | undefined;
+  readonly createdAt: number | undefined;
+  /** The absolute timeout deadline (epoch ms), if the conversation has one. */
+  readonly deadline: number | undefined;
+  readonly phase: ConversationPhase;
+  readonly failure: { readonly reason: string; readonly cause?: string } | undefined;
+  /** Participants that exited, with when (epoch ms). */
+  readonly exits: ReadonlyMap<string, number>;
+  /** The latest `RECENT_LOG_LIMIT` log entries, oldest first. */
+  readonly recentLog: readonly Uint8Array[];
+  /** How many entries were ever logged (the journal holds them all). */
+  readonly loggedCount: number;
+  /** How many `stepCompleted` events the journal holds. */
+  readonly stepCount: number;
+}
+
+export const EMPTY_HEADER: ConversationHeader = {
+  version: undefined,
+  createdAt: undefined,
+  deadline: undefined,
+  phase: 'created',
+  failure: undefined,
+  exits: new Map(),
+  recentLog: [],
+  loggedCount: 0,
+  stepCount: 0,
+};
+
 /** Set by `ConversationState`'s static block, which alone may reach its private restore. */
-let adopt: (messages: Iterable<MessageProgress>) => ConversationState;
+let adopt: (messages: Iterable<MessageProgress>, header: ConversationHeader) => ConversationState;
+let adoptDelta: (state: ConversationState, messages: Iterable<MessageProgress>, header: ConversationHeader) => void;
 
 /**
  * The replay-derived state of a conversation. Every update is an idempotent
@@ -50,6 +89,9 @@ export class ConversationState {
   // Byte arrays are copied with `new Uint8Array(x)`, not `x.slice()`: on a Node
   // Buffer `slice` is a view, and a caller's later write would change the state.
   readonly #messages = new Map<string, MutableProgress>();
+  #header: ConversationHeader = EMPTY_HEADER;
+  /** Messages changed since the last `takeChanged` (what an incremental snapshot must carry). */
+  readonly #changed = new Set<string>();
 
   static replay(events: Iterable<ConversationEvent>): ConversationState {
     if (typeof (events as Partial<Iterable<ConversationEvent>> | null)?.[Symbol.iterator] !== 'function') {
@@ -60,19 +102,30 @@ export class ConversationState {
     return state;
   }
 
-  /** Rebuilds a state from `messages()` output (copying every step output). */
-  static fromProgress(messages: Iterable<MessageProgress>): ConversationState {
-    return ConversationState.#restore(messages, (output) => new Uint8Array(output));
+  /** Rebuilds a state from `messages()` output (copying every step output) and a `header`. */
+  static fromProgress(messages: Iterable<MessageProgress>, header: ConversationHeader = EMPTY_HEADER): ConversationState {
+    const copied = { ...header, exits: new Map(header.exits), recentLog: header.recentLog.map((entry) => new Uint8Array(entry)) };
+    return ConversationState.#restore(messages, copied, (output) => new Uint8Array(output));
   }
 
   static {
     // A decoded snapshot's outputs are fresh arrays nobody else holds, so a
     // restore adopts them instead of copying 100,000 of them a second time.
-    adopt = (messages) => ConversationState.#restore(messages, (output) => output);
+    adopt = (messages, header) => ConversationState.#restore(messages, header, (output) => output);
+    adoptDelta = (state, messages, header) => {
+      state.#header = header;
+      state.#upsert(messages, (output) => output);
+    };
   }
 
-  static #restore(messages: Iterable<MessageProgress>, own: (output: Uint8Array) => Uint8Array): ConversationState {
+  static #restore(messages: Iterable<MessageProgress>, header: ConversationHeader, own: (output: Uint8Array) => Uint8Array): ConversationState {
     const state = new ConversationState();
+    state.#header = header;
+    state.#upsert(messages, own);
+    return state;
+  }
+
+  #upsert(messages: Iterable<MessageProgress>, own: (output: Uint8Array) => Uint8Array): void {
     for (const message of messages) {
       let maxStep: number | undefined;
       for (const step of message.steps.keys()) if (maxStep === undefined || step > maxStep) maxStep = step;
@@ -85,7 +138,7 @@ export class ConversationState {
       } else {
         for (const [step, output] of message.steps) steps.set(step, own(output));
       }
-      state.#messages.set(message.messageId, {
+      this.#messages.set(message.messageId, {
         received: message.received,
         inProgress: message.inProgress,
         finished: message.finished,
@@ -94,7 +147,6 @@ export class ConversationState {
         maxStep,
       });
     }
-    return state;
   }
 
   /**
@@ -104,7 +156,12 @@ export class ConversationState {
    */
   apply(event: ConversationEvent): void {
     assertEvent(event);
+    if (!('messageId' in event)) {
+      this.#header = applyLifecycle(this.#header, event);
+      return;
+    }
     const message = this.#progress(event.messageId);
+    this.#changed.add(event.messageId);
     switch (event.kind) {
       case 'messageReceived':
         message.received = true;
@@ -113,6 +170,7 @@ export class ConversationState {
         message.inProgress = true;
         break;
       case 'stepCompleted':
+        this.#header = { ...this.#header, stepCount: this.#header.stepCount + 1 };
         message.steps.set(event.stepIndex, new Uint8Array(event.output));
         if (message.maxStep === undefined || event.stepIndex > message.maxStep) message.maxStep = event.stepIndex;
         // A step recorded after the finish (a stray late write) keeps the invariant too.
@@ -185,26 +243,39 @@ export class ConversationState {
     return { kind: 'start' };
   }
 
+  /** The conversation-wide state: version, deadline, phase, failure, exits, recent log. */
+  get header(): ConversationHeader {
+    return this.#header;
+  }
+
+  /** Whether some received message has neither finished nor failed (an in-flight turn was cut off). */
+  get hasUnfinished(): boolean {
+    for (const m of this.#messages.values()) if (m.received && !m.finished) return true;
+    return false;
+  }
+
+  /** Internal: the messages changed since the previous call, for an incremental snapshot. */
+  takeChanged(): MessageProgress[] {
+    const changed: MessageProgress[] = [];
+    for (const messageId of this.#changed) {
+      const m = this.#messages.get(messageId);
+      if (m !== undefined) changed.push(progressOf(messageId, m));
+    }
+    this.#changed.clear();
+    return changed;
+  }
+
   get messageCount(): number {
     return this.#messages.size;
   }
 
   /** Every message the log mentions, in first-mention order. */
   *messages(): IterableIterator<MessageProgress> {
-    for (const [messageId, m] of this.#messages) {
-      yield {
-        messageId,
-        received: m.received,
-        inProgress: m.inProgress,
-        finished: m.finished,
-        ...(m.error === undefined ? {} : { error: m.error }),
-        steps: m.steps,
-      };
-    }
+    for (const [messageId, m] of this.#messages) yield progressOf(messageId, m);
   }
 
   clone(): ConversationState {
-    return ConversationState.fromProgress(this.messages());
+    return ConversationState.fromProgress(this.messages(), this.#header);
   }
 
   #progress(messageId: string): MutableProgress {
@@ -218,8 +289,47 @@ export class ConversationState {
 }
 
 /** Internal (not exported from the package): restores a decoded snapshot without copying its outputs. */
-export function adoptProgress(messages: Iterable<MessageProgress>): ConversationState {
-  return adopt(messages);
+export function adoptProgress(messages: Iterable<MessageProgress>, header: ConversationHeader): ConversationState {
+  return adopt(messages, header);
+}
+
+/** Internal: applies one incremental snapshot (its header and the messages it changed) to `state`. */
+export function applySnapshotDelta(state: ConversationState, messages: Iterable<MessageProgress>, header: ConversationHeader): void {
+  adoptDelta(state, messages, header);
+}
+
+function progressOf(messageId: string, m: MutableProgress): MessageProgress {
+  return {
+    messageId,
+    received: m.received,
+    inProgress: m.inProgress,
+    finished: m.finished,
+    ...(m.error === undefined ? {} : { error: m.error }),
+    steps: m.steps,
+  };
+}
+
+/** The one reducer of lifecycle events (pure: a new header each time). */
+function applyLifecycle(header: ConversationHeader, event: LifecycleEvent): ConversationHeader {
+  switch (event.kind) {
+    case 'conversationCreated':
+      return { ...header, version: event.version, createdAt: event.createdAt, deadline: event.deadline };
+    case 'phaseChanged': {
+      const failure =
+        event.phase !== 'failed' ? header.failure : { reason: event.failure ?? 'requested', ...(event.cause === undefined ? {} : { cause: event.cause }) };
+      return { ...header, phase: event.phase, failure };
+    }
+    case 'participantExited': {
+      const exits = new Map(header.exits);
+      exits.set(event.participant, event.exitedAt);
+      return { ...header, exits };
+    }
+    case 'entryLogged': {
+      const recentLog = [...header.recentLog, new Uint8Array(event.entry)];
+      if (recentLog.length > RECENT_LOG_LIMIT) recentLog.splice(0, recentLog.length - RECENT_LOG_LIMIT);
+      return { ...header, recentLog, loggedCount: header.loggedCount + 1 };
+    }
+  }
 }
 
 function dropAllButLastOutput(message: MutableProgress): void {
@@ -232,7 +342,28 @@ function dropAllButLastOutput(message: MutableProgress): void {
 /** Validates an event built by a caller; decoded events already satisfy this. */
 function assertEvent(event: ConversationEvent): void {
   if (typeof event !== 'object' || event === null) throw new InvalidArgumentError('event', 'expected an object');
-  if (typeof event.messageId !== 'string') throw new InvalidArgumentError('event.messageId', 'expected a string');
+  switch (event.kind) {
+    case 'conversationCreated':
+      assertString('event.version', event.version);
+      assertNonNegativeSafeInteger('event.createdAt', event.createdAt);
+      if (event.deadline !== undefined) assertNonNegativeSafeInteger('event.deadline', event.deadline);
+      return;
+    case 'phaseChanged':
+      if (!CONVERSATION_PHASES.includes(event.phase)) throw new InvalidArgumentError('event.phase', `unknown phase ${JSON.stringify(event.phase)}`);
+      assertNonNegativeSafeInteger('event.at', event.at);
+      if (event.failure !== undefined) assertString('event.failure', event.failure);
+      if (event.cause !== undefined) assertString('event.cause', event.cause);
+      return;
+    case 'participantExited':
+      assertString('event.participant', event.participant);
+      assertNonNegativeSafeInteger('event.exitedAt', event.exitedAt);
+      return;
+    case 'entryLogged':
+      assertPayload('event.entry', event.entry);
+      return;
+    default:
+  }
+  if (typeof (event as { messageId?: unknown }).messageId !== 'string') throw new InvalidArgumentError('event.messageId', 'expected a string');
   switch (event.kind) {
     case 'messageReceived':
       assertNonNegativeSafeInteger('event.receivedAt', event.receivedAt);
@@ -250,4 +381,8 @@ function assertEvent(event: ConversationEvent): void {
     default:
       throw new InvalidArgumentError('event.kind', `unknown kind ${JSON.stringify((event as { kind: unknown }).kind)}`);
   }
+}
+
+function assertString(field: string, value: unknown): void {
+  if (typeof value !== 'string') throw new InvalidArgumentError(field, 'expected a string');
 }

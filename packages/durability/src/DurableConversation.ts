@@ -9,8 +9,9 @@ import {
   type DurableStore,
 } from '@liminal/store';
 import { codec } from './codec.js';
-import type { ConversationEvent } from './ConversationEvent.js';
-import { adoptProgress, ConversationState, type RedeliveryDecision } from './ConversationState.js';
+import { CONVERSATION_EVENT_KINDS, type ConversationEvent, type LifecycleEvent } from './ConversationEvent.js';
+import { adoptProgress, applySnapshotDelta, ConversationState, type RedeliveryDecision } from './ConversationState.js';
+import type { ConversationSnapshot } from './codec.js';
 
 /**
  * Replay reads at most this many entries per `readFrom`: big enough that a
@@ -37,8 +38,29 @@ export type RecoverySource =
   | { readonly kind: 'empty' }
   /** Full replay from sequence 0 (no usable snapshot). */
   | { readonly kind: 'replay' }
-  /** The latest snapshot, covering the first `coversSeq` events, then only the events after it. */
-  | { readonly kind: 'snapshot'; readonly coversSeq: number };
+  /**
+   * The snapshot chain, covering the first `coversSeq` events, then only the
+   * events after it. `rejected` snapshots at the chain's end failed their
+   * checksum or did not continue the chain; the events they covered were replayed.
+   */
+  | { readonly kind: 'snapshot'; readonly coversSeq: number; readonly rejected: number };
+
+/** Process-wide counters of how conversations were recovered. */
+export interface RecoveryMetrics {
+  /** Recoveries that started from a snapshot chain. */
+  readonly fromSnapshot: number;
+  /** Recoveries that replayed the whole log (no snapshot, or none usable). */
+  readonly fullReplays: number;
+  /** Snapshots that did not verify (checksum, format, chain) and were not used. */
+  readonly snapshotsRejected: number;
+}
+
+const metrics = { fromSnapshot: 0, fullReplays: 0, snapshotsRejected: 0 };
+
+/** A copy of the recovery counters (for a metrics endpoint or a test). */
+export function recoveryMetrics(): RecoveryMetrics {
+  return { ...metrics };
+}
 
 const SNAPSHOT_SUFFIX = ':snapshot';
 
@@ -55,29 +77,34 @@ export function snapshotStreamFor(conversationId: string): string {
  * second writer is fenced, and must `recover` to continue.
  *
  * Snapshots live in `<id>:snapshot` (so a conversation id must not end with
- * `:snapshot`). They are derived data: writing one is best effort, and a
- * missing, foreign or corrupt snapshot only means `recover` replays from 0.
+ * `:snapshot`) as a chain of incremental snapshots: each holds the header and
+ * only the messages changed since the previous one, so the bytes written grow
+ * with the events, not with their square. They are derived data: writing one
+ * is best effort, and a missing, foreign or corrupt snapshot (each carries a
+ * CRC-32) only means `recover` replays the events it would have covered;
+ * the next snapshot then starts a fresh chain.
  */
 export class DurableConversation {
   readonly #store: DurableStore;
   readonly #state: ConversationState;
   readonly #snapshots: SnapshotPolicy;
   #expectedSeq: number;
-  #snapshotSeq: number;
+  /** Where the chain ends: the first event no snapshot covers, and how many snapshots the stream holds. */
+  #chain: SnapshotChain;
 
   private constructor(
     store: DurableStore,
     readonly id: string,
     state: ConversationState,
     expectedSeq: number,
-    snapshotSeq: number,
+    chain: SnapshotChain,
     snapshots: SnapshotPolicy,
     readonly recoveredFrom: RecoverySource,
   ) {
     this.#store = store;
     this.#state = state;
     this.#expectedSeq = expectedSeq;
-    this.#snapshotSeq = snapshotSeq;
+    this.#chain = chain;
     this.#snapshots = snapshots;
   }
 
@@ -88,25 +115,30 @@ export class DurableConversation {
   static create(store: DurableStore, id: string, options: DurableConversationOptions = {}): DurableConversation {
     assertConversationId(id);
     const snapshots = snapshotPolicy(options);
-    return new DurableConversation(store, id, new ConversationState(), 0, 0, snapshots, { kind: 'empty' });
+    return new DurableConversation(store, id, new ConversationState(), 0, { coversSeq: 0, entries: 0, broken: true }, snapshots, { kind: 'empty' });
   }
 
   /**
-   * Rebuilds the conversation from the store: from the latest valid snapshot
-   * plus the events after it, or by replaying every event from 0. A corrupt
-   * event is a `DecodeError` (the log is the source of truth); a corrupt
-   * snapshot is ignored.
+   * Rebuilds the conversation from the store: from its snapshot chain plus
+   * the events after it, or by replaying every event from 0. A corrupt
+   * event is a `DecodeError` (the log is the source of truth); a snapshot
+   * that does not verify is not used (counted in `recoveryMetrics()`).
    */
   static async recover(store: DurableStore, id: string, options: DurableConversationOptions = {}): Promise<DurableConversation> {
     assertConversationId(id);
     const snapshots = snapshotPolicy(options);
-    const snapshot = await readLatestSnapshot(store, id);
-    const state = snapshot === undefined ? new ConversationState() : adoptProgress(snapshot.messages);
-    const from = snapshot?.coversSeq ?? 0;
-    const expectedSeq = await replayInto(state, store, id, from);
-    const source: RecoverySource =
-      snapshot !== undefined ? { kind: 'snapshot', coversSeq: from } : expectedSeq === 0 ? { kind: 'empty' } : { kind: 'replay' };
-    return new DurableConversation(store, id, state, expectedSeq, from, snapshots, source);
+    const { state, chain, rejected } = await readSnapshotChain(store, id);
+    const expectedSeq = await replayInto(state, store, id, chain.coversSeq);
+    metrics.snapshotsRejected += rejected;
+    let source: RecoverySource;
+    if (chain.coversSeq > 0) {
+      metrics.fromSnapshot += 1;
+      source = { kind: 'snapshot', coversSeq: chain.coversSeq, rejected };
+    } else {
+      if (expectedSeq > 0) metrics.fullReplays += 1;
+      source = expectedSeq === 0 ? { kind: 'empty' } : { kind: 'replay' };
+    }
+    return new DurableConversation(store, id, state, expectedSeq, chain, snapshots, source);
   }
 
   /** The replayed state. Read it; do not `apply` to it (that would desynchronise it from the log). */
@@ -163,6 +195,14 @@ export class DurableConversation {
     return this.#append({ kind: 'errorOccurred', messageId, error });
   }
 
+  /** Appends a conversation-wide event (creation, phase, participant exit, log entry). */
+  async recordLifecycle(event: LifecycleEvent): Promise<number> {
+    if (typeof event !== 'object' || event === null || 'messageId' in event) {
+      throw new InvalidArgumentError('event', 'expected a conversationCreated, phaseChanged, participantExited or entryLogged event');
+    }
+    return this.#append(event);
+  }
+
   async #append(event: ConversationEvent): Promise<number> {
     const payload = codec.encode(event);
     const sequence = await this.#store.append(this.id, payload, this.#expectedSeq);
@@ -174,47 +214,77 @@ export class DurableConversation {
 
   async #maybeSnapshot(): Promise<void> {
     const policy = this.#snapshots;
-    if (policy.kind === 'never' || this.#expectedSeq - this.#snapshotSeq < policy.events) return;
+    const chain = this.#chain;
+    if (policy.kind === 'never' || this.#expectedSeq - chain.coversSeq < policy.events) return;
     const coversSeq = this.#expectedSeq;
-    const bytes = codec.encode({
-      kind: 'conversationSnapshot',
-      conversationId: this.id,
-      coversSeq,
-      messages: [...this.#state.messages()],
-    });
     const stream = snapshotStreamFor(this.id);
+    // A broken chain (none yet, or one that did not verify) restarts with a
+    // snapshot of every message; otherwise only what changed since the last one.
+    const fromSeq = chain.broken ? 0 : chain.coversSeq;
+    const messages = chain.broken ? (this.#state.takeChanged(), [...this.#state.messages()]) : this.#state.takeChanged();
+    const bytes = codec.encode({ kind: 'conversationSnapshot', conversationId: this.id, fromSeq, coversSeq, header: this.#state.header, messages });
     try {
-      // Only the latest snapshot is ever read, so older ones are dropped rather
-      // than kept growing. Between the delete and the append there is no
-      // snapshot, which only costs a full replay.
-      await this.#store.deleteStream(stream);
-      await this.#store.append(stream, bytes, 0);
-      this.#snapshotSeq = coversSeq;
+      if (chain.broken && chain.entries > 0) await this.#store.deleteStream(stream);
+      await this.#store.append(stream, bytes, chain.broken ? 0 : chain.entries);
+      this.#chain = { coversSeq, entries: (chain.broken ? 0 : chain.entries) + 1, broken: false };
     } catch {
       // The event is already durable and the caller must not see its append
-      // as failed (retrying it would double-record). A failed snapshot is
-      // retried after the next append; until then recovery replays more events.
+      // as failed (retrying it would double-record). The messages taken for
+      // this snapshot are lost to the chain, so the next one restarts it;
+      // until then recovery replays more events.
+      this.#chain = { coversSeq: chain.coversSeq, entries: await this.#store.streamLength(stream).catch(() => chain.entries + 1), broken: true };
     }
   }
 }
 
-async function readLatestSnapshot(store: DurableStore, id: string) {
+interface SnapshotChain {
+  /** The first event the chain does not cover. */
+  readonly coversSeq: number;
+  /** Snapshots in the stream (valid or not), where the next append goes when `broken` is false. */
+  readonly entries: number;
+  /** The next snapshot must restart the chain (nothing usable, or something unusable at its end). */
+  readonly broken: boolean;
+}
+
+/**
+ * Reads the snapshot chain: each snapshot must verify and start where the
+ * previous one ended (the first at 0), and none may reach past the log (a
+ * log deleted and restarted is another history). The chain is used up to
+ * the first snapshot that fails; that one and every later one are rejected.
+ */
+async function readSnapshotChain(store: DurableStore, id: string): Promise<{ state: ConversationState; chain: SnapshotChain; rejected: number }> {
   const stream = snapshotStreamFor(id);
-  const length = await store.streamLength(stream);
-  if (length === 0) return undefined;
-  const [entry] = await store.readFrom(stream, length - 1, 1);
-  if (entry === undefined) return undefined;
-  let snapshot;
+  const logLength = await store.streamLength(id);
+  let state: ConversationState | undefined;
+  let coversSeq = 0;
+  let used = 0;
+  let entries = 0;
+  for await (const batch of readBatches(store, stream, 0, SNAPSHOT_BATCH_SIZE)) {
+    for (const entry of batch) {
+      entries = entry.sequence + 1;
+      if (used !== entry.sequence) continue; // past a rejected snapshot: counted, not used
+      const snapshot = decodeSnapshot(entry.payload);
+      if (snapshot === undefined || snapshot.conversationId !== id || snapshot.fromSeq !== coversSeq || snapshot.coversSeq > logLength) continue;
+      if (state === undefined) state = adoptProgress(snapshot.messages, snapshot.header);
+      else applySnapshotDelta(state, snapshot.messages, snapshot.header);
+      coversSeq = snapshot.coversSeq;
+      used += 1;
+    }
+  }
+  const rejected = entries - used;
+  return { state: state ?? new ConversationState(), chain: { coversSeq, entries, broken: used === 0 || rejected > 0 }, rejected };
+}
+
+/** Snapshots per read of the chain: each may be large, so fewer than events per batch. */
+const SNAPSHOT_BATCH_SIZE = 64;
+
+function decodeSnapshot(bytes: Uint8Array): ConversationSnapshot | undefined {
   try {
-    snapshot = codec.decodeAs(entry.payload, 'conversationSnapshot');
+    return codec.decodeAs(bytes, 'conversationSnapshot');
   } catch (error) {
     if (error instanceof DecodeError) return undefined;
     throw error;
   }
-  if (snapshot.conversationId !== id) return undefined;
-  // A snapshot ahead of the log (the log was deleted and restarted) describes another history.
-  if ((await store.streamLength(id)) < snapshot.coversSeq) return undefined;
-  return snapshot;
 }
 
 /** Applies events `from..end` to `state`; returns the log length. */
@@ -222,7 +292,7 @@ async function replayInto(state: ConversationState, store: DurableStore, id: str
   let next = from;
   for await (const batch of readBatches(store, id, from, REPLAY_BATCH_SIZE)) {
     for (const entry of batch) {
-      state.apply(codec.decodeAs(entry.payload, 'messageReceived', 'processingStarted', 'stepCompleted', 'processingFinished', 'errorOccurred'));
+      state.apply(codec.decodeAs(entry.payload, ...CONVERSATION_EVENT_KINDS));
       next = entry.sequence + 1;
     }
   }

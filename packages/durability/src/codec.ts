@@ -1,6 +1,7 @@
+import { crc32 } from 'node:zlib';
 import { assertNonNegativeSafeInteger, assertPayload, DecodeError, InvalidArgumentError } from '@liminal/store';
-import type { ConversationEvent } from './ConversationEvent.js';
-import type { MessageProgress } from './ConversationState.js';
+import { CONVERSATION_PHASES, type ConversationEvent } from './ConversationEvent.js';
+import type { ConversationHeader, MessageProgress } from './ConversationState.js';
 
 /**
  * Every record this package stores, as one discriminated union, so one codec
@@ -18,11 +19,20 @@ export type DurableRecord =
 export type DurableRecordKind = DurableRecord['kind'];
 export type RecordOf<K extends DurableRecordKind> = Extract<DurableRecord, { kind: K }>;
 
-/** The state of a conversation after its first `coversSeq` events. */
+/**
+ * An incremental snapshot: the conversation's header after its first
+ * `coversSeq` events, and every message that events `fromSeq..coversSeq-1`
+ * changed (every message, when `fromSeq` is 0). Applying a conversation's
+ * snapshots in order, each starting where the previous one ended, gives its
+ * state after `coversSeq` events, so each snapshot costs what changed since
+ * the last one, not what the conversation ever saw.
+ */
 export interface ConversationSnapshot {
   readonly kind: 'conversationSnapshot';
   readonly conversationId: string;
+  readonly fromSeq: number;
   readonly coversSeq: number;
+  readonly header: ConversationHeader;
   readonly messages: readonly MessageProgress[];
 }
 
@@ -50,7 +60,9 @@ export interface PublishReceipt {
  * fixed order. Integers are u64 that must be safe integers; strings are UTF-8
  * and bytes are raw, both behind a u32 length; an optional field is a 0/1 byte
  * followed by the value. A decoder accepts exactly one record: anything
- * unknown, short or left over is a DecodeError, never a guess.
+ * unknown, short or left over is a DecodeError, never a guess. A snapshot
+ * ends with the CRC-32 of every byte before it: a snapshot is trusted instead
+ * of the log, so a flipped bit must not pass as a different state.
  */
 const MAGIC = 0x4c; // 'L'
 export const CODEC_VERSION = 1;
@@ -62,7 +74,13 @@ const TAGS = {
   stepCompleted: 0x03,
   processingFinished: 0x04,
   errorOccurred: 0x05,
-  conversationSnapshot: 0x10,
+  conversationCreated: 0x06,
+  phaseChanged: 0x07,
+  participantExited: 0x08,
+  entryLogged: 0x09,
+  // 0x10 was the snapshot without checksum or header: now an unknown tag, so
+  // such a snapshot is ignored and the log replayed.
+  conversationSnapshot: 0x11,
   dedupClaim: 0x20,
   dedupReceipt: 0x21,
   dedupTombstone: 0x22,
@@ -120,6 +138,11 @@ class Writer {
   optionalString(field: string, value: string | undefined): void {
     this.byte(value === undefined ? 0 : 1);
     if (value !== undefined) this.string(field, value);
+  }
+
+  optionalU64(field: string, value: number | undefined): void {
+    this.byte(value === undefined ? 0 : 1);
+    if (value !== undefined) this.u64(field, value);
   }
 
   finish(): Uint8Array {
@@ -187,10 +210,17 @@ class Reader {
   }
 
   optionalString(field: string): string | undefined {
+    return this.#present(field) ? this.string(field) : undefined;
+  }
+
+  optionalU64(field: string): number | undefined {
+    return this.#present(field) ? this.u64(field) : undefined;
+  }
+
+  #present(field: string): boolean {
     const present = this.byte();
-    if (present === 0) return undefined;
-    if (present !== 1) throw new DecodeError(`${field} has presence byte ${present}`);
-    return this.string(field);
+    if (present !== 0 && present !== 1) throw new DecodeError(`${field} has presence byte ${present}`);
+    return present === 1;
   }
 
   end(): void {
@@ -237,9 +267,30 @@ function encode(record: DurableRecord): Uint8Array {
       w.string('messageId', record.messageId);
       w.string('error', record.error);
       break;
-    case 'conversationSnapshot':
-      writeSnapshot(w, record);
+    case 'conversationCreated':
+      w.string('version', record.version);
+      w.u64('createdAt', record.createdAt);
+      w.optionalU64('deadline', record.deadline);
       break;
+    case 'phaseChanged':
+      w.byte(phaseByte(record.phase));
+      w.u64('at', record.at);
+      w.optionalString('failure', record.failure);
+      w.optionalString('cause', record.cause);
+      break;
+    case 'participantExited':
+      w.string('participant', record.participant);
+      w.u64('exitedAt', record.exitedAt);
+      break;
+    case 'entryLogged':
+      w.bytes('entry', record.entry);
+      break;
+    case 'conversationSnapshot': {
+      writeSnapshot(w, record);
+      const body = w.finish();
+      w.u32(crc32(body));
+      break;
+    }
     case 'dedupClaim':
     case 'dedupTombstone':
       w.string('key', record.key);
@@ -267,9 +318,71 @@ function encode(record: DurableRecord): Uint8Array {
   return w.finish();
 }
 
+function phaseByte(phase: string): number {
+  const index = CONVERSATION_PHASES.indexOf(phase as never);
+  if (index < 0) throw new InvalidArgumentError('phase', `unknown phase ${JSON.stringify(phase)}`);
+  return index;
+}
+
+function readPhase(r: Reader) {
+  const index = r.byte();
+  const phase = CONVERSATION_PHASES[index];
+  if (phase === undefined) throw new DecodeError(`unknown phase byte ${index}`);
+  return phase;
+}
+
+function writeHeader(w: Writer, header: ConversationHeader): void {
+  if (typeof header !== 'object' || header === null) throw new InvalidArgumentError('header', 'expected a ConversationHeader');
+  w.optionalString('version', header.version);
+  w.optionalU64('createdAt', header.createdAt);
+  w.optionalU64('deadline', header.deadline);
+  w.byte(phaseByte(header.phase));
+  w.byte(header.failure === undefined ? 0 : 1);
+  if (header.failure !== undefined) {
+    w.string('failure.reason', header.failure.reason);
+    w.optionalString('failure.cause', header.failure.cause);
+  }
+  w.u32(header.exits.size);
+  for (const [participant, exitedAt] of header.exits) {
+    w.string('participant', participant);
+    w.u64('exitedAt', exitedAt);
+  }
+  w.u32(header.recentLog.length);
+  for (const entry of header.recentLog) w.bytes('entry', entry);
+  w.u64('loggedCount', header.loggedCount);
+  w.u64('stepCount', header.stepCount);
+}
+
+function readHeader(r: Reader): ConversationHeader {
+  const version = r.optionalString('version');
+  const createdAt = r.optionalU64('createdAt');
+  const deadline = r.optionalU64('deadline');
+  const phase = readPhase(r);
+  const failed = r.byte();
+  if (failed !== 0 && failed !== 1) throw new DecodeError(`failure has presence byte ${failed}`);
+  let failure: ConversationHeader['failure'];
+  if (failed === 1) {
+    const reason = r.string('failure.reason');
+    const cause = r.optionalString('failure.cause');
+    failure = { reason, ...(cause === undefined ? {} : { cause }) };
+  }
+  const exits = new Map<string, number>();
+  for (let i = 0, count = r.u32(); i < count; i++) {
+    const participant = r.string('participant');
+    if (exits.has(participant)) throw new DecodeError(`snapshot lists participant ${JSON.stringify(participant)} twice`);
+    exits.set(participant, r.u64('exitedAt'));
+  }
+  const recentLog: Uint8Array[] = [];
+  for (let i = 0, count = r.u32(); i < count; i++) recentLog.push(r.bytesField());
+  return { version, createdAt, deadline, phase, failure, exits, recentLog, loggedCount: r.u64('loggedCount'), stepCount: r.u64('stepCount') };
+}
+
 function writeSnapshot(w: Writer, snapshot: ConversationSnapshot): void {
   w.string('conversationId', snapshot.conversationId);
+  w.u64('fromSeq', snapshot.fromSeq);
   w.u64('coversSeq', snapshot.coversSeq);
+  if (snapshot.fromSeq > snapshot.coversSeq) throw new InvalidArgumentError('fromSeq', 'is past coversSeq');
+  writeHeader(w, snapshot.header);
   if (!Array.isArray(snapshot.messages)) throw new InvalidArgumentError('messages', 'expected an array');
   w.u32(snapshot.messages.length);
   for (const message of snapshot.messages) {
@@ -317,6 +430,23 @@ function readBody(r: Reader, kind: DurableRecordKind): DurableRecord {
       return { kind, messageId: r.string('messageId'), stepIndex: r.u64('stepIndex'), output: r.bytesField() };
     case 'errorOccurred':
       return { kind, messageId: r.string('messageId'), error: r.string('error') };
+    case 'conversationCreated': {
+      const version = r.string('version');
+      const createdAt = r.u64('createdAt');
+      const deadline = r.optionalU64('deadline');
+      return { kind, version, createdAt, ...(deadline === undefined ? {} : { deadline }) };
+    }
+    case 'phaseChanged': {
+      const phase = readPhase(r);
+      const at = r.u64('at');
+      const failure = r.optionalString('failure');
+      const cause = r.optionalString('cause');
+      return { kind, phase, at, ...(failure === undefined ? {} : { failure }), ...(cause === undefined ? {} : { cause }) };
+    }
+    case 'participantExited':
+      return { kind, participant: r.string('participant'), exitedAt: r.u64('exitedAt') };
+    case 'entryLogged':
+      return { kind, entry: r.bytesField() };
     case 'conversationSnapshot':
       return readSnapshot(r);
     case 'dedupClaim':
@@ -345,8 +475,15 @@ function readBody(r: Reader, kind: DurableRecordKind): DurableRecord {
 }
 
 function readSnapshot(r: Reader): ConversationSnapshot {
+  const checked = r.bytes.subarray(0, r.bytes.length - 4);
+  if (checked.length < HEADER_LENGTH) throw new DecodeError('record is truncated');
+  const stored = new DataView(r.bytes.buffer, r.bytes.byteOffset + checked.length, 4).getUint32(0);
+  if (crc32(checked) !== stored) throw new DecodeError('snapshot checksum does not match its bytes');
   const conversationId = r.string('conversationId');
+  const fromSeq = r.u64('fromSeq');
   const coversSeq = r.u64('coversSeq');
+  if (fromSeq > coversSeq) throw new DecodeError(`snapshot starts at ${fromSeq}, past its end ${coversSeq}`);
+  const header = readHeader(r);
   const count = r.u32();
   const messages: MessageProgress[] = [];
   const seen = new Set<string>();
@@ -373,7 +510,8 @@ function readSnapshot(r: Reader): ConversationSnapshot {
       steps,
     });
   }
-  return { kind: 'conversationSnapshot', conversationId, coversSeq, messages };
+  r.u32(); // the checksum, verified above
+  return { kind: 'conversationSnapshot', conversationId, fromSeq, coversSeq, header, messages };
 }
 
 /** Decodes a record that must be of one of `kinds`; any other kind is a DecodeError. */

@@ -12,9 +12,10 @@ export type {
   RecordOf,
 } from './codec.js';
 export { ConsumerCursor, cursorKeyFor, partitionKeyFor } from './ConsumerCursor.js';
-export type { ConversationEvent, ConversationEventKind } from './ConversationEvent.js';
-export { ConversationState } from './ConversationState.js';
-export type { MessageProgress, RedeliveryDecision } from './ConversationState.js';
+export { CONVERSATION_PHASES } from './ConversationEvent.js';
+export type { ConversationEvent, ConversationEventKind, ConversationPhase, LifecycleEvent, MessageEvent } from './ConversationEvent.js';
+export { ConversationState, RECENT_LOG_LIMIT } from './ConversationState.js';
+export type { ConversationHeader, MessageProgress, RedeliveryDecision } from './ConversationState.js';
 export { DedupCache } from './DedupCache.js';
 export type { DedupDecision } from './DedupCache.js';
 export { DedupSweeper, SWEEP_PAGE_SIZE } from './DedupSweeper.js';
@@ -24,10 +25,11 @@ export type { ConsumeOptions, DurableChannelOptions, PublishOptions, PublishResu
 export {
   DEFAULT_SNAPSHOT_POLICY,
   DurableConversation,
+  recoveryMetrics,
   REPLAY_BATCH_SIZE,
   snapshotStreamFor,
 } from './DurableConversation.js';
-export type { DurableConversationOptions, RecoverySource, SnapshotPolicy } from './DurableConversation.js';
+export type { DurableConversationOptions, RecoveryMetrics, RecoverySource, SnapshotPolicy } from './DurableConversation.js';
 export { CursorRegressionError, DedupCollisionError, InFlightError } from './errors.js';
 export type { DedupCollisionReason } from './errors.js';
 export { keyHash } from './keyHash.js';

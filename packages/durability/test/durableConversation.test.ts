@@ -140,11 +140,12 @@ describe.each(storeKinds)('DurableConversation on $name', (kind) => {
     for (let step = 0; step < 10; step++) await conversation.recordStepCompleted('m', step, bytes(`s${step}`));
     const store = new CountingStore(inner);
     const recovered = await DurableConversation.recover(store, 'conv-1');
-    expect(recovered.recoveredFrom).toEqual({ kind: 'snapshot', coversSeq: 8 });
+    expect(recovered.recoveredFrom).toEqual({ kind: 'snapshot', coversSeq: 8, rejected: 0 });
     expect(store.entriesRead.get('conv-1')).toBe(2);
     expect(recovered.expectedSeq).toBe(10);
     expect(describeState(recovered.state, ['m'])).toEqual(describeState(conversation.state, ['m']));
-    expect(await inner.streamLength(snapshotStreamFor('conv-1'))).toBe(1); // only the latest is kept
+    // Incremental: the snapshot at 8 holds only what changed after the one at 4.
+    expect(await inner.streamLength(snapshotStreamFor('conv-1'))).toBe(2);
   });
 
   it('falls back to a full replay when the snapshot is corrupt or belongs to another conversation', async () => {
@@ -192,6 +193,7 @@ describe('DurableConversation snapshots (MemoryStore)', () => {
         expect(describeState(fromSnapshot.state, ids)).toEqual(model);
         expect(describeState(fromZero.state, ids)).toEqual(model);
         expect(describeState(withoutSnapshot.state, ids)).toEqual(model);
+        expect(fromSnapshot.state.header).toEqual(fromZero.state.header);
         expect(fromSnapshot.expectedSeq).toBe(events.length);
         if (events.length >= every) expect(fromSnapshot.recoveredFrom.kind).toBe('snapshot');
       }),
@@ -212,7 +214,7 @@ describe('DurableConversation snapshots (MemoryStore)', () => {
 
     const store = new CountingStore(inner);
     const recovered = await DurableConversation.recover(store, 'big');
-    expect(recovered.recoveredFrom).toEqual({ kind: 'snapshot', coversSeq: 100_001 });
+    expect(recovered.recoveredFrom).toEqual({ kind: 'snapshot', coversSeq: 100_001, rejected: 0 });
     expect(store.entriesRead.get('big')).toBe(7);
     expect(recovered.expectedSeq).toBe(100_008);
     expect(recovered.state.isFullyProcessed('m0')).toBe(true);
@@ -250,5 +252,7 @@ function appendVia(conversation: DurableConversation, event: ConversationEvent):
       return conversation.recordProcessingFinished(event.messageId);
     case 'errorOccurred':
       return conversation.recordError(event.messageId, event.error);
+    default:
+      return conversation.recordLifecycle(event);
   }
 }

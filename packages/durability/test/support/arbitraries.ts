@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { ConversationEvent, DurableRecord } from '../../src/index.js';
+import { CONVERSATION_PHASES, type ConversationEvent, type ConversationHeader, type DurableRecord } from '../../src/index.js';
 
 const safeInt = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 const text = fc.string({ unit: 'grapheme', maxLength: 12 });
@@ -19,14 +19,41 @@ export const conversationEventArb: fc.Arbitrary<ConversationEvent> = fc.oneof(
   }),
   fc.record({ kind: fc.constant('processingFinished' as const), messageId: messageIdArb }),
   fc.record({ kind: fc.constant('errorOccurred' as const), messageId: messageIdArb, error: text }),
+  fc.record(
+    { kind: fc.constant('conversationCreated' as const), version: text, createdAt: safeInt, deadline: safeInt },
+    { requiredKeys: ['kind', 'version', 'createdAt'] },
+  ),
+  fc.record(
+    { kind: fc.constant('phaseChanged' as const), phase: fc.constantFrom(...CONVERSATION_PHASES), at: safeInt, failure: text, cause: text },
+    { requiredKeys: ['kind', 'phase', 'at'] },
+  ),
+  fc.record({ kind: fc.constant('participantExited' as const), participant: fc.constantFrom('a', 'b'), exitedAt: safeInt }),
+  fc.record({ kind: fc.constant('entryLogged' as const), entry: payload }),
 );
+
+const headerArb: fc.Arbitrary<ConversationHeader> = fc.record({
+  version: fc.option(text, { nil: undefined }),
+  createdAt: fc.option(safeInt, { nil: undefined }),
+  deadline: fc.option(safeInt, { nil: undefined }),
+  phase: fc.constantFrom(...CONVERSATION_PHASES),
+  failure: fc.option(
+    fc.record({ reason: text, cause: text }, { requiredKeys: ['reason'] }),
+    { nil: undefined },
+  ),
+  exits: fc.uniqueArray(fc.tuple(text, safeInt), { selector: ([participant]) => participant, maxLength: 3 }).map((entries) => new Map(entries)),
+  recentLog: fc.array(payload, { maxLength: 3 }),
+  loggedCount: safeInt,
+  stepCount: safeInt,
+});
 
 export const recordArb: fc.Arbitrary<DurableRecord> = fc.oneof(
   conversationEventArb,
   fc.record({
     kind: fc.constant('conversationSnapshot' as const),
     conversationId: text,
+    fromSeq: fc.constant(0),
     coversSeq: safeInt,
+    header: headerArb,
     messages: fc.uniqueArray(
       fc.record(
         {

@@ -22,6 +22,8 @@ export class ReferenceModel {
   }
 
   apply(event: ConversationEvent): void {
+    // Lifecycle events say nothing about messages (the header is checked on its own).
+    if (!('messageId' in event)) return;
     this.mentioned.add(event.messageId);
     switch (event.kind) {
       case 'messageReceived':
