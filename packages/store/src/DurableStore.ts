@@ -1,3 +1,5 @@
+import type { CommitResult, WriteOp } from './WriteOp.js';
+
 export interface StoredEntry {
   readonly sequence: number;
   readonly payload: Uint8Array;
@@ -22,7 +24,7 @@ export interface ListStreamsOptions {
  *
  * Every method validates its arguments before touching storage and rejects
  * with a `LiminalError` subclass: `InvalidArgumentError`, `SequenceConflictError`,
- * `CasConflictError`, `StoreClosedError`, or `StoreUnavailableError`.
+ * `CasConflictError`, `CommitConflictError`, `StoreClosedError`, or `StoreUnavailableError`.
  */
 export interface DurableStore {
   /**
@@ -50,6 +52,14 @@ export interface DurableStore {
   readValue(key: string): Promise<number | undefined>;
   /** Sets `key` to `next` only if it holds `expected`; an absent counter holds 0. */
   cas(key: string, expected: number, next: number): Promise<void>;
+  /**
+   * Applies `ops` in order as one atomic write: all of them or none. Each op
+   * sees the state the ops before it left. When a condition fails (an
+   * append's `expectedSeq`, a cas's `expected`, a check's `equals`, a
+   * deleteStream's `expectedLength`), rejects with `CommitConflictError`
+   * naming the first failing op, and nothing is written.
+   */
+  commit(ops: readonly WriteOp[]): Promise<CommitResult>;
   /** Releases resources; idempotent. Every later call rejects with `StoreClosedError`. */
   close(): Promise<void>;
 }

@@ -1,7 +1,9 @@
 import type { StoredEntry, StoredValue } from './DurableStore.js';
 import { CasConflictError, SequenceConflictError } from './errors.js';
+import { applyOps } from './internal/applyOps.js';
 import { compareCodePoints } from './internal/codePointOrder.js';
 import { StoreBase } from './StoreBase.js';
+import type { CommitResult, WriteOp } from './WriteOp.js';
 
 /**
  * An in-process store for tests and examples. Payloads are copied in and out,
@@ -15,7 +17,7 @@ export class MemoryStore extends StoreBase {
     const entries = this.#streams.get(stream) ?? [];
     if (entries.length !== expectedSeq) throw new SequenceConflictError(stream, expectedSeq, entries.length);
     if (payloads.length === 0) return expectedSeq;
-    entries.push(...payloads.map((payload) => payload.slice()));
+    entries.push(...payloads.map(copyBytes));
     this.#streams.set(stream, entries);
     return expectedSeq;
   }
@@ -24,7 +26,7 @@ export class MemoryStore extends StoreBase {
     const entries = this.#streams.get(stream) ?? [];
     return entries
       .slice(fromSeq, fromSeq + limit)
-      .map((payload, index) => ({ sequence: fromSeq + index, payload: payload.slice() }));
+      .map((payload, index) => ({ sequence: fromSeq + index, payload: copyBytes(payload) }));
   }
 
   protected async doStreamLength(stream: string): Promise<number> {
@@ -59,8 +61,33 @@ export class MemoryStore extends StoreBase {
     this.#counters.set(key, next);
   }
 
+  /** Ops write to a staged copy of what they touch; only a commit without conflict replaces the originals. */
+  protected async doCommit(ops: readonly WriteOp[]): Promise<CommitResult> {
+    const streams = new Map<string, Uint8Array[]>();
+    const counters = new Map<string, number>();
+    const staged = (stream: string) => streams.get(stream) ?? this.#streams.get(stream) ?? [];
+    const result = applyOps(ops, {
+      length: (stream) => staged(stream).length,
+      counter: (key) => counters.get(key) ?? this.#counters.get(key),
+      append: (stream, payloads) => streams.set(stream, [...staged(stream), ...payloads.map(copyBytes)]),
+      setCounter: (key, value) => counters.set(key, value),
+      deleteStream: (stream) => streams.set(stream, []),
+    });
+    for (const [stream, entries] of streams) {
+      if (entries.length === 0) this.#streams.delete(stream);
+      else this.#streams.set(stream, entries);
+    }
+    for (const [key, value] of counters) this.#counters.set(key, value);
+    return result;
+  }
+
   protected async doClose(): Promise<void> {
     this.#streams.clear();
     this.#counters.clear();
   }
+}
+
+/** A plain copy; `Buffer#slice` (a Uint8Array subclass) would return a view sharing the caller's memory. */
+function copyBytes(payload: Uint8Array): Uint8Array {
+  return new Uint8Array(payload);
 }

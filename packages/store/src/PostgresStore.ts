@@ -1,11 +1,14 @@
-import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { StoredEntry, StoredValue } from './DurableStore.js';
-import { CasConflictError, ConfigError, SequenceConflictError } from './errors.js';
+import { CasConflictError, CommitConflictError, ConfigError, LiminalError, SequenceConflictError } from './errors.js';
+import { applyOpsOnPg, copyPayloads, type PgWriteOp } from './internal/pgCommit.js';
+import { pgCode, statements } from './internal/pgStatements.js';
 import { prefixUpperBound } from './internal/prefixRange.js';
 import { toUint8Array } from './internal/toUint8Array.js';
 import { unavailable } from './internal/unavailable.js';
 import { StoreBase } from './StoreBase.js';
+import type { CommitResult, WriteOp } from './WriteOp.js';
 
 export interface PostgresStoreOptions {
   /** Schema holding the store's tables, created on first use. Default `liminal`. */
@@ -30,6 +33,26 @@ interface PendingAppend {
 /** Appends committed together, keyed by stream (one per stream). */
 type AppendBatch = Map<string, PendingAppend>;
 
+interface PendingCommit {
+  readonly ops: readonly PgWriteOp[];
+  resolve(result: CommitResult): void;
+  reject(error: unknown): void;
+}
+
+/** Commits run together in one transaction, each in its own savepoint. */
+interface CommitBatch {
+  readonly commits: PendingCommit[];
+}
+
+/** Bounds one group-commit transaction of `commit` calls. */
+const maxCommitsPerBatch = 64;
+
+/**
+ * A transaction PostgreSQL aborted to break a deadlock or a serialization
+ * conflict wrote nothing; it is run again this many times at most.
+ */
+const maxTransactionAttempts = 5;
+
 /**
  * A conflict is re-checked against the stored state; when a concurrent delete
  * or write made the state match the caller's expectation again, the operation
@@ -52,7 +75,7 @@ export class PostgresStore extends StoreBase {
   readonly #schema: string;
   #ready: Promise<void> | undefined;
   /** Single appends waiting for a commit, in arrival order; see `doAppend`. */
-  readonly #queue: AppendBatch[] = [];
+  readonly #queue: (AppendBatch | CommitBatch)[] = [];
   #committing: Promise<void> | undefined;
 
   constructor(connectionString: string, options: PostgresStoreOptions = {}) {
@@ -78,14 +101,14 @@ export class PostgresStore extends StoreBase {
     this.#sql = statements(pg.escapeIdentifier(this.#schema));
   }
 
+  /** A one-op commit, queued like every write so one store applies calls in call order. */
   protected async doAppendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
-    if (payloads.length === 0) {
-      const actual = await this.doStreamLength(stream);
-      if (actual !== expectedSeq) throw new SequenceConflictError(stream, expectedSeq, actual);
+    try {
+      await this.doCommit([{ op: 'append', stream, payloads, expectedSeq }]);
       return expectedSeq;
+    } catch (error) {
+      throw error instanceof CommitConflictError ? error.cause : error;
     }
-    // Copied now: the caller may reuse its buffers before the statement is sent.
-    return this.#appendAll(stream, expectedSeq, payloads.map((payload) => Buffer.from(payload)));
   }
 
   async #appendAll(stream: string, expectedSeq: number, buffers: Buffer[]): Promise<number> {
@@ -113,7 +136,7 @@ export class PostgresStore extends StoreBase {
       // Copied now: the caller may reuse its buffer before the batch is written.
       const append: PendingAppend = { stream, expectedSeq, payload: Buffer.from(payload), resolve, reject };
       const last = this.#queue.at(-1);
-      if (last !== undefined && last.size < maxBatchSize && !last.has(stream)) last.set(stream, append);
+      if (last instanceof Map && last.size < maxBatchSize && !last.has(stream)) last.set(stream, append);
       else this.#queue.push(new Map([[stream, append]]));
       this.#committing ??= this.#commitQueued();
     });
@@ -123,7 +146,8 @@ export class PostgresStore extends StoreBase {
     // Let every append of the current tick join the first batch.
     await Promise.resolve();
     for (let batch = this.#queue.shift(); batch !== undefined; batch = this.#queue.shift()) {
-      await this.#commitBatch([...batch.values()]);
+      if (batch instanceof Map) await this.#commitBatch([...batch.values()]);
+      else await this.#commitCommits(batch.commits);
     }
     this.#committing = undefined;
   }
@@ -209,6 +233,78 @@ export class PostgresStore extends StoreBase {
     } catch (error) {
       if (pgCode(error) === uniqueViolation) return false;
       throw unavailable('PostgreSQL', error);
+    }
+  }
+
+  /**
+   * Group commit of `commit` calls: those queued together share one
+   * transaction, each in its own savepoint, so one caller's conflict (or an
+   * op PostgreSQL refuses) is rolled back alone and the others still commit.
+   * They queue with single appends, so one store applies calls in call order.
+   */
+  protected doCommit(ops: readonly WriteOp[]): Promise<CommitResult> {
+    return new Promise((resolve, reject) => {
+      const pending: PendingCommit = { ops: copyPayloads(ops), resolve, reject };
+      const last = this.#queue.at(-1);
+      if (last !== undefined && !(last instanceof Map) && last.commits.length < maxCommitsPerBatch) last.commits.push(pending);
+      else this.#queue.push({ commits: [pending] });
+      this.#committing ??= this.#commitQueued();
+    });
+  }
+
+  async #commitCommits(commits: PendingCommit[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let outcomes: (CommitResult | LiminalError)[];
+      try {
+        outcomes = await this.#runCommits(commits);
+      } catch (error) {
+        if (isTransient(error) && attempt < maxTransactionAttempts) {
+          await sleep(backoffMs(attempt));
+          continue;
+        }
+        const failure = unavailable('PostgreSQL', error);
+        for (const commit of commits) commit.reject(failure);
+        return;
+      }
+      commits.forEach((commit, index) => {
+        const outcome = outcomes[index]!;
+        if (outcome instanceof LiminalError) commit.reject(outcome);
+        else commit.resolve(outcome);
+      });
+      return;
+    }
+  }
+
+  /**
+   * One transaction for all `commits`. A commit whose ops conflict (or that
+   * PostgreSQL refuses) is rolled back to its savepoint and gets its own
+   * error; a failure of the transaction itself is thrown for all.
+   */
+  async #runCommits(commits: readonly PendingCommit[]): Promise<(CommitResult | LiminalError)[]> {
+    await this.#ensureSchema();
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      const outcomes: (CommitResult | LiminalError)[] = [];
+      const savepoints = commits.length > 1;
+      for (const commit of commits) {
+        if (savepoints) await client.query('SAVEPOINT liminal_commit');
+        try {
+          outcomes.push(await applyOpsOnPg(client, this.#sql, commit.ops));
+          if (savepoints) await client.query('RELEASE SAVEPOINT liminal_commit');
+        } catch (error) {
+          if (!isOwnFailure(error)) throw error;
+          if (savepoints) await client.query('ROLLBACK TO SAVEPOINT liminal_commit');
+          outcomes.push(unavailable('PostgreSQL', error));
+        }
+      }
+      await client.query(outcomes.some((outcome) => !(outcome instanceof LiminalError)) ? 'COMMIT' : 'ROLLBACK');
+      client.release();
+      return outcomes;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release(true);
+      throw error;
     }
   }
 
@@ -334,90 +430,25 @@ export class PostgresStore extends StoreBase {
   }
 }
 
-function statements(schema: string) {
-  const entries = `${schema}.entries`;
-  const counters = `${schema}.counters`;
-  return {
-    schema: [
-      `CREATE SCHEMA IF NOT EXISTS ${schema}`,
-      // COLLATE "C" orders by code point, the order every adapter lists streams in.
-      `CREATE TABLE IF NOT EXISTS ${entries} (
-         stream text COLLATE "C" NOT NULL,
-         seq bigint NOT NULL,
-         payload bytea NOT NULL,
-         PRIMARY KEY (stream, seq))`,
-      `CREATE TABLE IF NOT EXISTS ${counters} (
-         key text COLLATE "C" PRIMARY KEY,
-         value bigint NOT NULL)`,
-    ],
-    appendOne: prepared(
-      'append_one',
-      `INSERT INTO ${entries} (stream, seq, payload)
-       SELECT $1::text, $2::bigint, $3::bytea
-       WHERE $2::bigint = 0
-          OR EXISTS (SELECT 1 FROM ${entries} WHERE stream = $1::text AND seq = $2::bigint - 1 FOR KEY SHARE)`,
-    ),
-    appendMany: prepared('append_many', `
-      INSERT INTO ${entries} (stream, seq, payload)
-      SELECT $1, $2::bigint + ordinal - 1, payload
-      FROM unnest($3::bytea[]) WITH ORDINALITY AS batch (payload, ordinal)
-      WHERE $2::bigint = 0
-         OR EXISTS (SELECT 1 FROM ${entries} WHERE stream = $1 AND seq = $2::bigint - 1 FOR KEY SHARE)`),
-    // One row per append, each to its own stream; conflicting rows are skipped, not fatal.
-    appendBatch: prepared('append_batch', `
-      INSERT INTO ${entries} (stream, seq, payload)
-      SELECT batch.stream, batch.seq, batch.payload
-      FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS batch (stream, seq, payload)
-      WHERE batch.seq = 0
-         OR EXISTS (SELECT 1 FROM ${entries} e WHERE e.stream = batch.stream AND e.seq = batch.seq - 1 FOR KEY SHARE)
-      ON CONFLICT (stream, seq) DO NOTHING
-      RETURNING stream`),
-    lengths: prepared('lengths', `SELECT stream, MAX(seq) + 1 AS length FROM ${entries} WHERE stream = ANY($1::text[]) GROUP BY stream`),
-    readFrom: prepared('read_from', `SELECT seq, payload FROM ${entries} WHERE stream = $1 AND seq >= $2 ORDER BY seq LIMIT $3`),
-    length: prepared('length', `SELECT COALESCE(MAX(seq) + 1, 0) AS length FROM ${entries} WHERE stream = $1`),
-    // A loose index scan: one index seek from each name to the next, so a
-    // long stream costs no more than a short one. The recursion is evaluated
-    // only as far as the outer LIMIT reads.
-    listStreams: `
-      WITH RECURSIVE names (stream) AS (
-        SELECT (SELECT stream FROM ${entries}
-                WHERE stream >= $1 AND ($3::text IS NULL OR stream > $3)
-                ORDER BY stream LIMIT 1)
-        UNION ALL
-        SELECT (SELECT next.stream FROM ${entries} AS next
-                WHERE next.stream > names.stream
-                ORDER BY next.stream LIMIT 1)
-        FROM names
-        WHERE names.stream IS NOT NULL AND ($2::text IS NULL OR names.stream < $2)
-      )
-      SELECT stream FROM names
-      WHERE stream IS NOT NULL AND ($2::text IS NULL OR stream < $2)
-      LIMIT $4`,
-    deleteStream: `DELETE FROM ${entries} WHERE stream = $1`,
-    listValues: `
-      SELECT key, value FROM ${counters}
-      WHERE key >= $1 AND ($2::text IS NULL OR key < $2) AND ($3::text IS NULL OR key > $3)
-      ORDER BY key LIMIT $4`,
-    readValue: `SELECT value FROM ${counters} WHERE key = $1`,
-    casFromZero: `
-      INSERT INTO ${counters} AS c (key, value) VALUES ($1, $3)
-      ON CONFLICT (key) DO UPDATE SET value = $3 WHERE c.value = $2`,
-    casUpdate: `UPDATE ${counters} SET value = $3 WHERE key = $1 AND value = $2`,
-  };
+/** Deadlock (40P01) and serialization failure (40001): PostgreSQL rolled the transaction back, so it may simply run again. */
+function isTransient(error: unknown): boolean {
+  const code = pgCode(error);
+  return code === '40P01' || code === '40001';
 }
 
 /**
- * A named statement: pg prepares it once per connection, so PostgreSQL parses
- * and plans it once instead of on every call (unnamed, the append statement
- * cost ≈ 30% of a loopback append). The name carries a hash of the text,
- * which includes the schema, so one name never stands for two texts.
+ * A failure that belongs to one commit of a group (its conflict, or a value
+ * PostgreSQL refuses: data exception, constraint, program limit), after which
+ * rolling back to its savepoint leaves the others intact.
  */
-function prepared(name: string, text: string): pg.QueryConfig {
-  return { name: `liminal_${name}_${createHash('sha256').update(text).digest('hex').slice(0, 12)}`, text };
+function isOwnFailure(error: unknown): boolean {
+  if (error instanceof LiminalError) return true;
+  if (!(error instanceof pg.DatabaseError)) return false;
+  const sqlClass = error.code?.slice(0, 2);
+  return sqlClass === '22' || sqlClass === '23' || sqlClass === '54';
 }
 
-function pgCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
-    ? error.code
-    : undefined;
+/** Jittered, so two processes that deadlocked do not collide again in step. */
+function backoffMs(attempt: number): number {
+  return Math.random() * 10 * 2 ** attempt;
 }

@@ -4,7 +4,9 @@ import { CasConflictError, ConfigError, SequenceConflictError } from './errors.j
 import { prefixUpperBound } from './internal/prefixRange.js';
 import { toUint8Array } from './internal/toUint8Array.js';
 import { unavailable } from './internal/unavailable.js';
+import { applyOps } from './internal/applyOps.js';
 import { StoreBase } from './StoreBase.js';
+import type { CommitResult, WriteOp } from './WriteOp.js';
 
 /**
  * SQLite's `synchronous` pragma in WAL mode:
@@ -67,6 +69,7 @@ export class SqliteStore extends StoreBase {
   /** Built once: better-sqlite3's `transaction()` wrapper is costly to build per call. */
   readonly #commitBatch: Database.Transaction<(batch: readonly PendingAppend[]) => (number | SequenceConflictError)[]>;
   readonly #cas: Database.Transaction<(key: string, expected: number, next: number) => void>;
+  readonly #commit: Database.Transaction<(ops: readonly WriteOp[]) => CommitResult>;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     super();
@@ -104,6 +107,19 @@ export class SqliteStore extends StoreBase {
       if (actual !== expected) throw new CasConflictError(key, expected, actual);
       this.#statements.writeValue.run(key, next);
     });
+    this.#commit = this.#db.transaction((ops: readonly WriteOp[]) =>
+      applyOps(ops, {
+        length: (stream) => this.#length(stream),
+        counter: (key) => (this.#statements.readValue.get(key) as { value: number } | undefined)?.value,
+        append: (stream, payloads, firstSeq) =>
+          payloads.forEach((payload, index) =>
+            // A Buffer view, not a copy: the statement copies the bytes itself, synchronously.
+            this.#statements.insertEntry.run(stream, firstSeq + index, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)),
+          ),
+        setCounter: (key, value) => this.#statements.writeValue.run(key, value),
+        deleteStream: (stream) => this.#statements.deleteStream.run(stream),
+      }),
+    );
   }
 
   /**
@@ -222,6 +238,15 @@ export class SqliteStore extends StoreBase {
   protected async doCas(key: string, expected: number, next: number): Promise<void> {
     this.#commitPending();
     unavailableOnFailure(() => this.#cas.immediate(key, expected, next));
+  }
+
+  /**
+   * One `BEGIN IMMEDIATE` transaction, after the pending appends (so calls
+   * stay in call order); a conflict thrown by `applyOps` rolls it back.
+   */
+  protected async doCommit(ops: readonly WriteOp[]): Promise<CommitResult> {
+    this.#commitPending();
+    return unavailableOnFailure(() => this.#commit.immediate(ops));
   }
 
   protected async doClose(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { DurableStore, ListStreamsOptions, StoredEntry, StoredValue } from './DurableStore.js';
 import { InvalidArgumentError, StoreClosedError } from './errors.js';
+import { assertWriteOps } from './internal/validateWriteOps.js';
 import {
   assertName,
   assertNonNegativeSafeInteger,
@@ -8,6 +9,7 @@ import {
   assertPositiveSafeInteger,
   assertString,
 } from './internal/validate.js';
+import type { CommitResult, WriteOp } from './WriteOp.js';
 
 /**
  * The contract checks every adapter shares: arguments are validated and a
@@ -26,6 +28,12 @@ export abstract class StoreBase implements DurableStore {
   protected abstract doReadValue(key: string): Promise<number | undefined>;
   protected abstract doCas(key: string, expected: number, next: number): Promise<void>;
   protected abstract doClose(): Promise<void>;
+  /**
+   * Applies `ops` in order, all or none. Called with a validated copy of the
+   * list; the adapter copies payloads before its first await, since the
+   * caller may reuse its buffers once `commit` has returned its promise.
+   */
+  protected abstract doCommit(ops: readonly WriteOp[]): Promise<CommitResult>;
 
   /** Single appends go through the batch path unless an adapter has a faster one. */
   protected doAppend(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
@@ -92,6 +100,13 @@ export abstract class StoreBase implements DurableStore {
     assertNonNegativeSafeInteger('expected', expected);
     assertNonNegativeSafeInteger('next', next);
     return this.doCas(key, expected, next);
+  }
+
+  async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
+    this.assertOpen();
+    assertWriteOps(ops);
+    // A shallow copy: the caller may change its op objects once this returns.
+    return this.doCommit(ops.map((op) => ({ ...op })));
   }
 
   async close(): Promise<void> {

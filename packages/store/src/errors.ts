@@ -68,7 +68,51 @@ export class DecodeError extends LiminalError {
   readonly code = 'DECODE';
 }
 
-/** The storage backend cannot be reached or failed outside the store's contract. */
+/** A `check` op found a different counter value (absent counts as 0); nothing was written. */
+export class CheckFailedError extends LiminalError {
+  readonly code = 'CHECK_FAILED';
+
+  constructor(
+    readonly key: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(`counter ${JSON.stringify(key)}: expected it to equal ${expected}, but the stored value is ${actual}`);
+  }
+}
+
+/** The cause of a `CommitConflictError`: the conflict op `index` would have raised on its own. */
+export type CommitConflictCause = SequenceConflictError | CasConflictError | CheckFailedError;
+
+/**
+ * A condition of a `commit` did not hold: op `index` (0-based, in the list
+ * given to `commit`) failed with `cause`. Nothing of the commit was written.
+ */
+export class CommitConflictError extends LiminalError {
+  readonly code = 'COMMIT_CONFLICT';
+
+  constructor(
+    readonly index: number,
+    override readonly cause: CommitConflictCause,
+  ) {
+    super(`commit op ${index} conflicted: ${cause.message}`, { cause });
+  }
+}
+
+/**
+ * The storage backend cannot be reached or failed outside the store's contract.
+ *
+ * `ambiguous` is true when the write may or may not have committed (the
+ * connection was lost while the commit was in flight): a caller that needs
+ * certainty reads the state back before retrying. When false, nothing was
+ * written and the call can simply be retried.
+ */
 export class StoreUnavailableError extends LiminalError {
   readonly code = 'STORE_UNAVAILABLE';
+  readonly ambiguous: boolean;
+
+  constructor(message: string, options: { cause?: unknown; ambiguous?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.ambiguous = options.ambiguous ?? false;
+  }
 }

@@ -1,6 +1,9 @@
 export type { DurableStore, ListStreamsOptions, StoredEntry, StoredValue } from './DurableStore.js';
 export {
   CasConflictError,
+  CheckFailedError,
+  type CommitConflictCause,
+  CommitConflictError,
   ConfigError,
   DecodeError,
   InvalidArgumentError,
@@ -21,3 +24,4 @@ export { PostgresStore, type PostgresStoreOptions } from './PostgresStore.js';
 export { readBatches } from './readBatches.js';
 export { SqliteStore, type SqliteStoreOptions, type SqliteSynchronous } from './SqliteStore.js';
 export { StoreBase } from './StoreBase.js';
+export type { AppendOp, CasOp, CheckOp, CommitResult, DeleteStreamOp, WriteOp } from './WriteOp.js';

@@ -7,6 +7,7 @@ import {
   StoreClosedError,
 } from '@liminal/store';
 import type { StoreKind } from '@liminal/testkit';
+import { describeCommitConformance } from './commitConformance.js';
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 
@@ -32,6 +33,8 @@ export function describeConformance(kind: StoreKind): void {
     afterEach(async () => {
       await store.close();
     });
+
+    describeCommitConformance(() => store);
 
     describe('streams', () => {
       it('reads a never-written stream as empty', async () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type DurableStore, LiminalError } from '@liminal/store';
+import { CommitConflictError, type DurableStore, LiminalError, type WriteOp } from '@liminal/store';
 import { availableStoreKinds } from '@liminal/testkit';
 
 /**
@@ -21,7 +21,15 @@ type Command =
   | { kind: 'listStreams'; prefix: string; after: string | undefined; limit: number | undefined }
   | { kind: 'deleteStream'; stream: string }
   | { kind: 'readValue'; key: string }
-  | { kind: 'cas'; key: string; expectedDelta: number; next: number };
+  | { kind: 'cas'; key: string; expectedDelta: number; next: number }
+  | { kind: 'commit'; ops: OpSpec[] };
+
+/** A commit op whose expectation is drawn relative to the state the ops before it leave (see `resolveOps`). */
+type OpSpec =
+  | { op: 'append'; stream: string; payloads: Uint8Array[]; delta: number }
+  | { op: 'cas'; key: string; delta: number; next: number }
+  | { op: 'check'; key: string; delta: number }
+  | { op: 'deleteStream'; stream: string; delta: number };
 
 const stream = fc.constantFrom(...streams);
 const key = fc.constantFrom(...keys);
@@ -29,7 +37,15 @@ const payload = fc.uint8Array({ maxLength: 6 });
 // Mostly the right expectation, sometimes stale or ahead, so both outcomes are common.
 const delta = fc.constantFrom(0, 0, 0, -1, 1);
 
+const opSpec: fc.Arbitrary<OpSpec> = fc.oneof(
+  { arbitrary: fc.record({ op: fc.constant('append'), stream, payloads: fc.array(payload, { maxLength: 2 }), delta }), weight: 3 },
+  { arbitrary: fc.record({ op: fc.constant('cas'), key, delta, next: fc.nat(5) }), weight: 2 },
+  { arbitrary: fc.record({ op: fc.constant('check'), key, delta }), weight: 2 },
+  { arbitrary: fc.record({ op: fc.constant('deleteStream'), stream, delta }), weight: 1 },
+);
+
 const command: fc.Arbitrary<Command> = fc.oneof(
+  { arbitrary: fc.record({ kind: fc.constant('commit'), ops: fc.array(opSpec, { minLength: 1, maxLength: 5 }) }), weight: 4 },
   { arbitrary: fc.record({ kind: fc.constant('append'), stream, payload, seqDelta: delta }), weight: 4 },
   {
     arbitrary: fc.record({ kind: fc.constant('appendMany'), stream, payloads: fc.array(payload, { maxLength: 3 }), seqDelta: delta }),
@@ -98,6 +114,83 @@ class Model {
     if (actual !== expected) throw { code: 'CAS_CONFLICT', key: name, expected, actual };
     this.counters.set(name, next);
   }
+
+  /** Ops in order on a copy; the first failure throws and the copy is dropped. */
+  commit(ops: readonly WriteOp[]): { firstSeqs: (number | undefined)[] } {
+    const scratch = this.copy();
+    const firstSeqs = ops.map((op, index) => {
+      try {
+        return scratch.applyOp(op);
+      } catch (cause) {
+        throw { code: 'COMMIT_CONFLICT', index, cause };
+      }
+    });
+    this.streams.clear();
+    this.counters.clear();
+    for (const [name, entries] of scratch.streams) this.streams.set(name, entries);
+    for (const [name, value] of scratch.counters) this.counters.set(name, value);
+    return { firstSeqs };
+  }
+
+  applyOp(op: WriteOp): number | undefined {
+    switch (op.op) {
+      case 'append':
+        return this.append(op.stream, [...op.payloads], op.expectedSeq);
+      case 'cas':
+        this.cas(op.key, op.expected, op.next);
+        return undefined;
+      case 'check': {
+        const actual = this.counters.get(op.key) ?? 0;
+        if (actual !== op.equals) throw { code: 'CHECK_FAILED', key: op.key, expected: op.equals, actual };
+        return undefined;
+      }
+      case 'deleteStream': {
+        const actual = this.length(op.stream);
+        if (actual !== op.expectedLength) throw { code: 'SEQUENCE_CONFLICT', stream: op.stream, expected: op.expectedLength, actual };
+        this.streams.delete(op.stream);
+        return undefined;
+      }
+    }
+  }
+
+  copy(): Model {
+    const copy = new Model();
+    for (const [name, entries] of this.streams) copy.streams.set(name, [...entries]);
+    for (const [name, value] of this.counters) copy.counters.set(name, value);
+    return copy;
+  }
+}
+
+/**
+ * Concrete ops for a commit: each expectation is the value the ops before it
+ * would leave (simulated on a copy of the model, conflicts ignored) plus its
+ * delta, so conflicts happen early, late and in the middle of a commit.
+ */
+function resolveOps(model: Model, specs: readonly OpSpec[]): WriteOp[] {
+  const scratch = model.copy();
+  return specs.map((spec) => {
+    let op: WriteOp;
+    switch (spec.op) {
+      case 'append':
+        op = { op: 'append', stream: spec.stream, payloads: spec.payloads, expectedSeq: Math.max(0, scratch.length(spec.stream) + spec.delta) };
+        break;
+      case 'cas':
+        op = { op: 'cas', key: spec.key, expected: Math.max(0, (scratch.counters.get(spec.key) ?? 0) + spec.delta), next: spec.next };
+        break;
+      case 'check':
+        op = { op: 'check', key: spec.key, equals: Math.max(0, (scratch.counters.get(spec.key) ?? 0) + spec.delta) };
+        break;
+      case 'deleteStream':
+        op = { op: 'deleteStream', stream: spec.stream, expectedLength: Math.max(0, scratch.length(spec.stream) + spec.delta) };
+        break;
+    }
+    try {
+      scratch.applyOp(op);
+    } catch {
+      // The simulation only steers expectations; a conflict here is what the test wants to see sometimes.
+    }
+    return op;
+  });
 }
 
 type Target = {
@@ -108,6 +201,7 @@ type Target = {
   deleteStream(stream: string): unknown;
   readValue(key: string): unknown;
   cas(key: string, expected: number, next: number): unknown;
+  commit(ops: WriteOp[]): unknown;
 };
 
 function modelTarget(model: Model): Target {
@@ -119,6 +213,7 @@ function modelTarget(model: Model): Target {
     deleteStream: (name) => void model.streams.delete(name),
     readValue: (name) => model.counters.get(name),
     cas: (name, expected, next) => model.cas(name, expected, next),
+    commit: (ops) => model.commit(ops),
   };
 }
 
@@ -133,6 +228,7 @@ function storeTarget(store: DurableStore): Target {
     deleteStream: (name) => store.deleteStream(name),
     readValue: (name) => store.readValue(name),
     cas: (name, expected, next) => store.cas(name, expected, next),
+    commit: (ops) => store.commit(ops),
   };
 }
 
@@ -156,16 +252,22 @@ async function run(target: Target, model: Model, step: Command): Promise<unknown
         return await target.readValue(step.key);
       case 'cas':
         return await target.cas(step.key, Math.max(0, (model.counters.get(step.key) ?? 0) + step.expectedDelta), step.next);
+      case 'commit':
+        return await target.commit(resolveOps(model, step.ops));
     }
   } catch (error) {
     // The model throws plain objects; compare the code and the public fields only.
-    if (error instanceof LiminalError) {
-      const { name: _name, ...fields } = { ...error };
-      return { thrown: fields };
-    }
+    if (error instanceof LiminalError) return { thrown: publicFields(error) };
     if (typeof error === 'object' && error !== null && 'code' in error) return { thrown: error };
     throw error;
   }
+}
+
+/** The code and public fields of an error, its cause's too (a commit conflict), without name or message. */
+function publicFields(error: LiminalError): Record<string, unknown> {
+  const { name: _name, ...fields } = { ...error } as Record<string, unknown>;
+  if (error instanceof CommitConflictError) return { ...fields, index: error.index, cause: publicFields(error.cause) };
+  return fields;
 }
 
 const kinds = await availableStoreKinds();

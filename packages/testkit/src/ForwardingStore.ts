@@ -1,4 +1,4 @@
-import type { DurableStore, ListStreamsOptions, StoredEntry, StoredValue } from '@liminal/store';
+import type { CommitResult, DurableStore, ListStreamsOptions, StoredEntry, StoredValue, WriteOp } from '@liminal/store';
 
 /**
  * Passes every call to `inner`. Extend it to intercept only the calls a test
@@ -33,6 +33,9 @@ export class ForwardingStore implements DurableStore {
   }
   cas(key: string, expected: number, next: number): Promise<void> {
     return this.inner.cas(key, expected, next);
+  }
+  commit(ops: readonly WriteOp[]): Promise<CommitResult> {
+    return this.inner.commit(ops);
   }
   close(): Promise<void> {
     return this.inner.close();

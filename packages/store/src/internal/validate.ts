@@ -51,7 +51,8 @@ export function assertPayloads(argument: string, value: unknown): asserts value 
   if (!Array.isArray(value)) {
     throw new InvalidArgumentError(argument, `expected an array of Uint8Array, got ${describe(value)}`);
   }
-  value.forEach((payload, index) => assertPayload(`${argument}[${index}]`, payload));
+  // An index loop, not forEach: forEach skips the holes of a sparse array, which would pass unchecked.
+  for (let index = 0; index < value.length; index++) assertPayload(`${argument}[${index}]`, value[index]);
 }
 
 function describe(value: unknown): string {
