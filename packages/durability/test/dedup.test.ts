@@ -1,4 +1,4 @@
-import { DecodeError, InvalidArgumentError, MemoryStore, SequenceConflictError, type DurableStore } from '@liminal/store';
+import { DecodeError, InvalidArgumentError, MemoryStore, SequenceConflictError, type DurableStore, type WriteOp } from '@liminal/store';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { codec, DedupCache, DedupCollisionError, keyHash } from '../src/index.js';
@@ -239,6 +239,7 @@ function scheduledStore(inner: DurableStore, s: fc.Scheduler): DurableStore {
     deleteStream: (stream) => inner.deleteStream(stream),
     readValue: (key) => inner.readValue(key),
     cas: (key, expected, next) => inner.cas(key, expected, next),
+    commit: wrap((ops: readonly WriteOp[]) => inner.commit(ops)),
     close: () => inner.close(),
   };
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   CasConflictError,
+  CheckFailedError,
+  CommitConflictError,
   ConfigError,
   DecodeError,
   InvalidArgumentError,
@@ -20,7 +22,15 @@ describe('store errors', () => {
       [new StoreClosedError(), 'STORE_CLOSED', 'StoreClosedError', {}],
       [new ConfigError('bad url'), 'CONFIG', 'ConfigError', { message: 'bad url' }],
       [new DecodeError('truncated'), 'DECODE', 'DecodeError', { message: 'truncated' }],
-      [new StoreUnavailableError('down', { cause }), 'STORE_UNAVAILABLE', 'StoreUnavailableError', { cause }],
+      [new StoreUnavailableError('down', { cause }), 'STORE_UNAVAILABLE', 'StoreUnavailableError', { cause, ambiguous: false }],
+      [new StoreUnavailableError('lost at COMMIT', { ambiguous: true }), 'STORE_UNAVAILABLE', 'StoreUnavailableError', { ambiguous: true }],
+      [new CheckFailedError('epoch', 2, 3), 'CHECK_FAILED', 'CheckFailedError', { key: 'epoch', expected: 2, actual: 3 }],
+      [
+        new CommitConflictError(1, new CasConflictError('k', 0, 1)),
+        'COMMIT_CONFLICT',
+        'CommitConflictError',
+        { index: 1, cause: { code: 'CAS_CONFLICT', key: 'k' } },
+      ],
     ];
     for (const [error, code, name, fields] of cases) {
       expect(error).toBeInstanceOf(LiminalError);
