@@ -1,3 +1,5 @@
+export { systemClock } from './Clock.js';
+export type { Clock } from './Clock.js';
 export { Conversation } from './Conversation.js';
 export { ConversationHandle } from './ConversationHandle.js';
 export type { ConversationState, ParticipantExit } from './ConversationState.js';
@@ -18,6 +20,9 @@ export type {
 } from './conversationMachine.js';
 export { createSupervisor, supervisionEvent } from './createSupervisor.js';
 export type { ChildSpec, RestartStrategy, RestartType, SupervisorEvent, SupervisorOptions } from './createSupervisor.js';
+export { createDurableActor } from './createDurableActor.js';
+export type { DurableActor, DurableActorOptions, DurableActorRef, DurableActorStatus } from './createDurableActor.js';
+export { ActorFencedError, ActorStoppedError, JournalMismatchError, VersionMismatchError } from './durableActorErrors.js';
 export { DurableSteps } from './DurableSteps.js';
 export { COMPENSATION_MESSAGE_ID } from './DurableSteps.js';
 export type { BeginOptions, CompensationCause, DurableStepsOptions, InterruptedCompensations, MessageAdmission, StepRunOutcome } from './DurableSteps.js';

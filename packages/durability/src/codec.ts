@@ -14,7 +14,8 @@ export type DurableRecord =
   | { readonly kind: 'dedupReceipt'; readonly key: string; readonly receipt: Uint8Array; readonly timestampMs: number }
   | { readonly kind: 'dedupTombstone'; readonly key: string; readonly timestampMs: number }
   | ChannelMessage
-  | PublishReceipt;
+  | PublishReceipt
+  | ActorRecord;
 
 export type DurableRecordKind = DurableRecord['kind'];
 export type RecordOf<K extends DurableRecordKind> = Extract<DurableRecord, { kind: K }>;
@@ -55,6 +56,16 @@ export interface PublishReceipt {
   readonly sequence: number;
 }
 
+/**
+ * One entry of a durable actor's journal or snapshot stream (@liminal/actors):
+ * the envelope gives it a version and a kind; the payload is the actor
+ * layer's own JSON record, which that layer validates.
+ */
+export interface ActorRecord {
+  readonly kind: 'actorRecord';
+  readonly payload: Uint8Array;
+}
+
 /*
  * Layout (big-endian): MAGIC, VERSION, kind TAG, then the kind's fields in a
  * fixed order. Integers are u64 that must be safe integers; strings are UTF-8
@@ -86,6 +97,7 @@ const TAGS = {
   dedupTombstone: 0x22,
   channelMessage: 0x30,
   publishReceipt: 0x31,
+  actorRecord: 0x40,
 } as const satisfies Record<DurableRecordKind, number>;
 
 const KINDS = new Map<number, DurableRecordKind>(
@@ -314,6 +326,9 @@ function encode(record: DurableRecord): Uint8Array {
       w.u64('partition', record.partition);
       w.u64('sequence', record.sequence);
       break;
+    case 'actorRecord':
+      w.bytes('payload', record.payload);
+      break;
   }
   return w.finish();
 }
@@ -471,6 +486,8 @@ function readBody(r: Reader, kind: DurableRecordKind): DurableRecord {
     }
     case 'publishReceipt':
       return { kind, messageId: r.string('messageId'), partition: r.u64('partition'), sequence: r.u64('sequence') };
+    case 'actorRecord':
+      return { kind, payload: r.bytesField() };
   }
 }
 

@@ -4,6 +4,7 @@ export { CheckpointDriver } from './CheckpointDriver.js';
 export type { CheckpointPolicy } from './CheckpointDriver.js';
 export { CODEC_VERSION, codec } from './codec.js';
 export type {
+  ActorRecord,
   ChannelMessage,
   ConversationSnapshot,
   DurableRecord,

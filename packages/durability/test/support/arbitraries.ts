@@ -85,4 +85,5 @@ export const recordArb: fc.Arbitrary<DurableRecord> = fc.oneof(
     { requiredKeys: ['kind', 'messageId', 'key', 'publishedAt', 'payload'] },
   ),
   fc.record({ kind: fc.constant('publishReceipt' as const), messageId: text, partition: safeInt, sequence: safeInt }),
+  fc.record({ kind: fc.constant('actorRecord' as const), payload }),
 );

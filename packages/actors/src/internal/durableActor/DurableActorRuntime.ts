@@ -1,0 +1,317 @@
+import { DecodeError, InvalidArgumentError, readBatches, SequenceConflictError, type DurableStore } from '@liminal/store';
+import { createActor, type AnyActor, type AnyStateMachine, type EventObject, type InspectionEvent, type Observer, type Subscription } from 'xstate';
+import type { Clock } from '../../Clock.js';
+import type { DurableActorRef, DurableActorStatus } from '../../createDurableActor.js';
+import { ActorFencedError, ActorStoppedError, JournalMismatchError, VersionMismatchError } from '../../durableActorErrors.js';
+import {
+  decodeJournalRecord,
+  decodeSnapshotRecord,
+  encodeRecord,
+  roundTrip,
+  type InputRecord,
+  type JournalRecord,
+  type SnapshotRecord,
+} from './records.js';
+import { SystemGate, type ProducedInput } from './SystemGate.js';
+import type { InternalActor } from './xstateInternals.js';
+
+export interface RuntimeOptions {
+  readonly store: DurableStore;
+  readonly id: string;
+  readonly input: unknown;
+  readonly version: string | null;
+  readonly versions: Readonly<Record<string, AnyStateMachine>>;
+  readonly clock: Clock;
+  readonly inspect: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined;
+  readonly snapshotEvery: number;
+}
+
+/** Replay reads the journal this many entries at a time. */
+const READ_BATCH = 1024;
+
+interface Pending {
+  readonly record: ProducedInput | Extract<JournalRecord, { kind: 'actionError' }>;
+  readonly settle?: { resolve(): void; reject(error: unknown): void };
+}
+
+export function journalStreamOf(id: string): string {
+  return `actor/${id}/journal`;
+}
+
+export function snapshotStreamOf(id: string): string {
+  return `actor/${id}/snapshots`;
+}
+
+/**
+ * One open durable actor: the XState system (behind a `SystemGate`), the
+ * journal it writes with optimistic sequences (a newer owner fences it), and
+ * the queue that puts every input in the journal before it is processed.
+ */
+export class DurableActorRuntime {
+  readonly #store: DurableStore;
+  readonly #clock: Clock;
+  readonly #journal: string;
+  readonly #snapshots: string;
+  readonly #snapshotEvery: number;
+  readonly #gate: SystemGate;
+  #actor!: AnyActor;
+  #seq = 0;
+  #snapshotSeq = 0;
+  #snapshotCount = 0;
+  #queue: Pending[] = [];
+  #pumping: Promise<void> | undefined;
+  #status: DurableActorStatus = 'active';
+  #failure: unknown;
+
+  private constructor(
+    readonly id: string,
+    readonly version: string | null,
+    options: RuntimeOptions,
+  ) {
+    this.#store = options.store;
+    this.#clock = options.clock;
+    this.#journal = journalStreamOf(id);
+    this.#snapshots = snapshotStreamOf(id);
+    this.#snapshotEvery = options.snapshotEvery;
+    this.#gate = new SystemGate(options.clock, (input) => this.#enqueue({ record: input }), options.inspect);
+  }
+
+  static async open(machine: AnyStateMachine, options: RuntimeOptions): Promise<DurableActorRuntime> {
+    const { store, id } = options;
+    const journal = journalStreamOf(id);
+    const length = await store.streamLength(journal);
+    if (length === 0) return DurableActorRuntime.#create(machine, options);
+
+    const header = decodeJournalRecord((await store.readFrom(journal, 0, 1))[0]!.payload);
+    if (header.kind !== 'created') throw new DecodeError(`journal ${journal} does not start with its creation record`);
+    if (header.machineId !== machine.id) throw new JournalMismatchError(id, header.machineId, machine.id);
+    const definition = header.version === options.version ? machine : header.version === null ? undefined : options.versions[header.version];
+    if (definition === undefined) throw new VersionMismatchError(id, header.version, options.version, Object.keys(options.versions));
+    if (definition.id !== header.machineId) throw new JournalMismatchError(id, header.machineId, definition.id);
+
+    const snapshotCount = await store.streamLength(snapshotStreamOf(id));
+    const snapshot = snapshotCount === 0 ? undefined : decodeSnapshotRecord((await store.readFrom(snapshotStreamOf(id), snapshotCount - 1, 1))[0]!.payload);
+    const from = snapshot?.coversSeq ?? 1;
+    const tail: JournalRecord[] = [];
+    for await (const batch of readBatches(store, journal, from, READ_BATCH)) {
+      for (const entry of batch) tail.push(decodeJournalRecord(entry.payload));
+    }
+    if (snapshot !== undefined && snapshot.coversSeq > from + tail.length) throw new DecodeError(`snapshot of ${id} covers entries its journal does not have`);
+    if (tail.some((record) => record.kind === 'created')) throw new DecodeError(`journal ${journal} has a second creation record`);
+
+    const runtime = new DurableActorRuntime(id, header.version, options);
+    runtime.#seq = from + tail.length;
+    runtime.#snapshotSeq = snapshot?.coversSeq ?? 0;
+    runtime.#snapshotCount = snapshotCount;
+    // The ownership mark goes first: a stale owner's next write now conflicts.
+    await runtime.#append([{ kind: 'opened', at: options.clock.now() }]);
+    runtime.#replay(definition, header, snapshot, from, tail);
+    return runtime;
+  }
+
+  static async #create(machine: AnyStateMachine, options: RuntimeOptions): Promise<DurableActorRuntime> {
+    const header: JournalRecord = { kind: 'created', machineId: machine.id, version: options.version, input: roundTrip('input', options.input ?? null), at: options.clock.now() };
+    const runtime = new DurableActorRuntime(options.id, options.version, options);
+    await runtime.#append([header]);
+    runtime.#gate.mode = 'live';
+    runtime.#gate.scheduler.goLive();
+    runtime.#gate.beginInput(header.at, undefined);
+    runtime.#start(machine, { input: header.input ?? undefined });
+    runtime.#afterInput(0, runtime.#gate.endInput());
+    void runtime.#pump();
+    return runtime;
+  }
+
+  #replay(machine: AnyStateMachine, header: Extract<JournalRecord, { kind: 'created' }>, snapshot: SnapshotRecord | undefined, from: number, tail: readonly JournalRecord[]): void {
+    const errors = new Map<number, Map<number, unknown>>();
+    for (const record of tail) {
+      if (record.kind === 'actionError') errors.set(record.inputSeq, (errors.get(record.inputSeq) ?? new Map()).set(record.ordinal, record.error));
+    }
+    const gate = this.#gate;
+    if (snapshot === undefined) {
+      gate.beginInput(header.at, errors.get(0));
+      this.#start(machine, { input: header.input ?? undefined });
+    } else {
+      gate.beginRestore(snapshot.uids, snapshot.nextUid, snapshot.timers, snapshot.nextTimer);
+      gate.beginInput(header.at, undefined);
+      this.#start(machine, { snapshot: snapshot.persisted });
+    }
+    gate.endInput();
+    tail.forEach((record, index) => {
+      if (record.kind !== 'event' && record.kind !== 'timer') return;
+      gate.beginInput(record.at, errors.get(from + index));
+      gate.deliver(record);
+      gate.endInput();
+    });
+    gate.goLive();
+    this.#syncStatus();
+    void this.#pump();
+  }
+
+  #start(machine: AnyStateMachine, init: { input?: unknown; snapshot?: unknown }): void {
+    const gate = this.#gate;
+    this.#actor = createActor(machine, { id: this.id, ...init, inspect: gate.inspect } as never);
+    gate.endRestore();
+    // Without an error observer XState reports a failed root as an unhandled error; the durable status carries it.
+    this.#actor.subscribe({ error: () => {} });
+    this.#actor.start();
+  }
+
+  get status(): DurableActorStatus {
+    return this.#status;
+  }
+
+  get system(): { get(systemId: string): DurableActorRef | undefined } {
+    return {
+      get: (systemId) => {
+        const actor = (this.#actor.system as { get(id: string): InternalActor | undefined }).get(systemId);
+        const address = actor === undefined ? undefined : this.#gate.addressOf(actor);
+        if (actor === undefined || address === undefined) return undefined;
+        return {
+          id: actor.id,
+          send: (event) => this.#sendTo(address, event),
+          getSnapshot: () => actor.getSnapshot(),
+          subscribe: (observer) => actor.subscribe(observer),
+        };
+      },
+    };
+  }
+
+  send(event: EventObject): Promise<void> {
+    return this.#sendTo({ path: [], uid: 0 }, event);
+  }
+
+  getSnapshot(): unknown {
+    return this.#actor.getSnapshot();
+  }
+
+  subscribe(observer: Observer<unknown> | ((snapshot: unknown) => void)): Subscription {
+    return this.#actor.subscribe(observer as Observer<unknown>);
+  }
+
+  on(type: string, handler: (event: EventObject) => void): Subscription {
+    return this.#actor.on(type, handler);
+  }
+
+  async flush(): Promise<void> {
+    while (this.#pumping !== undefined) await this.#pumping;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#status === 'active') this.#status = 'stopped';
+    await this.flush();
+    this.#gate.stop();
+    this.#actor.stop();
+  }
+
+  #sendTo(target: { path: readonly string[]; uid: number }, event: unknown): Promise<void> {
+    if (typeof event !== 'object' || event === null || typeof (event as { type?: unknown }).type !== 'string') {
+      return Promise.reject(new InvalidArgumentError('event', 'expected an object with a string `type`'));
+    }
+    let copy: EventObject;
+    try {
+      copy = roundTrip('event', event as EventObject);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#status !== 'active') return Promise.reject(this.#refusal());
+    return new Promise<void>((resolve, reject) => this.#enqueue({ record: { kind: 'event', target, event: copy }, settle: { resolve, reject } }));
+  }
+
+  #refusal(): Error {
+    if (this.#status === 'fenced') return new ActorFencedError(this.id, this.#failure);
+    return new ActorStoppedError(this.id, this.#status === 'active' ? 'stopped' : this.#status, this.#failure);
+  }
+
+  #enqueue(pending: Pending): void {
+    if (this.#status !== 'active' && pending.record.kind !== 'actionError') {
+      pending.settle?.reject(this.#refusal());
+      return;
+    }
+    this.#queue.push(pending);
+    if (this.#pumping === undefined) void this.#pump();
+  }
+
+  #pump(): Promise<void> {
+    if (this.#pumping !== undefined || this.#queue.length === 0) return this.#pumping ?? Promise.resolve();
+    this.#pumping = this.#drain().finally(() => (this.#pumping = undefined));
+    return this.#pumping;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0 && this.#failure === undefined) {
+      const batch = this.#queue.splice(0);
+      const at = this.#clock.now();
+      const records = batch.map(({ record }) => (record.kind === 'actionError' ? record : ({ ...record, at } as InputRecord)));
+      const first = this.#seq;
+      try {
+        await this.#append(records);
+      } catch (error) {
+        for (const pending of [...batch, ...this.#queue.splice(0)]) pending.settle?.reject(error);
+        return;
+      }
+      records.forEach((record, index) => {
+        if (record.kind === 'actionError') return;
+        if (this.#status === 'active' || this.#status === 'done' || this.#status === 'error') {
+          this.#gate.beginInput(record.at, undefined);
+          this.#gate.deliver(record as ProducedInput);
+          this.#afterInput(first + index, this.#gate.endInput());
+        }
+        batch[index]!.settle?.resolve();
+      });
+      await this.#maybeSnapshot();
+    }
+  }
+
+  #afterInput(inputSeq: number, errors: readonly { ordinal: number; error: unknown }[]): void {
+    for (const { ordinal, error } of errors) {
+      this.#queue.push({ record: { kind: 'actionError', inputSeq, ordinal, error: roundTrip('action error', error instanceof Error ? error : String(error)) } });
+    }
+    this.#syncStatus();
+  }
+
+  #syncStatus(): void {
+    const status = (this.#actor.getSnapshot() as { status: string }).status;
+    if (this.#status === 'active' && (status === 'done' || status === 'error')) this.#status = status;
+  }
+
+  async #append(records: readonly (JournalRecord | SnapshotRecord)[]): Promise<void> {
+    const payloads = records.map(encodeRecord);
+    try {
+      await this.#store.appendMany(this.#journal, payloads, this.#seq);
+    } catch (error) {
+      this.#failure = error;
+      this.#status = error instanceof SequenceConflictError ? 'fenced' : 'broken';
+      this.#gate.stop();
+      throw error instanceof SequenceConflictError ? new ActorFencedError(this.id, error) : new ActorStoppedError(this.id, 'broken', error);
+    }
+    this.#seq += payloads.length;
+  }
+
+  async #maybeSnapshot(): Promise<void> {
+    if (this.#seq - this.#snapshotSeq < this.#snapshotEvery || this.#queue.length > 0) return;
+    let record: SnapshotRecord;
+    try {
+      record = {
+        kind: 'snapshot',
+        coversSeq: this.#seq,
+        persisted: roundTrip('snapshot', this.#actor.getPersistedSnapshot()),
+        timers: this.#gate.scheduler.table(),
+        uids: this.#gate.uids(),
+        nextUid: this.#gate.nextUid,
+        nextTimer: this.#gate.scheduler.nextTimer,
+      };
+    } catch {
+      // XState cannot persist a child spawned from inline logic: recovery replays from the previous snapshot.
+      return;
+    }
+    this.#snapshotSeq = this.#seq;
+    try {
+      await this.#store.append(this.#snapshots, encodeRecord(record), this.#snapshotCount);
+      this.#snapshotCount += 1;
+    } catch {
+      // A snapshot only shortens recovery; the journal stays the truth. Re-read the count for the next one.
+      this.#snapshotCount = await this.#store.streamLength(this.#snapshots).catch(() => this.#snapshotCount);
+    }
+  }
+}
