@@ -242,7 +242,7 @@ export class DurableActorRuntime {
     while (this.#queue.length > 0 && this.#failure === undefined) {
       const batch = this.#queue.splice(0);
       const at = this.#clock.now();
-      const records = batch.map(({ record }) => (record.kind === 'actionError' ? record : ({ ...record, at } as InputRecord)));
+      const records = batch.map(({ record }) => (record.kind === 'event' ? ({ ...record, at } as InputRecord) : record));
       const first = this.#seq;
       try {
         await this.#append(records);

@@ -20,7 +20,7 @@ export class DurableScheduler {
 
   constructor(
     private readonly clock: Clock,
-    private readonly fire: (timer: number) => void,
+    private readonly fire: (firing: { readonly kind: 'timer'; readonly timer: number; readonly at: number }) => void,
   ) {}
 
   get nextTimer(): number {
@@ -97,7 +97,7 @@ export class DurableScheduler {
   #arm(record: TimerRecord): void {
     const handle = this.clock.setTimeout(() => {
       this.#armed.delete(record.timer);
-      this.fire(record.timer);
+      this.fire({ kind: 'timer', timer: record.timer, at: record.deadline });
     }, Math.max(0, record.deadline - this.clock.now()));
     this.#armed.set(record.timer, handle);
   }

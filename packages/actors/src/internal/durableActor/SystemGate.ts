@@ -4,8 +4,11 @@ import { DurableScheduler } from './DurableScheduler.js';
 import type { Address, InputRecord, TimerRecord } from './records.js';
 import { actorOf, type ExecutableAction, type InternalActor, type InternalSystem, isMachineLogic, RUNNING } from './xstateInternals.js';
 
-/** An input a non-machine child produced, or a timer that fired: for the journal, not yet delivered. */
-export type ProducedInput = InputRecord extends infer R ? (R extends InputRecord ? Omit<R, 'at'> : never) : never;
+/**
+ * An input a non-machine child produced, or a timer that fired (journaled at
+ * its deadline, so a chain of delays does not drift): not yet delivered.
+ */
+export type ProducedInput = Omit<Extract<InputRecord, { kind: 'event' }>, 'at'> | Extract<InputRecord, { kind: 'timer' }>;
 
 export type GateMode = 'replay' | 'live' | 'stopped';
 
@@ -51,7 +54,7 @@ export class SystemGate {
     private readonly produce: (input: ProducedInput) => void,
     private readonly userInspect: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined,
   ) {
-    this.scheduler = new DurableScheduler(clock, (timer) => this.produce({ kind: 'timer', timer }));
+    this.scheduler = new DurableScheduler(clock, (timer) => this.produce(timer));
   }
 
   /** Pass as `createActor`'s `inspect`. */
