@@ -1,4 +1,4 @@
-import { cursorKeyFor, partitionKeyFor } from '@liminal/durability';
+import { cursorKeyFor } from '@liminal/durability';
 import { CasConflictError, DecodeError, type DurableStore } from '@liminal/store';
 import { UsageError } from './errors.js';
 import { currentRunKey, RunNames } from './names.js';
@@ -38,7 +38,7 @@ export async function currentRun(store: DurableStore): Promise<Run | undefined> 
 
 /** The offset the run's consumer of `partition` has committed (0 before its first commit). */
 export async function committedOffset(store: DurableStore, run: Run, partition: number): Promise<number> {
-  return (await store.readValue(cursorKeyFor(run.names.consumerId, partitionKeyFor(run.names.channel, partition)))) ?? 0;
+  return (await store.readValue(cursorKeyFor(run.names.consumerId, run.names.channel, partition))) ?? 0;
 }
 
 /**

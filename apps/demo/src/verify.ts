@@ -1,4 +1,4 @@
-import { codec, ConsumerCursor, DurableChannel, DurableConversation, partitionKeyFor } from '@liminal/durability';
+import { codec, ConsumerCursor, DurableChannel, DurableConversation } from '@liminal/durability';
 import type { DurableStore } from '@liminal/store';
 import { ledgerKey, readLedger, type LedgerEntry } from './ledger.js';
 import type { Run } from './manifest.js';
@@ -58,7 +58,7 @@ export async function verifyRun(store: DurableStore, run: Run): Promise<VerifyRe
   const channel = new DurableChannel(store, run.names.channel, { partitions: run.partitions });
   for (let p = 0; p < run.partitions; p++) {
     const conversation = await DurableConversation.recover(store, run.names.conversation(p));
-    const cursor = await ConsumerCursor.resume(store, run.names.consumerId, partitionKeyFor(run.names.channel, p));
+    const cursor = await ConsumerCursor.resume(store, run.names.consumerId, run.names.channel, p);
     for (let offset = 0; offset < cursor.currentOffset; ) {
       const page = await store.readFrom(channel.streamFor(p), offset, Math.min(2048, cursor.currentOffset - offset));
       if (page.length === 0) {

@@ -1,4 +1,4 @@
-import { DurableChannel } from '@liminal/durability';
+import { DurableChannel, partitionStreamFor } from '@liminal/durability';
 import type { DurableStore } from '@liminal/store';
 import { availableStoreKinds } from '@liminal/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -54,6 +54,6 @@ describe.each(kinds.map((kind) => [kind.name, kind] as const))('durable channels
     const again = await channel.publish('charge', { idempotencyKey: 'pay-1' });
     expect(again).toEqual({ messageId: first.messageId, partition: first.partition, sequence: first.sequence, delivered: 0, held: false, duplicate: true });
     expect(seen).toEqual(['charge']);
-    expect(await store.streamLength('payments:0')).toBe(1);
+    expect(await store.streamLength(partitionStreamFor('payments', 0))).toBe(1);
   });
 });

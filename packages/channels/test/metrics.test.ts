@@ -1,5 +1,6 @@
 import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-text-format';
 import { openConversation, participant, type ParticipantInput } from '@liminal/actors';
+import { storeKeyPrefix } from '@liminal/durability';
 import { register as globalRegister } from 'prom-client';
 import { fromPromise } from 'xstate';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -36,7 +37,7 @@ describe('metrics', () => {
     await first;
     await expect(orders.publish({ total: 3 })).rejects.toThrow('inbox full');
     await expect(orders.publish({ total: 'x' } as unknown as { total: number })).rejects.toThrow('schema');
-    store.failAppends('orders:', 1);
+    store.failAppends(storeKeyPrefix('partition', 'orders'), 1);
     hold.open();
     await second;
     await orders.publish({ total: 4 });

@@ -1,3 +1,4 @@
+import { partitionStreamFor } from '@liminal/durability';
 import { ConfigError, InvalidArgumentError } from '@liminal/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChannelClosedError, ChannelExistsError, ChannelNotFoundError, ChannelRegistry, type Delivery } from '../src/index.js';
@@ -178,7 +179,7 @@ describe('ChannelHandle', () => {
     await closing;
     expect((await writing).sequence).toBe(0);
     for (const publish of queued) await expect(publish).rejects.toBeInstanceOf(ChannelClosedError);
-    expect(await store.streamLength('closing:0')).toBe(1);
+    expect(await store.streamLength(partitionStreamFor('closing', 0))).toBe(1);
     expect(registry.lookup('closing')).toBeUndefined();
   });
 

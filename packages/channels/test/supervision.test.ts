@@ -1,3 +1,4 @@
+import { storeKeyPrefix } from '@liminal/durability';
 import { StoreUnavailableError } from '@liminal/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChannelRegistry, DeliveryFailedError } from '../src/index.js';
@@ -22,7 +23,7 @@ describe('channel supervision', () => {
     const seen: string[] = [];
     channel.subscribe((d) => void seen.push(d.message));
     await channel.publish('before');
-    store.failAppends('flaky:', 2);
+    store.failAppends(storeKeyPrefix('partition', 'flaky'), 2);
     const during = await channel.publish('during');
     const after = await channel.publish('after');
     expect(seen).toEqual(['before', 'during', 'after']);
@@ -38,7 +39,7 @@ describe('channel supervision', () => {
     const channel = registry.create<string>({ name: 'doomed', mode: 'durable' });
     const seen: string[] = [];
     channel.subscribe((d) => void seen.push(d.message));
-    store.failAppends('doomed:', Number.POSITIVE_INFINITY);
+    store.failAppends(storeKeyPrefix('partition', 'doomed'), Number.POSITIVE_INFINITY);
     // The manual clock never moves: nothing here can wait on time, so a hang would fail the test by its timeout.
     const first = channel.publish('first');
     const queued = channel.publish('queued');
@@ -66,7 +67,7 @@ describe('channel supervision', () => {
     const seen: string[] = [];
     steady.subscribe((d) => void seen.push(d.message));
     ephemeral.subscribe((d) => void seen.push(d.message));
-    store.failAppends('doomed:', Number.POSITIVE_INFINITY);
+    store.failAppends(storeKeyPrefix('partition', 'doomed'), Number.POSITIVE_INFINITY);
     const failing = doomed.publish('x');
     await steady.publish('s1');
     await ephemeral.publish('e1');
@@ -84,24 +85,24 @@ describe('channel supervision', () => {
 
   it('counts restarts within the policy window only, timed by the registry clock', async () => {
     const { clock, store, channel } = oneRestartPerSecond();
-    store.failAppends('window:', 1);
+    store.failAppends(storeKeyPrefix('partition', 'window'), 1);
     await channel.publish('a');
     // The first restart has left the window, so one more crash is within budget.
     clock.advance(1_000);
-    store.failAppends('window:', 1);
+    store.failAppends(storeKeyPrefix('partition', 'window'), 1);
     await channel.publish('b');
     expect(channel.stats()).toMatchObject({ restarts: 2, published: 2 });
     // Two crashes inside one window exceed a budget of one restart.
-    store.failAppends('window:', 2);
+    store.failAppends(storeKeyPrefix('partition', 'window'), 2);
     await expect(channel.publish('c')).rejects.toBeInstanceOf(DeliveryFailedError);
   });
 
   it('a crash inside the window of the previous restart exceeds a budget of one', async () => {
     const { clock, store, channel } = oneRestartPerSecond();
-    store.failAppends('window:', 1);
+    store.failAppends(storeKeyPrefix('partition', 'window'), 1);
     await channel.publish('a');
     clock.advance(999);
-    store.failAppends('window:', 1);
+    store.failAppends(storeKeyPrefix('partition', 'window'), 1);
     await expect(channel.publish('b')).rejects.toBeInstanceOf(DeliveryFailedError);
     expect(channel.stats()).toMatchObject({ restarts: 1, crashes: 2, published: 1 });
   });

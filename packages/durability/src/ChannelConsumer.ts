@@ -4,6 +4,7 @@ import { codec } from './codec.js';
 import type { ConsumerCursor } from './ConsumerCursor.js';
 import { DedupCache } from './DedupCache.js';
 import { InFlightError } from './errors.js';
+import { storeKey } from './storeKey.js';
 
 /** One delivered channel message. `offset` is its position in the partition. */
 export interface ChannelEnvelope {
@@ -64,7 +65,7 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
     readonly batchSize: number,
   ) {
     this.driver = driver;
-    this.processed = new DedupCache(source.store, `${source.channel}:consumed:${cursor.consumerId}`);
+    this.processed = new DedupCache(source.store, storeKey('consumed', source.channel, cursor.consumerId));
     this.#position = cursor.currentOffset;
   }
 
@@ -100,7 +101,7 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
   /** Marks `envelope` processed: the cursor moves past it as the checkpoint policy says. */
   async commit(envelope: ChannelEnvelope): Promise<void> {
     this.#assertOwn(envelope);
-    await this.driver.recordProcessed(this.cursor, envelope.offset + 1);
+    await this.driver.recordProcessed(this.cursor, envelope.offset);
   }
 
   /** Checkpoints any committed offset the policy is still holding back. */

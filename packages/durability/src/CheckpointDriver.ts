@@ -4,51 +4,83 @@ import type { ConsumerCursor } from './ConsumerCursor.js';
 /** When processed offsets are written to the cursor. */
 export type CheckpointPolicy =
   | { readonly kind: 'perMessage' }
-  /** After every `size` processed messages (and on `flush`). */
+  /** Once `size` more messages are processed contiguously past the stored offset (and on `flush`). */
   | { readonly kind: 'perBatch'; readonly size: number }
   /** Only on `flush`. */
   | { readonly kind: 'explicitFlush' };
 
 /**
- * Decides when a consumer's processed offset is checkpointed. Fewer
- * checkpoints mean fewer writes and more redelivery after a crash (everything
- * processed since the last checkpoint is delivered again).
+ * Decides when a consumer's processed offset is checkpointed, and makes sure
+ * a checkpoint never jumps over an unprocessed message: offsets may complete
+ * in any order (handlers running concurrently), but the cursor only moves to
+ * the end of the *contiguous* run of processed offsets that starts at the
+ * stored offset. Offsets processed beyond a gap wait (in memory) until the
+ * gap is filled. Fewer checkpoints mean fewer writes and more redelivery after
+ * a crash (everything processed since the last checkpoint comes again).
  */
 export class CheckpointDriver {
   readonly policy: CheckpointPolicy;
-  #sinceCheckpoint = 0;
-  #pending: number | undefined;
+  /** Processed offsets at or beyond the frontier (the first offset not known to be processed). */
+  readonly #ahead = new Set<number>();
+  #frontier: number | undefined;
 
   constructor(policy: CheckpointPolicy) {
     this.policy = validPolicy(policy);
   }
 
-  get messagesSinceLastCheckpoint(): number {
-    return this.#sinceCheckpoint;
+  /**
+   * Where the cursor may move now: one past the last offset of the contiguous
+   * processed run starting at the cursor's offset, when that is beyond it.
+   */
+  pendingOffset(cursor: ConsumerCursor): number | undefined {
+    const frontier = this.#advance(cursor);
+    return frontier > cursor.currentOffset ? frontier : undefined;
   }
 
-  /** The processed offset not yet checkpointed, if any. */
-  get pendingOffset(): number | undefined {
-    return this.#pending;
+  /** How many processed messages the stored offset is behind (the contiguous run only). */
+  messagesSinceLastCheckpoint(cursor: ConsumerCursor): number {
+    return this.#advance(cursor) - cursor.currentOffset;
   }
 
-  /** Records one processed message; `nextOffset` is where to resume after it. Checkpoints if the policy says so. */
-  async recordProcessed(cursor: ConsumerCursor, nextOffset: number): Promise<void> {
-    assertNonNegativeSafeInteger('nextOffset', nextOffset);
-    this.#sinceCheckpoint++;
-    this.#pending = nextOffset;
+  /** Notes that the message at `offset` is processed (in any order); writes nothing. */
+  markProcessed(cursor: ConsumerCursor, offset: number): void {
+    assertNonNegativeSafeInteger('offset', offset);
+    if (offset >= this.#advance(cursor)) this.#ahead.add(offset);
+  }
+
+  /** The offset to checkpoint now under the policy (`undefined`: nothing is due). */
+  dueOffset(cursor: ConsumerCursor): number | undefined {
+    const pending = this.pendingOffset(cursor);
+    if (pending === undefined) return undefined;
     const { policy } = this;
-    if (policy.kind === 'perMessage' || (policy.kind === 'perBatch' && this.#sinceCheckpoint >= policy.size)) {
-      await this.flush(cursor);
-    }
+    if (policy.kind === 'perMessage') return pending;
+    if (policy.kind === 'perBatch' && pending - cursor.currentOffset >= policy.size) return pending;
+    return undefined;
+  }
+
+  /** Marks `offset` processed, then checkpoints if the policy says so. */
+  async recordProcessed(cursor: ConsumerCursor, offset: number): Promise<void> {
+    this.markProcessed(cursor, offset);
+    const due = this.dueOffset(cursor);
+    if (due !== undefined) await cursor.checkpoint(due);
   }
 
   /** Checkpoints the pending offset, if any. On failure it stays pending. */
   async flush(cursor: ConsumerCursor): Promise<void> {
-    if (this.#pending === undefined) return;
-    await cursor.checkpoint(this.#pending);
-    this.#pending = undefined;
-    this.#sinceCheckpoint = 0;
+    const pending = this.pendingOffset(cursor);
+    if (pending !== undefined) await cursor.checkpoint(pending);
+  }
+
+  /** Moves the frontier over processed offsets (and up to the cursor, which another instance may have moved). */
+  #advance(cursor: ConsumerCursor): number {
+    let frontier = this.#frontier ?? cursor.currentOffset;
+    if (cursor.currentOffset > frontier) {
+      frontier = cursor.currentOffset;
+      for (const offset of this.#ahead) if (offset < frontier) this.#ahead.delete(offset);
+    }
+    while (this.#ahead.delete(frontier)) frontier++;
+    this.#frontier = frontier;
+    return frontier;
   }
 }
 

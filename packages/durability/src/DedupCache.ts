@@ -9,6 +9,7 @@ import { codec } from './codec.js';
 import { DedupCollisionError } from './errors.js';
 import { readDedupRecords, type DedupRecord } from './internal/dedupRecords.js';
 import { keyHash } from './keyHash.js';
+import { storeKey } from './storeKey.js';
 
 /** Forgetting a claim only costs its `completeReceipt` one read. */
 const MAX_REMEMBERED_CLAIMS = 4096;
@@ -59,7 +60,7 @@ export class DedupCache {
   }
 
   streamFor(key: string): string {
-    return `${this.namespace}:${keyHash(key)}`;
+    return storeKey('dedup', this.namespace, keyHash(key));
   }
 
   /** The current decision without writing anything; `undefined` when the key is absent or released. */

@@ -1,6 +1,7 @@
 import { assertNonNegativeSafeInteger, ConfigError, DecodeError } from '@liminal/store';
 import { DedupCache } from './DedupCache.js';
 import { readDedupRecords } from './internal/dedupRecords.js';
+import { storeKeyPrefix } from './storeKey.js';
 
 export interface DedupSweepReport {
   /** Dedup streams of the namespace looked at. */
@@ -37,14 +38,14 @@ export class DedupSweeper {
   async sweep(nowMs: number): Promise<DedupSweepReport> {
     assertNonNegativeSafeInteger('nowMs', nowMs);
     const { store, namespace } = this.cache;
-    const prefix = `${namespace}:`;
+    const prefix = storeKeyPrefix('dedup', namespace);
     let scanned = 0;
     let removed = 0;
     let after: string | undefined;
     for (;;) {
       const page = await store.listStreams(prefix, after === undefined ? { limit: SWEEP_PAGE_SIZE } : { after, limit: SWEEP_PAGE_SIZE });
       for (const stream of page) {
-        // `ns:` also prefixes a nested namespace such as `ns:sub:`; only `ns:<hash>` is ours.
+        // Only `dedup/<namespace>/<hash>` names are entries; anything else under the prefix is left alone.
         if (!HASH_SUFFIX.test(stream.slice(prefix.length))) continue;
         scanned++;
         if (await this.#removeIfExpired(stream, nowMs)) removed++;

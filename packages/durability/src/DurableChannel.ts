@@ -12,10 +12,11 @@ import { nanoid } from 'nanoid';
 import { CheckpointDriver, type CheckpointPolicy } from './CheckpointDriver.js';
 import { ChannelConsumer } from './ChannelConsumer.js';
 import { codec, type ChannelMessage } from './codec.js';
-import { ConsumerCursor, partitionKeyFor } from './ConsumerCursor.js';
+import { ConsumerCursor, partitionStreamFor } from './ConsumerCursor.js';
 import { DedupCache } from './DedupCache.js';
 import { InFlightError } from './errors.js';
 import { keyHash } from './keyHash.js';
+import { storeKey } from './storeKey.js';
 
 export interface DurableChannelOptions {
   /** Number of partitions (a positive safe integer). Changing it re-routes keys. */
@@ -73,7 +74,7 @@ export class DurableChannel {
       throw new ConfigError(`partitions must be a positive safe integer, got ${String(partitions)}`);
     }
     this.partitions = partitions;
-    this.publishDedup = new DedupCache(store, `${name}:published`);
+    this.publishDedup = new DedupCache(store, storeKey('published', name));
   }
 
   /** The partition a routing key maps to: `keyHash(key) mod partitions`. */
@@ -84,7 +85,7 @@ export class DurableChannel {
 
   streamFor(partition: number): string {
     this.#assertPartition(partition);
-    return partitionKeyFor(this.name, partition);
+    return partitionStreamFor(this.name, partition);
   }
 
   /**
@@ -141,7 +142,7 @@ export class DurableChannel {
     const batchSize = options.batchSize ?? 64;
     assertPositiveSafeInteger('batchSize', batchSize);
     const driver = new CheckpointDriver(options.checkpoint ?? { kind: 'perMessage' });
-    const cursor = await ConsumerCursor.resume(this.store, consumerId, stream);
+    const cursor = await ConsumerCursor.resume(this.store, consumerId, this.name, partition);
     return new ChannelConsumer({ store: this.store, channel: this.name, partition, stream }, cursor, driver, batchSize);
   }
 

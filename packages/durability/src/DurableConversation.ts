@@ -12,6 +12,7 @@ import { codec } from './codec.js';
 import { CONVERSATION_EVENT_KINDS, type ConversationEvent, type LifecycleEvent } from './ConversationEvent.js';
 import { adoptProgress, applySnapshotDelta, ConversationState, type RedeliveryDecision } from './ConversationState.js';
 import type { ConversationSnapshot } from './codec.js';
+import { assertNotStoreKeyOfTag, storeKey } from './storeKey.js';
 
 /**
  * Replay reads at most this many entries per `readFrom`: big enough that a
@@ -62,11 +63,9 @@ export function recoveryMetrics(): RecoveryMetrics {
   return { ...metrics };
 }
 
-const SNAPSHOT_SUFFIX = ':snapshot';
-
 /** The stream holding a conversation's latest snapshot. */
 export function snapshotStreamFor(conversationId: string): string {
-  return `${conversationId}${SNAPSHOT_SUFFIX}`;
+  return storeKey('snapshot', conversationId);
 }
 
 /**
@@ -76,8 +75,7 @@ export function snapshotStreamFor(conversationId: string): string {
  * `SequenceConflictError` is surfaced unchanged and nothing is retried: the
  * second writer is fenced, and must `recover` to continue.
  *
- * Snapshots live in `<id>:snapshot` (so a conversation id must not end with
- * `:snapshot`) as a chain of incremental snapshots: each holds the header and
+ * Snapshots live in `snapshotStreamFor(id)` (`snapshot/<escaped id>`) as a chain of incremental snapshots: each holds the header and
  * only the messages changed since the previous one, so the bytes written grow
  * with the events, not with their square. They are derived data: writing one
  * is best effort, and a missing, foreign or corrupt snapshot (each carries a
@@ -311,9 +309,8 @@ function snapshotPolicy(options: DurableConversationOptions): SnapshotPolicy {
 
 function assertConversationId(id: string): void {
   assertName('conversation id', id);
-  if (id.endsWith(SNAPSHOT_SUFFIX)) {
-    throw new InvalidArgumentError('conversation id', `must not end with ${JSON.stringify(SNAPSHOT_SUFFIX)} (reserved for snapshots)`);
-  }
+  // The id is used as a stream name as is, so it must not look like one of the names this package builds.
+  assertNotStoreKeyOfTag('conversation id', id);
 }
 
 function assertMessageId(messageId: string): void {

@@ -12,7 +12,7 @@ export type {
   PublishReceipt,
   RecordOf,
 } from './codec.js';
-export { ConsumerCursor, cursorKeyFor, partitionKeyFor } from './ConsumerCursor.js';
+export { ConsumerCursor, cursorKeyFor, partitionStreamFor } from './ConsumerCursor.js';
 export { CONVERSATION_PHASES } from './ConversationEvent.js';
 export type { ConversationEvent, ConversationEventKind, ConversationPhase, LifecycleEvent, MessageEvent } from './ConversationEvent.js';
 export { ConversationState, RECENT_LOG_LIMIT } from './ConversationState.js';
@@ -35,3 +35,5 @@ export { CursorRegressionError, DedupCollisionError, InFlightError } from './err
 export type { DedupCollisionReason } from './errors.js';
 export { keyHash } from './keyHash.js';
 export { recoverConversation, recoverCursor } from './recovery.js';
+export { storeKey, storeKeyPrefix } from './storeKey.js';
+export type { StoreKeyPart } from './storeKey.js';

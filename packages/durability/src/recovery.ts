@@ -1,5 +1,5 @@
-import { assertName, assertNonNegativeSafeInteger, type DurableStore } from '@liminal/store';
-import { ConsumerCursor, partitionKeyFor } from './ConsumerCursor.js';
+import type { DurableStore } from '@liminal/store';
+import { ConsumerCursor } from './ConsumerCursor.js';
 import { DurableConversation, type DurableConversationOptions } from './DurableConversation.js';
 
 /*
@@ -32,7 +32,5 @@ export async function recoverCursor(
   channel: string,
   partition: number,
 ): Promise<ConsumerCursor> {
-  assertName('channel', channel);
-  assertNonNegativeSafeInteger('partition', partition);
-  return ConsumerCursor.resume(store, consumerId, partitionKeyFor(channel, partition));
+  return ConsumerCursor.resume(store, consumerId, channel, partition);
 }

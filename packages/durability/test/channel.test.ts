@@ -1,6 +1,6 @@
 import { ConfigError, DecodeError, InvalidArgumentError } from '@liminal/store';
 import { describe, expect, it } from 'vitest';
-import { DedupSweeper, DurableChannel, InFlightError, keyHash } from '../src/index.js';
+import { cursorKeyFor, DedupSweeper, DurableChannel, InFlightError, keyHash, partitionStreamFor } from '../src/index.js';
 import { bytes, readAll, storeKinds, text, useStore } from './support/stores.js';
 
 const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -56,7 +56,7 @@ describe.each(storeKinds)('DurableChannel on $name', (kind) => {
     const attempts = await Promise.allSettled(
       [0, 1, 2, 3].map(() => new DurableChannel(store, 'orders', { partitions: 1 }).publish(bytes('x'), { key: 'k', idempotencyKey: 'once' })),
     );
-    expect(await store.streamLength('orders:0')).toBe(1);
+    expect(await store.streamLength(partitionStreamFor('orders', 0))).toBe(1);
     for (const attempt of attempts) {
       if (attempt.status === 'rejected') expect(attempt.reason).toBeInstanceOf(InFlightError);
       else expect(attempt.value.sequence).toBe(0);
@@ -73,7 +73,7 @@ describe.each(storeKinds)('DurableChannel on $name', (kind) => {
     expect(await new DedupSweeper(channel.publishDedup, 100).sweep(1000)).toMatchObject({ removed: 1 });
     const second = await channel.publish(bytes('x'), { key: 'k', idempotencyKey: 'charge-1', nowMs: 1000 });
     expect(second.sequence).toBe(first.sequence + 1);
-    expect(await store.streamLength('orders:0')).toBe(2);
+    expect(await store.streamLength(partitionStreamFor('orders', 0))).toBe(2);
   });
 
   it('refuses a repeat whose first publish is still in flight', async () => {
@@ -119,7 +119,7 @@ describe.each(storeKinds)('DurableChannel on $name', (kind) => {
       ['duplicate', 'done m1'],
       ['duplicate', 'done m2'],
     ]);
-    expect(await store.readValue('billing:orders:0')).toBe(3);
+    expect(await store.readValue(cursorKeyFor('billing', 'orders', 0))).toBe(3);
   });
 
   it('rewinds to a message whose handler failed, so the next poll delivers it again', async () => {

@@ -24,12 +24,13 @@ class RacingStore extends CountingStore {
 describe.each(storeKinds)('DedupCache on $name', (kind) => {
   const open = useStore(kind);
 
-  it('stores entries in the stream namespace:keyHash(key)', async () => {
+  it('stores entries in the stream dedup/<namespace>/<keyHash(key)>', async () => {
     const store = await open();
     const cache = new DedupCache(store, 'payments');
-    expect(cache.streamFor('charge-1')).toBe(`payments:${keyHash('charge-1')}`);
+    expect(cache.streamFor('charge-1')).toBe(`dedup/payments/${keyHash('charge-1')}`);
+    expect(new DedupCache(store, 'pay/ments').streamFor('charge-1')).toBe(`dedup/pay%2Fments/${keyHash('charge-1')}`);
     await cache.claimOrGet('charge-1', 5);
-    expect(await store.listStreams('payments:')).toEqual([cache.streamFor('charge-1')]);
+    expect(await store.listStreams('dedup/payments/')).toEqual([cache.streamFor('charge-1')]);
   });
 
   it('claims once, then reports inFlight, then the completed receipt', async () => {

@@ -44,8 +44,8 @@ describe.each(storeKinds)('DedupSweeper on $name', (kind) => {
     expect(report).toEqual({ scanned: count, removed: count / 2, kept: count / 2 });
     expect(store.listings).toHaveLength(2);
     expect(store.listings[0]).toEqual({ limit: SWEEP_PAGE_SIZE });
-    expect(store.listings[1]?.after).toMatch(/^bulk:[0-9a-f]{16}$/);
-    expect(await inner.listStreams('bulk:')).toHaveLength(count / 2);
+    expect(store.listings[1]?.after).toMatch(/^dedup\/bulk\/[0-9a-f]{16}$/);
+    expect(await inner.listStreams('dedup/bulk/')).toHaveLength(count / 2);
   });
 
   it('leaves other namespaces and undecodable entries untouched', async () => {

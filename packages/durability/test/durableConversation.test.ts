@@ -107,7 +107,8 @@ describe.each(storeKinds)('DurableConversation on $name', (kind) => {
     await expect(conversation.recordStepCompleted('m', 2 ** 53, bytes(''))).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(conversation.receiveMessage('m', 1.5)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(conversation.recordError('m', 'lone \uDC00')).rejects.toBeInstanceOf(InvalidArgumentError);
-    expect(() => DurableConversation.create(store, 'x:snapshot')).toThrow(InvalidArgumentError);
+    expect(() => DurableConversation.create(store, 'snapshot/x')).toThrow(InvalidArgumentError);
+    expect(() => DurableConversation.create(store, 'partition/orders/0')).toThrow(InvalidArgumentError);
     expect(() => DurableConversation.create(store, '')).toThrow(InvalidArgumentError);
     await expect(DurableConversation.recover(store, '')).rejects.toBeInstanceOf(InvalidArgumentError);
     const badOptions = [null, { snapshots: { kind: 'everyEvents', events: 0 } }, { snapshots: { kind: 'everyEvents', events: 1.5 } }, { snapshots: { kind: 'sometimes' } }];

@@ -99,7 +99,7 @@ class ByteCountingStore extends ForwardingStore {
   snapshotBytes = 0;
 
   override async append(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
-    if (stream.endsWith(':snapshot')) this.snapshotBytes += payload.length;
+    if (stream.startsWith('snapshot/')) this.snapshotBytes += payload.length;
     else this.eventBytes += payload.length;
     return super.append(stream, payload, expectedSeq);
   }
