@@ -234,7 +234,11 @@ export class DurableActorRuntime {
 
   #pump(): Promise<void> {
     if (this.#pumping !== undefined || this.#queue.length === 0) return this.#pumping ?? Promise.resolve();
-    this.#pumping = this.#drain().finally(() => (this.#pumping = undefined));
+    this.#pumping = this.#drain().finally(() => {
+      this.#pumping = undefined;
+      // An input that arrived after the drain's last look (a promise settling meanwhile) starts the next one.
+      if (this.#queue.length > 0 && this.#failure === undefined) void this.#pump();
+    });
     return this.#pumping;
   }
 
