@@ -6,7 +6,7 @@ import { isMachineLogic } from './internal/durableActor/xstateInternals.js';
 
 export interface DurableActorOptions<TMachine extends AnyStateMachine> {
   readonly store: DurableStore;
-  /** The actor's identity: its journal is `actor/<id>/journal`, its snapshots `actor/<id>/snapshots`. */
+  /** The actor's identity: its journal is the stream `storeKey('actor', id, 'journal')` (`actor/<id>/journal` with `%` and `/` escaped), its snapshots `storeKey('actor', id, 'snapshots')`. */
   readonly id: string;
   /** The machine's input, used (and journaled) only when the actor is created. */
   readonly input?: InputFrom<TMachine>;

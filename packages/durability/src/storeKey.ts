@@ -15,7 +15,8 @@ const ESCAPES = /[%/]/g;
  * name is a separator, so the parts can be read back exactly.
  *
  * Every composite name this package writes starts with a fixed tag part
- * (`partition`, `cursor`, `dedup`, `claim`, `snapshot`), so names of
+ * (`partition`, `cursor`, `dedup`, `claim`, `snapshot`, and `actor` for
+ * @liminal/actors), so names of
  * different kinds never meet either. Because a part never contains a bare
  * `/`, `storeKey(...parts) + '/'` is a prefix shared by exactly the names
  * that extend `parts`, which makes listing one namespace exact.
@@ -26,8 +27,9 @@ export function storeKey(...parts: readonly StoreKeyPart[]): string {
 }
 
 /** The tag (first part) of every composite name this package writes. */
-export type StoreKeyTag = 'partition' | 'cursor' | 'dedup' | 'claim' | 'snapshot';
-const TAGS: readonly StoreKeyTag[] = ['partition', 'cursor', 'dedup', 'claim', 'snapshot'];
+/** `actor` names the journal and snapshot streams of @liminal/actors' durable actors. */
+export type StoreKeyTag = 'partition' | 'cursor' | 'dedup' | 'claim' | 'snapshot' | 'actor';
+const TAGS: readonly StoreKeyTag[] = ['partition', 'cursor', 'dedup', 'claim', 'snapshot', 'actor'];
 
 /**
  * Rejects a caller-chosen name used as a stream name on its own (a

@@ -103,6 +103,25 @@ describe('createDurableActor refuses bad input before anything is journaled', ()
   });
 });
 
+describe('actor ids', () => {
+  it('any non-empty id names its own streams: ids containing / or % never share a journal', async () => {
+    const store = new MemoryStore();
+    const { machine } = counting();
+    const ids = ['a', 'a/journal', 'a%2Fjournal', 'actor/a'];
+    for (const [index, id] of ids.entries()) {
+      const actor = await createDurableActor(machine, { store, id });
+      for (let i = 0; i < index; i++) await actor.send({ type: 'inc' });
+      await actor.stop();
+    }
+    for (const [index, id] of ids.entries()) {
+      const actor = await createDurableActor(machine, { store, id });
+      expect(actor.getSnapshot().context.n).toBe(index);
+      await actor.stop();
+    }
+    expect(new Set(await store.listStreams('actor/')).size).toBe(ids.length);
+  });
+});
+
 describe('replay runs no action', () => {
   it('custom and inline actions and emit run once, live; reopening re-runs none of them', async () => {
     const store = new MemoryStore();

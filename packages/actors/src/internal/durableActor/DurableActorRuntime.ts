@@ -1,3 +1,4 @@
+import { storeKey } from '@liminal/durability';
 import { DecodeError, InvalidArgumentError, readBatches, SequenceConflictError, type DurableStore } from '@liminal/store';
 import { createActor, type AnyActor, type AnyStateMachine, type EventObject, type InspectionEvent, type Observer, type Subscription } from 'xstate';
 import type { Clock } from '../../Clock.js';
@@ -35,11 +36,11 @@ interface Pending {
 }
 
 export function journalStreamOf(id: string): string {
-  return `actor/${id}/journal`;
+  return storeKey('actor', id, 'journal');
 }
 
 export function snapshotStreamOf(id: string): string {
-  return `actor/${id}/snapshots`;
+  return storeKey('actor', id, 'snapshots');
 }
 
 /**
