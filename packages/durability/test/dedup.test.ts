@@ -241,6 +241,7 @@ function scheduledStore(inner: DurableStore, s: fc.Scheduler): DurableStore {
     readValue: (key) => inner.readValue(key),
     cas: (key, expected, next) => inner.cas(key, expected, next),
     commit: wrap((ops: readonly WriteOp[]) => inner.commit(ops)),
+    watch: (prefix, options) => inner.watch(prefix, options),
     close: () => inner.close(),
   };
 }

@@ -11,6 +11,11 @@ export interface StoredValue {
   readonly value: number;
 }
 
+export interface WatchOptions {
+  /** Ends the iteration when aborted. */
+  readonly signal?: AbortSignal;
+}
+
 export interface ListStreamsOptions {
   /** Only names strictly greater than this one (for paging). */
   readonly after?: string;
@@ -60,6 +65,18 @@ export interface DurableStore {
    * naming the first failing op, and nothing is written.
    */
   commit(ops: readonly WriteOp[]): Promise<CommitResult>;
+  /**
+   * Wake-ups for streams under `prefix` (taken literally): yields the name
+   * of a stream after entries were committed to it, by this process or any
+   * other sharing the storage. Several appends to one stream before the
+   * watcher looks may yield its name once. It is a signal only: read from
+   * your own cursor when woken, since a wake-up can be late, duplicated, or
+   * (after a lost connection) be a full list of streams under the prefix.
+   * The iteration ends when `signal` aborts, when the loop breaks, or when
+   * the store closes. Registration is immediate: writes after `watch`
+   * returns are seen even before the first `next()`.
+   */
+  watch(prefix: string, options?: WatchOptions): AsyncIterable<string>;
   /** Releases resources; idempotent. Every later call rejects with `StoreClosedError`. */
   close(): Promise<void>;
 }

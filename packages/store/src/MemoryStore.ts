@@ -1,6 +1,7 @@
 import type { StoredEntry, StoredValue } from './DurableStore.js';
 import { CasConflictError, SequenceConflictError } from './errors.js';
 import { applyOps } from './internal/applyOps.js';
+import { grownBy } from './internal/ChangeHub.js';
 import { compareCodePoints } from './internal/codePointOrder.js';
 import { StoreBase } from './StoreBase.js';
 import type { CommitResult, WriteOp } from './WriteOp.js';
@@ -19,6 +20,7 @@ export class MemoryStore extends StoreBase {
     if (payloads.length === 0) return expectedSeq;
     entries.push(...payloads.map(copyBytes));
     this.#streams.set(stream, entries);
+    this.notifyGrown([stream]);
     return expectedSeq;
   }
 
@@ -78,6 +80,7 @@ export class MemoryStore extends StoreBase {
       else this.#streams.set(stream, entries);
     }
     for (const [key, value] of counters) this.#counters.set(key, value);
+    this.notifyGrown(grownBy(ops));
     return result;
   }
 

@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StoredEntry, StoredValue } from './DurableStore.js';
 import { CasConflictError, CommitConflictError, ConfigError, LiminalError, SequenceConflictError } from './errors.js';
+import { grownBy } from './internal/ChangeHub.js';
+import { PgChangeFeed } from './internal/PgChangeFeed.js';
 import { applyOpsOnPg, copyPayloads, type PgWriteOp } from './internal/pgCommit.js';
 import { pgCode, statements } from './internal/pgStatements.js';
 import { prefixUpperBound } from './internal/prefixRange.js';
@@ -77,6 +80,7 @@ export class PostgresStore extends StoreBase {
   /** Single appends waiting for a commit, in arrival order; see `doAppend`. */
   readonly #queue: (AppendBatch | CommitBatch)[] = [];
   #committing: Promise<void> | undefined;
+  readonly #feed: PgChangeFeed;
 
   constructor(connectionString: string, options: PostgresStoreOptions = {}) {
     super();
@@ -99,6 +103,47 @@ export class PostgresStore extends StoreBase {
     // Without a listener the error would crash the process.
     this.#pool.on('error', () => undefined);
     this.#sql = statements(pg.escapeIdentifier(this.#schema));
+    this.#feed = new PgChangeFeed(
+      { connectionString, channel: changeChannel(this.#schema) },
+      (channel, names) => this.#pool.query({ ...this.#sql.notify, values: [channel, names] }),
+      (names) => this.notifyGrown(names),
+      () => void this.#resync(),
+    );
+  }
+
+  protected override watchStarted(): void {
+    this.#feed.listen();
+  }
+
+  protected override watchStopped(): void {
+    void this.#feed.unlisten();
+  }
+
+  /** Committed writes: wake this process's watchers now, and other processes' through NOTIFY. */
+  #grew(streams: readonly string[]): void {
+    if (streams.length === 0) return;
+    this.notifyGrown(streams);
+    this.#feed.published(streams);
+  }
+
+  /**
+   * Notifications may have been missed (the LISTEN connection was just
+   * (re)opened): wake every watcher for every stream under its prefix, so a
+   * write made meanwhile is not left unseen.
+   */
+  async #resync(): Promise<void> {
+    try {
+      for (const prefix of this.watchedPrefixes()) {
+        for (let after: string | undefined; ; ) {
+          const names = await this.doListStreams(prefix, after, 1_000);
+          this.notifyGrown(names);
+          if (names.length < 1_000) break;
+          after = names.at(-1);
+        }
+      }
+    } catch {
+      // The store is unreachable right now; the listener reconnects and resynchronises again.
+    }
   }
 
   /** A one-op commit, queued like every write so one store applies calls in call order. */
@@ -172,6 +217,7 @@ export class PostgresStore extends StoreBase {
     }
     const refused = batch.filter((append) => !written.has(append.stream));
     for (const append of batch) if (written.has(append.stream)) append.resolve(append.expectedSeq);
+    this.#grew([...written]);
     if (refused.length > 0) await this.#settleRefused(refused);
   }
 
@@ -187,7 +233,10 @@ export class PostgresStore extends StoreBase {
       append.reject(error);
       return;
     }
-    if (inserted) append.resolve(append.expectedSeq);
+    if (inserted) {
+      append.resolve(append.expectedSeq);
+      this.#grew([append.stream]);
+    }
     else await this.#settleRefused([append]);
   }
 
@@ -212,7 +261,10 @@ export class PostgresStore extends StoreBase {
           append.reject(new SequenceConflictError(append.stream, append.expectedSeq, actual));
           return undefined;
         }
-        return this.#appendAll(append.stream, append.expectedSeq, [append.payload]).then(append.resolve, append.reject);
+        return this.#appendAll(append.stream, append.expectedSeq, [append.payload]).then((sequence) => {
+          append.resolve(sequence);
+          this.#grew([append.stream]);
+        }, append.reject);
       }),
     );
   }
@@ -269,7 +321,10 @@ export class PostgresStore extends StoreBase {
       commits.forEach((commit, index) => {
         const outcome = outcomes[index]!;
         if (outcome instanceof LiminalError) commit.reject(outcome);
-        else commit.resolve(outcome);
+        else {
+          commit.resolve(outcome);
+          this.#grew(grownBy(commit.ops));
+        }
       });
       return;
     }
@@ -372,6 +427,8 @@ export class PostgresStore extends StoreBase {
   protected async doClose(): Promise<void> {
     // Appends accepted before close() still get their commit and their answer.
     await this.#committing;
+    await this.#feed.unlisten();
+    await this.#feed.flushed();
     await this.#pool.end();
   }
 
@@ -451,4 +508,9 @@ function isOwnFailure(error: unknown): boolean {
 /** Jittered, so two processes that deadlocked do not collide again in step. */
 function backoffMs(attempt: number): number {
   return Math.random() * 10 * 2 ** attempt;
+}
+
+/** The NOTIFY channel of one schema's store: a short identifier (channel names are at most 63 bytes). */
+function changeChannel(schema: string): string {
+  return `liminal_${createHash('sha256').update(schema).digest('hex').slice(0, 16)}`;
 }

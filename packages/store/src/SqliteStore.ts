@@ -5,6 +5,8 @@ import { prefixUpperBound } from './internal/prefixRange.js';
 import { toUint8Array } from './internal/toUint8Array.js';
 import { unavailable } from './internal/unavailable.js';
 import { applyOps } from './internal/applyOps.js';
+import { grownBy } from './internal/ChangeHub.js';
+import { DataVersionPoller } from './internal/DataVersionPoller.js';
 import { StoreBase } from './StoreBase.js';
 import type { CommitResult, WriteOp } from './WriteOp.js';
 
@@ -27,6 +29,12 @@ export interface SqliteStoreOptions {
    * Default 10 000 ms.
    */
   readonly busyTimeoutMs?: number;
+  /**
+   * How often `watch` checks for writes by other connections to the file
+   * (other processes), while anything is watched. Default 50 ms; writes
+   * through this store wake its watchers at once.
+   */
+  readonly watchPollMs?: number;
 }
 
 interface PendingAppend {
@@ -70,6 +78,7 @@ export class SqliteStore extends StoreBase {
   readonly #commitBatch: Database.Transaction<(batch: readonly PendingAppend[]) => (number | SequenceConflictError)[]>;
   readonly #cas: Database.Transaction<(key: string, expected: number, next: number) => void>;
   readonly #commit: Database.Transaction<(ops: readonly WriteOp[]) => CommitResult>;
+  readonly #poller: DataVersionPoller;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     super();
@@ -83,6 +92,10 @@ export class SqliteStore extends StoreBase {
     const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
     if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
       throw new ConfigError(`SQLite busyTimeoutMs must be a non-negative safe integer, got ${String(busyTimeoutMs)}`);
+    }
+    const watchPollMs = options.watchPollMs ?? 50;
+    if (!Number.isSafeInteger(watchPollMs) || watchPollMs < 1) {
+      throw new ConfigError(`SQLite watchPollMs must be a positive safe integer, got ${String(watchPollMs)}`);
     }
     this.#db = unavailableOnFailure(() => {
       const db = new Database(path, { timeout: busyTimeoutMs });
@@ -107,6 +120,7 @@ export class SqliteStore extends StoreBase {
       if (actual !== expected) throw new CasConflictError(key, expected, actual);
       this.#statements.writeValue.run(key, next);
     });
+    this.#poller = new DataVersionPoller(this.#db, watchPollMs, () => this.watchedPrefixes(), (streams) => this.notifyGrown(streams));
     this.#commit = this.#db.transaction((ops: readonly WriteOp[]) =>
       applyOps(ops, {
         length: (stream) => this.#length(stream),
@@ -153,11 +167,16 @@ export class SqliteStore extends StoreBase {
       for (const append of batch) append.reject(failure);
       return;
     }
+    const grown: string[] = [];
     batch.forEach((append, index) => {
       const outcome = outcomes[index]!;
       if (outcome instanceof SequenceConflictError) append.reject(outcome);
-      else append.resolve(outcome);
+      else {
+        append.resolve(outcome);
+        if (append.payloads.length > 0) grown.push(append.stream);
+      }
     });
+    this.notifyGrown(grown);
   }
 
   /**
@@ -246,12 +265,23 @@ export class SqliteStore extends StoreBase {
    */
   protected async doCommit(ops: readonly WriteOp[]): Promise<CommitResult> {
     this.#commitPending();
-    return unavailableOnFailure(() => this.#commit.immediate(ops));
+    const result = unavailableOnFailure(() => this.#commit.immediate(ops));
+    this.notifyGrown(grownBy(ops));
+    return result;
+  }
+
+  protected override watchStarted(): void {
+    unavailableOnFailure(() => this.#poller.start());
+  }
+
+  protected override watchStopped(): void {
+    this.#poller.stop();
   }
 
   protected async doClose(): Promise<void> {
     // Appends accepted before close() still get their commit and their answer.
     this.#commitPending();
+    this.#poller.stop();
     unavailableOnFailure(() => this.#db.close());
   }
 }

@@ -1,5 +1,6 @@
-import type { DurableStore, ListStreamsOptions, StoredEntry, StoredValue } from './DurableStore.js';
+import type { DurableStore, ListStreamsOptions, WatchOptions, StoredEntry, StoredValue } from './DurableStore.js';
 import { InvalidArgumentError, StoreClosedError } from './errors.js';
+import { ChangeHub } from './internal/ChangeHub.js';
 import { assertWriteOps } from './internal/validateWriteOps.js';
 import {
   assertName,
@@ -18,6 +19,7 @@ import type { CommitResult, WriteOp } from './WriteOp.js';
  */
 export abstract class StoreBase implements DurableStore {
   #closed = false;
+  readonly #changes = new ChangeHub({ onActive: () => this.watchStarted(), onIdle: () => this.watchStopped() });
 
   protected abstract doAppendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number>;
   protected abstract doReadFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]>;
@@ -109,11 +111,40 @@ export abstract class StoreBase implements DurableStore {
     return this.doCommit(ops.map((op) => ({ ...op })));
   }
 
+  watch(prefix: string, options: WatchOptions = {}): AsyncIterable<string> {
+    this.assertOpen();
+    assertString('prefix', prefix);
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('options', 'expected an object { signal? }');
+    }
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError('options.signal', 'expected an AbortSignal');
+    }
+    return this.#changes.subscribe(prefix, options.signal);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#changes.endAll();
     await this.doClose();
   }
+
+  /** Adapters call this once writes to `streams` are committed, to wake this process's watchers. */
+  protected notifyGrown(streams: Iterable<string>): void {
+    this.#changes.notify(streams);
+  }
+
+  /** The prefixes watched right now. */
+  protected watchedPrefixes(): string[] {
+    return this.#changes.prefixes();
+  }
+
+  /** The first watcher started: an adapter starts listening for other processes' writes here. */
+  protected watchStarted(): void {}
+
+  /** The last watcher ended. */
+  protected watchStopped(): void {}
 
   protected get closed(): boolean {
     return this.#closed;

@@ -1,4 +1,4 @@
-export type { DurableStore, ListStreamsOptions, StoredEntry, StoredValue } from './DurableStore.js';
+export type { DurableStore, ListStreamsOptions, WatchOptions, StoredEntry, StoredValue } from './DurableStore.js';
 export {
   CasConflictError,
   CheckFailedError,

@@ -8,6 +8,7 @@ import {
 } from '@liminal/store';
 import type { StoreKind } from '@liminal/testkit';
 import { describeCommitConformance } from './commitConformance.js';
+import { describeWatchConformance } from './watchConformance.js';
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 
@@ -35,6 +36,7 @@ export function describeConformance(kind: StoreKind): void {
     });
 
     describeCommitConformance(() => store);
+    describeWatchConformance(() => store);
 
     describe('streams', () => {
       it('reads a never-written stream as empty', async () => {

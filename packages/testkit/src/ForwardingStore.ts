@@ -1,4 +1,4 @@
-import type { CommitResult, DurableStore, ListStreamsOptions, StoredEntry, StoredValue, WriteOp } from '@liminal/store';
+import type { CommitResult, DurableStore, ListStreamsOptions, StoredEntry, StoredValue, WatchOptions, WriteOp } from '@liminal/store';
 
 /**
  * Passes every call to `inner`. Extend it to intercept only the calls a test
@@ -36,6 +36,9 @@ export class ForwardingStore implements DurableStore {
   }
   commit(ops: readonly WriteOp[]): Promise<CommitResult> {
     return this.inner.commit(ops);
+  }
+  watch(prefix: string, options?: WatchOptions): AsyncIterable<string> {
+    return this.inner.watch(prefix, options);
   }
   close(): Promise<void> {
     return this.inner.close();

@@ -108,6 +108,7 @@ export function statements(schema: string) {
     // Holds a counter's value until the commit ends (casUpdate waits); for an
     // absent counter, the shared advisory lock below makes casFromZero wait.
     readValueForShare: prepared('read_value_for_share', `SELECT value FROM ${counters} WHERE key = $1 FOR SHARE`),
+    notify: prepared('notify', 'SELECT pg_notify($1, name) FROM unnest($2::text[]) AS name'),
     lockAbsentKey: prepared('lock_absent_key', `SELECT pg_advisory_xact_lock_shared(${absentKeyLock('$1')})`),
   };
 }
