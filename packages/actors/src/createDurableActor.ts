@@ -49,6 +49,8 @@ export interface DurableActor<TMachine extends AnyStateMachine> {
   /** Events the root machine emits (`emit(...)`), live only: replays emit nothing. */
   on(type: string, handler: (event: { readonly type: string }) => void): Subscription;
   readonly system: { get(systemId: string): DurableActorRef | undefined };
+  /** XState's `waitFor` on this actor: the first snapshot (current one included) that satisfies `predicate`. */
+  waitFor(predicate: (snapshot: SnapshotFrom<TMachine>) => boolean, options?: { readonly timeoutMs?: number }): Promise<SnapshotFrom<TMachine>>;
   /** Resolves when every event, timer firing and child result produced so far is journaled and processed. */
   flush(): Promise<void>;
   /** Stops this instance (nothing is journaled: reopening the id resumes the actor). */

@@ -254,6 +254,37 @@ export const conformanceCases: readonly ConformanceCase[] = [
     effects: ['exploded'],
   },
   {
+    name: "a child's unhandled error fails the parent",
+    machine: (effects) =>
+      setup({
+        actors: {
+          fragileChild: setup({}).createMachine({
+            id: 'fragileChild',
+            on: { explode: { actions: () => { effects.record('child exploded'); throw new TypeError('child boom'); } } },
+          }),
+          failingPromise: fromPromise<never>(async () => { throw new Error('promise boom'); }),
+        },
+      }).createMachine({
+        id: 'guardian',
+        initial: 'watching',
+        context: { caught: '' },
+        states: {
+          watching: {
+            // A handled promise failure: the machine goes on.
+            invoke: [{ src: 'fragileChild', id: 'fragileChild', systemId: 'fragileChild' }, { src: 'failingPromise', onError: { actions: assign({ caught: ({ event }) => (event.error as Error).message }) } }],
+          },
+        },
+      }),
+    steps: [{ sendToSystem: 'fragileChild', event: { type: 'ping' } }, { sendToSystem: 'fragileChild', event: { type: 'explode' } }],
+    observe: (actor) => {
+      const snapshot = actor.getSnapshot();
+      const error = snapshot.error as Error;
+      return { status: snapshot.status, durable: actor.status, caught: snapshot.context.caught, error: { name: error.name, message: error.message } };
+    },
+    expected: { status: 'error', durable: 'error', caught: 'promise boom', error: { name: 'TypeError', message: 'child boom' } },
+    effects: ['child exploded'],
+  },
+  {
     name: 'final output',
     machine: (effects) =>
       setup({}).createMachine({

@@ -1,6 +1,6 @@
 import { storeKey } from '@liminal/durability';
 import { DecodeError, InvalidArgumentError, readBatches, SequenceConflictError, type DurableStore } from '@liminal/store';
-import { createActor, type AnyActor, type AnyStateMachine, type EventObject, type InspectionEvent, type Observer, type Subscription } from 'xstate';
+import { createActor, waitFor, type AnyActor, type AnyStateMachine, type EventObject, type InspectionEvent, type Observer, type Subscription } from 'xstate';
 import type { Clock } from '../../Clock.js';
 import type { DurableActorRef, DurableActorStatus } from '../../createDurableActor.js';
 import { ActorFencedError, ActorStoppedError, JournalMismatchError, VersionMismatchError } from '../../durableActorErrors.js';
@@ -192,6 +192,10 @@ export class DurableActorRuntime {
 
   on(type: string, handler: (event: EventObject) => void): Subscription {
     return this.#actor.on(type, handler);
+  }
+
+  waitFor(predicate: (snapshot: unknown) => boolean, options: { readonly timeoutMs?: number } = {}): Promise<unknown> {
+    return waitFor(this.#actor, predicate, options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs });
   }
 
   async flush(): Promise<void> {
