@@ -87,10 +87,3 @@ export async function createDurableActor<TMachine extends AnyStateMachine>(
     snapshotEvery,
   })) as unknown as DurableActor<TMachine>;
 }
-
-/** The event check every `send` makes before journaling. */
-export function assertEvent(event: unknown): asserts event is { readonly type: string } {
-  if (typeof event !== 'object' || event === null || typeof (event as { type?: unknown }).type !== 'string') {
-    throw new InvalidArgumentError('event', 'expected an object with a string `type`');
-  }
-}

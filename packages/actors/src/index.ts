@@ -23,6 +23,8 @@ export type { ChildSpec, RestartStrategy, RestartType, SupervisorEvent, Supervis
 export { createDurableActor } from './createDurableActor.js';
 export type { DurableActor, DurableActorOptions, DurableActorRef, DurableActorStatus } from './createDurableActor.js';
 export { ActorFencedError, ActorStoppedError, JournalMismatchError, VersionMismatchError } from './durableActorErrors.js';
+export { durableParticipant, PARTICIPANT_REPLY } from './durableParticipant.js';
+export type { DurableParticipantOptions, DurableParticipantSpec } from './durableParticipant.js';
 export { DurableSteps } from './DurableSteps.js';
 export { COMPENSATION_MESSAGE_ID } from './DurableSteps.js';
 export type { BeginOptions, CompensationCause, DurableStepsOptions, InterruptedCompensations, MessageAdmission, StepRunOutcome } from './DurableSteps.js';
