@@ -29,6 +29,18 @@ export interface DurableActorOptions<TMachine extends AnyStateMachine> {
  */
 export type DurableActorStatus = 'active' | 'done' | 'error' | 'stopped' | 'fenced' | 'broken';
 
+/**
+ * How an instance was rebuilt: `created` (a new actor), `journal` (replayed
+ * from the start) or `snapshot` (restored, then `replayed` entries after it).
+ * `rejectedSnapshot` says why the latest snapshot was set aside (damaged, or
+ * XState could not restore it): recovery then replayed the journal instead.
+ */
+export interface DurableActorRecovery {
+  readonly source: 'created' | 'journal' | 'snapshot';
+  readonly replayed: number;
+  readonly rejectedSnapshot?: string;
+}
+
 /** An actor of the durable actor's system (`system.get(systemId)`); `send` goes through the journal. */
 export interface DurableActorRef {
   readonly id: string;
@@ -42,6 +54,7 @@ export interface DurableActor<TMachine extends AnyStateMachine> {
   /** The version of the definition this actor runs (recorded at creation). */
   readonly version: string | null;
   readonly status: DurableActorStatus;
+  readonly recovery: DurableActorRecovery;
   /** Resolves once the event is journaled (and then processed); rejects with a typed error if it was not. */
   send(event: EventFromLogic<TMachine>): Promise<void>;
   getSnapshot(): SnapshotFrom<TMachine>;

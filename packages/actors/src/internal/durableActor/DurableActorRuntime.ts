@@ -2,7 +2,7 @@ import { storeKey } from '@liminal/durability';
 import { DecodeError, InvalidArgumentError, readBatches, SequenceConflictError, type DurableStore } from '@liminal/store';
 import { createActor, waitFor, type AnyActor, type AnyStateMachine, type EventObject, type InspectionEvent, type Observer, type Subscription } from 'xstate';
 import type { Clock } from '../../Clock.js';
-import type { DurableActorRef, DurableActorStatus } from '../../createDurableActor.js';
+import type { DurableActorRecovery, DurableActorRef, DurableActorStatus } from '../../createDurableActor.js';
 import { ActorFencedError, ActorStoppedError, JournalMismatchError, VersionMismatchError } from '../../durableActorErrors.js';
 import {
   decodeJournalRecord,
@@ -62,6 +62,7 @@ export class DurableActorRuntime {
   #queue: Pending[] = [];
   #pumping: Promise<void> | undefined;
   #status: DurableActorStatus = 'active';
+  #recovery: DurableActorRecovery = { source: 'created', replayed: 0 };
   #failure: unknown;
 
   private constructor(
@@ -91,22 +92,55 @@ export class DurableActorRuntime {
     if (definition.id !== header.machineId) throw new JournalMismatchError(id, header.machineId, definition.id);
 
     const snapshotCount = await store.streamLength(snapshotStreamOf(id));
-    const snapshot = snapshotCount === 0 ? undefined : decodeSnapshotRecord((await store.readFrom(snapshotStreamOf(id), snapshotCount - 1, 1))[0]!.payload);
+    let snapshot: SnapshotRecord | undefined;
+    let rejected: string | undefined;
+    if (snapshotCount > 0) {
+      try {
+        snapshot = decodeSnapshotRecord((await store.readFrom(snapshotStreamOf(id), snapshotCount - 1, 1))[0]!.payload);
+        if (snapshot.coversSeq > length) throw new DecodeError(`snapshot of ${id} covers ${snapshot.coversSeq} entries; the journal has ${length}`);
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+        // A snapshot only shortens recovery: a damaged one is set aside and the journal replayed.
+        snapshot = undefined;
+        rejected = error.message;
+      }
+    }
+    const runtime = await DurableActorRuntime.#recover(definition, header, options, snapshot, snapshotCount);
+    if (runtime !== undefined) return runtime.#withRecovery(rejected);
+    // XState could not restore the snapshot (its state no longer matches the machine, or a restore bug): replay it all.
+    const replayed = await DurableActorRuntime.#recover(definition, header, options, undefined, snapshotCount);
+    return replayed!.#withRecovery('XState could not restore the latest snapshot');
+  }
+
+  /** Replays the journal after `snapshot` (or all of it); undefined when XState fails to restore the snapshot. */
+  static async #recover(
+    machine: AnyStateMachine,
+    header: Extract<JournalRecord, { kind: 'created' }>,
+    options: RuntimeOptions,
+    snapshot: SnapshotRecord | undefined,
+    snapshotCount: number,
+  ): Promise<DurableActorRuntime | undefined> {
+    const journal = journalStreamOf(options.id);
     const from = snapshot?.coversSeq ?? 1;
     const tail: JournalRecord[] = [];
-    for await (const batch of readBatches(store, journal, from, READ_BATCH)) {
+    for await (const batch of readBatches(options.store, journal, from, READ_BATCH)) {
       for (const entry of batch) tail.push(decodeJournalRecord(entry.payload));
     }
-    if (snapshot !== undefined && snapshot.coversSeq > from + tail.length) throw new DecodeError(`snapshot of ${id} covers entries its journal does not have`);
     if (tail.some((record) => record.kind === 'created')) throw new DecodeError(`journal ${journal} has a second creation record`);
-
-    const runtime = new DurableActorRuntime(id, header.version, options);
+    const runtime = new DurableActorRuntime(options.id, header.version, options);
     runtime.#seq = from + tail.length;
     runtime.#snapshotSeq = snapshot?.coversSeq ?? 0;
     runtime.#snapshotCount = snapshotCount;
-    // The ownership mark goes first: a stale owner's next write now conflicts.
-    await runtime.#append([{ kind: 'opened', at: options.clock.now() }]);
-    runtime.#replay(definition, header, snapshot, from, tail);
+    runtime.#recovery = { source: snapshot === undefined ? 'journal' : 'snapshot', replayed: tail.length };
+    if (!runtime.#replay(machine, header, snapshot, from, tail)) return undefined;
+    // The ownership mark goes before anything live: a stale owner's next write now conflicts.
+    try {
+      await runtime.#append([{ kind: 'opened', at: options.clock.now() }]);
+    } catch (error) {
+      runtime.#actor.stop();
+      throw error;
+    }
+    runtime.#goLive();
     return runtime;
   }
 
@@ -123,7 +157,7 @@ export class DurableActorRuntime {
     return runtime;
   }
 
-  #replay(machine: AnyStateMachine, header: Extract<JournalRecord, { kind: 'created' }>, snapshot: SnapshotRecord | undefined, from: number, tail: readonly JournalRecord[]): void {
+  #replay(machine: AnyStateMachine, header: Extract<JournalRecord, { kind: 'created' }>, snapshot: SnapshotRecord | undefined, from: number, tail: readonly JournalRecord[]): boolean {
     const errors = new Map<number, Map<number, unknown>>();
     for (const record of tail) {
       if (record.kind === 'actionError') errors.set(record.inputSeq, (errors.get(record.inputSeq) ?? new Map()).set(record.ordinal, record.error));
@@ -136,6 +170,12 @@ export class DurableActorRuntime {
       gate.beginRestore(snapshot.uids, snapshot.nextUid, snapshot.timers, snapshot.nextTimer);
       gate.beginInput(header.at, undefined);
       this.#start(machine, { snapshot: snapshot.persisted });
+      const restored = (this.#actor.getSnapshot() as { status: string }).status;
+      if (restored === 'error' && (snapshot.persisted as { status?: unknown }).status !== 'error') {
+        gate.stop();
+        this.#actor.stop();
+        return false;
+      }
     }
     gate.endInput();
     tail.forEach((record, index) => {
@@ -144,9 +184,23 @@ export class DurableActorRuntime {
       gate.deliver(record);
       gate.endInput();
     });
-    gate.goLive();
+    return true;
+  }
+
+  #goLive(): void {
+    this.#gate.goLive();
     this.#syncStatus();
     void this.#pump();
+  }
+
+  #withRecovery(rejectedSnapshot: string | undefined): this {
+    if (rejectedSnapshot !== undefined) this.#recovery = { ...this.#recovery, rejectedSnapshot };
+    return this;
+  }
+
+  /** How this instance was rebuilt (for tests and operators). */
+  get recovery(): DurableActorRecovery {
+    return this.#recovery;
   }
 
   #start(machine: AnyStateMachine, init: { input?: unknown; snapshot?: unknown }): void {
