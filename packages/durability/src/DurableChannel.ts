@@ -15,6 +15,8 @@ import { codec, type ChannelMessage } from './codec.js';
 import { ConsumerCursor, partitionStreamFor } from './ConsumerCursor.js';
 import { DedupCache } from './DedupCache.js';
 import { InFlightError } from './errors.js';
+import { GroupMember } from './GroupMember.js';
+import type { JoinOptions } from './JoinOptions.js';
 import { keyHash } from './keyHash.js';
 import { storeKey } from './storeKey.js';
 
@@ -144,6 +146,15 @@ export class DurableChannel {
     const driver = new CheckpointDriver(options.checkpoint ?? { kind: 'perMessage' });
     const cursor = await ConsumerCursor.resume(this.store, consumerId, this.name, partition);
     return new ChannelConsumer({ store: this.store, channel: this.name, partition, stream }, cursor, driver, batchSize);
+  }
+
+  /**
+   * Joins the worker group `group` of this channel: the group's members share
+   * its partitions (fair, sticky), each partition processed by one member at
+   * a time from the group's cursor (consumer id `group`). See `GroupMember`.
+   */
+  join(group: string, options?: JoinOptions): Promise<GroupMember> {
+    return GroupMember.join(this, group, options);
   }
 
   /**

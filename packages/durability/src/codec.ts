@@ -15,7 +15,8 @@ export type DurableRecord =
   | { readonly kind: 'dedupTombstone'; readonly key: string; readonly timestampMs: number }
   | ChannelMessage
   | PublishReceipt
-  | ActorRecord;
+  | ActorRecord
+  | GroupRecord;
 
 export type DurableRecordKind = DurableRecord['kind'];
 export type RecordOf<K extends DurableRecordKind> = Extract<DurableRecord, { kind: K }>;
@@ -66,6 +67,20 @@ export interface ActorRecord {
   readonly payload: Uint8Array;
 }
 
+/**
+ * An entry of a worker group's membership log. A member's incarnation is the
+ * sequence of its `memberJoined` entry; `leaseReleased` changes no membership,
+ * it wakes the member waiting for that partition.
+ */
+export type GroupRecord =
+  | { readonly kind: 'memberJoined'; readonly memberId: string }
+  | { readonly kind: 'memberLeft'; readonly incarnation: number; readonly reason: MemberLeftReason }
+  | { readonly kind: 'leaseReleased'; readonly incarnation: number; readonly partition: number };
+
+/** `left`: the member called `leave()`; `expired`: another member saw its heartbeat stop for a lease. */
+export type MemberLeftReason = 'left' | 'expired';
+const LEFT_REASONS: readonly MemberLeftReason[] = ['left', 'expired'];
+
 /*
  * Layout (big-endian): MAGIC, VERSION, kind TAG, then the kind's fields in a
  * fixed order. Integers are u64 that must be safe integers; strings are UTF-8
@@ -98,6 +113,9 @@ const TAGS = {
   channelMessage: 0x30,
   publishReceipt: 0x31,
   actorRecord: 0x40,
+  memberJoined: 0x50,
+  memberLeft: 0x51,
+  leaseReleased: 0x52,
 } as const satisfies Record<DurableRecordKind, number>;
 
 const KINDS = new Map<number, DurableRecordKind>(
@@ -329,6 +347,20 @@ function encode(record: DurableRecord): Uint8Array {
     case 'actorRecord':
       w.bytes('payload', record.payload);
       break;
+    case 'memberJoined':
+      w.string('memberId', record.memberId);
+      break;
+    case 'memberLeft': {
+      w.u64('incarnation', record.incarnation);
+      const reason = LEFT_REASONS.indexOf(record.reason);
+      if (reason < 0) throw new InvalidArgumentError('reason', `expected 'left' or 'expired', got ${JSON.stringify(record.reason)}`);
+      w.byte(reason);
+      break;
+    }
+    case 'leaseReleased':
+      w.u64('incarnation', record.incarnation);
+      w.u64('partition', record.partition);
+      break;
   }
   return w.finish();
 }
@@ -488,6 +520,17 @@ function readBody(r: Reader, kind: DurableRecordKind): DurableRecord {
       return { kind, messageId: r.string('messageId'), partition: r.u64('partition'), sequence: r.u64('sequence') };
     case 'actorRecord':
       return { kind, payload: r.bytesField() };
+    case 'memberJoined':
+      return { kind, memberId: r.string('memberId') };
+    case 'memberLeft': {
+      const incarnation = r.u64('incarnation');
+      const byte = r.byte();
+      const reason = LEFT_REASONS[byte];
+      if (reason === undefined) throw new DecodeError(`unknown memberLeft reason ${byte}`);
+      return { kind, incarnation, reason };
+    }
+    case 'leaseReleased':
+      return { kind, incarnation: r.u64('incarnation'), partition: r.u64('partition') };
   }
 }
 

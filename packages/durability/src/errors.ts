@@ -49,3 +49,21 @@ export class InFlightError extends LiminalError {
     super(`${namespace}: key ${JSON.stringify(key)} is claimed by a caller that has not finished`);
   }
 }
+
+/**
+ * This member no longer holds the partition's lease (another member took it
+ * over, e.g. after this process was paused past its lease): the work was not
+ * committed (nothing written) and the member dropped the partition.
+ */
+export class LeaseLostError extends LiminalError {
+  readonly code = 'LEASE_LOST';
+
+  constructor(
+    readonly group: string,
+    readonly partition: number,
+    readonly epoch: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`group ${JSON.stringify(group)}: lease of partition ${partition} at epoch ${epoch} was taken over`, options);
+  }
+}

@@ -9,6 +9,8 @@ export type {
   ConversationSnapshot,
   DurableRecord,
   DurableRecordKind,
+  GroupRecord,
+  MemberLeftReason,
   PublishReceipt,
   RecordOf,
 } from './codec.js';
@@ -31,7 +33,13 @@ export {
   snapshotStreamFor,
 } from './DurableConversation.js';
 export type { DurableConversationOptions, RecoveryMetrics, RecoverySource, SnapshotPolicy } from './DurableConversation.js';
-export { CursorRegressionError, DedupCollisionError, InFlightError } from './errors.js';
+export { CursorRegressionError, DedupCollisionError, InFlightError, LeaseLostError } from './errors.js';
+export { GroupMember } from './GroupMember.js';
+export type { GroupRunOptions, LeaseLostListener, PartitionsListener } from './GroupMember.js';
+export { DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS, DEFAULT_POLL_MS } from './JoinOptions.js';
+export type { JoinOptions } from './JoinOptions.js';
+export { monotonicClock } from './MonotonicClock.js';
+export type { MonotonicClock } from './MonotonicClock.js';
 export type { DedupCollisionReason } from './errors.js';
 export { keyHash } from './keyHash.js';
 export { recoverConversation, recoverCursor } from './recovery.js';

@@ -86,4 +86,7 @@ export const recordArb: fc.Arbitrary<DurableRecord> = fc.oneof(
   ),
   fc.record({ kind: fc.constant('publishReceipt' as const), messageId: text, partition: safeInt, sequence: safeInt }),
   fc.record({ kind: fc.constant('actorRecord' as const), payload }),
+  fc.record({ kind: fc.constant('memberJoined' as const), memberId: text }),
+  fc.record({ kind: fc.constant('memberLeft' as const), incarnation: safeInt, reason: fc.constantFrom('left' as const, 'expired' as const) }),
+  fc.record({ kind: fc.constant('leaseReleased' as const), incarnation: safeInt, partition: safeInt }),
 );

@@ -1,0 +1,443 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  assertName,
+  CasConflictError,
+  CommitConflictError,
+  InvalidArgumentError,
+  SequenceConflictError,
+  StoreUnavailableError,
+  type CheckOp,
+  type DurableStore,
+} from '@liminal/store';
+import type { ChannelEnvelope, MessageHandler } from './ChannelConsumer.js';
+import { codec, type GroupRecord } from './codec.js';
+import type { DurableChannel } from './DurableChannel.js';
+import { LeaseLostError } from './errors.js';
+import { groupKeysFor, type GroupKeys } from './internal/groupKeys.js';
+import { GroupView } from './internal/GroupView.js';
+import { HeartbeatObserver } from './internal/HeartbeatObserver.js';
+import { Wakeups } from './internal/Wakeups.js';
+import { groupSettings, type GroupSettings, type JoinOptions } from './JoinOptions.js';
+
+export type PartitionsListener = (partitions: readonly number[]) => void;
+export type LeaseLostListener = (error: LeaseLostError) => void;
+
+interface Listeners {
+  assigned: PartitionsListener;
+  revoked: PartitionsListener;
+  lost: LeaseLostListener;
+}
+
+export interface GroupRunOptions {
+  /** Aborting it stops `run` at the next message boundary (the member stays joined). */
+  readonly signal?: AbortSignal;
+}
+
+interface Worker {
+  readonly abort: AbortController;
+  readonly done: Promise<void>;
+}
+
+interface Lease {
+  readonly epoch: number;
+  worker?: Worker | undefined;
+}
+
+interface ActiveRun {
+  readonly handler: MessageHandler;
+  readonly signal: AbortSignal;
+  readonly end: (error?: unknown) => void;
+}
+
+/** Store errors a member waits out (PostgreSQL restarting, a connection dropped) instead of failing. */
+function isOutage(error: unknown): boolean {
+  return error instanceof StoreUnavailableError;
+}
+
+/**
+ * One process's membership in a worker group of a `DurableChannel`: the
+ * group's partitions are spread fairly over its live members, each partition
+ * processed by one member at a time from the group's cursor. Created by
+ * `channel.join(group, options)`; see the package README, "Worker groups",
+ * for the protocol (membership log, heartbeats, leases with epochs).
+ */
+export class GroupMember {
+  readonly memberId: string;
+  readonly settings: GroupSettings;
+  readonly #store: DurableStore;
+  readonly #keys: GroupKeys;
+  readonly #view: GroupView;
+  readonly #observer: HeartbeatObserver;
+  readonly #wakeups: Wakeups;
+  readonly #held = new Map<number, Lease>();
+  readonly #listeners: { [E in keyof Listeners]: Set<Listeners[E]> } = { assigned: new Set(), revoked: new Set(), lost: new Set() };
+  readonly #life = new AbortController();
+  #incarnation = -1;
+  #beats = 0;
+  #logSeen = -1;
+  #logDirty = true;
+  #nextPollAt = 0;
+  #state: 'joined' | 'leaving' | 'left' = 'joined';
+  #control: Promise<void> = Promise.resolve();
+  #run: ActiveRun | undefined;
+
+  private constructor(
+    readonly channel: DurableChannel,
+    readonly group: string,
+    settings: GroupSettings,
+  ) {
+    this.settings = settings;
+    this.memberId = settings.memberId;
+    this.#store = channel.store;
+    this.#keys = groupKeysFor(channel.name, group);
+    this.#view = new GroupView(channel.partitions);
+    this.#observer = new HeartbeatObserver(settings.leaseMs, settings.clock);
+    this.#wakeups = new Wakeups(channel.store);
+  }
+
+  /** Use `channel.join(group, options)`. Bad options are a `ConfigError` before anything is stored. */
+  static async join(channel: DurableChannel, group: string, options?: JoinOptions): Promise<GroupMember> {
+    assertName('group', group);
+    const member = new GroupMember(channel, group, groupSettings(options));
+    member.#wakeups.follow(member.#keys.log, member.#life.signal);
+    await member.#enter();
+    await member.#tick(true);
+    member.#control = member.#controlLoop();
+    return member;
+  }
+
+  /** This process's incarnation: the sequence of its latest join record in the membership log. */
+  get incarnation(): number {
+    return this.#incarnation;
+  }
+
+  /** The partitions whose lease this member holds now, ascending. */
+  assignment(): readonly number[] {
+    return [...this.#held.keys()].sort((a, b) => a - b);
+  }
+
+  /** Listens to leases won (`assigned`), handed over (`revoked`) and lost to a takeover (`lost`); returns the unsubscribe. */
+  on<E extends keyof Listeners>(event: E, listener: Listeners[E]): () => void {
+    const set = this.#listeners[event] as Set<Listeners[E]> | undefined;
+    if (set === undefined) throw new InvalidArgumentError('event', `expected 'assigned', 'revoked' or 'lost', got ${JSON.stringify(event)}`);
+    if (typeof listener !== 'function') throw new InvalidArgumentError('listener', 'expected a function');
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /**
+   * Processes the partitions this member holds, now and as it wins more,
+   * with `handler` (effectively once per message for the group). Live: it
+   * waits for new messages (store `watch`, with `pollMs` as fallback) and
+   * never ends when caught up. Resolves when `signal` aborts or `leave()` is
+   * called; rejects with the first error of `handler` (or a decode error),
+   * after stopping every partition. The member stays joined either way.
+   */
+  run(handler: MessageHandler, options: GroupRunOptions = {}): Promise<void> {
+    if (typeof handler !== 'function') throw new InvalidArgumentError('handler', 'expected a function');
+    if (this.#run !== undefined) throw new InvalidArgumentError('run', 'this member is already running');
+    if (this.#state !== 'joined') throw new InvalidArgumentError('run', `this member has ${this.#state === 'left' ? 'left' : 'begun leaving'} the group`);
+    const stop = new AbortController();
+    const signal = options.signal === undefined ? stop.signal : AbortSignal.any([stop.signal, options.signal]);
+    return new Promise<void>((resolve, reject) => {
+      let ended = false;
+      const end = (error?: unknown) => {
+        if (ended) return;
+        ended = true;
+        stop.abort();
+        void this.#stopWorkers().then(() => {
+          if (this.#run?.signal === signal) this.#run = undefined;
+          if (error === undefined) resolve();
+          else reject(error);
+        });
+      };
+      this.#run = { handler, signal, end };
+      signal.addEventListener('abort', () => end(), { once: true });
+      for (const [partition, lease] of this.#held) this.#startWorker(partition, lease);
+    });
+  }
+
+  /**
+   * Leaves the group: stops `run` at the next message boundary, releases every
+   * lease and records the leave, so the others take the partitions over at
+   * once instead of waiting for the lease to expire.
+   */
+  async leave(): Promise<void> {
+    if (this.#state !== 'joined') return;
+    this.#state = 'leaving';
+    this.#life.abort();
+    await this.#control;
+    this.#run?.end();
+    await this.#stopWorkers();
+    const released = [...this.#held.keys()];
+    for (const partition of released) await this.#release(partition);
+    if (released.length > 0) this.#emit('revoked', released);
+    await this.#appendLog({ kind: 'memberLeft', incarnation: this.#incarnation, reason: 'left' });
+    this.#state = 'left';
+  }
+
+  async #enter(): Promise<void> {
+    this.#incarnation = await this.#appendLog({ kind: 'memberJoined', memberId: this.memberId });
+    this.#beats = 0;
+    await this.#view.catchUp(this.#store, this.#keys.log);
+    this.#logDirty = false;
+  }
+
+  async #controlLoop(): Promise<void> {
+    const { heartbeatMs } = this.settings;
+    let nextBeatAt = performance.now() + heartbeatMs;
+    let outageMs = 0;
+    while (!this.#life.signal.aborted) {
+      const seen = this.#wakeups.mark(this.#keys.log);
+      await this.#wakeups.wait(this.#keys.log, seen, Math.max(0, nextBeatAt - performance.now()), this.#life.signal);
+      if (this.#life.signal.aborted) return;
+      const beat = performance.now() >= nextBeatAt;
+      if (beat) nextBeatAt = performance.now() + heartbeatMs;
+      try {
+        await this.#tick(beat);
+        outageMs = 0;
+      } catch (error) {
+        if (this.#life.signal.aborted) return;
+        if (!isOutage(error)) {
+          // A bug or a corrupt log: stop working rather than guess; the others take over after the lease.
+          this.#life.abort();
+          this.#run?.end(error);
+          return;
+        }
+        outageMs = Math.min(2_000, Math.max(100, outageMs * 2));
+        await sleep(outageMs, undefined, { signal: this.#life.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** One round: heartbeat and neighbour check when due, then catch up with the log and fix the leases. */
+  async #tick(beat: boolean): Promise<void> {
+    if (beat) {
+      await this.#heartbeat();
+      await this.#observeSuccessor();
+    }
+    const now = performance.now();
+    const generation = this.#wakeups.mark(this.#keys.log);
+    if (this.#logDirty || generation !== this.#logSeen || now >= this.#nextPollAt) {
+      this.#logSeen = generation;
+      this.#logDirty = false;
+      this.#nextPollAt = now + this.settings.pollMs;
+      await this.#view.catchUp(this.#store, this.#keys.log);
+    }
+    if (!this.#view.members.has(this.#incarnation)) await this.#rejoin();
+    await this.#reconcile();
+  }
+
+  async #heartbeat(): Promise<void> {
+    const key = this.#keys.heartbeat(this.#incarnation);
+    try {
+      await this.#store.cas(key, this.#beats, this.#beats + 1);
+      this.#beats += 1;
+    } catch (error) {
+      if (!(error instanceof CasConflictError)) throw error;
+      this.#beats = (await this.#store.readValue(key)) ?? 0;
+    }
+  }
+
+  /** Each member watches the next one (by incarnation, in a ring), so liveness costs one read per member per beat. */
+  async #observeSuccessor(): Promise<void> {
+    const successor = this.#view.successorOf(this.#incarnation);
+    if (successor === undefined) return this.#observer.reset();
+    const beats = await this.#store.readValue(this.#keys.heartbeat(successor));
+    if (this.#observer.observe(successor, beats) === 'alive') return;
+    await this.#appendLog({ kind: 'memberLeft', incarnation: successor, reason: 'expired' });
+    this.#observer.reset();
+    this.#logDirty = true;
+  }
+
+  /** Someone declared this member expired (it was paused or cut off): drop every lease and join again. */
+  async #rejoin(): Promise<void> {
+    await this.#stopWorkers();
+    const dropped = [...this.#held.keys()];
+    this.#held.clear();
+    if (dropped.length > 0) this.#emit('revoked', dropped);
+    await this.#enter();
+  }
+
+  async #reconcile(): Promise<void> {
+    const target = new Set(this.#view.partitionsOf(this.#incarnation));
+    const revoked = [...this.#held.keys()].filter((partition) => !target.has(partition));
+    if (revoked.length > 0) {
+      await Promise.all(revoked.map((partition) => this.#stopWorker(partition)));
+      for (const partition of revoked) await this.#release(partition);
+      this.#emit('revoked', revoked);
+    }
+    const assigned: number[] = [];
+    for (const partition of target) {
+      if (!this.#held.has(partition) && (await this.#acquire(partition))) assigned.push(partition);
+    }
+    if (assigned.length > 0) this.#emit('assigned', assigned);
+  }
+
+  /**
+   * Takes the lease when it is free or its holder is gone from the group:
+   * one commit moves the holder to this member and bumps the epoch. A live
+   * holder is left alone: it sees the same log and releases the partition
+   * itself (after its in-flight message), which wakes this member.
+   */
+  async #acquire(partition: number): Promise<boolean> {
+    const holderKey = this.#keys.holder(partition);
+    const epochKey = this.#keys.epoch(partition);
+    const holder = (await this.#store.readValue(holderKey)) ?? 0;
+    const mine = this.#incarnation + 1;
+    if (holder !== 0 && holder !== mine) {
+      const incarnation = holder - 1;
+      if (this.#view.members.has(incarnation)) return false;
+      if (incarnation >= this.#view.position) {
+        this.#logDirty = true; // a member this view has not seen join yet
+        return false;
+      }
+    }
+    const epoch = (await this.#store.readValue(epochKey)) ?? 0;
+    try {
+      await this.#store.commit([
+        { op: 'cas', key: holderKey, expected: holder, next: mine },
+        { op: 'cas', key: epochKey, expected: epoch, next: epoch + 1 },
+      ]);
+    } catch (error) {
+      if (error instanceof CommitConflictError) return false;
+      throw error;
+    }
+    const lease: Lease = { epoch: epoch + 1 };
+    this.#held.set(partition, lease);
+    this.#startWorker(partition, lease);
+    return true;
+  }
+
+  /** Frees a lease this member holds (its worker already stopped) and wakes whoever waits for it. */
+  async #release(partition: number): Promise<void> {
+    const lease = this.#held.get(partition);
+    if (lease === undefined) return;
+    this.#held.delete(partition);
+    try {
+      await this.#store.commit([
+        { op: 'cas', key: this.#keys.holder(partition), expected: this.#incarnation + 1, next: 0 },
+        { op: 'cas', key: this.#keys.epoch(partition), expected: lease.epoch, next: lease.epoch + 1 },
+      ]);
+    } catch (error) {
+      if (error instanceof CommitConflictError) return; // already taken over: nothing of ours to free
+      throw error;
+    }
+    await this.#appendLog({ kind: 'leaseReleased', incarnation: this.#incarnation, partition });
+  }
+
+  #startWorker(partition: number, lease: Lease): void {
+    const run = this.#run;
+    if (run === undefined || lease.worker !== undefined || run.signal.aborted) return;
+    const abort = new AbortController();
+    const signal = AbortSignal.any([abort.signal, run.signal]);
+    const done = this.#work(partition, lease, run, signal).then(
+      () => undefined,
+      (error: unknown) => {
+        if (error instanceof LeaseLostError) return this.#lost(partition, lease, error);
+        run.end(error);
+      },
+    );
+    lease.worker = { abort, done };
+  }
+
+  async #stopWorker(partition: number): Promise<void> {
+    const lease = this.#held.get(partition);
+    const worker = lease?.worker;
+    if (lease === undefined || worker === undefined) return;
+    worker.abort.abort();
+    await worker.done;
+    lease.worker = undefined;
+  }
+
+  async #stopWorkers(): Promise<void> {
+    await Promise.all([...this.#held.keys()].map((partition) => this.#stopWorker(partition)));
+  }
+
+  /** The lease was taken over while this member was working: drop the partition, tell listeners, look at the log again. */
+  #lost(partition: number, lease: Lease, error: LeaseLostError): void {
+    if (this.#held.get(partition) === lease) this.#held.delete(partition);
+    this.#emit('revoked', [partition]);
+    this.#emit('lost', error);
+    this.#logDirty = true;
+    this.#wakeups.notify(this.#keys.log);
+  }
+
+  /**
+   * Processes one partition from the group's cursor until `signal` aborts.
+   * Every commit carries a `check` that the lease epoch is still ours, so a
+   * member that lost the lease (paused past it, say) writes nothing.
+   */
+  async #work(partition: number, lease: Lease, run: ActiveRun, signal: AbortSignal): Promise<void> {
+    const stream = this.channel.streamFor(partition);
+    const watching = new AbortController();
+    this.#wakeups.follow(stream, AbortSignal.any([signal, watching.signal, this.#life.signal]));
+    const fence = { op: 'check', key: this.#keys.epoch(partition), equals: lease.epoch } as const;
+    let outageMs = 0;
+    try {
+      while (!signal.aborted) {
+        try {
+          const consumer = await this.channel.consume(this.group, partition, { batchSize: this.settings.batchSize });
+          let cursorAt: number | undefined;
+          for (;;) {
+            if (signal.aborted) return;
+            const seen = this.#wakeups.mark(stream);
+            const batch = await consumer.poll();
+            if (batch.length === 0) {
+              await this.#wakeups.wait(stream, seen, this.settings.pollMs, signal);
+              continue;
+            }
+            for (const envelope of batch) {
+              if (signal.aborted) return;
+              try {
+                cursorAt = await this.#processFenced(envelope, run.handler, fence, consumer.cursor.cursorKey, cursorAt ?? consumer.cursor.currentOffset);
+              } catch (error) {
+                if (error instanceof CommitConflictError) throw new LeaseLostError(this.group, partition, lease.epoch, { cause: error });
+                throw error;
+              }
+              outageMs = 0;
+            }
+          }
+        } catch (error) {
+          if (!isOutage(error) || signal.aborted) throw error;
+          outageMs = Math.min(2_000, Math.max(100, outageMs * 2));
+          await sleep(outageMs, undefined, { signal }).catch(() => undefined);
+        }
+      }
+    } finally {
+      watching.abort();
+    }
+  }
+
+  // TODO(#12 EffectTx): replaced by consumer.processOnce(envelope, handler, { conditions: [fence] }).
+  async #processFenced(envelope: ChannelEnvelope, handler: MessageHandler, fence: CheckOp, cursorKey: string, at: number): Promise<number> {
+    await handler(envelope);
+    await this.#store.commit([fence, { op: 'cas', key: cursorKey, expected: at, next: envelope.offset + 1 }]);
+    return envelope.offset + 1;
+  }
+
+  /** Appends to the membership log at its end, whoever else appends meanwhile; returns the sequence. */
+  async #appendLog(record: GroupRecord): Promise<number> {
+    const bytes = codec.encode(record);
+    let expected = this.#view.position;
+    for (;;) {
+      try {
+        return await this.#store.append(this.#keys.log, bytes, expected);
+      } catch (error) {
+        if (!(error instanceof SequenceConflictError)) throw error;
+        expected = error.actual;
+      }
+    }
+  }
+
+  #emit<E extends keyof Listeners>(event: E, value: Parameters<Listeners[E]>[0]): void {
+    for (const listener of this.#listeners[event]) {
+      try {
+        (listener as (value: unknown) => void)(value);
+      } catch {
+        // A listener's failure is its own; the member keeps its leases straight regardless.
+      }
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import { ConfigError } from '@liminal/store';
+import { nanoid } from 'nanoid';
+import type { MonotonicClock } from './MonotonicClock.js';
+import { monotonicClock } from './MonotonicClock.js';
+
+/** Options of `DurableChannel.join`. Every duration is in milliseconds. */
+export interface JoinOptions {
+  /** A name for this member in logs and `members()`; default a random id. */
+  readonly memberId?: string;
+  /** A member whose heartbeat has not moved for this long (on the observer's own clock) is dead; default 2000. */
+  readonly leaseMs?: number;
+  /** How often a member writes its heartbeat and checks its neighbour's; default 1000; must be below `leaseMs`. */
+  readonly heartbeatMs?: number;
+  /** Fallback read of the membership log and of idle partitions when no `watch` wake-up came; default 30000. */
+  readonly pollMs?: number;
+  /** Envelopes read per partition read; default 64. */
+  readonly batchSize?: number;
+  /** Time source for liveness decisions; default `performance.now()`. */
+  readonly clock?: MonotonicClock;
+}
+
+export interface GroupSettings {
+  readonly memberId: string;
+  readonly leaseMs: number;
+  readonly heartbeatMs: number;
+  readonly pollMs: number;
+  readonly batchSize: number;
+  readonly clock: MonotonicClock;
+}
+
+export const DEFAULT_LEASE_MS = 2_000;
+export const DEFAULT_HEARTBEAT_MS = 1_000;
+export const DEFAULT_POLL_MS = 30_000;
+const DEFAULT_BATCH_SIZE = 64;
+
+const KNOWN = new Set(['memberId', 'leaseMs', 'heartbeatMs', 'pollMs', 'batchSize', 'clock']);
+
+/** Validates `join` options (`ConfigError` on anything wrong) and fills in the defaults. */
+export function groupSettings(options: JoinOptions | undefined): GroupSettings {
+  if (options === undefined) options = {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new ConfigError('join options must be an object');
+  const unknown = Object.keys(options).filter((key) => !KNOWN.has(key));
+  if (unknown.length > 0) throw new ConfigError(`unknown join option(s): ${unknown.join(', ')}`);
+  const { memberId = nanoid(), clock = monotonicClock } = options;
+  if (typeof memberId !== 'string' || memberId.length === 0) throw new ConfigError(`memberId must be a non-empty string, got ${JSON.stringify(memberId)}`);
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') throw new ConfigError('clock must have a now() method');
+  const leaseMs = positive('leaseMs', options.leaseMs ?? DEFAULT_LEASE_MS);
+  const heartbeatMs = positive('heartbeatMs', options.heartbeatMs ?? Math.min(DEFAULT_HEARTBEAT_MS, Math.floor(leaseMs / 2)));
+  const pollMs = positive('pollMs', options.pollMs ?? DEFAULT_POLL_MS);
+  const batchSize = positive('batchSize', options.batchSize ?? DEFAULT_BATCH_SIZE);
+  if (leaseMs <= heartbeatMs) {
+    throw new ConfigError(`leaseMs (${leaseMs}) must be greater than heartbeatMs (${heartbeatMs}): a live member must beat at least once per lease`);
+  }
+  return { memberId, leaseMs, heartbeatMs, pollMs, batchSize, clock };
+}
+
+function positive(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigError(`${name} must be a positive safe integer, got ${String(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,25 @@
+/**
+ * The store names of one worker group of one channel. All of them extend the
+ * same `group` prefix, so they never meet a partition stream, a cursor or a
+ * dedup stream.
+ */
+export interface GroupKeys {
+  /** The membership log: `memberJoined` / `memberLeft` / `leaseReleased` records. */
+  readonly log: string;
+  /** Counter a member increments every heartbeat. */
+  heartbeat(incarnation: number): string;
+  /** Counter: the incarnation + 1 of the member holding partition `p`, 0 when free. */
+  holder(partition: number): string;
+  /** Counter bumped on every change of holder; every work commit checks it. */
+  epoch(partition: number): string;
+}
+
+export function groupKeysFor(channel: string, group: string): GroupKeys {
+  const base = `${channel}:group:${group}`;
+  return {
+    log: `${base}:members`,
+    heartbeat: (incarnation) => `${base}:heartbeat:${incarnation}`,
+    holder: (partition) => `${base}:holder:${partition}`,
+    epoch: (partition) => `${base}:epoch:${partition}`,
+  };
+}

@@ -1,0 +1,199 @@
+import { ConfigError, MemoryStore, type DurableStore } from '@liminal/store';
+import { ForwardingStore } from '@liminal/store/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DurableChannel, LeaseLostError, type ChannelEnvelope, type GroupMember, type JoinOptions } from '../src/index.js';
+import { bytes, text } from './support/stores.js';
+
+/** Long leases: in these tests a member only dies when the test says so (through its clock). */
+const quick: JoinOptions = { leaseMs: 60_000, heartbeatMs: 50, pollMs: 50 };
+
+const members: GroupMember[] = [];
+afterEach(async () => {
+  await Promise.all(members.splice(0).map((member) => member.leave().catch(() => undefined)));
+});
+
+async function join(channel: DurableChannel, options: JoinOptions = {}): Promise<GroupMember> {
+  const member = await channel.join('billing', { ...quick, ...options });
+  members.push(member);
+  return member;
+}
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const counts = (group: readonly GroupMember[]) => group.map((member) => member.assignment().length);
+const owned = (group: readonly GroupMember[]) => group.flatMap((member) => member.assignment()).sort((a, b) => a - b);
+const all = (partitions: number) => Array.from({ length: partitions }, (_, p) => p);
+
+/** A store whose calls from one member can be frozen, as if its process were stopped (SIGSTOP). */
+class FreezableStore extends ForwardingStore {
+  #thaw: Promise<void> | undefined;
+  #release: (() => void) | undefined;
+
+  freeze(): void {
+    this.#thaw = new Promise((resolve) => (this.#release = resolve));
+  }
+
+  thaw(): void {
+    this.#release?.();
+    this.#thaw = undefined;
+  }
+
+  override async readValue(key: string) {
+    await this.#thaw;
+    return super.readValue(key);
+  }
+
+  override async cas(key: string, expected: number, next: number) {
+    await this.#thaw;
+    return super.cas(key, expected, next);
+  }
+
+  override async commit(ops: Parameters<DurableStore['commit']>[0]) {
+    await this.#thaw;
+    return super.commit(ops);
+  }
+
+  override async readFrom(stream: string, fromSeq: number, limit: number) {
+    await this.#thaw;
+    return super.readFrom(stream, fromSeq, limit);
+  }
+
+  override async append(stream: string, payload: Uint8Array, expectedSeq: number) {
+    await this.#thaw;
+    return super.append(stream, payload, expectedSeq);
+  }
+}
+
+describe('worker groups (one process)', () => {
+  it('spreads 8 partitions over 3 members as 3/3/2, and a join moves only what it must', async () => {
+    const channel = new DurableChannel(new MemoryStore(), 'orders', { partitions: 8 });
+    const a = await join(channel, { memberId: 'a' });
+    expect(a.assignment()).toEqual(all(8));
+    const b = await join(channel, { memberId: 'b' });
+    await until(() => owned([a, b]).length === 8 && Math.abs(a.assignment().length - b.assignment().length) === 0, 'a 4/4 split');
+    const before = new Map([...a.assignment()].map((p) => [p, 'a']));
+    for (const p of b.assignment()) before.set(p, 'b');
+    const c = await join(channel, { memberId: 'c' });
+    await until(() => owned([a, b, c]).length === 8 && c.assignment().length === 2, 'a 3/3/2 split');
+    expect(counts([a, b, c]).sort()).toEqual([2, 3, 3]);
+    expect(owned([a, b, c])).toEqual(all(8));
+    // Only c's two partitions changed hands.
+    const moved = [...before].filter(([p, owner]) => !(owner === 'a' ? a : b).assignment().includes(p)).map(([p]) => p);
+    expect(moved.sort()).toEqual([...c.assignment()]);
+  });
+
+  it('processes every message once across members, in key order, and live (run waits for new messages)', async () => {
+    const channel = new DurableChannel(new MemoryStore(), 'orders', { partitions: 4 });
+    const group = [await join(channel), await join(channel)];
+    await until(() => owned(group).length === 4 && counts(group).every((n) => n === 2), 'a 2/2 split');
+    const seen: string[] = [];
+    const stop = new AbortController();
+    const runs = group.map((member) => member.run(({ payload }: ChannelEnvelope) => void seen.push(text(payload)), { signal: stop.signal }));
+    for (let i = 0; i < 40; i++) await channel.publish(bytes(`k${i % 5}:${i}`), { key: `k${i % 5}` });
+    await until(() => seen.length === 40, '40 messages');
+    for (let i = 40; i < 50; i++) await channel.publish(bytes(`k${i % 5}:${i}`), { key: `k${i % 5}` });
+    await until(() => seen.length === 50, 'messages published after catching up');
+    stop.abort();
+    await Promise.all(runs);
+    expect(new Set(seen).size).toBe(50);
+    for (let k = 0; k < 5; k++) {
+      const order = seen.filter((m) => m.startsWith(`k${k}:`)).map((m) => Number(m.split(':')[1]));
+      expect(order).toEqual([...order].sort((x, y) => x - y));
+    }
+  });
+
+  it('a graceful leave hands the partitions over at once, long before the lease would expire', async () => {
+    const channel = new DurableChannel(new MemoryStore(), 'orders', { partitions: 6 });
+    const a = await join(channel);
+    const b = await join(channel);
+    await until(() => counts([a, b]).every((n) => n === 3), 'a 3/3 split');
+    const revoked: number[][] = [];
+    b.on('revoked', (partitions) => revoked.push([...partitions]));
+    const left = b.assignment();
+    await b.leave();
+    expect(b.assignment()).toEqual([]);
+    expect(revoked.flat().sort()).toEqual([...left]);
+    await until(() => a.assignment().length === 6, 'a takes over'); // the lease is 60 s: only the hand-over explains this
+  });
+
+  it('a member paused past its lease is declared dead; its late commit writes nothing (LeaseLostError) and its partitions are processed once by the others', async () => {
+    const inner = new MemoryStore();
+    const frozen = new FreezableStore(inner);
+    const clock = { t: 0, now: () => clock.t };
+    const watcher = new DurableChannel(inner, 'orders', { partitions: 2 });
+    const zombieChannel = new DurableChannel(frozen, 'orders', { partitions: 2 });
+    const a = await join(watcher, { memberId: 'a', clock, leaseMs: 1_000, heartbeatMs: 50 });
+    const z = await join(zombieChannel, { memberId: 'z', leaseMs: 60_000 });
+    await until(() => counts([a, z]).every((n) => n === 1), 'a 1/1 split');
+    const [zp] = z.assignment() as [number];
+    const lost: LeaseLostError[] = [];
+    z.on('lost', (error) => lost.push(error));
+
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    let resume!: () => void;
+    const paused = new Promise<void>((resolve) => (resume = resolve));
+    const handledBy: string[] = [];
+    const zStop = new AbortController();
+    const zRun = z.run(
+      async ({ payload }) => {
+        entered();
+        await paused; // z stops here, as if SIGSTOPped mid-message
+        handledBy.push(`z:${text(payload)}`);
+      },
+      { signal: zStop.signal },
+    );
+    const aStop = new AbortController();
+    const aRun = a.run(({ payload }) => void handledBy.push(`a:${text(payload)}`), { signal: aStop.signal });
+    const key = ['x', 'y', 'w', 'v', 'u'].find((k) => watcher.partitionFor(k) === zp) as string;
+    await watcher.publish(bytes('m1'), { key });
+    await inHandler;
+    frozen.freeze();
+    // Time passes on a's clock only: z's heartbeat stays where it was when z froze.
+    await until(() => {
+      clock.t += 250;
+      return a.assignment().length === 2;
+    }, 'a takes over the partition of the dead member');
+    await until(() => handledBy.includes('a:m1'), 'a processes the message z was stuck on');
+
+    frozen.thaw();
+    resume(); // z wakes up and tries to commit m1
+    await until(() => lost.length === 1, 'the zombie learns it lost the lease');
+    expect(lost[0]).toBeInstanceOf(LeaseLostError);
+    expect(lost[0]?.code).toBe('LEASE_LOST');
+    expect(lost[0]?.partition).toBe(zp);
+    expect((await watcher.consume('billing', zp)).cursor.currentOffset).toBe(1); // the cursor moved once, by a
+    await until(() => z.assignment().length === 1 && a.assignment().length === 1, 'the zombie rejoins and gets a fair share again');
+    zStop.abort();
+    aStop.abort();
+    await Promise.all([zRun, aRun]);
+  });
+
+  it('rejects bad options with ConfigError before anything is stored', async () => {
+    const store = new MemoryStore();
+    const channel = new DurableChannel(store, 'orders', { partitions: 2 });
+    const bad: unknown[] = [
+      { leaseMs: 1000, heartbeatMs: 1000 },
+      { leaseMs: 500, heartbeatMs: 1000 },
+      { leaseMs: -1 },
+      { heartbeatMs: 0 },
+      { pollMs: 1.5 },
+      { batchSize: -3 },
+      { leaseMs: '2000' },
+      { memberId: '' },
+      { clock: {} },
+      { leaseMS: 2000 },
+      'fast',
+    ];
+    for (const options of bad) {
+      await expect(channel.join('billing', options as JoinOptions), JSON.stringify(options)).rejects.toThrow(ConfigError);
+    }
+    expect(await store.listStreams('')).toEqual([]);
+  });
+});
