@@ -9,8 +9,9 @@ import {
   StoreUnavailableError,
   type CheckOp,
   type DurableStore,
+  type WriteOp,
 } from '@liminal/store';
-import type { ChannelEnvelope, MessageHandler } from './ChannelConsumer.js';
+import type { ChannelEnvelope } from './ChannelConsumer.js';
 import { codec, type GroupRecord } from './codec.js';
 import type { DurableChannel } from './DurableChannel.js';
 import { LeaseLostError } from './errors.js';
@@ -19,6 +20,18 @@ import { GroupView } from './internal/GroupView.js';
 import { HeartbeatObserver } from './internal/HeartbeatObserver.js';
 import { Wakeups } from './internal/Wakeups.js';
 import { groupSettings, type GroupSettings, type JoinOptions } from './JoinOptions.js';
+
+/**
+ * The writes a handler adds to its message's commit (with the cursor advance
+ * and the lease check), so they happen exactly once for the group.
+ * TODO(#12 EffectTx): becomes `EffectTx` from `ChannelConsumer.processOnce`.
+ */
+export interface GroupEffects {
+  cas(key: string, expected: number, next: number): void;
+}
+
+/** Handles one message; its `effects` commit with the cursor advance, or not at all. */
+export type GroupHandler = (envelope: ChannelEnvelope, effects: GroupEffects) => Promise<unknown> | unknown;
 
 export type PartitionsListener = (partitions: readonly number[]) => void;
 export type LeaseLostListener = (error: LeaseLostError) => void;
@@ -45,7 +58,7 @@ interface Lease {
 }
 
 interface ActiveRun {
-  readonly handler: MessageHandler;
+  readonly handler: GroupHandler;
   readonly signal: AbortSignal;
   readonly end: (error?: unknown) => void;
 }
@@ -134,7 +147,7 @@ export class GroupMember {
    * called; rejects with the first error of `handler` (or a decode error),
    * after stopping every partition. The member stays joined either way.
    */
-  run(handler: MessageHandler, options: GroupRunOptions = {}): Promise<void> {
+  run(handler: GroupHandler, options: GroupRunOptions = {}): Promise<void> {
     if (typeof handler !== 'function') throw new InvalidArgumentError('handler', 'expected a function');
     if (this.#run !== undefined) throw new InvalidArgumentError('run', 'this member is already running');
     if (this.#state !== 'joined') throw new InvalidArgumentError('run', `this member has ${this.#state === 'left' ? 'left' : 'begun leaving'} the group`);
@@ -393,7 +406,8 @@ export class GroupMember {
               try {
                 cursorAt = await this.#processFenced(envelope, run.handler, fence, consumer.cursor.cursorKey, cursorAt ?? consumer.cursor.currentOffset);
               } catch (error) {
-                if (error instanceof CommitConflictError) throw new LeaseLostError(this.group, partition, lease.epoch, { cause: error });
+                // Op 0 is the lease check and op 1 the cursor: either failing means another member owns the partition now.
+                if (error instanceof CommitConflictError && error.index < 2) throw new LeaseLostError(this.group, partition, lease.epoch, { cause: error });
                 throw error;
               }
               outageMs = 0;
@@ -411,9 +425,10 @@ export class GroupMember {
   }
 
   // TODO(#12 EffectTx): replaced by consumer.processOnce(envelope, handler, { conditions: [fence] }).
-  async #processFenced(envelope: ChannelEnvelope, handler: MessageHandler, fence: CheckOp, cursorKey: string, at: number): Promise<number> {
-    await handler(envelope);
-    await this.#store.commit([fence, { op: 'cas', key: cursorKey, expected: at, next: envelope.offset + 1 }]);
+  async #processFenced(envelope: ChannelEnvelope, handler: GroupHandler, fence: CheckOp, cursorKey: string, at: number): Promise<number> {
+    const effects: WriteOp[] = [];
+    await handler(envelope, { cas: (key, expected, next) => void effects.push({ op: 'cas', key, expected, next }) });
+    await this.#store.commit([fence, { op: 'cas', key: cursorKey, expected: at, next: envelope.offset + 1 }, ...effects]);
     return envelope.offset + 1;
   }
 

@@ -35,7 +35,7 @@ export {
 export type { DurableConversationOptions, RecoveryMetrics, RecoverySource, SnapshotPolicy } from './DurableConversation.js';
 export { CursorRegressionError, DedupCollisionError, InFlightError, LeaseLostError } from './errors.js';
 export { GroupMember } from './GroupMember.js';
-export type { GroupRunOptions, LeaseLostListener, PartitionsListener } from './GroupMember.js';
+export type { GroupEffects, GroupHandler, GroupRunOptions, LeaseLostListener, PartitionsListener } from './GroupMember.js';
 export { DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS, DEFAULT_POLL_MS } from './JoinOptions.js';
 export type { JoinOptions } from './JoinOptions.js';
 export { monotonicClock } from './MonotonicClock.js';
