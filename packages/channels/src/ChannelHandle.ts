@@ -1,4 +1,5 @@
 import type { ConsumerGroup, ConsumerGroupOptions } from './ConsumerGroup.js';
+import type { DurableSubscribeOptions, DurableSubscription } from './DurableSubscription.js';
 import type {
   ChannelMode,
   ChannelState,
@@ -28,6 +29,14 @@ export interface ChannelHandle<T = unknown> {
    */
   publish(message: T, options?: PublishOptions): Promise<PublishResult>;
   subscribe(handler: Handler<T>, options?: SubscribeOptions<T>): Unsubscribe;
+  /**
+   * Durable channels only (`ConfigError` otherwise): joins the worker group
+   * `group` and delivers the stored messages of its partitions — published by
+   * any process — from the group's cursor, so a restarted subscriber resumes
+   * where the group left off. Processes subscribing with the same group share
+   * the partitions; see `DurableChannel.join` in @liminal/durability.
+   */
+  subscribeDurable(group: string, handler: Handler<T>, options?: DurableSubscribeOptions<T>): Promise<DurableSubscription>;
   /** The consumer group `name`, created on first use (later options are ignored). */
   group(name: string, options?: ConsumerGroupOptions): ConsumerGroup<T>;
   /** Replaces the schema; a field may be added only as optional (`IncompatibleSchemaError` otherwise). */

@@ -5,6 +5,7 @@ export { type Clock, systemClock } from './Clock.js';
 export { compilePredicate, type MessageFilter } from './compilePredicate.js';
 export type { ConsumerGroup, ConsumerGroupOptions, UndeliverableListener } from './ConsumerGroup.js';
 export { decodeDurableMessage, type DurableMessage } from './durableMessage.js';
+export type { DurableSubscribeOptions, DurableSubscription } from './DurableSubscription.js';
 export {
   BackpressureError,
   ChannelClosedError,

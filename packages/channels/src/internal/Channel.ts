@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidArgumentError, type LiminalError, assertName, assertNonNegativeSafeInteger, assertPositiveSafeInteger } from '@liminal/store';
+import { ConfigError, InvalidArgumentError, type LiminalError, assertName, assertNonNegativeSafeInteger, assertPositiveSafeInteger } from '@liminal/store';
 import { createSupervisor, SupervisorEscalationError } from '@liminal/actors';
 import { type Actor, type AnyActorRef, createActor } from 'xstate';
 import type { ChannelHandle } from '../ChannelHandle.js';
@@ -25,6 +25,8 @@ import type {
 } from '../types.js';
 import type { InboxEvent, InboxLimits } from './Inbox.js';
 import type { AppendOptions, ChannelRecord, LogWrite, MessageLog } from './MessageLog.js';
+import { DurableLog } from './DurableLog.js';
+import { type DurableSubscribeOptions, type DurableSubscription, subscribeDurable } from '../DurableSubscription.js';
 import { MessageSchema } from './MessageSchema.js';
 import { Queue } from './Queue.js';
 import { RecentIds } from './RecentIds.js';
@@ -223,6 +225,18 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
       this.#routes.delete(key);
       route.inbox.close();
     };
+  }
+
+  async subscribeDurable(group: string, handler: Handler<T>, options: DurableSubscribeOptions<T> = {}): Promise<DurableSubscription> {
+    this.#assertUsable();
+    const { log } = this.deps;
+    if (!(log instanceof DurableLog)) throw new ConfigError(`channel ${JSON.stringify(this.name)} is ephemeral: only durable channels have stored messages to subscribe to`);
+    return subscribeDurable(log.channel, group, handler, options, {
+      handlerFailed: () => {
+        this.#stats.handlerErrors += 1;
+        this.deps.metrics.crashed(this.name, 'subscriber');
+      },
+    });
   }
 
   group(name: string, options: ConsumerGroupOptions = {}): ConsumerGroup<T> {

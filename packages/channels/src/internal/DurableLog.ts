@@ -25,6 +25,11 @@ export class DurableLog implements MessageLog {
     this.#channel = new DurableChannel(store, name, { partitions });
   }
 
+  /** The `DurableChannel` the log writes through (replaced on `recover`). */
+  get channel(): DurableChannel {
+    return this.#channel;
+  }
+
   /** A fresh `DurableChannel` forgets cached stream positions a crash may have made stale. */
   async recover(): Promise<void> {
     this.#channel = new DurableChannel(this.store, this.name, { partitions: this.partitions });
