@@ -27,8 +27,9 @@ export type RunExit = 0 | 1 | 130;
 
 /**
  * The coordinator process: starts or resumes a run, publishes the orders,
- * supervises the worker processes, shows progress, then reads the ledger
- * back and prints the summary.
+ * starts the worker processes (they share the partitions through a worker
+ * group; nothing is assigned here), shows progress, then reads the ledger back
+ * and prints the summary.
  */
 export async function runDemo(options: DemoOptions, out: NodeJS.WriteStream): Promise<RunExit> {
   // Before the store: a port that cannot be served is bad input, and nothing is written for it.
@@ -78,10 +79,9 @@ async function coordinate(
   let settle!: (outcome: 'finished' | 'interrupted' | Error) => void;
   const settled = new Promise<'finished' | 'interrupted' | Error>((resolve) => (settle = resolve));
   const pool = new WorkerPool(
-    (index) => ({ location: options.location, run: run.run, index, workers: options.workers, crashRate: options.crashRate, metrics: served !== undefined }),
-    run.partitions,
+    (index) => ({ location: options.location, run: run.run, index, crashRate: options.crashRate, metrics: served !== undefined }),
     options.workers,
-    { note: (line) => view.note(line), finished: (error) => settle(error ?? 'finished') },
+    { note: (line) => view.note(line), failed: (error) => settle(error) },
   );
   if (served !== undefined) {
     served.metrics.attach(() => ({ stats: pool.totals(), workerRestarts: pool.restarts }), () => pool.workerMetrics());
@@ -103,11 +103,14 @@ async function coordinate(
       restarts: totals.participantRestarts + totals.partitionRestarts + pool.restarts,
     };
   };
+  // The workers never decide the run is over (each sees only its partitions): the coordinator
+  // watches the cursors and, once every order is processed, asks them all to leave.
   let ticking = true;
   const ticker = (async () => {
     while (ticking) {
       try {
         view.update(await snapshot());
+        if (await isFinished(store, run)) settle('finished');
       } catch (error) {
         if (!isOutage(error)) throw error;
       }
@@ -118,7 +121,7 @@ async function coordinate(
   const outcome = await settled;
   process.off('SIGINT', onSigint);
   producing.abort();
-  if (outcome !== 'finished') await pool.stop();
+  await pool.stop();
   await producer;
   ticking = false;
   await ticker;

@@ -39,8 +39,4 @@ export class RunNames {
   conversation(partition: number): string {
     return `${this.prefix}:conversation:p${partition}`;
   }
-  /** Fencing epoch of a partition: each new owner increments it; an owner that sees a newer epoch stops. */
-  ownerEpoch(partition: number): string {
-    return `${this.prefix}:owner:p${partition}`;
-  }
 }

@@ -1,16 +1,18 @@
 import { createSupervisor, SupervisorEscalationError } from '@liminal/actors';
 import type { ChannelMetrics } from '@liminal/channels';
+import type { GroupMember } from '@liminal/durability';
 import type { DurableStore } from '@liminal/store';
 import { createActor, fromPromise } from 'xstate';
 import type { Run } from './manifest.js';
-import { drivePartition, type PartitionEnd } from './partitionWorker.js';
+import { orderHandler } from './partitionWorker.js';
 import type { WorkerStats } from './stats.js';
 import { partitionSupervision, type SupervisorSpec } from './supervision.js';
 
-export interface PartitionSupervisorOptions {
+export interface MemberSupervisorOptions {
   readonly store: DurableStore;
   readonly run: Run;
-  readonly partitions: readonly number[];
+  /** This process's membership in the run's worker group: it decides which partitions are ours. */
+  readonly member: GroupMember;
   readonly crashRate: number;
   readonly stats: WorkerStats;
   readonly signal: AbortSignal;
@@ -21,63 +23,52 @@ export interface PartitionSupervisorOptions {
   readonly metrics?: ChannelMetrics;
 }
 
-interface PartitionInput {
-  readonly partition: number;
-  readonly ended: (end: PartitionEnd) => void;
+interface RunInput {
+  readonly ended: () => void;
 }
 
 /**
- * Runs one XState actor per partition under a `createSupervisor` from
- * @liminal/actors (one-for-one: a crashed partition restarts alone and
- * recovers from the durable logs). Resolves to true when every partition was
- * drained (false if stopped or fenced), or rejects with
+ * Runs the group member's `run` as an XState actor under a `createSupervisor`
+ * from @liminal/actors: a crash that escapes the handler (a participant
+ * supervisor giving up, a fenced journal write, a decode error) fails the
+ * actor, and the supervisor restarts it, which reopens every partition from
+ * the durable logs. Resolves once `signal` stopped the run, or rejects with
  * `SupervisorEscalationError` when restarts exceed the intensity.
  */
-export function supervisePartitions(options: PartitionSupervisorOptions): Promise<boolean> {
-  const { store, run, partitions, crashRate, stats, signal, log } = options;
+export function superviseMember(options: MemberSupervisorOptions): Promise<void> {
+  const { store, run, member, crashRate, stats, signal, log } = options;
   const spec = options.spec ?? partitionSupervision;
-  if (partitions.length === 0) return Promise.resolve(true);
-  const starts = new Map<number, number>();
-  const partitionActor = fromPromise<PartitionEnd, PartitionInput>(async ({ input, signal: stopped }) => {
-    const incarnation = starts.get(input.partition) ?? 0;
-    starts.set(input.partition, incarnation + 1);
-    const end = await drivePartition({
-      store,
-      run,
-      partition: input.partition,
-      crashRate,
-      stats,
-      signal: AbortSignal.any([stopped, signal]),
-      log,
-      incarnation,
-      metrics: options.metrics,
-    });
-    input.ended(end);
-    return end;
+  let starts = 0;
+  const memberRun = fromPromise<void, RunInput>(async ({ input, signal: stopped }) => {
+    const handler = orderHandler({ store, run, crashRate, stats, incarnation: starts++, metrics: options.metrics });
+    const forget = member.on('revoked', handler.forget);
+    try {
+      await member.run(handler.handle, { signal: AbortSignal.any([stopped, signal]) });
+    } finally {
+      forget();
+    }
+    input.ended();
   });
   return new Promise((resolve, reject) => {
-    const ended = new Map<number, PartitionEnd>();
     const supervisor = createActor(
       createSupervisor({
         strategy: spec.strategy,
         intensity: spec.intensity,
         periodMs: spec.periodMs,
-        children: partitions.map((partition) => ({
-          id: `partition-${partition}`,
-          logic: partitionActor,
-          // Transient: restarted after a crash, left alone once its partition is drained.
-          restart: 'transient' as const,
-          input: {
-            partition,
-            ended: (end) => {
-              ended.set(partition, end);
-              if (ended.size === partitions.length) {
+        children: [
+          {
+            id: 'member-run',
+            logic: memberRun,
+            // Transient: restarted after a crash, left alone once stopped on purpose.
+            restart: 'transient' as const,
+            input: {
+              ended: () => {
                 supervisor.stop();
-                resolve([...ended.values()].every((e) => e === 'drained'));
-              }
-            },
-          } satisfies PartitionInput,
-        })),
+                resolve();
+              },
+            } satisfies RunInput,
+          },
+        ],
       }),
     );
     const lastCrash = new Map<string, string>();
@@ -86,7 +77,7 @@ export function supervisePartitions(options: PartitionSupervisorOptions): Promis
     });
     supervisor.on('supervisor.restart', (event) => {
       stats.partitionRestarts += 1;
-      log(`${event.child} crashed (${lastCrash.get(event.child) ?? 'unknown'}); its supervisor restarted it from the durable log`);
+      log(`${event.child} crashed (${lastCrash.get(event.child) ?? 'unknown'}); its supervisor restarted it from the durable logs`);
     });
     supervisor.subscribe({
       error: (error) => reject(error instanceof SupervisorEscalationError ? error : new SupervisorEscalationError('partitions', 'unknown', spec.intensity, spec.periodMs, error)),

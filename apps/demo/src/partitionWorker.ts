@@ -1,103 +1,76 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DurableSteps } from '@liminal/actors';
 import type { ChannelMetrics } from '@liminal/channels';
-import { DedupCache, DurableChannel, type ChannelConsumer } from '@liminal/durability';
-import { CasConflictError, LiminalError, type DurableStore } from '@liminal/store';
+import { DedupCache, type GroupHandler } from '@liminal/durability';
+import type { DurableStore } from '@liminal/store';
 import { EffectLedger } from './effectLedger.js';
 import type { Run } from './manifest.js';
 import { decodeOrder, type Order } from './orders.js';
-import { isOutage, sleep } from './outage.js';
 import { seededRandom, type Random } from './prng.js';
 import { runOrderConversation, type OrderConversationContext } from './orderConversation.js';
 import type { ParticipantKind, Step } from './saga.js';
 import type { WorkerStats } from './stats.js';
 import { ParticipantCrash, participantSupervision, RestartBudget } from './supervision.js';
 
-export interface PartitionJob {
+export interface GroupJob {
   readonly store: DurableStore;
   readonly run: Run;
-  readonly partition: number;
   readonly crashRate: number;
   readonly stats: WorkerStats;
-  readonly signal: AbortSignal;
-  readonly log: (line: string) => void;
-  /** How many times the supervisor has started this partition's actor before (varies the crash schedule). */
+  /** How many times the supervisor has started this member's run before (varies the crash schedule). */
   readonly incarnation: number;
   /** Conversation phases and step latencies go here when set. */
   readonly metrics?: ChannelMetrics | undefined;
 }
 
-/** How a partition's driver ended. */
-export type PartitionEnd = 'drained' | 'stopped' | 'fenced';
-
-/** Another process claimed the partition (a newer fencing epoch); this one must stop touching it. */
-export class OwnershipLostError extends LiminalError {
-  readonly code = 'OWNERSHIP_LOST';
+/** What a worker needs to process one partition's orders; opened when the partition is won. */
+interface PartitionContext {
+  readonly steps: DurableSteps;
+  readonly orders: OrderConversationContext;
 }
-
-const idlePollMs = 50;
 
 /**
- * Drives one partition until every order in it is processed, as the body of
- * an XState actor supervised by `supervisePartitions`
- * (partitionSupervisor.ts): any crash that escapes (a participant supervisor giving
- * up, a decode error, a fenced write) fails the actor and the supervisor
- * restarts it, recovering from the durable logs. A store outage (e.g. a
- * PostgreSQL restart) is waited out with backoff instead, so the worker
- * reconnects rather than dying.
+ * The group member's message handler: each order is processed in its
+ * partition's context (its log of finished orders, its effect ledger, its
+ * participants), opened from the durable logs the first time the member sees
+ * the partition and forgotten when the partition is revoked, so a partition
+ * won back later is recovered afresh from what its other owners wrote.
  */
-export async function drivePartition(job: PartitionJob): Promise<PartitionEnd> {
-  let outageMs = 0;
-  for (let incarnation = job.incarnation * 1_000; ; incarnation++) {
-    try {
-      return await runOwnedPartition(job, incarnation);
-    } catch (error) {
-      if (job.signal.aborted) return 'stopped';
-      if (error instanceof OwnershipLostError) return 'fenced';
-      if (!isOutage(error)) throw error;
-      if (outageMs === 0) job.log(`partition ${job.partition}: store unavailable, reconnecting (${describe(error)})`);
-      job.stats.storeOutages += outageMs === 0 ? 1 : 0;
-      outageMs = Math.min(2_000, Math.max(100, outageMs * 2));
-      await sleep(outageMs, job.signal);
-    }
-  }
-}
-
-async function runOwnedPartition(job: PartitionJob, incarnation: number): Promise<PartitionEnd> {
-  const { store, run, partition, signal } = job;
-  const names = run.names;
-  const epoch = await claimOwnership(store, names.ownerEpoch(partition));
-  const channel = new DurableChannel(store, names.channel, { partitions: run.partitions });
-  const consumer = await channel.consume(names.consumerId, partition, { batchSize: 16 });
-  const steps = await DurableSteps.open(store, names.conversation(partition));
-  const ledger = await EffectLedger.open(store, names.ledger(partition), new DedupCache(store, names.dedupNamespace));
-  const participants = new Participants(job, ledger, seededRandom(run.seed, partition, incarnation));
-  const { metrics, stats } = job;
-  const orders: OrderConversationContext = {
-    store,
-    conversationId: (orderId) => names.orderConversation(orderId),
-    perform: (order, index, step) => participants.perform(order, index, step),
-    ...(metrics === undefined ? {} : { onStep: metrics.onStep, trackPhases: (actor) => metrics.trackPhases(actor) }),
-    ran: (what) => void (what === 'step' ? (stats.steps += 1) : (stats.compensationsRun += 1)),
+export function orderHandler(job: GroupJob): { readonly handle: GroupHandler; readonly forget: (partitions: readonly number[]) => void } {
+  const contexts = new Map<number, Promise<PartitionContext>>();
+  const open = async (partition: number): Promise<PartitionContext> => {
+    const { store, run, metrics, stats } = job;
+    const names = run.names;
+    const steps = await DurableSteps.open(store, names.conversation(partition));
+    const ledger = await EffectLedger.open(store, names.ledger(partition), new DedupCache(store, names.dedupNamespace));
+    const participants = new Participants(job, ledger, seededRandom(run.seed, partition, job.incarnation));
+    const orders: OrderConversationContext = {
+      store,
+      conversationId: (orderId) => names.orderConversation(orderId),
+      perform: (order, index, step) => participants.perform(order, index, step),
+      ...(metrics === undefined ? {} : { onStep: metrics.onStep, trackPhases: (actor) => metrics.trackPhases(actor) }),
+      ran: (what) => void (what === 'step' ? (stats.steps += 1) : (stats.compensationsRun += 1)),
+    };
+    return { steps, orders };
   };
-  for (;;) {
-    if (signal.aborted) return 'stopped';
-    const batch = await consumer.poll();
-    if (batch.length === 0) {
-      if (await isDrained(store, run, channel, consumer)) return 'drained';
-      await sleep(idlePollMs, signal);
-      continue;
-    }
-    await assertOwner(store, names.ownerEpoch(partition), epoch);
-    // SQLite calls complete synchronously, so without this the whole partition would run as one chain
-    // of microtasks, starving timers and IPC (progress reports, the coordinator's stop).
-    await yieldToEventLoop();
-    for (const envelope of batch) {
-      if (signal.aborted) return 'stopped';
+  return {
+    handle: async (envelope) => {
+      let context = contexts.get(envelope.partition);
+      if (context === undefined) {
+        context = open(envelope.partition);
+        contexts.set(envelope.partition, context);
+        context.catch(() => contexts.delete(envelope.partition));
+      }
+      const { steps, orders } = await context;
+      // SQLite calls complete synchronously, so without this a partition would run as one chain
+      // of microtasks, starving timers and IPC (progress reports, the coordinator's stop).
+      await yieldToEventLoop();
       await processOrder(decodeOrder(envelope.payload), steps, orders, job.stats);
-      await consumer.commit(envelope);
-    }
-  }
+    },
+    forget: (partitions) => {
+      for (const partition of partitions) contexts.delete(partition);
+    },
+  };
 }
 
 /**
@@ -122,7 +95,7 @@ class Participants {
   readonly #budget = new RestartBudget('participant supervisor', participantSupervision);
 
   constructor(
-    readonly job: PartitionJob,
+    readonly job: GroupJob,
     readonly ledger: EffectLedger,
     readonly random: Random,
   ) {}
@@ -159,33 +132,4 @@ class Participants {
       throw new ParticipantCrash(participant, moment);
     }
   }
-}
-
-/** Takes the partition by bumping its fencing epoch; the previous owner notices at its next batch. */
-async function claimOwnership(store: DurableStore, key: string): Promise<number> {
-  for (;;) {
-    const current = (await store.readValue(key)) ?? 0;
-    try {
-      await store.cas(key, current, current + 1);
-      return current + 1;
-    } catch (error) {
-      if (!(error instanceof CasConflictError)) throw error;
-    }
-  }
-}
-
-async function assertOwner(store: DurableStore, key: string, epoch: number): Promise<void> {
-  const current = await store.readValue(key);
-  if (current !== epoch) throw new OwnershipLostError(`partition owner epoch is ${String(current)}, this worker holds ${epoch}`);
-}
-
-/** Everything published, and this consumer has read and committed all of it. */
-async function isDrained(store: DurableStore, run: Run, channel: DurableChannel, consumer: ChannelConsumer): Promise<boolean> {
-  const published = (await store.readValue(run.names.published)) ?? 0;
-  if (published < run.messages) return false;
-  return consumer.cursor.currentOffset >= (await store.streamLength(channel.streamFor(consumer.partition)));
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error);
 }

@@ -45,7 +45,7 @@ export function supervisionTree(s: Summary): string {
     const lastSlot = i === s.pool.slots.length - 1;
     const stats = s.pool.totalsOf(slot);
     const [branch, indent] = lastSlot ? ['└─', '   '] : ['├─', '│  '];
-    lines.push(`${branch} worker ${slot.index} (pid ${slot.pid ?? '-'}, started ${slot.starts}x): partitions ${slot.partitions.join(', ') || 'none'}`);
+    lines.push(`${branch} worker ${slot.index} (pid ${slot.pid ?? '-'}, started ${slot.starts}x): partitions from the worker group`);
     lines.push(`${indent}└─ partition supervisors (${describeSpec(partitionSupervision)}): ${stats.partitionRestarts} restarts`);
     lines.push(`${indent}   └─ participants (${describeSpec(participantSupervision)})`);
     participantKinds.forEach((kind, k) => {

@@ -5,12 +5,10 @@ import type { WorkerMetrics } from './metrics.js';
 import { addStats, emptyStats, type CoordinatorMessage, type WorkerMessage, type WorkerStats } from './stats.js';
 import { RestartBudget, workerSupervision } from './supervision.js';
 import type { WorkerConfig } from './workerMain.js';
-import { workerPartitions } from './workerPartitions.js';
 
 /** One worker index and every process that has held it. */
 export interface WorkerSlot {
   readonly index: number;
-  readonly partitions: readonly number[];
   pid: number | undefined;
   starts: number;
   done: boolean;
@@ -22,8 +20,8 @@ export interface WorkerSlot {
 
 export interface WorkerEvents {
   note(line: string): void;
-  /** Every slot is done, or the pool gave up (`error`). */
-  finished(error?: Error): void;
+  /** The pool gave up: a worker died more often than its restart budget allows. */
+  failed(error: Error): void;
 }
 
 const workerFile = fileURLToPath(new URL('./workerMain.ts', import.meta.url));
@@ -31,9 +29,10 @@ const workerFile = fileURLToPath(new URL('./workerMain.ts', import.meta.url));
 const execArgv = ['--conditions=@liminal/source', '--import', import.meta.resolve('tsx')];
 
 /**
- * The coordinator's own supervisor: one OS process per worker index,
- * restarted (one-for-one) whenever it dies before finishing its partitions,
- * e.g. after `kill -9`. The restarted process takes the same partitions over.
+ * The coordinator's own supervisor: keeps N worker processes running,
+ * restarting (one-for-one) one that dies before it was asked to stop, e.g.
+ * after `kill -9`. It assigns nothing: each process joins the run's worker
+ * group and the group spreads the partitions over whoever is alive.
  */
 export class WorkerPool {
   readonly slots: WorkerSlot[];
@@ -45,13 +44,11 @@ export class WorkerPool {
 
   constructor(
     readonly configFor: (index: number) => WorkerConfig,
-    readonly partitions: number,
     workers: number,
     readonly events: WorkerEvents,
   ) {
     this.slots = Array.from({ length: workers }, (_, index) => ({
       index,
-      partitions: workerPartitions(index, workers, partitions),
       pid: undefined,
       starts: 0,
       done: false,
@@ -81,7 +78,7 @@ export class WorkerPool {
     return total;
   }
 
-  /** Asks every worker to stop at its next message boundary; resolves when all have exited. */
+  /** Asks every worker to stop at its next message boundary and leave the group; resolves when all have exited. */
   async stop(): Promise<void> {
     this.#stopping = true;
     const exits = [...this.#children.values()].map(
@@ -112,7 +109,7 @@ export class WorkerPool {
     slot.reports.push(report);
     const incarnation = slot.metrics.length;
     slot.metrics.push([]);
-    this.events.note(`worker ${slot.index} started (pid ${pid}, partitions ${slot.partitions.join(', ') || 'none'})`);
+    this.events.note(`worker ${slot.index} started (pid ${pid}); it joins the worker group`);
     if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => this.events.note(line));
     child.on('message', (message: WorkerMessage) => {
       if (message.type === 'stats') Object.assign(report, message.stats);
@@ -122,16 +119,12 @@ export class WorkerPool {
     child.on('exit', (code, signal) => {
       this.#children.delete(pid);
       if (this.#stopping || this.#failed) return;
-      if (slot.done && code === 0) {
-        if (this.slots.every((s) => s.done)) this.events.finished();
-        return;
-      }
       this.events.note(`worker ${slot.index} (pid ${pid}) died (${signal ?? `exit code ${code}`}); restarting it`);
       try {
         this.#budget.restart();
       } catch (error) {
         this.#failed = true;
-        this.events.finished(error as Error);
+        this.events.failed(error as Error);
         return;
       }
       this.restarts += 1;

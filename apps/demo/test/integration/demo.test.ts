@@ -22,7 +22,7 @@ describe('the demo end to end (SQLite, worker processes)', () => {
     expect(Number(rowValue(run.stdout, 'crashes injected'))).toBeGreaterThan(0);
     expect(Number(rowValue(run.stdout, 'compensations'))).toBeGreaterThan(0);
     expect(run.stdout).toContain('coordinator (oneForOne');
-    expect(run.stdout).toMatch(/worker 1 .*partitions 1/);
+    expect(run.stdout).toMatch(/worker 1 .*worker group/);
 
     const verify = await runCli(['verify', '--store', store]);
     expect(verify.code).toBe(0);
