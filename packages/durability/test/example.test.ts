@@ -27,7 +27,7 @@ describe('README examples', () => {
   it('are the code of examples/ (the README shows each file without its header comment)', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     const shown = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]);
-    const files = ['effectivelyOnce.ts', 'resumeConversation.ts'].map((name) =>
+    const files = ['effectivelyOnce.ts', 'resumeConversation.ts', 'workerGroup.ts'].map((name) =>
       readFileSync(new URL(`../examples/${name}`, import.meta.url), 'utf8').replace(/^(\/\/.*\n)+/, ''),
     );
     expect(shown).toEqual(files);
@@ -59,5 +59,14 @@ describe('README examples', () => {
     expect(second.lines).toEqual(['decision: resumeFrom 2', 'step 2: reserved stock, charged card, shipped', 'finished: true']);
     const third = run('resumeConversation.ts', db);
     expect(third.lines).toEqual(['decision: skip', 'finished: true']);
+  });
+
+  it('a worker group member processes every order once and leaves', () => {
+    const db = tempDb();
+    const first = run('workerGroup.ts', db);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.lines[0]).toBe('holding 0, 1, 2, 3');
+    expect(first.lines.filter((line) => line.startsWith('charged')).sort()).toEqual(['charged order a', 'charged order b', 'charged order c', 'charged order d']);
+    expect(first.lines.at(-1)).toBe('left after 4 orders');
   });
 });

@@ -1,5 +1,5 @@
 import { ConfigError, MemoryStore, type DurableStore } from '@liminal/store';
-import { ForwardingStore } from '@liminal/store/testing';
+import { ForwardingStore } from '@liminal/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DurableChannel, LeaseLostError, type ChannelEnvelope, type GroupMember, type JoinOptions } from '../src/index.js';
 import { bytes, text } from './support/stores.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DurableChannel } from '@liminal/durability';
 import { openStore } from '@liminal/store';
-import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/store/testing';
+import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/testkit';
 import { afterEach, expect, it } from 'vitest';
 import { ChannelRegistry } from '../../src/index.js';
 

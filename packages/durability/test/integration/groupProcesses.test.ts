@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore, type DurableStore } from '@liminal/store';
-import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/store/testing';
+import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DurableChannel } from '../../src/index.js';
 
