@@ -37,7 +37,9 @@ describe('--metrics-port', () => {
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toContain('text/plain');
       families = parsePrometheusTextFormat(await response.text());
-      if (value(families, 'liminal_demo_orders_processed_total') > 0 && value(families, 'liminal_conversation_step_duration_seconds') > 0) break;
+      const ended = value(families, 'liminal_conversation_phase', { phase: 'closed' }) + value(families, 'liminal_conversation_phase', { phase: 'failed' });
+      // Worker metrics reach the coordinator every 250 ms, after the order counters: wait for both.
+      if (value(families, 'liminal_demo_orders_processed_total') > 0 && value(families, 'liminal_conversation_step_duration_seconds') > 0 && ended > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(value(families, 'liminal_demo_orders_processed_total')).toBeGreaterThan(0);
