@@ -27,9 +27,9 @@ export function storeKey(...parts: readonly StoreKeyPart[]): string {
 }
 
 /** The tag (first part) of every composite name this package writes. */
-/** `actor` names the journal and snapshot streams of @liminal/actors' durable actors. */
-export type StoreKeyTag = 'partition' | 'cursor' | 'dedup' | 'claim' | 'snapshot' | 'actor';
-const TAGS: readonly StoreKeyTag[] = ['partition', 'cursor', 'dedup', 'claim', 'snapshot', 'actor'];
+/** `actor` names the journal and snapshot streams of @liminal/actors' durable actors; `group` a worker group's log and counters. */
+export type StoreKeyTag = 'partition' | 'cursor' | 'dedup' | 'claim' | 'snapshot' | 'actor' | 'group';
+const TAGS: readonly StoreKeyTag[] = ['partition', 'cursor', 'dedup', 'claim', 'snapshot', 'actor', 'group'];
 
 /**
  * Rejects a caller-chosen name used as a stream name on its own (a

@@ -1,7 +1,8 @@
+import { storeKey } from '../storeKey.js';
+
 /**
- * The store names of one worker group of one channel. All of them extend the
- * same `group` prefix, so they never meet a partition stream, a cursor or a
- * dedup stream.
+ * The store names of one worker group of one channel, all tagged `group`, so
+ * they never meet a partition stream, a cursor or a dedup stream.
  */
 export interface GroupKeys {
   /** The membership log: `memberJoined` / `memberLeft` / `leaseReleased` records. */
@@ -15,11 +16,10 @@ export interface GroupKeys {
 }
 
 export function groupKeysFor(channel: string, group: string): GroupKeys {
-  const base = `${channel}:group:${group}`;
   return {
-    log: `${base}:members`,
-    heartbeat: (incarnation) => `${base}:heartbeat:${incarnation}`,
-    holder: (partition) => `${base}:holder:${partition}`,
-    epoch: (partition) => `${base}:epoch:${partition}`,
+    log: storeKey('group', channel, group, 'members'),
+    heartbeat: (incarnation) => storeKey('group', channel, group, 'heartbeat', incarnation),
+    holder: (partition) => storeKey('group', channel, group, 'holder', partition),
+    epoch: (partition) => storeKey('group', channel, group, 'epoch', partition),
   };
 }
