@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { StoredEntry, StoredValue } from './DurableStore.js';
 import { CasConflictError, CommitConflictError, ConfigError, LiminalError, SequenceConflictError } from './errors.js';
 import { grownBy } from './internal/ChangeHub.js';
 import { PgChangeFeed } from './internal/PgChangeFeed.js';
-import { applyOpsOnPg, copyPayloads, type PgWriteOp } from './internal/pgCommit.js';
+import { applyOpsOnPg, copyPayloads, type PgWriteOp, targetOf } from './internal/pgCommit.js';
 import { pgCode, statements } from './internal/pgStatements.js';
+import { isTransient, retryTransient } from './internal/pgTransient.js';
 import { prefixUpperBound } from './internal/prefixRange.js';
 import { toUint8Array } from './internal/toUint8Array.js';
 import { unavailable } from './internal/unavailable.js';
+import { describe } from './internal/validate.js';
 import { StoreBase } from './StoreBase.js';
 import type { CommitResult, WriteOp } from './WriteOp.js';
 
@@ -38,23 +39,21 @@ type AppendBatch = Map<string, PendingAppend>;
 
 interface PendingCommit {
   readonly ops: readonly PgWriteOp[];
+  /** What its ops lock (see `targetOf`), sorted. */
+  readonly targets: readonly string[];
   resolve(result: CommitResult): void;
   reject(error: unknown): void;
 }
 
-/** Commits run together in one transaction, each in its own savepoint. */
+/** Commits run together in one transaction, each in its own savepoint; no two share a target. */
 interface CommitBatch {
   readonly commits: PendingCommit[];
+  readonly targets: Set<string>;
 }
 
 /** Bounds one group-commit transaction of `commit` calls. */
 const maxCommitsPerBatch = 64;
 
-/**
- * A transaction PostgreSQL aborted to break a deadlock or a serialization
- * conflict wrote nothing; it is run again this many times at most.
- */
-const maxTransactionAttempts = 5;
 
 /**
  * A conflict is re-checked against the stored state; when a concurrent delete
@@ -95,7 +94,7 @@ export class PostgresStore extends StoreBase {
     }
     const poolSize = options.poolSize ?? 10;
     if (!Number.isSafeInteger(poolSize) || poolSize < 1) {
-      throw new ConfigError(`PostgreSQL poolSize must be a positive safe integer, got ${String(poolSize)}`);
+      throw new ConfigError(`PostgreSQL poolSize must be a positive safe integer, got ${describe(poolSize)}`);
     }
     this.#pool = new pg.Pool({ connectionString, max: poolSize, connectionTimeoutMillis: 10_000 });
     // An idle client whose server went away (restart, failover) emits here;
@@ -156,9 +155,9 @@ export class PostgresStore extends StoreBase {
     }
   }
 
-  async #appendAll(stream: string, expectedSeq: number, buffers: Buffer[]): Promise<number> {
+  async #appendAll(stream: string, expectedSeq: number, payload: Buffer): Promise<number> {
     for (let attempt = 1; ; attempt++) {
-      const inserted = await this.#insertUnlessTaken(stream, expectedSeq, buffers);
+      const inserted = await this.#insertUnlessTaken(stream, expectedSeq, payload);
       if (inserted) return expectedSeq;
       const actual = await this.doStreamLength(stream);
       if (actual !== expectedSeq || attempt === maxAttempts) throw new SequenceConflictError(stream, expectedSeq, actual);
@@ -202,15 +201,28 @@ export class PostgresStore extends StoreBase {
       await this.#commitOne(batch[0]!);
       return;
     }
+    // One lock order for every batch of every process: rows are inserted in
+    // stream order, so two batches sharing streams never wait on each other
+    // in a cycle (arrival order deadlocked two processes appending in
+    // opposite orders).
+    batch.sort((a, b) => (a.stream < b.stream ? -1 : 1));
     let written: Set<string>;
     try {
       await this.#ensureSchema();
-      const result = await this.#pool.query<{ stream: string }>({
-        ...this.#sql.appendBatch,
-        values: [batch.map((append) => append.stream), batch.map((append) => append.expectedSeq), batch.map((append) => append.payload)],
-      });
+      const result = await retryTransient(() =>
+        this.#pool.query<{ stream: string }>({
+          ...this.#sql.appendBatch,
+          values: [batch.map((append) => append.stream), batch.map((append) => append.expectedSeq), batch.map((append) => append.payload)],
+        }),
+      );
       written = new Set(result.rows.map((row) => row.stream));
     } catch (error) {
+      // A value PostgreSQL refuses fails the statement for everyone in it:
+      // each append then runs alone, so only its own caller sees the error.
+      if (isOwnFailure(error)) {
+        await Promise.all(batch.map((append) => this.#commitOne(append)));
+        return;
+      }
       const failure = unavailable('PostgreSQL', error);
       for (const append of batch) append.reject(failure);
       return;
@@ -228,7 +240,7 @@ export class PostgresStore extends StoreBase {
   async #commitOne(append: PendingAppend): Promise<void> {
     let inserted: boolean;
     try {
-      inserted = await this.#insertUnlessTaken(append.stream, append.expectedSeq, [append.payload]);
+      inserted = await this.#insertUnlessTaken(append.stream, append.expectedSeq, append.payload);
     } catch (error) {
       append.reject(error);
       return;
@@ -261,7 +273,7 @@ export class PostgresStore extends StoreBase {
           append.reject(new SequenceConflictError(append.stream, append.expectedSeq, actual));
           return undefined;
         }
-        return this.#appendAll(append.stream, append.expectedSeq, [append.payload]).then((sequence) => {
+        return this.#appendAll(append.stream, append.expectedSeq, append.payload).then((sequence) => {
           append.resolve(sequence);
           this.#grew([append.stream]);
         }, append.reject);
@@ -269,19 +281,12 @@ export class PostgresStore extends StoreBase {
     );
   }
 
-  /** True when the batch was written; false when the stream's length was not `expectedSeq`. */
-  async #insertUnlessTaken(stream: string, expectedSeq: number, buffers: Buffer[]): Promise<boolean> {
+  /** True when the entry was written; false when the stream's length was not `expectedSeq`. */
+  async #insertUnlessTaken(stream: string, expectedSeq: number, payload: Buffer): Promise<boolean> {
     await this.#ensureSchema();
-    return buffers.length === 1
-      ? this.#insert(this.#sql.appendOne, [stream, expectedSeq, buffers[0]], 1)
-      : this.#insert(this.#sql.appendMany, [stream, expectedSeq, buffers], buffers.length);
-  }
-
-  /** Runs an append statement: true when all `rows` were written, false when the stream's length was not the expected one. */
-  async #insert(statement: pg.QueryConfig, values: unknown[], rows: number): Promise<boolean> {
     try {
-      const result = await this.#pool.query({ ...statement, values });
-      return result.rowCount === rows;
+      const result = await retryTransient(() => this.#pool.query({ ...this.#sql.appendOne, values: [stream, expectedSeq, payload] }));
+      return result.rowCount === 1;
     } catch (error) {
       if (pgCode(error) === uniqueViolation) return false;
       throw unavailable('PostgreSQL', error);
@@ -296,38 +301,57 @@ export class PostgresStore extends StoreBase {
    */
   protected doCommit(ops: readonly WriteOp[]): Promise<CommitResult> {
     return new Promise((resolve, reject) => {
-      const pending: PendingCommit = { ops: copyPayloads(ops), resolve, reject };
+      const targets = [...new Set(ops.map(targetOf))].sort();
+      const pending: PendingCommit = { ops: copyPayloads(ops), targets, resolve, reject };
       const last = this.#queue.at(-1);
-      if (last !== undefined && !(last instanceof Map) && last.commits.length < maxCommitsPerBatch) last.commits.push(pending);
-      else this.#queue.push({ commits: [pending] });
+      // A commit sharing a target with the last batch waits for the next one,
+      // so commits on one stream or counter keep their call order.
+      if (last !== undefined && !(last instanceof Map) && last.commits.length < maxCommitsPerBatch && !targets.some((target) => last.targets.has(target))) {
+        last.commits.push(pending);
+        for (const target of targets) last.targets.add(target);
+      } else this.#queue.push({ commits: [pending], targets: new Set(targets) });
       this.#committing ??= this.#commitQueued();
     });
   }
 
+  /**
+   * The batch's commits are disjoint, so they may run in any order: sorted
+   * by first target, which keeps most batches in the one lock order. Batches
+   * whose targets interleave can still deadlock with another process's; the
+   * victim's commits then run again each in its own transaction, where the
+   * ops' own lock order rules out a cycle.
+   */
   async #commitCommits(commits: PendingCommit[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      let outcomes: (CommitResult | LiminalError)[];
-      try {
-        outcomes = await this.#runCommits(commits);
-      } catch (error) {
-        if (isTransient(error) && attempt < maxTransactionAttempts) {
-          await sleep(backoffMs(attempt));
-          continue;
-        }
+    commits.sort((a, b) => (a.targets[0]! < b.targets[0]! ? -1 : 1));
+    try {
+      this.#settleCommits(commits, await this.#runCommits(commits));
+    } catch (error) {
+      if (!isTransient(error)) {
         const failure = unavailable('PostgreSQL', error);
         for (const commit of commits) commit.reject(failure);
         return;
       }
-      commits.forEach((commit, index) => {
-        const outcome = outcomes[index]!;
-        if (outcome instanceof LiminalError) commit.reject(outcome);
-        else {
-          commit.resolve(outcome);
-          this.#grew(grownBy(commit.ops));
-        }
-      });
-      return;
+      await Promise.all(
+        commits.map(async (commit) => {
+          try {
+            this.#settleCommits([commit], await retryTransient(() => this.#runCommits([commit])));
+          } catch (alone) {
+            commit.reject(unavailable('PostgreSQL', alone));
+          }
+        }),
+      );
     }
+  }
+
+  #settleCommits(commits: readonly PendingCommit[], outcomes: readonly (CommitResult | LiminalError)[]): void {
+    commits.forEach((commit, index) => {
+      const outcome = outcomes[index]!;
+      if (outcome instanceof LiminalError) commit.reject(outcome);
+      else {
+        commit.resolve(outcome);
+        this.#grew(grownBy(commit.ops));
+      }
+    });
   }
 
   /**
@@ -487,12 +511,6 @@ export class PostgresStore extends StoreBase {
   }
 }
 
-/** Deadlock (40P01) and serialization failure (40001): PostgreSQL rolled the transaction back, so it may simply run again. */
-function isTransient(error: unknown): boolean {
-  const code = pgCode(error);
-  return code === '40P01' || code === '40001';
-}
-
 /**
  * A failure that belongs to one commit of a group (its conflict, or a value
  * PostgreSQL refuses: data exception, constraint, program limit), after which
@@ -503,11 +521,6 @@ function isOwnFailure(error: unknown): boolean {
   if (!(error instanceof pg.DatabaseError)) return false;
   const sqlClass = error.code?.slice(0, 2);
   return sqlClass === '22' || sqlClass === '23' || sqlClass === '54';
-}
-
-/** Jittered, so two processes that deadlocked do not collide again in step. */
-function backoffMs(attempt: number): number {
-  return Math.random() * 10 * 2 ** attempt;
 }
 
 /** The NOTIFY channel of one schema's store: a short identifier (channel names are at most 63 bytes). */

@@ -4,6 +4,7 @@ import { CasConflictError, ConfigError, SequenceConflictError } from './errors.j
 import { prefixUpperBound } from './internal/prefixRange.js';
 import { toUint8Array } from './internal/toUint8Array.js';
 import { unavailable } from './internal/unavailable.js';
+import { describe } from './internal/validate.js';
 import { applyOps } from './internal/applyOps.js';
 import { grownBy } from './internal/ChangeHub.js';
 import { DataVersionPoller } from './internal/DataVersionPoller.js';
@@ -87,15 +88,15 @@ export class SqliteStore extends StoreBase {
     if (typeof path !== 'string' || path.length === 0) throw new ConfigError('SQLite path must be a non-empty string');
     const synchronous = options.synchronous ?? 'FULL';
     if (!synchronousLevels.includes(synchronous)) {
-      throw new ConfigError(`SQLite synchronous must be one of ${synchronousLevels.join(', ')}, got ${String(synchronous)}`);
+      throw new ConfigError(`SQLite synchronous must be one of ${synchronousLevels.join(', ')}, got ${describe(synchronous)}`);
     }
     const busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
     if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-      throw new ConfigError(`SQLite busyTimeoutMs must be a non-negative safe integer, got ${String(busyTimeoutMs)}`);
+      throw new ConfigError(`SQLite busyTimeoutMs must be a non-negative safe integer, got ${describe(busyTimeoutMs)}`);
     }
     const watchPollMs = options.watchPollMs ?? 50;
     if (!Number.isSafeInteger(watchPollMs) || watchPollMs < 1) {
-      throw new ConfigError(`SQLite watchPollMs must be a positive safe integer, got ${String(watchPollMs)}`);
+      throw new ConfigError(`SQLite watchPollMs must be a positive safe integer, got ${describe(watchPollMs)}`);
     }
     this.#db = unavailableOnFailure(() => {
       const db = new Database(path, { timeout: busyTimeoutMs });
@@ -163,6 +164,15 @@ export class SqliteStore extends StoreBase {
       const lone = batch.length === 1 ? batch[0]! : undefined;
       outcomes = lone !== undefined && lone.payloads.length === 1 ? [this.#appendOne(lone)] : this.#commitBatch.immediate(batch);
     } catch (error) {
+      // A value SQLite refuses fails the transaction for every append in it:
+      // each then commits alone, so only its own caller sees the error.
+      if (batch.length > 1 && isOwnFailure(error)) {
+        for (const append of batch) {
+          this.#pending.push(append);
+          this.#commitPending();
+        }
+        return;
+      }
       const failure = unavailable('SQLite', error);
       for (const append of batch) append.reject(failure);
       return;
@@ -324,6 +334,12 @@ function prepareStatements(db: Database.Database) {
       'INSERT INTO counters (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     ),
   };
+}
+
+/** Errors caused by one append's own values (too big, a constraint), not by the database or the file. */
+function isOwnFailure(error: unknown): boolean {
+  const code = error instanceof Database.SqliteError ? error.code : undefined;
+  return code === 'SQLITE_TOOBIG' || code === 'SQLITE_MISMATCH' || code?.startsWith('SQLITE_CONSTRAINT') === true;
 }
 
 function unavailableOnFailure<T>(work: () => T): T {

@@ -47,7 +47,7 @@ export abstract class StoreBase implements DurableStore {
     assertName('stream', stream);
     assertPayload('payload', payload);
     assertNonNegativeSafeInteger('expectedSeq', expectedSeq);
-    return this.doAppend(stream, payload, expectedSeq);
+    return this.doAppend(stream, payload, positiveZero(expectedSeq));
   }
 
   async appendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
@@ -55,7 +55,7 @@ export abstract class StoreBase implements DurableStore {
     assertName('stream', stream);
     assertPayloads('payloads', payloads);
     assertNonNegativeSafeInteger('expectedSeq', expectedSeq);
-    return this.doAppendMany(stream, payloads, expectedSeq);
+    return this.doAppendMany(stream, payloads, positiveZero(expectedSeq));
   }
 
   async readFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
@@ -101,14 +101,14 @@ export abstract class StoreBase implements DurableStore {
     assertName('key', key);
     assertNonNegativeSafeInteger('expected', expected);
     assertNonNegativeSafeInteger('next', next);
-    return this.doCas(key, expected, next);
+    return this.doCas(key, positiveZero(expected), positiveZero(next));
   }
 
   async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
     this.assertOpen();
     assertWriteOps(ops);
-    // A shallow copy: the caller may change its op objects once this returns.
-    return this.doCommit(ops.map((op) => ({ ...op })));
+    // A copy: the caller may change its op objects once this returns.
+    return this.doCommit(ops.map(normalizeOp));
   }
 
   watch(prefix: string, options: WatchOptions = {}): AsyncIterable<string> {
@@ -162,4 +162,22 @@ function assertListing(prefix: string, options: ListStreamsOptions): void {
   }
   if (options.after !== undefined) assertName('after', options.after);
   if (options.limit !== undefined) assertPositiveSafeInteger('limit', options.limit);
+}
+
+/** -0 passes as a non-negative integer; it is stored and returned as 0 (`append(s, p, -0)` returns 0, not -0). */
+function positiveZero(value: number): number {
+  return value === 0 ? 0 : value;
+}
+
+function normalizeOp(op: WriteOp): WriteOp {
+  switch (op.op) {
+    case 'append':
+      return { op: 'append', stream: op.stream, payloads: [...op.payloads], expectedSeq: positiveZero(op.expectedSeq) };
+    case 'cas':
+      return { op: 'cas', key: op.key, expected: positiveZero(op.expected), next: positiveZero(op.next) };
+    case 'check':
+      return { op: 'check', key: op.key, equals: positiveZero(op.equals) };
+    case 'deleteStream':
+      return { op: 'deleteStream', stream: op.stream, expectedLength: positiveZero(op.expectedLength) };
+  }
 }

@@ -17,6 +17,7 @@ export {
   assertNonNegativeSafeInteger,
   assertPayload,
   assertPositiveSafeInteger,
+  storeLimits,
 } from './internal/validate.js';
 export { MemoryStore } from './MemoryStore.js';
 export { openStore } from './openStore.js';

@@ -13,6 +13,11 @@ export function copyPayloads(ops: readonly WriteOp[]): PgWriteOp[] {
   return ops.map((op) => (op.op === 'append' ? { ...op, payloads: op.payloads.map((payload) => Buffer.from(payload)) } : op));
 }
 
+/** What an op locks, as a key of the one lock order: a stream, or a counter. */
+export function targetOf(op: WriteOp): string {
+  return op.op === 'append' || op.op === 'deleteStream' ? `s\u0000${op.stream}` : `k\u0000${op.key}`;
+}
+
 /**
  * The order a commit takes its locks in: by target (stream or counter), ops
  * on one target keeping their relative order. Ops on different targets
@@ -21,9 +26,8 @@ export function copyPayloads(ops: readonly WriteOp[]): PgWriteOp[] {
  * them).
  */
 function lockOrder(ops: readonly PgWriteOp[]): number[] {
-  const target = (op: PgWriteOp) => (op.op === 'append' || op.op === 'deleteStream' ? `s\u0000${op.stream}` : `k\u0000${op.key}`);
   return ops
-    .map((op, index) => ({ target: target(op), index }))
+    .map((op, index) => ({ target: targetOf(op), index }))
     .sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : a.index - b.index))
     .map(({ index }) => index);
 }
@@ -43,7 +47,7 @@ export async function applyOpsOnPg(client: pg.PoolClient, sql: Statements, ops: 
   let firstFailure: CommitConflictError | undefined;
   for (const index of lockOrder(ops)) {
     const op = ops[index]!;
-    const target = op.op === 'append' || op.op === 'deleteStream' ? `s\u0000${op.stream}` : `k\u0000${op.key}`;
+    const target = targetOf(op);
     if (failedTargets.has(target)) continue;
     const cause = await applyOne(client, sql, op);
     if (typeof cause === 'number') firstSeqs[index] = cause;

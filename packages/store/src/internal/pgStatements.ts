@@ -34,19 +34,15 @@ export function statements(schema: string) {
        WHERE $2::bigint = 0
           OR EXISTS (SELECT 1 FROM ${entries} WHERE stream = $1::text AND seq = $2::bigint - 1 FOR KEY SHARE)`,
     ),
-    appendMany: prepared('append_many', `
-      INSERT INTO ${entries} (stream, seq, payload)
-      SELECT $1, $2::bigint + ordinal - 1, payload
-      FROM unnest($3::bytea[]) WITH ORDINALITY AS batch (payload, ordinal)
-      WHERE $2::bigint = 0
-         OR EXISTS (SELECT 1 FROM ${entries} WHERE stream = $1 AND seq = $2::bigint - 1 FOR KEY SHARE)`),
     // One row per append, each to its own stream; conflicting rows are skipped, not fatal.
     appendBatch: prepared('append_batch', `
       INSERT INTO ${entries} (stream, seq, payload)
       SELECT batch.stream, batch.seq, batch.payload
-      FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS batch (stream, seq, payload)
+      FROM unnest($1::text[], $2::bigint[], $3::bytea[]) WITH ORDINALITY AS batch (stream, seq, payload, ordinal)
       WHERE batch.seq = 0
          OR EXISTS (SELECT 1 FROM ${entries} e WHERE e.stream = batch.stream AND e.seq = batch.seq - 1 FOR KEY SHARE)
+      -- In the order given: the caller sorts by stream, the lock order every batch shares.
+      ORDER BY batch.ordinal
       ON CONFLICT (stream, seq) DO NOTHING
       RETURNING stream`),
     lengths: prepared('lengths', `SELECT stream, MAX(seq) + 1 AS length FROM ${entries} WHERE stream = ANY($1::text[]) GROUP BY stream`),

@@ -9,6 +9,9 @@ import { runTogether, worker } from './children.js';
 const workers = 4;
 const appendsPerWorker = 500;
 const casPerWorker = 250;
+/** Kept small for CI; the two-store test in groupCommitAcrossStores.test.ts is the 500 x 20 run. */
+const groupStreams = 200;
+const groupRounds = 10;
 
 interface SharedStore {
   readonly name: string;
@@ -83,5 +86,28 @@ describe.each(targets)(`$name shared by ${workers} processes`, (target) => {
     await store.close();
     expect(value).toBe(results.reduce((sum, result) => sum + result.successes, 0));
     expect(value).toBe(workers * casPerWorker);
+  }, raceTimeoutMs);
+
+  it(`lets ${workers} processes group-commit appends to the same ${groupStreams} streams in different orders without a deadlock surfacing`, async () => {
+    const orders = ['up', 'down', 'odd', 'even'];
+    const outputs = await runTogether(
+      worker('groupRacer'),
+      orders.map((order) => [target.url(), String(groupStreams), String(groupRounds), order]),
+    );
+    const results = outputs.map((output) => JSON.parse(output) as { appended: number; conflicts: number; failures: Record<string, number> });
+    console.log(`${target.name}: ${workers} processes x ${groupStreams} streams x ${groupRounds} rounds: ${JSON.stringify(results)}`);
+    expect(results.map((result) => result.failures)).toEqual(orders.map(() => ({})));
+    expect(results.reduce((sum, result) => sum + result.appended, 0)).toBe(groupStreams * groupRounds);
+    expect(results.reduce((sum, result) => sum + result.appended + result.conflicts, 0)).toBe(workers * groupStreams * groupRounds);
+    const store = await openStore(target.url());
+    try {
+      for (const stream of ['g-0000', `g-${String(groupStreams - 1).padStart(4, '0')}`]) {
+        expect((await store.readFrom(stream, 0, groupRounds + 1)).map((entry) => entry.sequence)).toEqual(
+          Array.from({ length: groupRounds }, (_, index) => index),
+        );
+      }
+    } finally {
+      await store.close();
+    }
   }, raceTimeoutMs);
 });
