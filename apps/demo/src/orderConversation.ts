@@ -120,6 +120,10 @@ export async function runOrderConversation(context: OrderConversationContext, or
   });
   const untrack = context.trackPhases?.(handle.actor);
   try {
+    // A conversation reopens in its journaled phase: an order that ended before is not run again.
+    const { phase, failure } = handle.getState();
+    if (phase === 'closed') return 'fulfilled';
+    if (phase === 'failed' && failure?.reason === 'compensated') return 'compensated';
     for (const kind of participantKinds) {
       await Promise.race([handle.ask(kind, { messageId: `${order.id}:${kind}` }), escalated]);
     }

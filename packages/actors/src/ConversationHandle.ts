@@ -6,6 +6,7 @@ import { ConversationMessage } from './ConversationMessage.js';
 import type { conversationMachine } from './conversationMachine.js';
 import type { ConversationState, ParticipantExit } from './ConversationState.js';
 import { ConversationClosedError } from './errors.js';
+import { assertJsonPayload } from './internal/assertJsonPayload.js';
 import type { ConversationRuntime } from './internal/ConversationRuntime.js';
 import { assertMessageId, waitOptions, type SendOptions, type WaitOptions } from './messaging.js';
 import type { Envelope } from './participant.js';
@@ -53,7 +54,12 @@ export class ConversationHandle {
     assertMessageId(options?.messageId);
     const phase = this.runtime.actor.getSnapshot().value as ConversationPhase;
     if (phase === 'failed') throw this.runtime.failureError();
-    if (phase === 'completing' || phase === 'closed') throw new ConversationClosedError(this.id);
+    if (phase === 'closed') throw new ConversationClosedError(this.id);
+    // A completing conversation takes no new message, but a redelivery of one
+    // its journal received (its process died while it was closing) resumes or is answered.
+    if (phase === 'completing' && !this.runtime.isJournaled(options?.messageId)) throw new ConversationClosedError(this.id);
+    const payload = message instanceof ConversationMessage ? message.payload : message;
+    if (this.runtime.actor.getSnapshot().context.mode === 'durable') assertJsonPayload(payload);
     if (phase === 'created') this.runtime.transition('activate');
     const envelope: Envelope = {
       id: options?.messageId ?? randomUUID(),
@@ -123,6 +129,9 @@ export class ConversationHandle {
     await this.runtime.flush();
     this.runtime.assertJournalIntact();
     this.runtime.transition('close');
+    // Durable mode: `closed` is in the journal once close resolves.
+    await this.runtime.flush();
+    this.runtime.assertJournalIntact();
   }
 
   getState(): ConversationState {

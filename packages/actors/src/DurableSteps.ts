@@ -1,7 +1,13 @@
-import { DurableConversation } from '@liminal/durability';
+import { DurableConversation, type LifecycleEvent } from '@liminal/durability';
 import { ConfigError, DecodeError, type DurableStore } from '@liminal/store';
-import { decodeStepRecord, encodeStepRecord, type FinalRecord, type RecordedCompensation, type StepRecord } from './internal/stepRecord.js';
+import { NonDeterminismError } from './errors.js';
+import { describeError } from './internal/describeError.js';
+import { decodeStepRecord, encodeStepRecord, recordedName, type FinalRecord, type RecordedCompensation, type StepRecord } from './internal/stepRecord.js';
 import {
+  assertTimer,
+  systemTimers,
+  waitUntil,
+  type StepTimers,
   assertCompensateOption,
   assertCompensationOptions,
   attemptCompensation,
@@ -60,6 +66,8 @@ export interface DurableStepsOptions {
    * for handlers that are idempotent, e.g. guarded by a dedup key).
    */
   readonly interruptedCompensations?: InterruptedCompensations;
+  /** The clock of `steps.sleep` / `sleepUntil` (default: the system clock). */
+  readonly timers?: StepTimers;
 }
 
 export type InterruptedCompensations = 'report' | 'runAgain';
@@ -95,6 +103,9 @@ export class DurableSteps {
   readonly #compensations: CompensationRegistry;
   readonly #attempts: number;
   readonly #interrupted: InterruptedCompensations;
+  readonly #timers: StepTimers;
+  /** Per message being run: how many steps its handler asked for so far (checked against the journal at `finish`). */
+  readonly #requested = new Map<string, number>();
 
   private constructor(
     readonly conversation: DurableConversation,
@@ -103,12 +114,19 @@ export class DurableSteps {
     this.#compensations = options.compensations ?? {};
     this.#attempts = options.compensationAttempts ?? DEFAULT_COMPENSATION_ATTEMPTS;
     this.#interrupted = options.interruptedCompensations ?? 'report';
+    this.#timers = options.timers ?? systemTimers;
   }
 
   /** Recovers (or starts) the conversation stream `conversationId` in `store`. */
   static async open(store: DurableStore, conversationId: string, options: DurableStepsOptions = {}): Promise<DurableSteps> {
     assertStepsOptions(options);
     return new DurableSteps(await DurableConversation.recover(store, conversationId), options);
+  }
+
+  /** Durable steps over a conversation already recovered (e.g. to read its version first). */
+  static over(conversation: DurableConversation, options: DurableStepsOptions = {}): DurableSteps {
+    assertStepsOptions(options);
+    return new DurableSteps(conversation, options);
   }
 
   get id(): string {
@@ -127,6 +145,7 @@ export class DurableSteps {
     const decision = await this.#serial(() => this.conversation.receiveMessage(messageId, receivedAt));
     if (decision.kind === 'skip') return { kind: 'skip', reply: this.recordedReply(messageId) };
     await this.#serial(() => this.conversation.recordProcessingStarted(messageId));
+    this.#requested.set(messageId, 0);
     const resumedAt = decision.kind === 'resumeFrom' ? decision.step : 0;
     const participant = options.participant ?? '';
     return { kind: 'run', steps: this.#steps(messageId, participant, options.onCompensation, options.onStep), resumedAt };
@@ -158,6 +177,13 @@ export class DurableSteps {
     return found;
   }
 
+  /** Appends a conversation-wide event (phase, participant exit, log entry) behind the writes already queued. */
+  recordLifecycle(event: LifecycleEvent): Promise<void> {
+    return this.#serial(async () => {
+      await this.conversation.recordLifecycle(event);
+    });
+  }
+
   /** Resolves once every write issued so far has settled (whether it succeeded or not). */
   async flush(): Promise<void> {
     await this.#tail;
@@ -171,6 +197,11 @@ export class DurableSteps {
    * reply, so a redelivered message is answered without running anything.
    */
   finish(messageId: string, reply?: unknown): Promise<void> {
+    try {
+      this.#assertNoStepLeft(messageId);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#serial(async () => {
       const compensations = this.#registeredBy(messageId);
       if (reply !== undefined || compensations.length > 0) {
@@ -182,9 +213,24 @@ export class DurableSteps {
     });
   }
 
+  /**
+   * A handler that finished must have asked for every step its journal
+   * recorded: one recorded past the last step it asked for was removed by a
+   * deploy (NonDeterminismError, nothing written).
+   */
+  #assertNoStepLeft(messageId: string): void {
+    const requested = this.#requested.get(messageId);
+    this.#requested.delete(messageId);
+    if (requested === undefined) return;
+    const bytes = this.conversation.state.stepOutput(messageId, requested);
+    if (bytes === undefined) return;
+    const recorded = recordedName(decodeStepRecord(bytes));
+    if (recorded !== undefined) throw new NonDeterminismError(this.id, messageId, requested, recorded, undefined);
+  }
+
   recordError(messageId: string, error: unknown): Promise<void> {
     return this.#serial(async () => {
-      await this.conversation.recordError(messageId, describe(error));
+      await this.conversation.recordError(messageId, describeError(error));
     });
   }
 
@@ -201,7 +247,8 @@ export class DurableSteps {
     try {
       value = await handler(admission.steps);
     } catch (error) {
-      await this.recordError(messageId, error).catch(() => {});
+      // A non-determinism error leaves the journal as it was: the message did not move.
+      if (!(error instanceof NonDeterminismError)) await this.recordError(messageId, error).catch(() => {});
       throw error;
     }
     await this.finish(messageId);
@@ -233,7 +280,7 @@ export class DurableSteps {
     if (recordedPlan === undefined) {
       plan = this.#planFromLog();
       this.#assertHandlers(plan);
-      const planBytes = jsonCodec.encode({ cause: cause && { ...cause, error: describe(cause.error) }, compensations: plan });
+      const planBytes = jsonCodec.encode({ cause: cause && { ...cause, error: describeError(cause.error) }, compensations: plan });
       await this.#serial(async () => {
         await this.conversation.receiveMessage(id, Date.now());
         await this.conversation.recordProcessingStarted(id);
@@ -261,7 +308,7 @@ export class DurableSteps {
           const info = { messageId: planned.messageId, participant: planned.participant, step: planned.step, stepIndex: planned.stepIndex };
           outcome = await attemptCompensation(() => handler(planned.output, info), this.#attempts);
         }
-        const recorded = outcome.kind === 'failed' ? { ...outcome, error: describe(outcome.error) } : outcome;
+        const recorded = outcome.kind === 'failed' ? { ...outcome, error: describeError(outcome.error) } : outcome;
         await this.#serial(() => this.conversation.recordStepCompleted(id, outcomeIndex, jsonCodec.encode(recorded)));
       }
       const { participant, messageId, step, stepIndex, compensation } = planned;
@@ -288,12 +335,55 @@ export class DurableSteps {
     for (const planned of plan) namedHandler(this.#compensations, planned.compensation, planned.step);
   }
 
+  /**
+   * The step recorded at `index`, checked against what the handler asks for
+   * now: another name, or a timer where a step was (or the reverse), is a
+   * NonDeterminismError before anything runs or is written.
+   */
+  #replayed(messageId: string, index: number, name: string, kind: 'step' | 'timer'): StepRecord | undefined {
+    const bytes = this.conversation.state.stepOutput(messageId, index);
+    if (bytes === undefined) return undefined;
+    const record = decodeStepRecord(bytes);
+    const recorded = recordedName(record);
+    const recordedKind = record.kind === 'timer' ? 'timer' : 'step';
+    if (recorded !== name || recordedKind !== kind) {
+      const label = (n: string | undefined, k: string) => (n === undefined ? '(end of message)' : k === 'timer' ? `${n} (sleep)` : n);
+      throw new NonDeterminismError(this.id, messageId, index, label(recorded, recordedKind), label(name, kind));
+    }
+    return record;
+  }
+
   #steps(messageId: string, participant: string, register: RegisterCompensation | undefined, observe: StepObserver | undefined): StepContext {
     let nextIndex = 0;
+    const take = () => {
+      const index = nextIndex++;
+      this.#requested.set(messageId, nextIndex);
+      return index;
+    };
+    const timer = async (name: string, wakeAtIfNew: () => number) => {
+      const index = take();
+      const recorded = this.#replayed(messageId, index, name, 'timer');
+      let wakeAt: number;
+      if (recorded?.kind === 'timer') {
+        wakeAt = recorded.wakeAt;
+      } else {
+        wakeAt = wakeAtIfNew();
+        // Recorded before waiting: a restart waits for this deadline, not a new one.
+        await this.#serial(() => this.conversation.recordStepCompleted(messageId, index, encodeStepRecord({ kind: 'timer', name, wakeAt })));
+      }
+      await waitUntil(this.#timers, wakeAt);
+    };
     return {
       messageId,
+      sleep: (name, ms) => {
+        assertTimer(name, 'ms', ms);
+        return timer(name, () => this.#timers.now() + ms);
+      },
+      sleepUntil: (name, epochMs) => {
+        assertTimer(name, 'epochMs', epochMs);
+        return timer(name, () => epochMs);
+      },
       step: async (name, run, options) => {
-        const index = nextIndex++;
         const compensate = options?.compensate;
         assertCompensateOption(name, compensate);
         if (typeof compensate === 'function') {
@@ -305,12 +395,14 @@ export class DurableSteps {
           namedHandler(this.#compensations, compensate, name);
           if (options?.codec !== undefined) throw new ConfigError(`step ${JSON.stringify(name)}: a step with a named compensation is recorded as JSON; drop its codec`);
         }
+        if (typeof name !== 'string' || name === '') throw new ConfigError(`a durable step needs a non-empty name, got ${JSON.stringify(name)}`);
+        const index = take();
         const codec = codecOf(options);
-        const recorded = this.conversation.state.stepOutput(messageId, index);
+        const recorded = this.#replayed(messageId, index, name, 'step');
         let output;
         const where = { messageId, step: name, stepIndex: index };
         if (recorded !== undefined) {
-          output = codec.decode(stepPayload(decodeStepRecord(recorded), messageId, index));
+          output = codec.decode(stepPayload(recorded, messageId, index));
           notify(observe, { kind: 'replayed', ...where });
         } else {
           output = await observedRun(run, where, observe);
@@ -321,7 +413,7 @@ export class DurableSteps {
               index,
               encodeStepRecord(
                 compensate === undefined
-                  ? { kind: 'step', payload }
+                  ? { kind: 'step', name, payload }
                   : { kind: 'compensable', payload, registration: { compensation: compensate, participant, step: name, order: this.conversation.expectedSeq } },
               ),
             ),
@@ -345,7 +437,7 @@ function assertStepsOptions(options: DurableStepsOptions): void {
 }
 
 function stepPayload(record: StepRecord, messageId: string, index: number): Uint8Array {
-  if (record.kind === 'final') throw new DecodeError(`message ${JSON.stringify(messageId)}: step ${index} is the message's final record, not a step`);
+  if (record.kind === 'final' || record.kind === 'timer') throw new DecodeError(`message ${JSON.stringify(messageId)}: step ${index} is not a step's output`);
   return record.payload;
 }
 
@@ -353,9 +445,4 @@ function decodePlan(bytes: Uint8Array): PlannedCompensation[] {
   const plan = jsonCodec.decode(bytes) as { compensations?: unknown } | undefined;
   if (typeof plan !== 'object' || plan === null || !Array.isArray(plan.compensations)) throw new DecodeError('compensation plan is malformed');
   return plan.compensations as PlannedCompensation[];
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
 }

@@ -15,8 +15,9 @@ import { ConfigError } from '@liminal/store';
 import { assertConversationConfig } from './internal/assertConversationConfig.js';
 import { Fifo } from './internal/Fifo.js';
 import { History } from './internal/History.js';
+import type { RestoredConversation } from './internal/conversationPersistence.js';
 import { ephemeralJournal, type Admission, type RecordingJournal, type TurnJournal } from './internal/TurnJournal.js';
-import { CompensationInterruptedError } from './errors.js';
+import { CompensationInterruptedError, NonDeterminismError } from './errors.js';
 import type { Envelope, ParticipantInput, ParticipantSpec, TurnCompletedEvent } from './participant.js';
 import { phaseChange, phaseEvents, type ConversationPhase, type FailureReason, type PhaseEventType } from './phases.js';
 import {
@@ -28,6 +29,7 @@ import {
   type CompensationResult,
   type StepContext,
   type StepObserver,
+  type StepTimers,
 } from './steps.js';
 
 /** What a conversation does when a participant crashes. There is deliberately no default. */
@@ -86,6 +88,8 @@ export interface ConversationInput {
   readonly compensations?: CompensationRegistry;
   /** Tries of a throwing compensation before it is recorded failed (default 3; ephemeral mode). */
   readonly compensationAttempts?: number;
+  /** The clock of `steps.sleep` (ephemeral mode; a durable journal carries its own). */
+  readonly timers?: StepTimers;
 }
 
 interface Turn {
@@ -131,6 +135,8 @@ export type ConversationEvent =
   | { readonly type: 'compensation.register'; readonly participant: string; readonly registration: CompensationRegistration }
   /** Durable mode, sent by `openConversation`: the log holds a compensation run, which the conversation resumes (or reads back) and fails with `compensated`. */
   | { readonly type: 'compensation.resume' }
+  /** Durable mode, sent by `openConversation` right after start: the journal's phase, participants, log and failure. */
+  | { readonly type: 'conversation.restore'; readonly restored: RestoredConversation }
   | { readonly type: 'conversation.timeout' }
   | TurnCompletedEvent
   | DoneActorEvent<unknown, string>
@@ -139,7 +145,9 @@ export type ConversationEvent =
 export type ConversationEmitted =
   | { readonly type: 'reply'; readonly envelope: Envelope }
   | { readonly type: 'participantExited'; readonly participant: string; readonly exitedAt: number }
-  | { readonly type: 'transitionRejected'; readonly from: ConversationPhase; readonly to: ConversationPhase };
+  | { readonly type: 'transitionRejected'; readonly from: ConversationPhase; readonly to: ConversationPhase }
+  /** A durable turn was refused by its journal (`NonDeterminismError`): nothing ran and the message did not move. */
+  | { readonly type: 'turnRefused'; readonly messageId: string; readonly error: NonDeterminismError };
 
 interface AdmissionInput {
   readonly journal: RecordingJournal;
@@ -225,14 +233,17 @@ type CrashOutcome =
   | { readonly kind: 'fail'; readonly turn: Turn }
   | { readonly kind: 'reroute'; readonly turn: Turn }
   | { readonly kind: 'noParticipantLeft'; readonly turn: Turn }
-  | { readonly kind: 'compensate'; readonly turn: Turn };
+  | { readonly kind: 'compensate'; readonly turn: Turn }
+  /** The journal refused the turn's replay (NonDeterminismError): nothing ran, nothing moves. */
+  | { readonly kind: 'refused'; readonly turn: Turn };
 
-function crashOutcome(context: ConversationContext, actorId: string): CrashOutcome {
+function crashOutcome(context: ConversationContext, actorId: string, error: unknown): CrashOutcome {
   // Only a durable compensation run can fail (an ephemeral one never throws): its log write failed.
   if (actorId === compensationsId) return { kind: 'journalFailed' };
   if (context.compensating) return { kind: 'ignore' };
   const found = turnOf(context, actorId);
   if (found === undefined) return { kind: 'ignore' };
+  if (error instanceof NonDeterminismError) return { kind: 'refused', turn: found.turn };
   if (found.stage !== 'run') return { kind: 'journalFailed' };
   const { turn } = found;
   switch (context.onCrash) {
@@ -262,12 +273,18 @@ export const conversationMachine = setup({
   guards: {
     crashFailsNow: ({ context, event }) => {
       if (!('actorId' in event) || !event.type.startsWith('xstate.error.actor.')) return false;
-      const outcome = crashOutcome(context, event.actorId);
+      const outcome = crashOutcome(context, event.actorId, 'error' in event ? event.error : undefined);
       return outcome.kind === 'fail' || outcome.kind === 'noParticipantLeft' || outcome.kind === 'journalFailed';
     },
     compensationsDone: ({ event }) => 'actorId' in event && event.actorId === compensationsId,
+    restoresTo: ({ event }, { phase }: { phase: ConversationPhase }) => event.type === 'conversation.restore' && event.restored.phase === phase,
   },
   actions: {
+    restore: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'conversation.restore') return;
+      const { participants, log, failure } = event.restored;
+      enqueue.assign({ participants, log: context.log.append(...log), failure });
+    }),
     rejectTransition: enqueueActions(({ context, event, enqueue }, { from }: { from: ConversationPhase }) => {
       const to = targetPhase(event);
       const change = phaseChange(from, to);
@@ -336,7 +353,7 @@ export const conversationMachine = setup({
     handleCrash: enqueueActions(({ context, event, enqueue, self }) => {
       if (!('actorId' in event) || !event.type.startsWith('xstate.error.actor.')) return;
       const error = 'error' in event ? event.error : undefined;
-      const outcome = crashOutcome(context, event.actorId);
+      const outcome = crashOutcome(context, event.actorId, error);
       if (outcome.kind === 'ignore') return;
       enqueue.stopChild(event.actorId);
       if (outcome.kind === 'journalFailed') {
@@ -344,6 +361,11 @@ export const conversationMachine = setup({
         return;
       }
       const { turn } = outcome;
+      if (outcome.kind === 'refused') {
+        enqueue.emit({ type: 'turnRefused', messageId: turn.envelope.id, error: error as NonDeterminismError });
+        startTurns(loose(enqueue), self, { ...context, turns: context.turns.filter((other) => other !== turn) });
+        return;
+      }
       const { journal } = context;
       if (journal.kind === 'durable') enqueue(() => journal.crashed(turn.envelope.id, error));
       const exitedAt = Date.now();
@@ -428,7 +450,7 @@ export const conversationMachine = setup({
       mode: input.mode,
       timeoutMs: input.timeoutMs,
       logic: Object.fromEntries(input.participants.map((spec) => [spec.id, spec.logic])),
-      journal: input.journal ?? ephemeralJournal(input.onStep, input.compensations, input.compensationAttempts ?? DEFAULT_COMPENSATION_ATTEMPTS),
+      journal: input.journal ?? ephemeralJournal(input.onStep, input.compensations, input.compensationAttempts ?? DEFAULT_COMPENSATION_ATTEMPTS, input.timers),
       participants: input.participants.map((spec) => ({ participant: spec.id, health: { kind: 'alive' } })),
       log: History.empty(),
       queue: Fifo.empty(),
@@ -450,6 +472,11 @@ export const conversationMachine = setup({
   states: {
     created: {
       on: {
+        'conversation.restore': (['created', 'active', 'completing', 'closed', 'failed'] as const).map((phase) => ({
+          guard: { type: 'restoresTo', params: { phase } } as const,
+          target: phase,
+          actions: 'restore' as const,
+        })),
         activate: 'active',
         beginCompleting: { actions: reject('created') },
         close: { actions: reject('created') },
@@ -578,7 +605,7 @@ function startTurns(enqueue: LooseEnqueue, self: AnyActorRef, context: Conversat
     if (journal.kind === 'ephemeral') {
       const register = (registration: CompensationRegistration) =>
         self.send({ type: 'compensation.register', participant: turn.participant, registration });
-      spawnRun(enqueue, next, turn, ephemeralSteps(turn.envelope.id, turn.participant, register, journal.onStep, journal.compensations));
+      spawnRun(enqueue, next, turn, ephemeralSteps(turn.envelope.id, turn.participant, register, journal.onStep, journal.compensations, journal.timers));
       continue;
     }
     const input: AdmissionInput = { journal, envelope: turn.envelope, participant: turn.participant };

@@ -103,3 +103,46 @@ export class CompensationInterruptedError extends LiminalError {
     super(`compensation of step ${JSON.stringify(step)} of message ${JSON.stringify(messageId)} was interrupted; its outcome is unknown`);
   }
 }
+
+/**
+ * A replayed message asked for a different step than its journal recorded
+ * at `stepIndex` (steps reordered, renamed, inserted or removed by a deploy):
+ * `recorded` is the name in the journal, `requested` the name the handler
+ * asked for (`undefined` when the handler finished without asking for the
+ * recorded step). Nothing ran and nothing was written: reusing the recorded
+ * output for another step, or running a recorded step again, would corrupt
+ * the conversation. Deploy the old definition (see `versions`) to finish it.
+ */
+export class NonDeterminismError extends LiminalError {
+  readonly code = 'NON_DETERMINISM';
+
+  constructor(
+    readonly conversationId: string,
+    readonly messageId: string,
+    readonly stepIndex: number,
+    readonly recorded: string,
+    readonly requested: string | undefined,
+  ) {
+    super(
+      `conversation ${JSON.stringify(conversationId)}, message ${JSON.stringify(messageId)}: step ${stepIndex} was recorded as ${JSON.stringify(recorded)} but the handler ${
+        requested === undefined ? 'finished without it' : `asked for ${JSON.stringify(requested)}`
+      }`,
+    );
+  }
+}
+
+/**
+ * A journal was created by definition `version`, which this process does not
+ * have (`known` lists the versions it has). Nothing was run or written.
+ */
+export class VersionMismatchError extends LiminalError {
+  readonly code = 'VERSION_MISMATCH';
+
+  constructor(
+    readonly conversationId: string,
+    readonly version: string,
+    readonly known: readonly string[],
+  ) {
+    super(`conversation ${JSON.stringify(conversationId)} runs on version ${JSON.stringify(version)}; this process has ${known.map((v) => JSON.stringify(v)).join(', ')}`);
+  }
+}

@@ -33,8 +33,10 @@ export {
   ConversationClosedError,
   ConversationFailedError,
   InvalidTraceparentError,
+  NonDeterminismError,
   SupervisorEscalationError,
   TimeoutError,
+  VersionMismatchError,
 } from './errors.js';
 export type { ConversationFailure } from './errors.js';
 export { openConversation } from './openConversation.js';
@@ -43,7 +45,7 @@ export { participant, turnCompleted } from './participant.js';
 export type { Envelope, ParticipantInput, ParticipantSpec, TurnCompletedEvent } from './participant.js';
 export { phaseChange } from './phases.js';
 export type { ConversationPhase, FailureReason, PhaseChange } from './phases.js';
-export { jsonCodec } from './steps.js';
+export { jsonCodec, systemTimers } from './steps.js';
 export type {
   CompensationHandler,
   CompensationInfo,
@@ -51,5 +53,5 @@ export type {
   CompensationRegistration,
   CompensationRegistry,
   CompensationResult,
-  StepCodec, StepContext, StepEvent, StepObserver, StepOptions } from './steps.js';
+  StepCodec, StepContext, StepEvent, StepObserver, StepOptions, StepTimers } from './steps.js';
 export { TraceContext } from './TraceContext.js';

@@ -1,5 +1,7 @@
-/** Lifecycle of a conversation: created -> active -> completing -> closed, or failed. */
-export type ConversationPhase = 'created' | 'active' | 'completing' | 'closed' | 'failed';
+import type { ConversationPhase } from '@liminal/durability';
+
+/** Lifecycle of a conversation: created -> active -> completing -> closed, or failed (the journal records it). */
+export type { ConversationPhase };
 
 /** Why a conversation failed. */
 export type FailureReason =
@@ -15,6 +17,8 @@ export type FailureReason =
   | 'compensated'
   /** Durable mode could not record a step (store error, fenced writer, ...). */
   | 'journalFailed';
+
+export const failureReasons: readonly FailureReason[] = ['requested', 'timeout', 'participantCrashed', 'noParticipantLeft', 'compensated', 'journalFailed'];
 
 /** The lifecycle events and the phase each one asks for. */
 export const phaseEvents = {

@@ -23,8 +23,10 @@ export interface StepOptions<T> {
 
 /**
  * What a participant uses to run the side effects of one message. Steps are
- * numbered by call order, so a participant must call them in the same order
- * on every attempt; the name is for people reading logs and errors.
+ * numbered by call order and identified by name: in durable mode each step's
+ * name is recorded with its output, and a replay that asks for another name
+ * at a recorded position (steps reordered, renamed, inserted or removed) is a
+ * `NonDeterminismError` before anything runs.
  *
  * In durable mode a step that completed on an earlier attempt (before a
  * participant crash, a supervisor restart or a process restart) is not run
@@ -33,6 +35,36 @@ export interface StepOptions<T> {
 export interface StepContext {
   readonly messageId: string;
   step<T>(name: string, run: () => T | Promise<T>, options?: StepOptions<T>): Promise<T>;
+  /**
+   * A durable timer: waits `ms` from the first time this step runs. Durable
+   * mode records the wake-up time before waiting, so a process restarted
+   * during the sleep waits only what is left of it, and an overdue timer
+   * fires at once.
+   */
+  sleep(name: string, ms: number): Promise<void>;
+  /** Waits until `epochMs` (by the injected clock); recorded like `sleep`. */
+  sleepUntil(name: string, epochMs: number): Promise<void>;
+}
+
+/** The clock of durable timers: injected in tests (a `SimulatedClock` has both), the system clock by default. */
+export interface StepTimers {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+}
+
+export const systemTimers: StepTimers = { now: () => Date.now(), setTimeout: (callback, ms) => setTimeout(callback, ms) };
+
+/** Resolves once `timers.now()` reaches `wakeAt` (at once when it already has). */
+export function waitUntil(timers: StepTimers, wakeAt: number): Promise<void> {
+  const remaining = wakeAt - timers.now();
+  if (remaining <= 0) return Promise.resolve();
+  return new Promise((resolve) => timers.setTimeout(resolve, remaining));
+}
+
+/** A sleep's duration or deadline must be a non-negative safe integer. */
+export function assertTimer(name: string, field: string, value: number): void {
+  if (typeof name !== 'string' || name === '') throw new ConfigError(`a timer needs a non-empty name, got ${JSON.stringify(name)}`);
+  if (!Number.isSafeInteger(value) || value < 0) throw new ConfigError(`timer ${JSON.stringify(name)}: ${field} must be a non-negative safe integer, got ${String(value)}`);
 }
 
 /** A compensation registered by a completed step. */
@@ -196,10 +228,21 @@ export function ephemeralSteps(
   register: RegisterCompensation,
   observe: StepObserver | undefined,
   registry: CompensationRegistry | undefined,
+  timers: StepTimers = systemTimers,
 ): StepContext {
   let nextIndex = 0;
   return {
     messageId,
+    async sleep(name, ms) {
+      assertTimer(name, 'ms', ms);
+      nextIndex++;
+      await waitUntil(timers, timers.now() + ms);
+    },
+    async sleepUntil(name, epochMs) {
+      assertTimer(name, 'epochMs', epochMs);
+      nextIndex++;
+      await waitUntil(timers, epochMs);
+    },
     async step(name, run, options) {
       const index = nextIndex++;
       assertCompensateOption(name, options?.compensate);

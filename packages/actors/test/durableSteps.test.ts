@@ -125,7 +125,7 @@ describe('durable conversations', () => {
     } as const;
     const first = await openConversation(options);
     expect((await first.ask('x', { timeoutMs: 5000, messageId: 'm' })).message.payload).toBe('a:1:1');
-    await first.close();
+    // Left open: a closed conversation reopens closed (see persistedState.test.ts).
     seen.length = 0;
     const second = await openConversation(options);
     const again = await second.ask('x', { timeoutMs: 5000, messageId: 'm' });

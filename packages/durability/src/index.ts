@@ -17,7 +17,7 @@ export type {
 export { ConsumerCursor, cursorKeyFor, partitionStreamFor } from './ConsumerCursor.js';
 export { CONVERSATION_PHASES } from './ConversationEvent.js';
 export type { ConversationEvent, ConversationEventKind, ConversationPhase, LifecycleEvent, MessageEvent } from './ConversationEvent.js';
-export { ConversationState, RECENT_LOG_LIMIT } from './ConversationState.js';
+export { ConversationState, EMPTY_HEADER, RECENT_LOG_LIMIT } from './ConversationState.js';
 export type { ConversationHeader, MessageProgress, RedeliveryDecision } from './ConversationState.js';
 export { DedupCache } from './DedupCache.js';
 export type { DedupDecision } from './DedupCache.js';

@@ -27,6 +27,11 @@ export class ConversationRuntime {
     readonly span: Conversation,
   ) {
     actor.on('reply', ({ envelope }) => this.deliver(envelope));
+    actor.on('turnRefused', ({ messageId, error }) => {
+      const asker = this.asks.get(messageId);
+      this.asks.delete(messageId);
+      asker?.reject(error);
+    });
     actor.on('participantExited', ({ participant, exitedAt }) => {
       for (const listener of this.exitListeners) listener({ participant, exitedAt });
     });
@@ -35,6 +40,12 @@ export class ConversationRuntime {
 
   get id(): string {
     return this.actor.getSnapshot().context.id;
+  }
+
+  /** Durable mode: the journal has received `messageId`. */
+  isJournaled(messageId: string | undefined): boolean {
+    const { journal } = this.actor.getSnapshot().context;
+    return messageId !== undefined && journal.kind === 'durable' && journal.hasReceived(messageId);
   }
 
   nextSender(): string {
@@ -87,11 +98,15 @@ export class ConversationRuntime {
     if (phase !== 'failed' && phase !== 'closed') return;
     const waiters = [...this.receivers.splice(0), ...this.asks.values()];
     this.asks.clear();
-    void this.flush().then(() => {
+    // A microtask later: observers of this same snapshot (the journal's
+    // persistence) queue their writes first, and the flush waits for them.
+    void Promise.resolve()
+      .then(() => this.flush())
+      .then(() => {
       // Read after the flush: a write that failed meanwhile makes it `journalFailed`.
-      const error = phase === 'failed' ? this.failureError() : new ConversationClosedError(this.id);
-      for (const waiter of waiters) waiter.reject(error);
-    });
+        const error = phase === 'failed' ? this.failureError() : new ConversationClosedError(this.id);
+        for (const waiter of waiters) waiter.reject(error);
+      });
   }
 
   /** Resolves once the journal has settled every write issued so far. */

@@ -23,6 +23,13 @@ export class History<T> {
     return history;
   }
 
+  /** The entries after the first `length`, oldest first (O(entries returned)). */
+  since(length: number): T[] {
+    const entries: T[] = [];
+    for (let node: History<T> | undefined = this; node !== undefined && node.length > length; node = node.previous) entries.push(node.last as T);
+    return entries.reverse();
+  }
+
   /** Oldest first. */
   toArray(): T[] {
     const entries = new Array<T>(this.length);

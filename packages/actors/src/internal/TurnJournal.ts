@@ -1,6 +1,7 @@
+import type { LifecycleEvent } from '@liminal/durability';
 import type { Envelope } from '../participant.js';
 import type { CompensationCause } from '../DurableSteps.js';
-import type { CompensationRegistry, CompensationResult, StepContext, StepObserver } from '../steps.js';
+import type { CompensationRegistry, CompensationResult, StepContext, StepObserver, StepTimers } from '../steps.js';
 
 /** Whether a delivered message runs (with its step context) or already finished (with the reply it recorded). */
 export type Admission = { readonly kind: 'skip'; readonly reply: unknown } | { readonly kind: 'run'; readonly steps: StepContext };
@@ -17,6 +18,7 @@ export interface EphemeralJournal {
   readonly onStep: StepObserver | undefined;
   readonly compensations: CompensationRegistry | undefined;
   readonly compensationAttempts: number;
+  readonly timers: StepTimers | undefined;
 }
 
 /**
@@ -32,7 +34,11 @@ export interface RecordingJournal {
   finish(messageId: string, reply: unknown): Promise<unknown>;
   /** Queued behind earlier writes and ahead of later ones; a failure breaks the journal (see `failure`). */
   crashed(messageId: string, error: unknown): void;
+  /** A conversation-wide event (phase, exit, log entry), queued like `crashed`. */
+  lifecycle(event: LifecycleEvent): void;
   compensate(cause: CompensationCause | undefined): Promise<CompensationResult[]>;
+  /** The journal has received the message (it may have finished). */
+  hasReceived(messageId: string): boolean;
   /** The log holds a compensation run (finished or not) that a reopened conversation must resume. */
   readonly compensationStarted: boolean;
   /** Resolves once every write issued so far has settled. */
@@ -47,4 +53,5 @@ export const ephemeralJournal = (
   onStep: StepObserver | undefined,
   compensations: CompensationRegistry | undefined,
   compensationAttempts: number,
-): TurnJournal => ({ kind: 'ephemeral', onStep, compensations, compensationAttempts });
+  timers: StepTimers | undefined,
+): TurnJournal => ({ kind: 'ephemeral', onStep, compensations, compensationAttempts, timers });

@@ -1,4 +1,5 @@
 import type { DurableSteps } from '../DurableSteps.js';
+import { NonDeterminismError } from '../errors.js';
 import type { StepObserver } from '../steps.js';
 import type { RecordingJournal } from './TurnJournal.js';
 
@@ -15,6 +16,8 @@ export function durableJournal(steps: DurableSteps, onFailure: (error: unknown) 
     try {
       return await write();
     } catch (error) {
+      // Refused before anything was written: the journal is intact.
+      if (error instanceof NonDeterminismError) throw error;
       if (broken === undefined) {
         broken = { error };
         onFailure(error);
@@ -31,7 +34,9 @@ export function durableJournal(steps: DurableSteps, onFailure: (error: unknown) 
       }),
     finish: (messageId, reply) => guarded(async () => (await steps.finish(messageId, reply), reply)),
     crashed: (messageId, error) => void guarded(() => steps.recordError(messageId, error)).catch(() => {}),
+    lifecycle: (event) => void guarded(() => steps.recordLifecycle(event)).catch(() => {}),
     compensate: (cause) => guarded(() => steps.compensate(cause)),
+    hasReceived: (messageId) => steps.conversation.state.hasReceived(messageId),
     get compensationStarted() {
       return steps.compensationStarted;
     },

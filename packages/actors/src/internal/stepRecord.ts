@@ -11,11 +11,15 @@ import { DecodeError } from '@liminal/store';
  * keeps only the last step output of a finished message, so that is where
  * they survive.
  *
- * Logs written before this framing hold the codec bytes alone; those start
- * with any other byte (JSON starts with `{`) and read as plain steps.
+ * Every step record carries the step's name (a compensable one in its
+ * registration), which a replay compares with the name the handler asks
+ * for at that position: identity by name, not by position alone. A timer is a
+ * step whose payload is its wake-up time. Any other first byte (including
+ * 0x00-0x02, the unnamed records of earlier versions) is a DecodeError.
  */
 export type StepRecord =
-  | { readonly kind: 'step'; readonly payload: Uint8Array }
+  | { readonly kind: 'step'; readonly name: string; readonly payload: Uint8Array }
+  | { readonly kind: 'timer'; readonly name: string; readonly wakeAt: number }
   | { readonly kind: 'compensable'; readonly registration: RecordedRegistration; readonly payload: Uint8Array }
   | { readonly kind: 'final'; readonly final: FinalRecord };
 
@@ -39,35 +43,90 @@ export interface RecordedRegistration {
   readonly order: number;
 }
 
-const tags = { step: 0x00, compensable: 0x01, final: 0x02 } as const;
+const tags = { step: 0x10, compensable: 0x11, final: 0x12, timer: 0x13 } as const;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** The name a replayed step must be asked for under (`undefined`: a final record, which no step may be). */
+export function recordedName(record: StepRecord): string | undefined {
+  switch (record.kind) {
+    case 'step':
+    case 'timer':
+      return record.name;
+    case 'compensable':
+      return record.registration.step;
+    case 'final':
+      return undefined;
+  }
+}
+
 export function encodeStepRecord(record: StepRecord): Uint8Array {
-  if (record.kind === 'step') return concat([Uint8Array.of(tags.step), record.payload]);
-  if (record.kind === 'final') return concat([Uint8Array.of(tags.final), encoder.encode(JSON.stringify(record.final))]);
-  const header = encoder.encode(JSON.stringify(record.registration));
-  const length = new Uint8Array(4);
-  new DataView(length.buffer).setUint32(0, header.length);
-  return concat([Uint8Array.of(tags.compensable), length, header, record.payload]);
+  switch (record.kind) {
+    case 'step':
+      return concat([Uint8Array.of(tags.step), lengthPrefixed(encoder.encode(record.name)), record.payload]);
+    case 'timer':
+      return concat([Uint8Array.of(tags.timer), lengthPrefixed(encoder.encode(record.name)), encoder.encode(String(record.wakeAt))]);
+    case 'final':
+      return concat([Uint8Array.of(tags.final), encoder.encode(JSON.stringify(record.final))]);
+    case 'compensable':
+      return concat([Uint8Array.of(tags.compensable), lengthPrefixed(encoder.encode(JSON.stringify(record.registration))), record.payload]);
+  }
 }
 
 export function decodeStepRecord(bytes: Uint8Array): StepRecord {
   const tag = bytes[0];
-  if (tag === tags.step) return { kind: 'step', payload: bytes.subarray(1) };
-  if (tag === tags.final) return { kind: 'final', final: decodeFinal(bytes.subarray(1)) };
-  if (tag !== tags.compensable) return { kind: 'step', payload: bytes };
-  if (bytes.length < 5) throw new DecodeError('compensable step record is truncated');
-  const length = new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0);
-  if (bytes.length < 5 + length) throw new DecodeError('compensable step record header is truncated');
-  let registration: unknown;
-  try {
-    registration = JSON.parse(decoder.decode(bytes.subarray(5, 5 + length)));
-  } catch (error) {
-    throw new DecodeError('compensable step record header is not UTF-8 JSON', { cause: error });
+  switch (tag) {
+    case tags.final:
+      return { kind: 'final', final: decodeFinal(bytes.subarray(1)) };
+    case tags.step: {
+      const [name, payload] = splitPrefixed(bytes, 'step');
+      return { kind: 'step', name: utf8(name, 'step name'), payload };
+    }
+    case tags.timer: {
+      const [name, payload] = splitPrefixed(bytes, 'timer');
+      const wakeAt = Number(utf8(payload, 'timer wake-up time'));
+      if (!Number.isSafeInteger(wakeAt) || wakeAt < 0) throw new DecodeError('timer record has no valid wake-up time');
+      return { kind: 'timer', name: utf8(name, 'timer name'), wakeAt };
+    }
+    case tags.compensable: {
+      const [header, payload] = splitPrefixed(bytes, 'compensable step');
+      let registration: unknown;
+      try {
+        registration = JSON.parse(decoder.decode(header));
+      } catch (error) {
+        throw new DecodeError('compensable step record header is not UTF-8 JSON', { cause: error });
+      }
+      if (!isRegistration(registration)) throw new DecodeError('compensable step record header is malformed');
+      return { kind: 'compensable', registration, payload };
+    }
+    default:
+      throw new DecodeError(
+        tag === undefined ? 'step record is empty' : `unknown step record tag 0x${tag.toString(16).padStart(2, '0')} (records without step names are not read)`,
+      );
   }
-  if (!isRegistration(registration)) throw new DecodeError('compensable step record header is malformed');
-  return { kind: 'compensable', registration, payload: bytes.subarray(5 + length) };
+}
+
+function lengthPrefixed(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + bytes.length);
+  new DataView(out.buffer).setUint32(0, bytes.length);
+  out.set(bytes, 4);
+  return out;
+}
+
+/** Splits `tag, u32 length, field, rest` into the field and the rest. */
+function splitPrefixed(bytes: Uint8Array, what: string): [Uint8Array, Uint8Array] {
+  if (bytes.length < 5) throw new DecodeError(`${what} record is truncated`);
+  const length = new DataView(bytes.buffer, bytes.byteOffset + 1, 4).getUint32(0);
+  if (bytes.length < 5 + length) throw new DecodeError(`${what} record header is truncated`);
+  return [bytes.subarray(5, 5 + length), bytes.subarray(5 + length)];
+}
+
+function utf8(bytes: Uint8Array, what: string): string {
+  try {
+    return decoder.decode(bytes);
+  } catch (error) {
+    throw new DecodeError(`${what} is not UTF-8`, { cause: error });
+  }
 }
 
 function decodeFinal(bytes: Uint8Array): FinalRecord {
