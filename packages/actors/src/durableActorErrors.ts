@@ -16,7 +16,7 @@ export class VersionMismatchError extends LiminalError {
     readonly known: readonly string[],
   ) {
     super(
-      `durable actor ${JSON.stringify(actorId)} was started on version ${JSON.stringify(recorded)}; this process runs ${JSON.stringify(requested)} and knows ${JSON.stringify(known)}`,
+      `${JSON.stringify(actorId)} was started on version ${JSON.stringify(recorded)}; this process runs ${JSON.stringify(requested)} and knows ${JSON.stringify(known)}`,
     );
   }
 }

@@ -130,19 +130,3 @@ export class NonDeterminismError extends LiminalError {
     );
   }
 }
-
-/**
- * A journal was created by definition `version`, which this process does not
- * have (`known` lists the versions it has). Nothing was run or written.
- */
-export class VersionMismatchError extends LiminalError {
-  readonly code = 'VERSION_MISMATCH';
-
-  constructor(
-    readonly conversationId: string,
-    readonly version: string,
-    readonly known: readonly string[],
-  ) {
-    super(`conversation ${JSON.stringify(conversationId)} runs on version ${JSON.stringify(version)}; this process has ${known.map((v) => JSON.stringify(v)).join(', ')}`);
-  }
-}

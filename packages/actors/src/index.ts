@@ -36,7 +36,6 @@ export {
   NonDeterminismError,
   SupervisorEscalationError,
   TimeoutError,
-  VersionMismatchError,
 } from './errors.js';
 export type { ConversationFailure } from './errors.js';
 export { openConversation } from './openConversation.js';

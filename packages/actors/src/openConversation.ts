@@ -7,7 +7,7 @@ import { ConversationHandle } from './ConversationHandle.js';
 import { ConversationRuntime } from './internal/ConversationRuntime.js';
 import { conversationMachine, type CrashPolicy } from './conversationMachine.js';
 import { DurableSteps, type InterruptedCompensations } from './DurableSteps.js';
-import { VersionMismatchError } from './errors.js';
+import { VersionMismatchError } from './durableActorErrors.js';
 import { assertConversationConfig } from './internal/assertConversationConfig.js';
 import { persistChanges, restoredFrom } from './internal/conversationPersistence.js';
 import { durableJournal } from './internal/durableJournal.js';
@@ -174,10 +174,10 @@ function definitionFor(options: CommonOptions, version: string, id: string): Con
   const { versions } = options;
   if (versions === undefined) {
     const own = options.version ?? DEFAULT_VERSION;
-    if (version !== own) throw new VersionMismatchError(id, version, [own]);
+    if (version !== own) throw new VersionMismatchError(id, version, own, [own]);
     return { participants: options.participants as readonly ParticipantSpec[], ...(options.compensations === undefined ? {} : { compensations: options.compensations }) };
   }
-  if (!Object.hasOwn(versions, version)) throw new VersionMismatchError(id, version, Object.keys(versions));
+  if (!Object.hasOwn(versions, version)) throw new VersionMismatchError(id, version, options.version ?? DEFAULT_VERSION, Object.keys(versions));
   const definition = versions[version]!;
   if (typeof definition !== 'object' || definition === null) throw new ConfigError(`versions[${JSON.stringify(version)}] must be { participants, compensations? }`);
   return definition;

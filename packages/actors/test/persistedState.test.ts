@@ -131,9 +131,9 @@ describe('versions', () => {
     const length = await store.streamLength('c');
     const error = await openConversation({ id: 'c', mode: 'durable', store, onCrash: 'fail', version: 'v2', versions: { v2 } }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(VersionMismatchError);
-    expect(error).toMatchObject({ code: 'VERSION_MISMATCH', version: 'v1', known: ['v2'] });
+    expect(error).toMatchObject({ code: 'VERSION_MISMATCH', recorded: 'v1', requested: 'v2', known: ['v2'] });
     // Without `versions`, the top-level definition is version `version` (default '1').
-    await expect(openConversation({ id: 'c', mode: 'durable', store, onCrash: 'fail', participants: v1.participants })).rejects.toMatchObject({ code: 'VERSION_MISMATCH', version: 'v1', known: ['1'] });
+    await expect(openConversation({ id: 'c', mode: 'durable', store, onCrash: 'fail', participants: v1.participants })).rejects.toMatchObject({ code: 'VERSION_MISMATCH', recorded: 'v1', requested: '1', known: ['1'] });
     expect(await store.streamLength('c')).toBe(length);
   });
 
