@@ -5,7 +5,7 @@ import { DurableChannel, LeaseLostError, type ChannelEnvelope, type GroupMember,
 import { bytes, text } from './support/stores.js';
 
 /** Long leases: in these tests a member only dies when the test says so (through its clock). */
-const quick: JoinOptions = { leaseMs: 60_000, heartbeatMs: 50, pollMs: 50 };
+const quick: JoinOptions = { leaseMs: 60_000, heartbeatMs: 50, pollMs: 60_000 }; // no fallback poll: every wake-up comes from watch
 
 const members: GroupMember[] = [];
 afterEach(async () => {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DurableStore } from '@liminal/store';
+import { StoreClosedError, type DurableStore } from '@liminal/store';
 
 interface Waiter {
   readonly name: string;
@@ -22,15 +22,13 @@ export class Wakeups {
 
   /** Watches `name` until `signal` aborts; a broken watch is restarted after a short pause. */
   follow(name: string, signal: AbortSignal): void {
-    // TODO(#11 watch): drop this probe once DurableStore.watch is on main.
-    const store = this.store as DurableStore & { watch?: (prefix: string, options: { signal: AbortSignal }) => AsyncIterable<string> };
-    if (typeof store.watch !== 'function') return;
     void (async () => {
       while (!signal.aborted) {
         try {
-          for await (const _grown of store.watch!(name, { signal })) this.notify(name);
-        } catch {
-          // The store is down or closing; the fallback delay keeps waiters going meanwhile.
+          for await (const _grown of this.store.watch(name, { signal })) this.notify(name);
+        } catch (error) {
+          if (error instanceof StoreClosedError) return;
+          // The store is unreachable; the fallback delay keeps waiters going meanwhile.
         }
         await sleep(250, undefined, { signal }).catch(() => undefined);
       }
