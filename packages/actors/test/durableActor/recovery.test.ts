@@ -1,6 +1,6 @@
 import { codec } from '@liminal/durability';
 import { MemoryStore, StoreUnavailableError } from '@liminal/store';
-import { assign, setup } from 'xstate';
+import { assign, sendTo, setup, spawnChild } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { ActorStoppedError, createDurableActor } from '../../src/index.js';
 
@@ -63,6 +63,28 @@ describe('recovery', () => {
     await actor.send({ type: 'inc' });
     expect(actor.getSnapshot().context.n).toBe(6);
     await actor.stop();
+  });
+
+  it('no snapshot is taken while a child spawned from inline logic lives (XState cannot restore one); the journal still restores it', async () => {
+    const store = new MemoryStore();
+    const inline = setup({}).createMachine({ id: 'inline', context: { n: 0 }, on: { inc: { actions: assign({ n: ({ context }) => context.n + 1 }) } } });
+    const machine = setup({}).createMachine({
+      id: 'host',
+      on: { spawn: { actions: spawnChild(inline, { id: 'kid' }) as never }, inc: { actions: sendTo('kid', { type: 'inc' }) as never } },
+    });
+    const actor = await createDurableActor(machine, { store, id: 'h', snapshotEvery: 1 });
+    await actor.send({ type: 'spawn' });
+    await actor.send({ type: 'inc' });
+    await actor.send({ type: 'inc' });
+    await actor.stop();
+    const snapshots = await store.streamLength('actor/h/snapshots');
+    const reopened = await createDurableActor(machine, { store, id: 'h', snapshotEvery: 1 });
+    expect(((reopened.getSnapshot().children as Record<string, unknown>)['kid'] as { getSnapshot(): { context: unknown } }).getSnapshot().context).toEqual({ n: 2 });
+    expect(reopened.recovery).toEqual({ source: 'journal', replayed: 3 });
+    await reopened.send({ type: 'inc' });
+    expect(await store.streamLength('actor/h/snapshots')).toBe(snapshots);
+    expect(snapshots).toBe(0);
+    await reopened.stop();
   });
 
   it('a failed journal write breaks the actor: that send and every later one reject, nothing is processed', async () => {

@@ -352,7 +352,7 @@ export class DurableActorRuntime {
   }
 
   async #maybeSnapshot(): Promise<void> {
-    if (this.#seq - this.#snapshotSeq < this.#snapshotEvery || this.#queue.length > 0) return;
+    if (this.#seq - this.#snapshotSeq < this.#snapshotEvery || this.#queue.length > 0 || this.#gate.hasInlineChild()) return;
     let record: SnapshotRecord;
     try {
       record = {
@@ -365,7 +365,7 @@ export class DurableActorRuntime {
         nextTimer: this.#gate.scheduler.nextTimer,
       };
     } catch {
-      // XState cannot persist a child spawned from inline logic: recovery replays from the previous snapshot.
+      // State that is not JSON cannot be snapshotted: recovery replays from the previous snapshot.
       return;
     }
     this.#snapshotSeq = this.#seq;

@@ -109,6 +109,17 @@ export class SystemGate {
     return actor !== undefined && this.#addresses.get(actor)?.uid === address.uid ? actor : undefined;
   }
 
+  /**
+   * Whether a child was spawned from inline logic (not a name in `setup({
+   * actors })` nor an inline `invoke`): XState persists it as a logic object
+   * it cannot restore (statelyai/xstate#5057), so no snapshot is taken then.
+   */
+  hasInlineChild(): boolean {
+    const visit = (actor: InternalActor): boolean =>
+      Object.values(actor.getSnapshot().children ?? {}).some((child) => typeof (child as unknown as { src: unknown }).src !== 'string' || visit(child));
+    return this.#root !== undefined && visit(this.#root);
+  }
+
   /** Every live actor's uid by path, for a snapshot. */
   uids(): [string, number][] {
     const out: [string, number][] = [];
