@@ -1,7 +1,9 @@
 /**
  * `pnpm chaos`: the proof behind the demo. Runs the demo as child processes
  * over SQLite, then over PostgreSQL (with one PostgreSQL restart), killing
- * workers with `kill -9` along the way, then verifies the ledger.
+ * workers with `kill -9`, pausing others past their lease (zombies) and
+ * adding a worker that joins mid-run and leaves gracefully, then verifies
+ * the ledger.
  */
 import { Command, CommanderError } from 'commander';
 import { testPostgresUrl } from '@liminal/testkit';
@@ -12,6 +14,7 @@ const cli = new Command('liminal-chaos')
   .description('kill -9 demo workers at random moments (and restart PostgreSQL once), then verify nothing was lost or duplicated')
   .option('--orders <n>', 'orders per run', positiveInteger(10_000_000), 10_000)
   .option('--kills <n>', 'worker kills per run (at least)', nonNegativeInteger, 5)
+  .option('--zombies <n>', 'workers paused (SIGSTOP) past their lease, then resumed', nonNegativeInteger, 3)
   .option('--workers <n>', 'worker processes', positiveInteger(64), 2)
   .option('--partitions <n>', 'channel partitions', positiveInteger(256), 4)
   .option('--seed <n>', 'seed for kill moments, crash rate and orders', nonNegativeInteger, Date.now() % 1_000_000)
@@ -23,7 +26,7 @@ const cli = new Command('liminal-chaos')
 
 try {
   cli.parse(process.argv.slice(2), { from: 'user' });
-  const opts = cli.opts<{ orders: number; kills: number; workers: number; partitions: number; seed: number; postgres: string; only?: string; postgresRestart: boolean }>();
+  const opts = cli.opts<{ orders: number; kills: number; zombies: number; workers: number; partitions: number; seed: number; postgres: string; only?: string; postgresRestart: boolean }>();
   const targets: ChaosTarget[] = [];
   if (opts.only === undefined || opts.only === 'sqlite') targets.push({ kind: 'sqlite' });
   if (opts.only === undefined || opts.only === 'postgres') targets.push({ kind: 'postgres', url: opts.postgres, restartPostgres: opts.postgresRestart });
@@ -31,7 +34,7 @@ try {
   let failed = 0;
   for (const target of targets) {
     const report = await runChaos({ ...opts, target, log: (line) => console.log(line) });
-    if (!chaosPassed(report, opts.kills)) failed += 1;
+    if (!chaosPassed(report, opts.kills, opts.zombies)) failed += 1;
   }
   console.log(failed === 0 ? 'chaos: every run verified: 0 lost, 0 duplicated, cursors never moved backwards' : `chaos: ${failed} run(s) FAILED`);
   process.exitCode = failed === 0 ? 0 : 1;

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import type { DurableStore } from '@liminal/store';
 import { restartTestPostgres } from '@liminal/testkit';
 import pg from 'pg';
+import { DEFAULT_LEASE_MS } from '@liminal/durability';
+import { FailoverClock, Holdings, median, startExtraWorker } from './chaosDisruptions.js';
 import { committedOffset, currentRun, type Run } from './manifest.js';
 import { isOutage, sleep } from './outage.js';
 import { seededRandom } from './prng.js';
@@ -24,6 +26,8 @@ export interface ChaosOptions {
   readonly workers: number;
   readonly partitions: number;
   readonly seed: number;
+  /** Workers paused (SIGSTOP) past their lease, then resumed (SIGCONT); default 3. */
+  readonly zombies?: number;
   readonly log: (line: string) => void;
 }
 
@@ -42,11 +46,19 @@ export interface ChaosReport {
   readonly duplicated: number | undefined;
   /** Times a partition's committed cursor was seen lower than before (must be 0). */
   readonly cursorRegressions: number;
+  /** Extra workers started mid-run outside the coordinator (they join the group) and graceful leaves of them (exit 0). */
+  readonly joins: number;
+  readonly leaves: number;
+  readonly zombies: number;
+  /** Per kill -9: ms until another worker processed an order of the victim's partitions. */
+  readonly failoverMs: readonly number[];
   readonly elapsedMs: number;
 }
 
-export function chaosPassed(report: ChaosReport, wantedKills: number): boolean {
+export function chaosPassed(report: ChaosReport, wantedKills: number, wantedZombies = 0): boolean {
   return (
+    report.zombies >= wantedZombies &&
+    report.leaves === report.joins &&
     report.demoExitCode === 0 &&
     report.verifyExitCode === 0 &&
     report.lost === 0 &&
@@ -57,6 +69,9 @@ export function chaosPassed(report: ChaosReport, wantedKills: number): boolean {
   );
 }
 
+/** Long enough past the default lease that the others declare the paused worker dead and take over. */
+const ZOMBIE_PAUSE_MS = Math.round(DEFAULT_LEASE_MS * 1.75);
+
 const demoDir = fileURLToPath(new URL('..', import.meta.url));
 const cliFile = fileURLToPath(new URL('./cli.ts', import.meta.url));
 const nodeArgs = ['--conditions=@liminal/source', '--import', 'tsx', cliFile];
@@ -65,9 +80,12 @@ const nodeArgs = ['--conditions=@liminal/source', '--import', 'tsx', cliFile];
  * Runs the demo CLI as a child process over a fresh store and fights it:
  * `kill -9` of a random worker process each time progress (read from the
  * store) crosses one of `kills` random thresholds, waiting for the
- * coordinator to restart it before the next kill; optionally one PostgreSQL
- * restart half way. Meanwhile it watches every partition cursor, and at the
- * end runs `verify` as another process.
+ * coordinator to restart it before the next kill; `zombies` times a worker
+ * paused with SIGSTOP past its lease and resumed with SIGCONT; one extra
+ * worker joining the group mid-run and leaving gracefully (SIGTERM) later;
+ * optionally one PostgreSQL restart half way. Meanwhile it watches every
+ * partition cursor (and times each failover), and at the end runs `verify`
+ * as another process.
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const random = seededRandom(options.seed, 0xc4a05);
@@ -91,8 +109,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const workerPids = new Map<number, number>();
     let workerRestarts = 0;
     const demoOutput: string[] = [];
+    const holdings = new Holdings();
     createInterface({ input: demo.stdout! }).on('line', (line) => {
       demoOutput.push(line);
+      holdings.read(line);
       const started = /^worker (\d+) started \(pid (\d+)/.exec(line);
       if (started) workerPids.set(Number(started[1]), Number(started[2]));
       if (/^worker \d+ \(pid \d+\) died/.test(line)) workerRestarts += 1;
@@ -105,6 +125,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const thresholds = Array.from({ length: options.kills }, () => 0.05 + random() * 0.65).sort((a, b) => a - b);
     const pgRestart =
       options.target.kind === 'postgres' && options.target.restartPostgres ? { at: 0.5, url: options.target.url } : undefined;
+    const zombieAt = Array.from({ length: options.zombies ?? 3 }, () => 0.1 + random() * 0.6).sort((a, b) => a - b);
+    const failover = new FailoverClock();
+    let zombies = 0;
+    let paused: Promise<void> | undefined;
+    let joiner: ReturnType<typeof startExtraWorker> | undefined;
+    let joins = 0;
+    let leaves = 0;
     let kills = 0;
     let postgresRestarts = 0;
     let cursorRegressions = 0;
@@ -124,21 +151,49 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           await sleep(100);
           continue;
         }
+        failover.observe(lastCursor);
         const fraction = processed / run.messages;
+        if (joiner === undefined && fraction >= 0.2) {
+          joiner = startExtraWorker(location, run, 100);
+          joins += 1;
+          log(`  worker 100 (pid ${joiner.child.pid}) joins the group at ${processed}/${run.messages} orders`);
+        } else if (joiner !== undefined && joins > leaves && joiner.child.signalCode === null && fraction >= 0.5) {
+          joiner.child.kill('SIGTERM');
+          const code = await joiner.exited;
+          if (code === 0) leaves += 1;
+          log(`  worker 100 left gracefully (exit ${String(code)}) at ${processed}/${run.messages} orders`);
+        }
         if (pgRestart !== undefined && postgresRestarts === 0 && fraction >= pgRestart.at) {
           log(`  restarting PostgreSQL at ${processed}/${run.messages} orders`);
           await restartTestPostgres(pgRestart.url);
           postgresRestarts += 1;
         }
+        const zombieThreshold = zombieAt[zombies];
+        if (paused === undefined && zombieThreshold !== undefined && fraction >= zombieThreshold) {
+          const alive = [...workerPids].filter(([, pid]) => isAlive(pid));
+          const victim = alive[Math.floor(random() * alive.length)];
+          if (victim !== undefined) {
+            const [index, pid] = victim;
+            process.kill(pid, 'SIGSTOP');
+            zombies += 1;
+            log(`  SIGSTOP worker ${index} (pid ${pid}) at ${processed}/${run.messages} orders, for ${ZOMBIE_PAUSE_MS} ms (lease ${DEFAULT_LEASE_MS} ms)`);
+            paused = sleep(ZOMBIE_PAUSE_MS).then(() => {
+              if (isAlive(pid)) process.kill(pid, 'SIGCONT');
+              log(`  SIGCONT worker ${index} (pid ${pid}): a zombie, its commits are fenced`);
+              paused = undefined;
+            });
+          }
+        }
         const threshold = thresholds[kills];
         // One kill at a time: the next waits until the coordinator has restarted the previous victim.
-        if (threshold !== undefined && fraction >= threshold && workerRestarts >= kills) {
+        if (paused === undefined && threshold !== undefined && fraction >= threshold && workerRestarts >= kills) {
           // Only workers still running: one that drained its partitions and exited cannot be a victim.
           const alive = [...workerPids].filter(([, pid]) => isAlive(pid));
           const victim = alive[Math.floor(random() * alive.length)];
           if (victim !== undefined) {
             const [index, pid] = victim;
             process.kill(pid, 'SIGKILL');
+            failover.killed(holdings.of(index));
             kills += 1;
             log(`  kill -9 worker ${index} (pid ${pid}) at ${processed}/${run.messages} orders`);
           }
@@ -146,6 +201,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await sleep(40);
       }
     } finally {
+      await paused;
+      if (joiner !== undefined && joiner.child.exitCode === null && joiner.child.signalCode === null) {
+        joiner.child.kill('SIGTERM');
+        if ((await joiner.exited) === 0) leaves += 1;
+      }
       await store?.close();
     }
     const demoExitCode = await demoExit;
@@ -174,10 +234,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       lost: counts ? Number(counts[1]) : undefined,
       duplicated: counts ? Number(counts[2]) : undefined,
       cursorRegressions,
+      joins,
+      leaves,
+      zombies,
+      failoverMs: failover.times.map(Math.round),
       elapsedMs: Date.now() - startedAt,
     };
     log(
-      `  => ${chaosPassed(report, options.kills) ? 'PASS' : 'FAIL'}: kills ${report.kills}, worker restarts ${report.workerRestarts}, PostgreSQL restarts ${report.postgresRestarts}, ` +
+      `  => ${chaosPassed(report, options.kills, options.zombies ?? 3) ? 'PASS' : 'FAIL'}: kills ${report.kills} (failover ${report.failoverMs.join(', ') || '-'} ms, median ${String(median(report.failoverMs) ?? '-')}), zombies ${report.zombies}, joins ${report.joins}, graceful leaves ${report.leaves}, worker restarts ${report.workerRestarts}, PostgreSQL restarts ${report.postgresRestarts}, ` +
         `lost ${String(report.lost)}, duplicated ${String(report.duplicated)}, cursor regressions ${report.cursorRegressions}, ${(report.elapsedMs / 1000).toFixed(1)} s`,
     );
     return report;
