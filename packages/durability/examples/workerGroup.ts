@@ -10,7 +10,7 @@ for (const order of ['a', 'b', 'c', 'd']) {
   await channel.publish(new TextEncoder().encode(order), { key: order, idempotencyKey: `order-${order}` });
 }
 
-const member = await channel.join('billing', { memberId: `pod-${process.pid}` }); // defaults: leaseMs 2000, heartbeatMs 1000
+const member = await channel.join('billing', { memberId: `pod-${process.pid}` }); // defaults: leaseMs 2000, heartbeatMs 1100
 member.on('assigned', (partitions) => console.log(`assigned ${partitions.join(', ')}`));
 member.on('revoked', (partitions) => console.log(`handed over ${partitions.join(', ')}`));
 console.log(`holding ${member.assignment().join(', ')}`);
