@@ -92,7 +92,7 @@ describe('recovery', () => {
     let failing = false;
     const flaky = new Proxy(store, {
       get(target, property, receiver) {
-        if (property === 'appendMany' && failing) return async () => { throw new StoreUnavailableError('connection lost', { ambiguous: true }); };
+        if ((property === 'append' || property === 'appendMany') && failing) return async () => { throw new StoreUnavailableError('connection lost', { ambiguous: true }); };
         const value = Reflect.get(target, property, receiver) as unknown;
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },

@@ -341,7 +341,9 @@ export class DurableActorRuntime {
   async #append(records: readonly (JournalRecord | SnapshotRecord)[]): Promise<void> {
     const payloads = records.map(encodeRecord);
     try {
-      await this.#store.appendMany(this.#journal, payloads, this.#seq);
+      // A lone entry takes the store's single-append path, which PostgreSQL group-commits across callers.
+      if (payloads.length === 1) await this.#store.append(this.#journal, payloads[0]!, this.#seq);
+      else await this.#store.appendMany(this.#journal, payloads, this.#seq);
     } catch (error) {
       this.#failure = error;
       this.#status = error instanceof SequenceConflictError ? 'fenced' : 'broken';
