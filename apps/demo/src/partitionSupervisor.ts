@@ -21,6 +21,8 @@ export interface MemberSupervisorOptions {
   readonly spec?: SupervisorSpec;
   /** Conversation phases and step latencies go here when set. */
   readonly metrics?: ChannelMetrics;
+  /** Clock of the participants' restart budgets; default `Date.now` (a test freezes it so escalation does not depend on speed). */
+  readonly participantClock?: () => number;
 }
 
 interface RunInput {
@@ -40,7 +42,7 @@ export function superviseMember(options: MemberSupervisorOptions): Promise<void>
   const spec = options.spec ?? partitionSupervision;
   let starts = 0;
   const memberRun = fromPromise<void, RunInput>(async ({ input, signal: stopped }) => {
-    const handler = orderHandler({ store, run, crashRate, stats, incarnation: starts++, metrics: options.metrics });
+    const handler = orderHandler({ store, run, crashRate, stats, incarnation: starts++, metrics: options.metrics, participantClock: options.participantClock });
     const forget = member.on('revoked', handler.forget);
     try {
       await member.run(handler.handle, { signal: AbortSignal.any([stopped, signal]) });

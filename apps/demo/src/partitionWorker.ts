@@ -2,8 +2,8 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DurableSteps } from '@liminal/actors';
 import type { ChannelMetrics } from '@liminal/channels';
 import { DedupCache, type GroupHandler } from '@liminal/durability';
-import type { DurableStore } from '@liminal/store';
-import { EffectLedger } from './effectLedger.js';
+import { LiminalError, type DurableStore } from '@liminal/store';
+import { encodeLedgerEntry, ledgerKey } from './ledger.js';
 import type { Run } from './manifest.js';
 import { decodeOrder, type Order } from './orders.js';
 import { seededRandom, type Random } from './prng.js';
@@ -21,6 +21,18 @@ export interface GroupJob {
   readonly incarnation: number;
   /** Conversation phases and step latencies go here when set. */
   readonly metrics?: ChannelMetrics | undefined;
+  /** Clock of the participants' restart budget; default `Date.now`. */
+  readonly participantClock?: (() => number) | undefined;
+}
+
+/** A claim on an effect outlives any one step attempt. */
+const effectLeaseMs = 30_000;
+
+/** Where a partition's participants apply their side effects, exactly once each (`DedupCache.runOnce`). */
+interface Effects {
+  readonly dedup: DedupCache;
+  readonly ledger: string;
+  readonly claim: { readonly owner: string; readonly leaseMs: number };
 }
 
 /** What a worker needs to process one partition's orders; opened when the partition is won. */
@@ -42,8 +54,14 @@ export function orderHandler(job: GroupJob): { readonly handle: GroupHandler; re
     const { store, run, metrics, stats } = job;
     const names = run.names;
     const steps = await DurableSteps.open(store, names.conversation(partition));
-    const ledger = await EffectLedger.open(store, names.ledger(partition), new DedupCache(store, names.dedupNamespace));
-    const participants = new Participants(job, ledger, seededRandom(run.seed, partition, job.incarnation));
+    const effects: Effects = {
+      dedup: new DedupCache(store, names.dedupNamespace),
+      ledger: names.ledger(partition),
+      // One owner name per partition, whichever worker holds it: the worker that takes a partition over (after a
+      // crash or a rebalance) reclaims the unfinished effects at once; the claims' fences keep each effect once.
+      claim: { owner: `partition-${partition}`, leaseMs: effectLeaseMs },
+    };
+    const participants = new Participants(job, effects, seededRandom(run.seed, partition, job.incarnation));
     const orders: OrderConversationContext = {
       store,
       conversationId: (orderId) => names.orderConversation(orderId),
@@ -86,19 +104,26 @@ async function processOrder(order: Order, steps: DurableSteps, orders: OrderConv
   else stats.processed += 1;
 }
 
+/** Another process holds one of this partition's effects (it cannot with one owner name per partition). */
+export class EffectInFlightError extends LiminalError {
+  readonly code = 'EFFECT_IN_FLIGHT';
+}
+
 /**
  * The participants of one partition under a one-for-one supervisor: a crashed
  * participant is restarted (a fresh attempt at the same step) and only it;
  * more than `intensity` restarts per `periodMs` escalate to the partition.
  */
 class Participants {
-  readonly #budget = new RestartBudget('participant supervisor', participantSupervision);
+  readonly #budget: RestartBudget;
 
   constructor(
     readonly job: GroupJob,
-    readonly ledger: EffectLedger,
+    readonly effects: Effects,
     readonly random: Random,
-  ) {}
+  ) {
+    this.#budget = new RestartBudget('participant supervisor', participantSupervision, job.participantClock);
+  }
 
   async perform(order: Order, index: number, step: Step): Promise<string> {
     for (;;) {
@@ -116,13 +141,19 @@ class Participants {
   async #attempt(order: Order, index: number, step: Step): Promise<string> {
     this.#maybeCrash(step.participant, 'beforeEffect');
     if (step.kind === 'failure') return `failed: ${step.reason}`;
-    const outcome = await this.ledger.applyOnce(
-      { orderId: order.id, step: index, effect: step.effect, amountCents: order.amountCents },
-      () => this.#maybeCrash(step.participant, 'afterEffect'),
-    );
+    const { dedup, ledger, claim } = this.effects;
+    const key = ledgerKey(order.id, index);
+    const entry = { orderId: order.id, step: index, effect: step.effect, amountCents: order.amountCents };
+    // The ledger append and its receipt are one commit: a crash before it leaves nothing, a crash after it
+    // makes the retry a duplicate.
+    const outcome = await dedup.runOnce(key, Date.now(), claim, (tx) => {
+      tx.append(ledger, encodeLedgerEntry(entry));
+      this.#maybeCrash(step.participant, 'afterEffect');
+    });
+    if (outcome.kind === 'inFlight') throw new EffectInFlightError(`effect ${key} is claimed by ${outcome.owner} until ${outcome.expiresAtMs}`);
     if (outcome.kind === 'duplicate') this.job.stats.duplicatesSuppressed += 1;
     this.#maybeCrash(step.participant, 'afterEffect');
-    return `ledger#${outcome.sequence}`;
+    return `ledger:${key}`;
   }
 
   // The crash rate is per step attempt, spread over the moments around the side effect.

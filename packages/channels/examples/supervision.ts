@@ -1,15 +1,15 @@
 import { ChannelRegistry, DeliveryFailedError } from '@liminal/channels';
-import { MemoryStore, StoreUnavailableError } from '@liminal/store';
+import { MemoryStore, StoreUnavailableError, type CommitResult, type WriteOp } from '@liminal/store';
 
-// A store with outages on demand: the next `outages` appends fail.
+// A store with outages on demand: the next `outages` commits (a durable publish is one) fail.
 class OutageStore extends MemoryStore {
   outages = 0;
-  override async append(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
+  override async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
     if (this.outages > 0) {
       this.outages -= 1;
       throw new StoreUnavailableError('disk unplugged');
     }
-    return super.append(stream, payload, expectedSeq);
+    return super.commit(ops);
   }
 }
 

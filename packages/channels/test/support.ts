@@ -1,4 +1,4 @@
-import { MemoryStore, StoreUnavailableError } from '@liminal/store';
+import { MemoryStore, StoreUnavailableError, type CommitResult, type WriteOp } from '@liminal/store';
 import { ForwardingStore } from '@liminal/testkit';
 import type { Clock } from '../src/index.js';
 
@@ -73,16 +73,28 @@ export class FlakyStore extends ForwardingStore {
   }
 
   override async append(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
+    await this.#hold([stream]);
+    return this.inner.append(stream, payload, expectedSeq);
+  }
+
+  /** Durable channels publish through `commit` (message and receipt together): its appends are held and failed alike. */
+  override async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
+    const appended = ops.flatMap((op) => (op.op === 'append' ? [op.stream] : []));
+    if (appended.length > 0) await this.#hold(appended);
+    return this.inner.commit(ops);
+  }
+
+  async #hold(streams: readonly string[]): Promise<void> {
     if (this.#paused !== undefined) {
       this.waitingAppends += 1;
       await this.#paused;
       this.waitingAppends -= 1;
     }
-    if (this.failuresLeft > 0 && stream.startsWith(this.failingPrefix)) {
+    const failing = streams.find((stream) => stream.startsWith(this.failingPrefix));
+    if (this.failuresLeft > 0 && failing !== undefined) {
       this.failuresLeft -= 1;
-      return Promise.reject(new StoreUnavailableError(`injected outage on ${stream}`));
+      throw new StoreUnavailableError(`injected outage on ${failing}`);
     }
-    return this.inner.append(stream, payload, expectedSeq);
   }
 }
 

@@ -22,8 +22,10 @@ for (const order of ['a', 'b', 'c', 'd', 'e']) {
 const consumer = await channel.consume('billing', 0, { checkpoint: { kind: 'perBatch', size: 10 } });
 let seen = 0;
 for await (const envelope of consumer) {
-  const outcome = await consumer.processOnce(envelope, async ({ payload }) => {
-    console.log(`charged ${text.decode(payload)}`); // the side effect that must happen once
+  const outcome = await consumer.processOnce(envelope, async ({ payload }, tx) => {
+    // Writes through tx are committed with the receipt and the cursor: exactly once.
+    tx.append('charges', bytes.encode(`charged ${text.decode(payload)}`));
+    console.log(`charged ${text.decode(payload)}`); // a log line (or an HTTP call) is at-least-once
     return bytes.encode('charged');
   });
   if (outcome.kind === 'duplicate') console.log(`skipped ${text.decode(envelope.payload)}: already processed`);
@@ -33,5 +35,5 @@ for await (const envelope of consumer) {
   }
 }
 await consumer.flush(); // persist the offset the batch policy was still holding back
-console.log(`caught up at offset ${consumer.cursor.currentOffset}`);
+console.log(`caught up at offset ${consumer.cursor.currentOffset}, ${await store.streamLength('charges')} charges stored`);
 await store.close();

@@ -1,15 +1,20 @@
-import { assertPositiveSafeInteger, InvalidArgumentError, type DurableStore } from '@liminal/store';
-import { CheckpointDriver } from './CheckpointDriver.js';
+import { assertPayload, assertPositiveSafeInteger, CasConflictError, InvalidArgumentError, type DurableStore, type WriteOp } from '@liminal/store';
+import type { CheckpointDriver } from './CheckpointDriver.js';
 import { codec } from './codec.js';
 import type { ConsumerCursor } from './ConsumerCursor.js';
-import { DedupCache } from './DedupCache.js';
-import { InFlightError } from './errors.js';
+import type { ClaimToken, DedupCache } from './DedupCache.js';
+import type { EffectTx, OnceOutcome } from './EffectTx.js';
+import { commitClaimedWork, release, validConditions } from './internal/commitEffects.js';
+import { EffectBuffer } from './internal/EffectBuffer.js';
+import { StreamLengths } from './internal/StreamLengths.js';
 import { storeKey } from './storeKey.js';
 
 /** One delivered channel message. `offset` is its position in the partition. */
 export interface ChannelEnvelope {
-  /** Unique per published message (nanoid); the key for consumer-side dedup. */
+  /** Unique per published message; derived from the publish's idempotency key when it had one. */
   readonly messageId: string;
+  /** Stable per (channel, consumer, message): give it to external APIs that take idempotency keys. */
+  readonly idempotencyKey: string;
   /** The id of the message that caused this one, if the publisher said. */
   readonly causationId?: string;
   /** W3C trace context of the publisher, if any. */
@@ -22,17 +27,23 @@ export interface ChannelEnvelope {
   readonly publishedAt: number;
 }
 
-/** What `processOnce` did with an envelope. */
-export type ProcessOutcome =
-  /** The handler ran now; its receipt is stored. */
-  | { readonly kind: 'processed'; readonly receipt: Uint8Array }
-  /** A previous run (maybe before a restart) already processed it; the handler did not run. */
-  | { readonly kind: 'duplicate'; readonly receipt: Uint8Array };
+/**
+ * What `processOnce` did with an envelope. On `inFlight`, `position` moved
+ * back to the message, so a later `poll` delivers it again.
+ */
+export type ProcessOutcome = OnceOutcome;
 
-/** A handler's optional return value is stored as the message's receipt. */
-export type MessageHandler = (envelope: ChannelEnvelope) => Promise<Uint8Array | void> | Uint8Array | void;
+/** The handler's optional return value is stored as the message's receipt. */
+export type MessageHandler = (envelope: ChannelEnvelope, tx: EffectTx) => Promise<Uint8Array | void> | Uint8Array | void;
 
-const EMPTY_RECEIPT = new Uint8Array(0);
+export interface ProcessOptions {
+  /**
+   * Extra ops committed with the effects (e.g. a lease-epoch `check`). If one
+   * fails, nothing is written and `processOnce` rejects with
+   * `ConditionFailedError { index }` (`index` into this list).
+   */
+  readonly conditions?: readonly WriteOp[];
+}
 
 /** Parts of a `DurableChannel` a consumer needs (kept narrow to avoid an import cycle). */
 export interface ConsumerSource {
@@ -42,30 +53,50 @@ export interface ConsumerSource {
   readonly stream: string;
 }
 
+/** Who a consumer claims messages as, and for how long. */
+export interface ConsumerIdentity {
+  readonly owner: string;
+  readonly leaseMs: number;
+  /** Epoch milliseconds (claims, receipts); injected by tests. */
+  readonly clock: () => number;
+}
+
+const EMPTY_RECEIPT = new Uint8Array(0);
+/** Each retry follows another instance's successful move of the cursor. */
+const MAX_COMMIT_ROUNDS = 64;
+
 /**
- * Reads one partition for one consumer, from its stored cursor onwards.
+ * Reads one partition for one consumer, from its stored cursor onwards, and
+ * processes each message exactly once with `processOnce`.
  *
- * Delivery is at-least-once: whatever was delivered but not checkpointed is
- * delivered again after a restart. `processOnce` turns that into
- * effectively-once processing by recording each handled message id in a
- * `DedupCache` (namespace `<channel>:consumed:<consumerId>`) before
- * committing its offset. Run one instance per (consumerId, partition): a
- * second one is only noticed when its checkpoint fails with `CasConflictError`.
+ * Delivery is at-least-once (whatever was not checkpointed is delivered again
+ * after a restart). `processOnce` claims the message in the `DedupCache`
+ * `processed` (owner-fenced, with a lease), runs the handler, and commits the
+ * handler's `EffectTx` writes, the receipt and the cursor advance in one
+ * store `commit`. Several instances (processes) may consume one partition
+ * under the same consumer id: each message is claimed by one of them at a
+ * time, and a commit under a lost claim writes nothing.
+ *
+ * Concurrent `processOnce` calls on one consumer are supported: handlers run
+ * concurrently, their commits are serialised, and the cursor only ever moves
+ * over the contiguous run of processed offsets (see `CheckpointDriver`).
  */
 export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
-  readonly driver: CheckpointDriver;
   /** The record of processed message ids; bound its size with a `DedupSweeper`. */
   readonly processed: DedupCache;
+  readonly #lengths = new StreamLengths();
   #position: number;
+  #tail: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly source: ConsumerSource,
     readonly cursor: ConsumerCursor,
-    driver: CheckpointDriver,
+    readonly driver: CheckpointDriver,
     readonly batchSize: number,
+    processed: DedupCache,
+    readonly identity: ConsumerIdentity,
   ) {
-    this.driver = driver;
-    this.processed = new DedupCache(source.store, storeKey('consumed', source.channel, cursor.consumerId));
+    this.processed = processed;
     this.#position = cursor.currentOffset;
   }
 
@@ -89,61 +120,80 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
   async poll(max: number = this.batchSize): Promise<ChannelEnvelope[]> {
     assertPositiveSafeInteger('max', max);
     const entries = await this.source.store.readFrom(this.source.stream, this.#position, max);
-    const envelopes = entries.map(({ sequence, payload }) => {
+    const envelopes = entries.map(({ sequence, payload }): ChannelEnvelope => {
       const { kind: _kind, ...message } = codec.decodeAs(payload, 'channelMessage');
-      return { ...message, partition: this.source.partition, offset: sequence };
+      const idempotencyKey = storeKey(this.source.channel, this.consumerId, message.messageId);
+      return { ...message, idempotencyKey, partition: this.source.partition, offset: sequence };
     });
     const last = envelopes.at(-1);
     if (last !== undefined) this.#position = last.offset + 1;
     return envelopes;
   }
 
-  /** Marks `envelope` processed: the cursor moves past it as the checkpoint policy says. */
+  /**
+   * Marks `envelope` processed without dedup (at-least-once consumers): the
+   * cursor moves past it, once every earlier offset is processed too, as the
+   * checkpoint policy says.
+   */
   async commit(envelope: ChannelEnvelope): Promise<void> {
     this.#assertOwn(envelope);
-    await this.driver.recordProcessed(this.cursor, envelope.offset);
+    await this.#serial(() => this.#acknowledge(envelope.offset));
   }
 
-  /** Checkpoints any committed offset the policy is still holding back. */
+  /** Checkpoints any processed offset the policy is still holding back. */
   async flush(): Promise<void> {
-    await this.driver.flush(this.cursor);
+    await this.#serial(() => this.#checkpoint(() => this.driver.pendingOffset(this.cursor)));
   }
 
   /**
-   * Runs `handler` unless this consumer already processed the message (in
-   * this run or before a restart), then commits the envelope. If the handler
-   * throws, the message is unclaimed, `position` rewinds to it so the next
-   * `poll` delivers it again, and the error is rethrown.
+   * Runs `handler(envelope, tx)` unless the message was already processed
+   * by this consumer id (in this run, before a restart, or in another
+   * process), and commits the handler's `tx` writes, the receipt (the
+   * handler's return value) and the cursor advance as one atomic `commit`.
    *
-   * A claim left by a run that crashed inside the handler is taken over (the
-   * handler runs again), which is why side effects that must not repeat
-   * belong in the handler's own idempotent store or in its receipt.
+   * - Another owner holds the message: `{kind: 'inFlight'}`, nothing runs.
+   * - The handler throws (or returns something that is not a `Uint8Array`):
+   *   nothing is written, the claim is released, `position` rewinds to the
+   *   message and the error is rethrown.
+   * - The claim was lost meanwhile (the handler outlived its lease and
+   *   another owner took over): `ClaimLostError`, nothing is written.
+   * - A `tx.cas` or one of `options.conditions` fails: `EffectConflictError`
+   *   / `ConditionFailedError`, nothing is written, the claim is released.
+   * - The store cannot say whether the commit applied: it is resolved by
+   *   reading the receipt back, never by guessing.
    */
-  async processOnce(envelope: ChannelEnvelope, handler: MessageHandler): Promise<ProcessOutcome> {
+  async processOnce(envelope: ChannelEnvelope, handler: MessageHandler, options: ProcessOptions = {}): Promise<ProcessOutcome> {
     this.#assertOwn(envelope);
     if (typeof handler !== 'function') throw new InvalidArgumentError('handler', 'expected a function');
-    const { messageId } = envelope;
-    let decision = await this.processed.claimOrGet(messageId, Date.now());
-    if (decision.kind === 'inFlight') {
-      await this.processed.releaseClaim(messageId);
-      decision = await this.processed.claimOrGet(messageId, Date.now());
-    }
-    if (decision.kind === 'completed') {
-      await this.commit(envelope);
-      return { kind: 'duplicate', receipt: decision.receipt };
-    }
-    if (decision.kind === 'inFlight') throw new InFlightError(this.processed.namespace, messageId);
-    let receipt: Uint8Array;
+    const conditions = validConditions(options);
+    const { owner, leaseMs, clock } = this.identity;
+    let decision;
     try {
-      receipt = (await handler(envelope)) ?? EMPTY_RECEIPT;
+      decision = await this.processed.claimOrGet(envelope.messageId, clock(), { owner, leaseMs });
     } catch (error) {
-      this.#position = Math.min(this.#position, envelope.offset);
-      await this.processed.releaseClaim(messageId);
+      this.#rewind(envelope);
       throw error;
     }
-    await this.processed.completeReceipt(messageId, receipt);
-    await this.commit(envelope);
-    return { kind: 'processed', receipt };
+    if (decision.kind === 'completed') {
+      await this.#serial(() => this.#acknowledge(envelope.offset));
+      return { kind: 'duplicate', receipt: decision.receipt };
+    }
+    if (decision.kind === 'inFlight') {
+      this.#rewind(envelope);
+      return decision;
+    }
+    const tx = new EffectBuffer(envelope.idempotencyKey);
+    let receipt: Uint8Array;
+    try {
+      receipt = (await handler(envelope, tx)) ?? EMPTY_RECEIPT;
+      assertPayload('receipt (the handler’s return value)', receipt);
+    } catch (error) {
+      tx.close();
+      await this.#abandon(envelope, decision.token);
+      throw error;
+    }
+    tx.close();
+    return this.#serial(() => this.#commitWork(envelope, decision.token, tx, receipt, conditions));
   }
 
   /** Every envelope available now, polled `batchSize` at a time; ends when caught up. */
@@ -153,6 +203,76 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
       if (batch.length === 0) return;
       yield* batch;
     }
+  }
+
+  async #commitWork(
+    envelope: ChannelEnvelope,
+    token: ClaimToken,
+    tx: EffectBuffer,
+    receipt: Uint8Array,
+    conditions: readonly WriteOp[],
+  ): Promise<ProcessOutcome> {
+    try {
+      const advanced = await commitClaimedWork({
+        cache: this.processed,
+        key: envelope.messageId,
+        token,
+        tx,
+        receipt,
+        nowMs: this.identity.clock(),
+        lengths: this.#lengths,
+        conditions,
+        advance: () => {
+          const due = this.driver.dueOffsetIfProcessed(this.cursor, envelope.offset);
+          return due === undefined ? undefined : this.cursor.advanceOp(due);
+        },
+        onAdvanceConflict: async () => void (await this.cursor.refresh()),
+      });
+      if (advanced !== undefined) this.cursor.advanced(advanced.next);
+      this.driver.markProcessed(this.cursor, envelope.offset);
+      return { kind: 'processed', receipt };
+    } catch (error) {
+      this.#rewind(envelope);
+      throw error;
+    }
+  }
+
+  /** A processed (or duplicate) offset: checkpoint it as the policy says. */
+  async #acknowledge(offset: number): Promise<void> {
+    this.driver.markProcessed(this.cursor, offset);
+    await this.#checkpoint(() => this.driver.dueOffset(this.cursor));
+  }
+
+  /** Writes the offset `target` names; if another instance moved the cursor first, continues from there. */
+  async #checkpoint(target: () => number | undefined): Promise<void> {
+    for (let round = 0; ; round++) {
+      const offset = target();
+      if (offset === undefined) return;
+      try {
+        await this.cursor.checkpoint(offset);
+        return;
+      } catch (error) {
+        if (!(error instanceof CasConflictError) || round >= MAX_COMMIT_ROUNDS) throw error;
+        await this.cursor.refresh();
+      }
+    }
+  }
+
+  /** Nothing was written: let the message be processed again, here (rewind) or by anyone (release). */
+  async #abandon(envelope: ChannelEnvelope, token: ClaimToken): Promise<void> {
+    this.#rewind(envelope);
+    await release({ cache: this.processed, key: envelope.messageId, token });
+  }
+
+  #rewind(envelope: ChannelEnvelope): void {
+    this.#position = Math.min(this.#position, envelope.offset);
+  }
+
+  /** Commits and checkpoints run one at a time, so this consumer's own cursor writes never race each other. */
+  #serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(work, work);
+    this.#tail = run.catch(() => undefined);
+    return run;
   }
 
   #assertOwn(envelope: ChannelEnvelope): void {

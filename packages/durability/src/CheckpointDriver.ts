@@ -50,12 +50,22 @@ export class CheckpointDriver {
 
   /** The offset to checkpoint now under the policy (`undefined`: nothing is due). */
   dueOffset(cursor: ConsumerCursor): number | undefined {
-    const pending = this.pendingOffset(cursor);
-    if (pending === undefined) return undefined;
-    const { policy } = this;
-    if (policy.kind === 'perMessage') return pending;
-    if (policy.kind === 'perBatch' && pending - cursor.currentOffset >= policy.size) return pending;
-    return undefined;
+    return this.#due(cursor, this.#advance(cursor));
+  }
+
+  /**
+   * What `dueOffset` would say once `offset` is processed, without marking it:
+   * a caller that commits the checkpoint together with the work itself
+   * (`processOnce`) marks the offset only after that commit succeeded.
+   */
+  dueOffsetIfProcessed(cursor: ConsumerCursor, offset: number): number | undefined {
+    assertNonNegativeSafeInteger('offset', offset);
+    let frontier = this.#advance(cursor);
+    if (offset === frontier) {
+      frontier++;
+      while (this.#ahead.has(frontier)) frontier++;
+    }
+    return this.#due(cursor, frontier);
   }
 
   /** Marks `offset` processed, then checkpoints if the policy says so. */
@@ -69,6 +79,14 @@ export class CheckpointDriver {
   async flush(cursor: ConsumerCursor): Promise<void> {
     const pending = this.pendingOffset(cursor);
     if (pending !== undefined) await cursor.checkpoint(pending);
+  }
+
+  #due(cursor: ConsumerCursor, frontier: number): number | undefined {
+    if (frontier <= cursor.currentOffset) return undefined;
+    const { policy } = this;
+    if (policy.kind === 'perMessage') return frontier;
+    if (policy.kind === 'perBatch' && frontier - cursor.currentOffset >= policy.size) return frontier;
+    return undefined;
   }
 
   /** Moves the frontier over processed offsets (and up to the cursor, which another instance may have moved). */

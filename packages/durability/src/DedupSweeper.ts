@@ -1,6 +1,6 @@
-import { assertNonNegativeSafeInteger, ConfigError, DecodeError } from '@liminal/store';
+import { assertNonNegativeSafeInteger, CommitConflictError, ConfigError, DecodeError, type WriteOp } from '@liminal/store';
 import { DedupCache } from './DedupCache.js';
-import { readDedupRecords } from './internal/dedupRecords.js';
+import { inFlightClaim, readHead, removeClaimOps, type DedupRecord } from './internal/dedupEntry.js';
 import { storeKeyPrefix } from './storeKey.js';
 
 export interface DedupSweepReport {
@@ -17,14 +17,13 @@ export const SWEEP_PAGE_SIZE = 256;
 const HASH_SUFFIX = /^[0-9a-f]{16}$/;
 
 /**
- * Bounds a `DedupCache`'s storage: removes every entry whose latest record
- * (claim, receipt or tombstone) is older than `ttlMs`. The TTL is the dedup
- * window: a key swept away can be claimed (and a message published) again.
- * An abandoned in-flight claim expires the same way.
- *
- * The store has no conditional delete, so an entry written between the
- * sweeper's read and its delete is lost with it; the sweeper re-checks the
- * stream length right before deleting to keep that window to one round trip.
+ * Bounds a `DedupCache`'s storage. It removes exactly two kinds of entries:
+ * completed ones whose receipt is older than `ttlMs` (the dedup window: a key
+ * swept away can be claimed, and a message published, again), and claims
+ * whose lease expired (their owner died or overran; removing one fences its
+ * token like a takeover does). A live claim is never touched. Every removal is
+ * a conditional delete of exactly the records the sweeper read, so an entry
+ * written to after it looked (a completion, a takeover) is kept.
  */
 export class DedupSweeper {
   constructor(
@@ -58,18 +57,30 @@ export class DedupSweeper {
   }
 
   async #removeIfExpired(stream: string, nowMs: number): Promise<boolean> {
-    const { store } = this.cache;
-    let records;
+    let records: DedupRecord[];
     try {
-      records = await readDedupRecords(store, stream);
+      records = await readHead(this.cache.store, stream);
     } catch (error) {
       if (error instanceof DecodeError) return false;
       throw error;
     }
+    const ops = this.#removal(stream, records, nowMs);
+    if (ops === undefined) return false;
+    try {
+      await this.cache.store.commit(ops);
+      return true;
+    } catch (error) {
+      if (error instanceof CommitConflictError) return false; // written to since we read it: keep
+      throw error;
+    }
+  }
+
+  #removal(stream: string, records: readonly DedupRecord[], nowMs: number): WriteOp[] | undefined {
     const latest = records.at(-1);
-    if (latest === undefined || nowMs - latest.timestampMs <= this.ttlMs) return false;
-    if ((await store.streamLength(stream)) !== records.length) return false;
-    await store.deleteStream(stream);
-    return true;
+    if (latest === undefined) return undefined;
+    const claim = inFlightClaim(records);
+    if (claim !== undefined) return nowMs >= claim.expiresAtMs ? removeClaimOps(this.cache.namespace, claim, records.length) : undefined;
+    if (latest.kind !== 'dedupReceipt' || nowMs - latest.timestampMs <= this.ttlMs) return undefined;
+    return [{ op: 'deleteStream', stream, expectedLength: records.length }];
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   assertName,
   assertNonNegativeSafeInteger,
@@ -5,7 +6,6 @@ import {
   assertPositiveSafeInteger,
   ConfigError,
   InvalidArgumentError,
-  SequenceConflictError,
   type DurableStore,
 } from '@liminal/store';
 import { nanoid } from 'nanoid';
@@ -14,8 +14,9 @@ import { ChannelConsumer } from './ChannelConsumer.js';
 import { codec, type ChannelMessage } from './codec.js';
 import { ConsumerCursor, partitionStreamFor } from './ConsumerCursor.js';
 import { DedupCache } from './DedupCache.js';
-import { InFlightError } from './errors.js';
 import { GroupMember } from './GroupMember.js';
+import { PartitionPublisher } from './internal/PartitionPublisher.js';
+import { StreamLengths } from './internal/StreamLengths.js';
 import type { JoinOptions } from './JoinOptions.js';
 import { keyHash } from './keyHash.js';
 import { storeKey } from './storeKey.js';
@@ -49,21 +50,40 @@ export interface ConsumeOptions {
   readonly checkpoint?: CheckpointPolicy;
   /** Default number of envelopes per `poll` / per read of the async iterator; default 64. */
   readonly batchSize?: number;
+  /**
+   * Who this consumer claims messages as; default a random id per `consume`
+   * call. Give a restarted process the same owner to let it take over its own
+   * unfinished claims at once instead of after their lease; never give two
+   * live consumers the same owner.
+   */
+  readonly owner?: string;
+  /** How long a claim on a message holds against other consumers (ms); default 30,000. Size it above your slowest handler. */
+  readonly leaseMs?: number;
+  /** Epoch milliseconds for claims and receipts; default `Date.now`. */
+  readonly clock?: () => number;
 }
+
+/** Default claim lease of `processOnce`: longer than most handlers, short enough that a crashed one is retried soon. */
+export const DEFAULT_CLAIM_LEASE_MS = 30_000;
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /**
  * A partitioned, append-only message channel on a `DurableStore`. Partition
- * `p` is the stream `<name>:<p>`; a consumer's cursor is the counter
- * `<consumerId>:<name>:<p>`. Idempotent publishes are recorded in the
- * `DedupCache` `<name>:published` with the `PublishResult` as receipt: the
- * dedup window lasts until a `DedupSweeper` over `publishDedup` removes the key.
+ * `p` is the stream `partitionStreamFor(name, p)`; a consumer's cursor is the
+ * counter `cursorKeyFor(consumerId, name, p)`. Idempotent publishes are
+ * recorded in the `DedupCache` `publishDedup` (namespace
+ * `storeKey('published', name)`) with the `PublishResult` as receipt, written
+ * in the same commit as the message: the dedup window lasts until a
+ * `DedupSweeper` over `publishDedup` removes the key.
  */
 export class DurableChannel {
   readonly partitions: number;
   readonly publishDedup: DedupCache;
-  readonly #nextSeq = new Map<number, number>();
+  readonly #lengths = new StreamLengths();
+  readonly #publishers = new Map<number, PartitionPublisher>();
+  /** Idempotent publishes of this instance not settled yet: a concurrent repeat waits for the first. */
+  readonly #publishing = new Map<string, Promise<PublishResult>>();
 
   constructor(
     readonly store: DurableStore,
@@ -90,11 +110,19 @@ export class DurableChannel {
     return partitionStreamFor(this.name, partition);
   }
 
+  /** The message id a publish with `idempotencyKey` gets: the same in every process, every time. */
+  messageIdFor(idempotencyKey: string): string {
+    assertName('idempotencyKey', idempotencyKey);
+    return createHash('sha256').update(storeKey(this.name, idempotencyKey)).digest('base64url').slice(0, 21);
+  }
+
   /**
-   * Appends `payload` to the key's partition. With an `idempotencyKey`, a
-   * repeat returns the original `PublishResult` without appending; a repeat
-   * while the first is still in flight (or crashed between append and
-   * receipt) is an `InFlightError`.
+   * Appends `payload` to the key's partition. Concurrent publishes to one
+   * partition are grouped into one commit. With an `idempotencyKey`, the
+   * message id is `messageIdFor(idempotencyKey)` and the message and its
+   * receipt are committed together: a repeat (in any process, after any
+   * crash or unknown outcome) returns the original `PublishResult` and
+   * appends nothing.
    */
   async publish(payload: Uint8Array, options: PublishOptions): Promise<PublishResult> {
     assertPayload('payload', payload);
@@ -108,44 +136,37 @@ export class DurableChannel {
     assertNonNegativeSafeInteger('nowMs', nowMs);
     const message: ChannelMessage = {
       kind: 'channelMessage',
-      messageId: nanoid(),
+      messageId: idempotencyKey === undefined ? nanoid() : this.messageIdFor(idempotencyKey),
       key,
       ...(causationId === undefined ? {} : { causationId }),
       ...(traceparent === undefined ? {} : { traceparent }),
       publishedAt: nowMs,
       payload,
     };
-    const bytes = codec.encode(message);
-    if (idempotencyKey === undefined) return this.#append(partition, message.messageId, bytes);
-
-    const decision = await this.publishDedup.claimOrGet(idempotencyKey, nowMs);
-    if (decision.kind === 'completed') {
-      const { messageId, partition: original, sequence } = codec.decodeAs(decision.receipt, 'publishReceipt');
-      return { messageId, partition: original, sequence };
-    }
-    if (decision.kind === 'inFlight') throw new InFlightError(this.publishDedup.namespace, idempotencyKey);
-    let result: PublishResult;
-    try {
-      result = await this.#append(partition, message.messageId, bytes);
-    } catch (error) {
-      // Nothing was appended, so let a retry publish. If the release fails
-      // too, the claim stays in flight until swept; the append error matters more.
-      await this.publishDedup.releaseClaim(idempotencyKey, nowMs).catch(() => undefined);
-      throw error;
-    }
-    await this.publishDedup.completeReceipt(idempotencyKey, codec.encode({ kind: 'publishReceipt', ...result }), nowMs);
-    return result;
+    const pending = { messageId: message.messageId, bytes: codec.encode(message), nowMs };
+    const publisher = this.#publisherFor(partition);
+    if (idempotencyKey === undefined) return publisher.publish(pending);
+    const earlier = this.#publishing.get(idempotencyKey);
+    if (earlier !== undefined) return earlier;
+    const publishing = publisher.publish({ ...pending, idempotencyKey }).finally(() => this.#publishing.delete(idempotencyKey));
+    this.#publishing.set(idempotencyKey, publishing);
+    return publishing;
   }
 
   /** A consumer of one partition, starting at `consumerId`'s stored cursor (0 if none). */
   async consume(consumerId: string, partition: number, options: ConsumeOptions = {}): Promise<ChannelConsumer> {
     if (typeof options !== 'object' || options === null) throw new ConfigError('consume options must be an object');
     const stream = this.streamFor(partition);
-    const batchSize = options.batchSize ?? 64;
+    const { batchSize = 64, owner = `consumer-${nanoid()}`, leaseMs = DEFAULT_CLAIM_LEASE_MS, clock = Date.now } = options;
     assertPositiveSafeInteger('batchSize', batchSize);
+    assertName('owner', owner);
+    assertPositiveSafeInteger('leaseMs', leaseMs);
+    if (typeof clock !== 'function') throw new ConfigError('clock must be a function returning epoch milliseconds');
     const driver = new CheckpointDriver(options.checkpoint ?? { kind: 'perMessage' });
     const cursor = await ConsumerCursor.resume(this.store, consumerId, this.name, partition);
-    return new ChannelConsumer({ store: this.store, channel: this.name, partition, stream }, cursor, driver, batchSize);
+    const processed = new DedupCache(this.store, storeKey('consumed', this.name, consumerId));
+    const source = { store: this.store, channel: this.name, partition, stream };
+    return new ChannelConsumer(source, cursor, driver, batchSize, processed, { owner, leaseMs, clock });
   }
 
   /**
@@ -157,24 +178,13 @@ export class DurableChannel {
     return GroupMember.join(this, group, options);
   }
 
-  /**
-   * Many producers may append to one partition, so unlike a conversation a
-   * sequence conflict here is not a fenced writer: retry at the length the
-   * store reported. Each retry follows someone else's successful append.
-   */
-  async #append(partition: number, messageId: string, bytes: Uint8Array): Promise<PublishResult> {
-    const stream = this.streamFor(partition);
-    let expected = this.#nextSeq.get(partition) ?? (await this.store.streamLength(stream));
-    for (;;) {
-      try {
-        const sequence = await this.store.append(stream, bytes, expected);
-        this.#nextSeq.set(partition, sequence + 1);
-        return { messageId, partition, sequence };
-      } catch (error) {
-        if (!(error instanceof SequenceConflictError)) throw error;
-        expected = error.actual;
-      }
+  #publisherFor(partition: number): PartitionPublisher {
+    let publisher = this.#publishers.get(partition);
+    if (publisher === undefined) {
+      publisher = new PartitionPublisher(this.store, partition, this.streamFor(partition), this.publishDedup, this.#lengths);
+      this.#publishers.set(partition, publisher);
     }
+    return publisher;
   }
 
   #assertPartition(partition: number): void {

@@ -10,9 +10,8 @@ import type { ConversationHeader, MessageProgress } from './ConversationState.js
 export type DurableRecord =
   | ConversationEvent
   | ConversationSnapshot
-  | { readonly kind: 'dedupClaim'; readonly key: string; readonly timestampMs: number }
-  | { readonly kind: 'dedupReceipt'; readonly key: string; readonly receipt: Uint8Array; readonly timestampMs: number }
-  | { readonly kind: 'dedupTombstone'; readonly key: string; readonly timestampMs: number }
+  | DedupClaimRecord
+  | DedupReceiptRecord
   | ChannelMessage
   | PublishReceipt
   | ActorRecord
@@ -47,6 +46,28 @@ export interface ChannelMessage {
   readonly traceparent?: string;
   readonly publishedAt: number;
   readonly payload: Uint8Array;
+}
+
+/** An owner's claim of an idempotency key, valid until `expiresAtMs` (see `DedupCache`). */
+export interface DedupClaimRecord {
+  readonly kind: 'dedupClaim';
+  readonly key: string;
+  /** The claim's fencing token (random, never reused). */
+  readonly token: string;
+  readonly owner: string;
+  /** When the claim was taken (epoch ms, the claimer's clock). */
+  readonly timestampMs: number;
+  readonly expiresAtMs: number;
+}
+
+/** The receipt of a processed idempotency key; `token` names the claim it completed (none for a publish). */
+export interface DedupReceiptRecord {
+  readonly kind: 'dedupReceipt';
+  readonly key: string;
+  readonly token?: string;
+  readonly receipt: Uint8Array;
+  /** When it was completed (epoch ms): the start of its TTL. */
+  readonly timestampMs: number;
 }
 
 /** Where a publish landed; stored as the dedup receipt of its idempotency key. */
@@ -107,9 +128,9 @@ const TAGS = {
   // 0x10 was the snapshot without checksum or header: now an unknown tag, so
   // such a snapshot is ignored and the log replayed.
   conversationSnapshot: 0x11,
-  dedupClaim: 0x20,
-  dedupReceipt: 0x21,
-  dedupTombstone: 0x22,
+  // 0x20-0x22 were the claim/receipt/tombstone of unowned claims (retired with owner-fenced claims).
+  dedupClaim: 0x23,
+  dedupReceipt: 0x24,
   channelMessage: 0x30,
   publishReceipt: 0x31,
   actorRecord: 0x40,
@@ -322,12 +343,15 @@ function encode(record: DurableRecord): Uint8Array {
       break;
     }
     case 'dedupClaim':
-    case 'dedupTombstone':
       w.string('key', record.key);
+      w.string('token', record.token);
+      w.string('owner', record.owner);
       w.u64('timestampMs', record.timestampMs);
+      w.u64('expiresAtMs', record.expiresAtMs);
       break;
     case 'dedupReceipt':
       w.string('key', record.key);
+      w.optionalString('token', record.token);
       w.bytes('receipt', record.receipt);
       w.u64('timestampMs', record.timestampMs);
       break;
@@ -497,10 +521,12 @@ function readBody(r: Reader, kind: DurableRecordKind): DurableRecord {
     case 'conversationSnapshot':
       return readSnapshot(r);
     case 'dedupClaim':
-    case 'dedupTombstone':
-      return { kind, key: r.string('key'), timestampMs: r.u64('timestampMs') };
-    case 'dedupReceipt':
-      return { kind, key: r.string('key'), receipt: r.bytesField(), timestampMs: r.u64('timestampMs') };
+      return { kind, key: r.string('key'), token: r.string('token'), owner: r.string('owner'), timestampMs: r.u64('timestampMs'), expiresAtMs: r.u64('expiresAtMs') };
+    case 'dedupReceipt': {
+      const key = r.string('key');
+      const token = r.optionalString('token');
+      return { kind, key, ...(token === undefined ? {} : { token }), receipt: r.bytesField(), timestampMs: r.u64('timestampMs') };
+    }
     case 'channelMessage': {
       const messageId = r.string('messageId');
       const key = r.string('key');

@@ -1,4 +1,4 @@
-import { LiminalError } from '@liminal/store';
+import { LiminalError, type CommitConflictCause } from '@liminal/store';
 
 /** Why a dedup operation refused to touch an entry. */
 export type DedupCollisionReason =
@@ -35,18 +35,61 @@ export class CursorRegressionError extends LiminalError {
 }
 
 /**
- * Another caller claimed this key in `namespace` and has neither completed nor
- * released it (or crashed before it could). Retry later: the claim is either
- * completed by its owner or removed by a `DedupSweeper` after the dedup window.
+ * A claim token no longer holds its key: the lease expired and another owner
+ * took the key over (or a sweeper removed the expired claim), or the claim was
+ * already released or completed under another token. Nothing was written.
  */
-export class InFlightError extends LiminalError {
-  readonly code = 'IN_FLIGHT';
+export class ClaimLostError extends LiminalError {
+  readonly code = 'CLAIM_LOST';
 
   constructor(
     readonly namespace: string,
     readonly key: string,
   ) {
-    super(`${namespace}: key ${JSON.stringify(key)} is claimed by a caller that has not finished`);
+    super(`${namespace}: the claim on key ${JSON.stringify(key)} was lost (lease expired and taken over, or already settled)`);
+  }
+}
+
+/**
+ * An extra condition given to `processOnce` (`options.conditions[index]`, e.g.
+ * a lease-epoch `check`) did not hold when the effects were committed. Nothing
+ * was written: no effect, no receipt, no cursor move; the claim was released.
+ */
+export class ConditionFailedError extends LiminalError {
+  readonly code = 'CONDITION_FAILED';
+
+  constructor(
+    /** Position in `options.conditions`. */
+    readonly index: number,
+    override readonly cause: CommitConflictCause,
+  ) {
+    super(`processOnce condition ${index} failed: ${cause.message}`, { cause });
+  }
+}
+
+/**
+ * A `tx.cas` queued by a handler found another value when the effects were
+ * committed. Nothing was written; the claim was released, so the message can
+ * be processed again (the handler re-reads and decides anew).
+ */
+export class EffectConflictError extends LiminalError {
+  readonly code = 'EFFECT_CONFLICT';
+
+  constructor(
+    /** Position of the conflicting effect in the order the handler queued them. */
+    readonly index: number,
+    override readonly cause: CommitConflictCause,
+  ) {
+    super(`effect ${index} conflicted: ${cause.message}`, { cause });
+  }
+}
+
+/** An effect was queued on an `EffectTx` after its handler returned (or threw); it was not written. */
+export class EffectTxClosedError extends LiminalError {
+  readonly code = 'EFFECT_TX_CLOSED';
+
+  constructor(readonly idempotencyKey: string) {
+    super(`the EffectTx of ${JSON.stringify(idempotencyKey)} is closed: effects must be queued before the handler returns`);
   }
 }
 

@@ -1,5 +1,5 @@
 export { ChannelConsumer } from './ChannelConsumer.js';
-export type { ChannelEnvelope, ConsumerSource, MessageHandler, ProcessOutcome } from './ChannelConsumer.js';
+export type { ChannelEnvelope, ConsumerIdentity, ConsumerSource, MessageHandler, ProcessOptions, ProcessOutcome } from './ChannelConsumer.js';
 export { CheckpointDriver } from './CheckpointDriver.js';
 export type { CheckpointPolicy } from './CheckpointDriver.js';
 export { CODEC_VERSION, codec } from './codec.js';
@@ -9,6 +9,8 @@ export type {
   ConversationSnapshot,
   DurableRecord,
   DurableRecordKind,
+  DedupClaimRecord,
+  DedupReceiptRecord,
   GroupRecord,
   MemberLeftReason,
   PublishReceipt,
@@ -20,10 +22,10 @@ export type { ConversationEvent, ConversationEventKind, ConversationPhase, Lifec
 export { ConversationState, EMPTY_HEADER, RECENT_LOG_LIMIT } from './ConversationState.js';
 export type { ConversationHeader, MessageProgress, RedeliveryDecision } from './ConversationState.js';
 export { DedupCache } from './DedupCache.js';
-export type { DedupDecision } from './DedupCache.js';
+export type { ClaimOptions, ClaimToken, DedupDecision, DedupEntry, SettleOptions } from './DedupCache.js';
 export { DedupSweeper, SWEEP_PAGE_SIZE } from './DedupSweeper.js';
 export type { DedupSweepReport } from './DedupSweeper.js';
-export { DurableChannel } from './DurableChannel.js';
+export { DEFAULT_CLAIM_LEASE_MS, DurableChannel } from './DurableChannel.js';
 export type { ConsumeOptions, DurableChannelOptions, PublishOptions, PublishResult } from './DurableChannel.js';
 export {
   DEFAULT_SNAPSHOT_POLICY,
@@ -33,7 +35,16 @@ export {
   snapshotStreamFor,
 } from './DurableConversation.js';
 export type { DurableConversationOptions, RecoveryMetrics, RecoverySource, SnapshotPolicy } from './DurableConversation.js';
-export { CursorRegressionError, DedupCollisionError, InFlightError, LeaseLostError } from './errors.js';
+export {
+  ClaimLostError,
+  ConditionFailedError,
+  CursorRegressionError,
+  DedupCollisionError,
+  EffectConflictError,
+  EffectTxClosedError,
+  LeaseLostError,
+} from './errors.js';
+export type { EffectTx, OnceOutcome, OnceWork } from './EffectTx.js';
 export { GroupMember } from './GroupMember.js';
 export type { GroupEffects, GroupHandler, GroupRunOptions, LeaseLostListener, PartitionsListener } from './GroupMember.js';
 export { DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS, DEFAULT_POLL_MS } from './JoinOptions.js';

@@ -1,229 +1,213 @@
-import { DecodeError, InvalidArgumentError, MemoryStore, SequenceConflictError, type DurableStore, type WriteOp } from '@liminal/store';
+import { DecodeError, InvalidArgumentError, MemoryStore, StoreUnavailableError, type CommitResult, type DurableStore, type WriteOp } from '@liminal/store';
+import { ForwardingStore } from '@liminal/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { codec, DedupCache, DedupCollisionError, keyHash } from '../src/index.js';
+import { ClaimLostError, codec, DedupCache, DedupCollisionError, DedupSweeper, keyHash, type ClaimToken, type DedupDecision } from '../src/index.js';
 import { bytes, CountingStore, readAll, storeKinds, useStore } from './support/stores.js';
 
-/** Runs `before` once, right before the first append to a stream: a writer that raced us. */
-class RacingStore extends CountingStore {
-  constructor(
-    inner: DurableStore,
-    private before: (() => Promise<unknown>) | undefined,
-  ) {
-    super(inner);
-  }
+const lease = (owner: string, leaseMs = 100) => ({ owner, leaseMs });
 
-  override async append(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
-    const race = this.before;
-    this.before = undefined;
-    await race?.();
-    return super.append(stream, payload, expectedSeq);
+function tokenOf(decision: DedupDecision): ClaimToken {
+  if (decision.kind !== 'claimed') throw new Error(`expected claimed, got ${decision.kind}`);
+  return decision.token;
+}
+
+/** Applies every commit, then reports it as lost at COMMIT (the outcome a client cannot see). */
+class AmbiguousStore extends ForwardingStore {
+  failNext = 0;
+  override async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
+    const result = await super.commit(ops);
+    if (this.failNext > 0) {
+      this.failNext -= 1;
+      throw new StoreUnavailableError('connection lost at COMMIT', { ambiguous: true });
+    }
+    return result;
   }
 }
 
 describe.each(storeKinds)('DedupCache on $name', (kind) => {
   const open = useStore(kind);
 
-  it('stores entries in the stream dedup/<namespace>/<keyHash(key)>', async () => {
+  it('keeps a key in the head stream dedup/<namespace>/<keyHash(key)> and its claim’s fence under claim/', async () => {
     const store = await open();
     const cache = new DedupCache(store, 'payments');
     expect(cache.streamFor('charge-1')).toBe(`dedup/payments/${keyHash('charge-1')}`);
     expect(new DedupCache(store, 'pay/ments').streamFor('charge-1')).toBe(`dedup/pay%2Fments/${keyHash('charge-1')}`);
-    await cache.claimOrGet('charge-1', 5);
+    const token = tokenOf(await cache.claimOrGet('charge-1', 5, lease('a')));
     expect(await store.listStreams('dedup/payments/')).toEqual([cache.streamFor('charge-1')]);
+    expect(await store.listStreams('claim/payments/')).toEqual([`claim/payments/${keyHash('charge-1')}/${token}`]);
+    await cache.completeReceipt('charge-1', bytes('r'), { token, nowMs: 6 });
+    expect(await store.listStreams('claim/')).toEqual([]); // completing retires the fence
   });
 
-  it('claims once, then reports inFlight, then the completed receipt', async () => {
+  it('claims once, reports the owner and lease to others, then the completed receipt', async () => {
     const cache = new DedupCache(await open(), 'payments');
     expect(await cache.lookup('k')).toBeUndefined();
-    expect(await cache.claimOrGet('k', 1)).toEqual({ kind: 'claimed' });
-    expect(await cache.claimOrGet('k', 2)).toEqual({ kind: 'inFlight' });
-    expect(await cache.lookup('k')).toEqual({ kind: 'inFlight' });
-    await cache.completeReceipt('k', bytes('receipt'), 3);
-    expect(await cache.claimOrGet('k', 4)).toEqual({ kind: 'completed', receipt: bytes('receipt') });
-    expect(await cache.lookup('k')).toEqual({ kind: 'completed', receipt: bytes('receipt') });
+    const claimed = await cache.claimOrGet('k', 1, lease('a', 100));
+    expect(claimed).toMatchObject({ kind: 'claimed', expiresAtMs: 101 });
+    expect(await cache.claimOrGet('k', 2, lease('b'))).toEqual({ kind: 'inFlight', owner: 'a', expiresAtMs: 101 });
+    expect(await cache.lookup('k')).toEqual({ kind: 'inFlight', owner: 'a', expiresAtMs: 101 });
+    await cache.completeReceipt('k', bytes('receipt'), { token: tokenOf(claimed), nowMs: 3 });
+    expect(await cache.claimOrGet('k', 4, lease('b'))).toEqual({ kind: 'completed', receipt: bytes('receipt') });
+    expect(await cache.claimOrGet('k', 10_000, lease('c'))).toEqual({ kind: 'completed', receipt: bytes('receipt') });
   });
 
-  it('gives exactly one of several concurrent first claims', async () => {
+  it('gives exactly one of several concurrent first claimers the key', async () => {
     const store = await open();
-    const decisions = await Promise.all(Array.from({ length: 6 }, () => new DedupCache(store, 'payments').claimOrGet('k', 1)));
+    const decisions = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((owner) => new DedupCache(store, 'payments').claimOrGet('k', 1, lease(owner))));
     expect(decisions.filter((d) => d.kind === 'claimed')).toHaveLength(1);
     expect(decisions.filter((d) => d.kind === 'inFlight')).toHaveLength(5);
   });
 
-  it('accepts the same receipt twice and refuses a different one', async () => {
-    const store = await open();
-    const cache = new DedupCache(store, 'payments');
-    await cache.claimOrGet('k', 1);
-    await cache.completeReceipt('k', bytes('r1'), 2);
-    await cache.completeReceipt('k', bytes('r1'), 3);
-    const error = await cache.completeReceipt('k', bytes('r2'), 4).catch((e: unknown) => e);
+  it('treats the same receipt under the same token again as done, and a different one as a collision', async () => {
+    const cache = new DedupCache(await open(), 'payments');
+    const token = tokenOf(await cache.claimOrGet('k', 1, lease('a')));
+    await cache.completeReceipt('k', bytes('r1'), { token, nowMs: 2 });
+    await cache.completeReceipt('k', bytes('r1'), { token, nowMs: 3 });
+    const error = await cache.completeReceipt('k', bytes('r2'), { token, nowMs: 4 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DedupCollisionError);
     expect(error).toMatchObject({ code: 'DEDUP_COLLISION', key: 'k', reason: 'differentReceipt' });
     expect(await cache.lookup('k')).toEqual({ kind: 'completed', receipt: bytes('r1') });
-    expect(await store.streamLength(cache.streamFor('k'))).toBe(2);
   });
 
-  it('completes its own fresh claim without reading the key stream again', async () => {
-    const store = new CountingStore(await open());
+  it('lets another owner take over an expired claim and fences the old token: ClaimLostError, nothing written', async () => {
+    const store = await open();
     const cache = new DedupCache(store, 'payments');
-    expect(await cache.claimOrGet('k', 1)).toEqual({ kind: 'claimed' });
-    const readsAfterClaim = store.reads.length;
-    await cache.completeReceipt('k', bytes('r'), 2);
-    expect(store.reads.length).toBe(readsAfterClaim);
+    const old = tokenOf(await cache.claimOrGet('k', 0, lease('a', 100)));
+    expect(await cache.claimOrGet('k', 99, lease('b', 100))).toMatchObject({ kind: 'inFlight', owner: 'a' });
+    const fresh = tokenOf(await cache.claimOrGet('k', 100, lease('b', 100)));
+    expect(fresh).not.toBe(old);
+    const before = await readAll(store, cache.streamFor('k'));
+    const lost = await cache.completeReceipt('k', bytes('late'), { token: old, nowMs: 150 }).catch((e: unknown) => e);
+    expect(lost).toBeInstanceOf(ClaimLostError);
+    expect(lost).toMatchObject({ code: 'CLAIM_LOST', namespace: 'payments', key: 'k' });
+    await expect(cache.releaseClaim('k', { token: old })).rejects.toBeInstanceOf(ClaimLostError);
+    expect(await readAll(store, cache.streamFor('k'))).toEqual(before);
+    expect(await cache.lookup('k')).toMatchObject({ kind: 'inFlight', owner: 'b' });
+    await cache.completeReceipt('k', bytes('r'), { token: fresh, nowMs: 160 });
     expect(await cache.lookup('k')).toEqual({ kind: 'completed', receipt: bytes('r') });
-    await cache.completeReceipt('k', bytes('r'), 3); // the same receipt again: read, found, no-op
-    expect(await store.streamLength(cache.streamFor('k'))).toBe(2);
   });
 
-  it('decides from the stream when it changed after our claim (released, completed, or swept elsewhere)', async () => {
+  it('keeps a stale token fenced after a sweep removed its expired claim and the key was claimed again', async () => {
+    // The head restarts at sequence 0 after the sweep, exactly where the old claim was: only the token's fence tells them apart.
     const store = await open();
     const cache = new DedupCache(store, 'payments');
-    const other = new DedupCache(store, 'payments');
-    for (const key of ['released', 'same', 'different', 'swept']) await cache.claimOrGet(key, 1);
-    await other.releaseClaim('released', 2);
-    await other.completeReceipt('same', bytes('r'), 2);
-    await other.completeReceipt('different', bytes('theirs'), 2);
-    await store.deleteStream(cache.streamFor('swept'));
-    await expect(cache.completeReceipt('released', bytes('r'))).rejects.toMatchObject({ reason: 'missingClaim' });
-    await cache.completeReceipt('same', bytes('r'));
-    await expect(cache.completeReceipt('different', bytes('mine'))).rejects.toMatchObject({ reason: 'differentReceipt' });
-    await expect(cache.completeReceipt('swept', bytes('r'))).rejects.toMatchObject({ reason: 'missingClaim' });
-    expect(await cache.lookup('released')).toBeUndefined();
-    expect(await cache.lookup('different')).toEqual({ kind: 'completed', receipt: bytes('theirs') });
-    expect(await store.streamLength(cache.streamFor('swept'))).toBe(0);
+    const old = tokenOf(await cache.claimOrGet('k', 0, lease('a', 10)));
+    expect(await new DedupSweeper(cache, 1_000).sweep(10)).toMatchObject({ removed: 1 });
+    const fresh = tokenOf(await cache.claimOrGet('k', 11, lease('b', 100)));
+    await expect(cache.completeReceipt('k', bytes('late'), { token: old, nowMs: 12 })).rejects.toBeInstanceOf(ClaimLostError);
+    await expect(cache.releaseClaim('k', { token: old })).rejects.toBeInstanceOf(ClaimLostError);
+    await cache.completeReceipt('k', bytes('r'), { token: fresh, nowMs: 13 });
+    expect(await cache.lookup('k')).toEqual({ kind: 'completed', receipt: bytes('r') });
   });
 
-  it('refuses a receipt without a claim, including after a release', async () => {
+  it('lets the same owner (a restarted process) reclaim its own live claim at once', async () => {
     const cache = new DedupCache(await open(), 'payments');
-    await expect(cache.completeReceipt('k', bytes('r'))).rejects.toMatchObject({ reason: 'missingClaim' });
-    await cache.claimOrGet('k', 1);
-    await cache.releaseClaim('k', 2);
-    await expect(cache.completeReceipt('k', bytes('r'))).rejects.toBeInstanceOf(DedupCollisionError);
+    const before = tokenOf(await cache.claimOrGet('k', 0, lease('worker-1', 60_000)));
+    const after = tokenOf(await cache.claimOrGet('k', 1, lease('worker-1', 60_000)));
+    expect(after).not.toBe(before);
+    await expect(cache.completeReceipt('k', bytes('r'), { token: before })).rejects.toBeInstanceOf(ClaimLostError);
+    await cache.completeReceipt('k', bytes('r'), { token: after });
   });
 
-  it('release writes a tombstone so the key can be claimed again', async () => {
+  it('releases a claim so the key can be claimed again, never touching a receipt', async () => {
     const store = await open();
     const cache = new DedupCache(store, 'payments');
-    await cache.claimOrGet('k', 1);
-    await cache.releaseClaim('k', 2);
+    const first = tokenOf(await cache.claimOrGet('k', 1, lease('a')));
+    await cache.releaseClaim('k', { token: first });
     expect(await cache.lookup('k')).toBeUndefined();
-    expect(codec.decode((await readAll(store, cache.streamFor('k')))[1]!.payload)).toEqual({ kind: 'dedupTombstone', key: 'k', timestampMs: 2 });
-    expect(await cache.claimOrGet('k', 3)).toEqual({ kind: 'claimed' });
+    expect(await store.listStreams('')).toEqual([]); // a released key leaves nothing behind
+    const second = tokenOf(await cache.claimOrGet('k', 2, lease('b')));
+    await expect(cache.completeReceipt('k', bytes('r'), { token: first })).rejects.toBeInstanceOf(ClaimLostError);
+    await cache.completeReceipt('k', bytes('r'), { token: second });
+    await cache.releaseClaim('k', { token: second }); // settled under this token: a late release is a no-op
+    expect(await cache.lookup('k')).toEqual({ kind: 'completed', receipt: bytes('r') });
   });
 
-  it('release never removes a receipt and is a no-op for an absent key', async () => {
-    const store = await open();
+  it('costs the same reads and writes per claim after hundreds of failed attempts and takeovers', async () => {
+    const inner = await open();
+    const store = new CountingStore(inner);
     const cache = new DedupCache(store, 'payments');
-    await cache.releaseClaim('absent');
-    expect(await store.listStreams('payments:')).toEqual([]);
-    await cache.claimOrGet('k', 1);
-    await cache.completeReceipt('k', bytes('r'), 2);
-    await cache.releaseClaim('k', 3);
-    expect(await cache.claimOrGet('k', 4)).toEqual({ kind: 'completed', receipt: bytes('r') });
-    expect(await store.streamLength(cache.streamFor('k'))).toBe(2);
+    for (let attempt = 0; attempt < 150; attempt++) {
+      const token = tokenOf(await cache.claimOrGet('k', attempt * 10, lease(`owner-${attempt % 3}`, 5)));
+      if (attempt % 2 === 0) await cache.releaseClaim('k', { token }); // a failed handler; odd attempts just expire
+    }
+    expect(await inner.streamLength(cache.streamFor('k'))).toBe(1);
+    store.entriesRead.clear();
+    await cache.claimOrGet('k', 10_000, lease('last', 5));
+    expect(store.entriesRead.get(cache.streamFor('k'))).toBe(1); // the one expired claim, not 150 attempts
+    expect(await inner.listStreams('claim/')).toHaveLength(1);
+  });
+
+  it('resolves a claim or receipt whose commit outcome was unknown by reading it back', async () => {
+    const inner = await open();
+    const store = new AmbiguousStore(inner);
+    const cache = new DedupCache(store, 'payments');
+    store.failNext = 1;
+    const token = tokenOf(await cache.claimOrGet('k', 1, lease('a')));
+    store.failNext = 1;
+    await cache.completeReceipt('k', bytes('r'), { token, nowMs: 2 });
+    expect(await cache.lookup('k')).toEqual({ kind: 'completed', receipt: bytes('r') });
+    expect(await inner.streamLength(cache.streamFor('k'))).toBe(2);
   });
 
   it('detects a different key hashing into the same stream', async () => {
     const store = await open();
     const cache = new DedupCache(store, 'payments');
     // A real FNV-1a 64 collision is impractical to find; plant the other key's record instead.
-    await store.append(cache.streamFor('k'), codec.encode({ kind: 'dedupClaim', key: 'impostor', timestampMs: 1 }), 0);
-    for (const call of [() => cache.lookup('k'), () => cache.claimOrGet('k', 2), () => cache.completeReceipt('k', bytes('r')), () => cache.releaseClaim('k')]) {
-      await expect(call()).rejects.toMatchObject({ code: 'DEDUP_COLLISION', reason: 'hashCollision' });
-    }
+    const impostor = { kind: 'dedupClaim', key: 'impostor', token: `${keyHash('k')}-${'x'.repeat(21)}`, owner: 'o', timestampMs: 1, expiresAtMs: 2 } as const;
+    await store.append(cache.streamFor('k'), codec.encode(impostor), 0);
+    await expect(cache.lookup('k')).rejects.toMatchObject({ code: 'DEDUP_COLLISION', reason: 'hashCollision' });
+    await expect(cache.claimOrGet('k', 5, lease('a'))).rejects.toMatchObject({ code: 'DEDUP_COLLISION', reason: 'hashCollision' });
+    await expect(cache.releaseClaim('k', { token: impostor.token as ClaimToken })).rejects.toMatchObject({ reason: 'hashCollision' });
     expect(await store.streamLength(cache.streamFor('k'))).toBe(1);
   });
 
   it('fails with DecodeError on malformed, truncated or wrong-version entries and leaves the stream as it was', async () => {
     const store = await open();
     const cache = new DedupCache(store, 'payments');
-    const claim = codec.encode({ kind: 'dedupClaim', key: 'k', timestampMs: 1 });
+    const claim = codec.encode({ kind: 'dedupClaim', key: 'k', token: 't', owner: 'o', timestampMs: 1, expiresAtMs: 2 });
     const wrongVersion = claim.slice();
     wrongVersion[1] = 0;
     for (const bad of [Uint8Array.of(0xff), claim.subarray(0, 5), wrongVersion, codec.encode({ kind: 'processingStarted', messageId: 'k' })]) {
       await store.deleteStream(cache.streamFor('k'));
       await store.append(cache.streamFor('k'), bad, 0);
       const before = await readAll(store, cache.streamFor('k'));
-      await expect(cache.claimOrGet('k', 2)).rejects.toBeInstanceOf(DecodeError);
-      await expect(cache.releaseClaim('k')).rejects.toBeInstanceOf(DecodeError);
+      await expect(cache.claimOrGet('k', 2, lease('a'))).rejects.toBeInstanceOf(DecodeError);
+      await expect(cache.lookup('k')).rejects.toBeInstanceOf(DecodeError);
       expect(await readAll(store, cache.streamFor('k'))).toEqual(before);
     }
   });
 
-  it('rejects bad arguments before touching the store', async () => {
+  it('rejects bad input with InvalidArgumentError before writing anything', async () => {
     const store = await open();
     const cache = new DedupCache(store, 'payments');
-    await expect(cache.claimOrGet('', 1)).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(cache.claimOrGet('k', -1)).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(cache.completeReceipt('k', 'r' as unknown as Uint8Array)).rejects.toBeInstanceOf(InvalidArgumentError);
+    const bad = (call: () => Promise<unknown>) => expect(call()).rejects.toBeInstanceOf(InvalidArgumentError);
+    await bad(() => cache.claimOrGet('', 1, lease('a')));
+    await bad(() => cache.claimOrGet('k', -1, lease('a')));
+    await bad(() => cache.claimOrGet('k', 2 ** 53, lease('a')));
+    await bad(() => cache.claimOrGet('k', 1, lease('')));
+    await bad(() => cache.claimOrGet('k', 1, { owner: 7 as never, leaseMs: 10 }));
+    for (const leaseMs of [0, -5, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '10' as never]) await bad(() => cache.claimOrGet('k', 1, lease('a', leaseMs)));
+    await bad(() => cache.claimOrGet('k', Number.MAX_SAFE_INTEGER, lease('a', 10))); // the expiry would not be a safe integer
+    await bad(() => cache.claimOrGet('k', 1, undefined as never));
     expect(() => new DedupCache(store, '')).toThrow(InvalidArgumentError);
-    await expect(cache.lookup('')).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(cache.lookup(5 as never)).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(cache.releaseClaim('')).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(cache.releaseClaim('k', Number.NaN)).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(cache.completeReceipt('k', bytes('r'), -1)).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(cache.claimOrGet('k', 2 ** 53)).rejects.toBeInstanceOf(InvalidArgumentError);
-    expect(await store.listStreams('payments')).toEqual([]);
-  });
+    await bad(() => cache.lookup(''));
+    await bad(() => cache.lookup(5 as never));
+    expect(await store.listStreams('')).toEqual([]);
 
-  describe('a write that races ours', () => {
-    it('claim: reports the winner’s claim as inFlight', async () => {
-      const inner = await open();
-      const other = new DedupCache(inner, 'p');
-      const cache = new DedupCache(new RacingStore(inner, () => other.claimOrGet('k', 1)), 'p');
-      expect(await cache.claimOrGet('k', 2)).toEqual({ kind: 'inFlight' });
-    });
-
-    it('claim: surfaces the conflict when the racer released, since the key is free but not ours', async () => {
-      const inner = await open();
-      const other = new DedupCache(inner, 'p');
-      await other.claimOrGet('k', 1);
-      await other.releaseClaim('k', 2);
-      const cache = new DedupCache(
-        new RacingStore(inner, async () => {
-          await other.claimOrGet('k', 3);
-          await other.releaseClaim('k', 4);
-        }),
-        'p',
-      );
-      await expect(cache.claimOrGet('k', 5)).rejects.toBeInstanceOf(SequenceConflictError);
-    });
-
-    it('complete: the same receipt written by the racer counts as success; a different one is the conflict', async () => {
-      const inner = await open();
-      const other = new DedupCache(inner, 'p');
-      await other.claimOrGet('same', 1);
-      await other.claimOrGet('diff', 1);
-      await new DedupCache(new RacingStore(inner, () => other.completeReceipt('same', bytes('r'))), 'p').completeReceipt('same', bytes('r'));
-      await expect(
-        new DedupCache(new RacingStore(inner, () => other.completeReceipt('diff', bytes('theirs'))), 'p').completeReceipt('diff', bytes('mine')),
-      ).rejects.toBeInstanceOf(SequenceConflictError);
-      expect(await other.lookup('diff')).toEqual({ kind: 'completed', receipt: bytes('theirs') });
-    });
-
-    it('release: succeeds when the racer completed or released, keeping the receipt', async () => {
-      const inner = await open();
-      const other = new DedupCache(inner, 'p');
-      await other.claimOrGet('done', 1);
-      await other.claimOrGet('gone', 1);
-      await new DedupCache(new RacingStore(inner, () => other.completeReceipt('done', bytes('r'))), 'p').releaseClaim('done');
-      await new DedupCache(new RacingStore(inner, () => other.releaseClaim('gone')), 'p').releaseClaim('gone');
-      expect(await other.lookup('done')).toEqual({ kind: 'completed', receipt: bytes('r') });
-      expect(await other.lookup('gone')).toBeUndefined();
-    });
-
-    it('release: surfaces the conflict rather than clobber a fresh re-claim', async () => {
-      const inner = await open();
-      const other = new DedupCache(inner, 'p');
-      await other.claimOrGet('k', 1);
-      const racer = async () => {
-        await other.releaseClaim('k', 2);
-        await other.claimOrGet('k', 3);
-      };
-      await expect(new DedupCache(new RacingStore(inner, racer), 'p').releaseClaim('k')).rejects.toBeInstanceOf(SequenceConflictError);
-      expect(await other.lookup('k')).toEqual({ kind: 'inFlight' });
-    });
+    const token = tokenOf(await cache.claimOrGet('k', 1, lease('a')));
+    const other = tokenOf(await cache.claimOrGet('other', 1, lease('a')));
+    const stored = await readAll(store, cache.streamFor('k'));
+    await bad(() => cache.completeReceipt('k', bytes('r'), { token: other })); // a token from another key
+    await bad(() => cache.releaseClaim('k', { token: other }));
+    await bad(() => cache.completeReceipt('k', bytes('r'), { token: 'forged' as ClaimToken }));
+    await bad(() => cache.completeReceipt('k', bytes('r'), undefined as never));
+    await bad(() => cache.completeReceipt('k', 'r' as never, { token }));
+    await bad(() => cache.completeReceipt('k', bytes('r'), { token, nowMs: -1 }));
+    await bad(() => cache.releaseClaim('', { token }));
+    expect(await readAll(store, cache.streamFor('k'))).toEqual(stored);
+    expect(await cache.lookup('k')).toMatchObject({ kind: 'inFlight', owner: 'a' });
   });
 });
 
@@ -235,7 +219,7 @@ function scheduledStore(inner: DurableStore, s: fc.Scheduler): DurableStore {
     appendMany: wrap((stream: string, payloads: readonly Uint8Array[], seq: number) => inner.appendMany(stream, payloads, seq)),
     readFrom: wrap((stream: string, from: number, limit: number) => inner.readFrom(stream, from, limit)),
     streamLength: wrap((stream: string) => inner.streamLength(stream)),
-    listStreams: (prefix, options) => inner.listStreams(prefix, options),
+    listStreams: wrap((prefix: string, options?: { after?: string; limit?: number }) => inner.listStreams(prefix, options)),
     listValues: (prefix, options) => inner.listValues(prefix, options),
     deleteStream: (stream) => inner.deleteStream(stream),
     readValue: (key) => inner.readValue(key),
@@ -246,49 +230,123 @@ function scheduledStore(inner: DurableStore, s: fc.Scheduler): DurableStore {
   };
 }
 
-describe('DedupCache under random interleavings (MemoryStore)', () => {
-  it('property: never two claimed for one key without a release between, and never a claim after a receipt, even after a late release', async () => {
-    const op = fc.constantFrom('claim', 'complete', 'release');
+type Step = { kind: 'claim' | 'complete' | 'release'; owner: number } | { kind: 'tick'; ms: number } | { kind: 'sweep' };
+
+const LEASE_MS = 10;
+const TTL_MS = 25;
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ kind: fc.constantFrom('claim' as const, 'complete' as const, 'release' as const), owner: fc.integer({ min: 0, max: 2 }) }),
+  fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 15 }) }),
+  fc.record({ kind: fc.constant('sweep' as const) }),
+);
+
+describe('DedupCache against a model (MemoryStore)', () => {
+  it('property: sequential claim/complete/release/expire/sweep by several owners behave exactly like the model', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.scheduler(), fc.array(fc.array(op, { maxLength: 8 }), { minLength: 2, maxLength: 4 }), async (s, scripts) => {
+      fc.asyncProperty(fc.array(stepArb, { maxLength: 40 }), async (steps) => {
+        const cache = new DedupCache(new MemoryStore(), 'ns');
+        const sweeper = new DedupSweeper(cache, TTL_MS);
+        // The model: who holds the key (and until when), and the receipt with the token it was stored under.
+        let holder: { owner: number; token: string; expiresAtMs: number } | undefined;
+        let receipt: { byte: number; token: string; atMs: number } | undefined;
+        const tokens = new Map<number, ClaimToken>();
+        let now = 0;
+        for (const step of steps) {
+          if (step.kind === 'tick') {
+            now += step.ms;
+          } else if (step.kind === 'sweep') {
+            await sweeper.sweep(now);
+            if (receipt !== undefined && now - receipt.atMs > TTL_MS) receipt = undefined;
+            else if (receipt === undefined && holder !== undefined && now >= holder.expiresAtMs) holder = undefined;
+          } else if (step.kind === 'claim') {
+            const decision = await cache.claimOrGet('k', now, { owner: `o${step.owner}`, leaseMs: LEASE_MS });
+            if (receipt !== undefined) expect(decision.kind).toBe('completed');
+            else if (holder !== undefined && holder.owner !== step.owner && now < holder.expiresAtMs) {
+              expect(decision).toEqual({ kind: 'inFlight', owner: `o${holder.owner}`, expiresAtMs: holder.expiresAtMs });
+            } else {
+              const token = tokenOf(decision);
+              holder = { owner: step.owner, token, expiresAtMs: now + LEASE_MS };
+              tokens.set(step.owner, token);
+            }
+          } else {
+            const token = tokens.get(step.owner);
+            if (token === undefined) continue;
+            const call =
+              step.kind === 'complete'
+                ? cache.completeReceipt('k', Uint8Array.of(step.owner), { token, nowMs: now })
+                : cache.releaseClaim('k', { token });
+            const outcome = await call.then(() => 'ok', (error: unknown) => error);
+            if (receipt?.token === token) {
+              // Settled under this token: the same receipt or a release is a no-op, another receipt a collision.
+              expect(outcome === 'ok' ? 'ok' : (outcome as DedupCollisionError).reason).toBe(step.kind === 'release' || receipt.byte === step.owner ? 'ok' : 'differentReceipt');
+            } else if (receipt === undefined && holder?.token === token) {
+              expect(outcome).toBe('ok');
+              if (step.kind === 'complete') receipt = { byte: step.owner, token, atMs: now };
+              holder = undefined;
+            } else {
+              expect(outcome).toBeInstanceOf(ClaimLostError); // never a receipt under another owner's claim
+            }
+          }
+          const entry = await cache.lookup('k');
+          if (receipt !== undefined) expect(entry).toEqual({ kind: 'completed', receipt: Uint8Array.of(receipt.byte) });
+          else if (holder !== undefined) expect(entry).toEqual({ kind: 'inFlight', owner: `o${holder.owner}`, expiresAtMs: holder.expiresAtMs });
+          else expect(entry).toBeUndefined();
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('property: under random interleavings of owners (leases expiring, sweeps running), one receipt is ever stored, by a token that held the claim', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.array(fc.array(stepArb, { maxLength: 8 }), { minLength: 2, maxLength: 4 }), async (s, scripts) => {
         const cache = new DedupCache(scheduledStore(new MemoryStore(), s), 'ns');
-        let holder: number | undefined;
-        let completed = false;
+        const sweeper = new DedupSweeper(cache, 1_000_000);
+        let now = 0;
+        const completedBy: string[] = [];
+        const live = new Map<string, number>(); // token → lease expiry, while its owner believes it holds the key
         const violations: string[] = [];
-        const caller = async (script: readonly string[], id: number) => {
-          let holding = false;
+        const caller = async (script: readonly Step[], id: number) => {
+          let token: ClaimToken | undefined;
           for (const step of script) {
-            if (step === 'claim' && !holding) {
+            if (step.kind === 'tick') now += step.ms;
+            else if (step.kind === 'sweep') await sweeper.sweep(now);
+            else if (step.kind === 'claim' && token === undefined) {
+              const decision = await cache.claimOrGet('k', now, { owner: `o${id}`, leaseMs: LEASE_MS });
+              if (decision.kind !== 'claimed') continue;
+              token = decision.token;
+              // An owner may only believe it holds the key while its lease runs (by the latest clock, `now`); a
+              // grant delivered after its lease ended (then taken over) is fenced, not believed.
+              if (decision.expiresAtMs <= now) continue;
+              for (const [other, expiresAtMs] of live) if (expiresAtMs > now) violations.push(`o${id} claimed at ${now} while ${other} held until ${expiresAtMs}`);
+              live.set(token, decision.expiresAtMs);
+            } else if (step.kind === 'complete' && token !== undefined) {
+              const held = token;
+              token = undefined;
+              live.delete(held);
               try {
-                const decision = await cache.claimOrGet('k', 0);
-                if (decision.kind !== 'claimed') continue;
-                if (holder !== undefined) violations.push(`caller ${id} claimed while ${holder} held the claim`);
-                if (completed) violations.push(`caller ${id} claimed a completed key`);
-                holder = id;
-                holding = true;
+                await cache.completeReceipt('k', Uint8Array.of(id), { token: held, nowMs: now });
+                completedBy.push(held);
               } catch (error) {
-                // Losing a race against a release is reported, never hidden as a claim.
-                if (!(error instanceof SequenceConflictError)) throw error;
+                if (!(error instanceof ClaimLostError)) throw error;
               }
-            } else if (step === 'complete' && holding) {
-              await cache.completeReceipt('k', Uint8Array.of(id), 0);
-              completed = true;
-              holding = false;
-              holder = undefined;
-            } else if (step === 'release' && holding) {
-              holding = false; // from here on the claim is given up
-              holder = undefined;
-              await cache.releaseClaim('k', 0);
-            } else if (step === 'release' && completed) {
-              // A late release (a retry after a timeout, say) must never undo a receipt.
-              await cache.releaseClaim('k', 0);
+            } else if (step.kind === 'release' && token !== undefined) {
+              const held = token;
+              token = undefined;
+              live.delete(held);
+              await cache.releaseClaim('k', { token: held }).catch((error: unknown) => {
+                if (!(error instanceof ClaimLostError)) throw error;
+              });
             }
           }
         };
         await s.waitFor(Promise.all(scripts.map(caller)));
         expect(violations).toEqual([]);
+        expect(completedBy.length).toBeLessThanOrEqual(1);
+        const entry = await s.waitFor(cache.lookup('k'));
+        if (completedBy.length === 1) expect(entry?.kind).toBe('completed');
       }),
-      { numRuns: 150 },
+      { numRuns: 200 },
     );
   });
 });

@@ -125,7 +125,7 @@ describe.each(storeKinds)('DurableConversation on $name', (kind) => {
     const good = codec.encode({ kind: 'processingStarted', messageId: 'm' });
     const wrongVersion = good.slice();
     wrongVersion[1] = 9;
-    const cases = [Uint8Array.of(1, 2, 3), good.subarray(0, good.length - 1), wrongVersion, codec.encode({ kind: 'dedupClaim', key: 'k', timestampMs: 0 })];
+    const cases = [Uint8Array.of(1, 2, 3), good.subarray(0, good.length - 1), wrongVersion, codec.encode({ kind: 'dedupClaim', key: 'k', token: 't', owner: 'o', timestampMs: 0, expiresAtMs: 1 })];
     for (const [i, bad] of cases.entries()) {
       const stream = `broken-${i}`;
       await store.appendMany(stream, [good, bad, good], 0);

@@ -1,6 +1,13 @@
-import { LiminalError } from '@liminal/store';
+import { CasConflictError, CheckFailedError, LiminalError } from '@liminal/store';
 import { describe, expect, it } from 'vitest';
-import { CursorRegressionError, DedupCollisionError, InFlightError } from '../src/index.js';
+import {
+  ClaimLostError,
+  ConditionFailedError,
+  CursorRegressionError,
+  DedupCollisionError,
+  EffectConflictError,
+  EffectTxClosedError,
+} from '../src/index.js';
 
 describe('durability errors', () => {
   it('are LiminalErrors with a stable code, their class name and public fields', () => {
@@ -10,7 +17,10 @@ describe('durability errors', () => {
         new CursorRegressionError('c:ch:0', 5, 3),
         { code: 'CURSOR_REGRESSION', name: 'CursorRegressionError', cursorKey: 'c:ch:0', stored: 5, attempted: 3 },
       ],
-      [new InFlightError('orders:published', 'charge-1'), { code: 'IN_FLIGHT', name: 'InFlightError', namespace: 'orders:published', key: 'charge-1' }],
+      [new ClaimLostError('payments', 'charge-1'), { code: 'CLAIM_LOST', name: 'ClaimLostError', namespace: 'payments', key: 'charge-1' }],
+      [new ConditionFailedError(1, new CheckFailedError('epoch', 2, 3)), { code: 'CONDITION_FAILED', name: 'ConditionFailedError', index: 1 }],
+      [new EffectConflictError(0, new CasConflictError('n', 1, 2)), { code: 'EFFECT_CONFLICT', name: 'EffectConflictError', index: 0 }],
+      [new EffectTxClosedError('orders/billing/m1'), { code: 'EFFECT_TX_CLOSED', name: 'EffectTxClosedError', idempotencyKey: 'orders/billing/m1' }],
     ];
     for (const [error, fields] of cases) {
       expect(error).toBeInstanceOf(LiminalError);

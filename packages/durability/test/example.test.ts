@@ -46,7 +46,7 @@ describe('README examples', () => {
     expect(second.lines.filter((line) => line.startsWith('published'))).toEqual(first.lines.filter((line) => line.startsWith('published')));
     expect(second.lines.filter((line) => line.startsWith('skipped'))).toHaveLength(3);
     expect(second.lines.filter((line) => line.startsWith('charged'))).toEqual(['charged order d', 'charged order e']);
-    expect(second.lines.at(-1)).toBe('caught up at offset 5');
+    expect(second.lines.at(-1)).toBe('caught up at offset 5, 5 charges stored');
   });
 
   it('resumes a conversation after a crash at the next step, reusing the recorded output', () => {

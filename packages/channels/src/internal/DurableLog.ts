@@ -5,7 +5,7 @@ import { decodeDurableMessage, encodeDurableMessage } from '../durableMessage.js
 import type { AppendOptions, ChannelRecord, LogWrite, MessageLog } from './MessageLog.js';
 
 /** Errors that condemn one publish, not the channel: its actor must not crash over them. */
-const PER_MESSAGE_ERRORS = new Set(['INVALID_ARGUMENT', 'IN_FLIGHT', 'DEDUP_COLLISION']);
+const PER_MESSAGE_ERRORS = new Set(['INVALID_ARGUMENT', 'DEDUP_COLLISION']);
 
 /**
  * Durable channels write through `DurableChannel`: partition `p` is the stream

@@ -69,9 +69,8 @@ export const recordArb: fc.Arbitrary<DurableRecord> = fc.oneof(
       { selector: (m) => m.messageId, maxLength: 3 },
     ),
   }),
-  fc.record({ kind: fc.constant('dedupClaim' as const), key: text, timestampMs: safeInt }),
-  fc.record({ kind: fc.constant('dedupReceipt' as const), key: text, receipt: payload, timestampMs: safeInt }),
-  fc.record({ kind: fc.constant('dedupTombstone' as const), key: text, timestampMs: safeInt }),
+  fc.record({ kind: fc.constant('dedupClaim' as const), key: text, token: text, owner: text, timestampMs: safeInt, expiresAtMs: safeInt }),
+  fc.record({ kind: fc.constant('dedupReceipt' as const), key: text, token: text, receipt: payload, timestampMs: safeInt }, { requiredKeys: ['kind', 'key', 'receipt', 'timestampMs'] }),
   fc.record(
     {
       kind: fc.constant('channelMessage' as const),
