@@ -1,13 +1,8 @@
 import { CasConflictError, CheckFailedError, LiminalError } from '@liminal/store';
 import { describe, expect, it } from 'vitest';
-import {
-  ClaimLostError,
-  ConditionFailedError,
-  CursorRegressionError,
-  DedupCollisionError,
-  EffectConflictError,
-  EffectTxClosedError,
-} from '../src/index.js';
+import * as durability from '../src/index.js';
+
+const { ClaimLostError, ConditionFailedError, CursorRegressionError, DedupCollisionError, EffectConflictError, EffectTxClosedError } = durability;
 
 describe('durability errors', () => {
   it('are LiminalErrors with a stable code, their class name and public fields', () => {
