@@ -6,10 +6,7 @@ import {
   CommitConflictError,
   InvalidArgumentError,
   SequenceConflictError,
-  StoreUnavailableError,
-  type CheckOp,
   type DurableStore,
-  type WriteOp,
 } from '@liminal/store';
 import type { ChannelEnvelope } from './ChannelConsumer.js';
 import { codec, type GroupRecord } from './codec.js';
@@ -18,6 +15,7 @@ import { LeaseLostError } from './errors.js';
 import { groupKeysFor, type GroupKeys } from './internal/groupKeys.js';
 import { GroupView } from './internal/GroupView.js';
 import { HeartbeatObserver } from './internal/HeartbeatObserver.js';
+import { isOutage, workPartition } from './internal/partitionWork.js';
 import { Wakeups } from './internal/Wakeups.js';
 import { groupSettings, type GroupSettings, type JoinOptions } from './JoinOptions.js';
 
@@ -61,11 +59,6 @@ interface ActiveRun {
   readonly handler: GroupHandler;
   readonly signal: AbortSignal;
   readonly end: (error?: unknown) => void;
-}
-
-/** Store errors a member waits out (PostgreSQL restarting, a connection dropped) instead of failing. */
-function isOutage(error: unknown): boolean {
-  return error instanceof StoreUnavailableError;
 }
 
 /**
@@ -345,7 +338,17 @@ export class GroupMember {
     if (run === undefined || lease.worker !== undefined || run.signal.aborted) return;
     const abort = new AbortController();
     const signal = AbortSignal.any([abort.signal, run.signal]);
-    const done = this.#work(partition, lease, run, signal).then(
+    const done = workPartition({
+      channel: this.channel,
+      group: this.group,
+      partition,
+      fence: { op: 'check', key: this.#keys.epoch(partition), equals: lease.epoch },
+      handler: run.handler,
+      wakeups: this.#wakeups,
+      batchSize: this.settings.batchSize,
+      pollMs: this.settings.pollMs,
+      signal: AbortSignal.any([signal, this.#life.signal]),
+    }).then(
       () => undefined,
       (error: unknown) => {
         if (error instanceof LeaseLostError) return this.#lost(partition, lease, error);
@@ -375,61 +378,6 @@ export class GroupMember {
     this.#emit('lost', error);
     this.#logDirty = true;
     this.#wakeups.notify(this.#keys.log);
-  }
-
-  /**
-   * Processes one partition from the group's cursor until `signal` aborts.
-   * Every commit carries a `check` that the lease epoch is still ours, so a
-   * member that lost the lease (paused past it, say) writes nothing.
-   */
-  async #work(partition: number, lease: Lease, run: ActiveRun, signal: AbortSignal): Promise<void> {
-    const stream = this.channel.streamFor(partition);
-    const watching = new AbortController();
-    this.#wakeups.follow(stream, AbortSignal.any([signal, watching.signal, this.#life.signal]));
-    const fence = { op: 'check', key: this.#keys.epoch(partition), equals: lease.epoch } as const;
-    let outageMs = 0;
-    try {
-      while (!signal.aborted) {
-        try {
-          const consumer = await this.channel.consume(this.group, partition, { batchSize: this.settings.batchSize });
-          let cursorAt: number | undefined;
-          for (;;) {
-            if (signal.aborted) return;
-            const seen = this.#wakeups.mark(stream);
-            const batch = await consumer.poll();
-            if (batch.length === 0) {
-              await this.#wakeups.wait(stream, seen, this.settings.pollMs, signal);
-              continue;
-            }
-            for (const envelope of batch) {
-              if (signal.aborted) return;
-              try {
-                cursorAt = await this.#processFenced(envelope, run.handler, fence, consumer.cursor.cursorKey, cursorAt ?? consumer.cursor.currentOffset);
-              } catch (error) {
-                // Op 0 is the lease check and op 1 the cursor: either failing means another member owns the partition now.
-                if (error instanceof CommitConflictError && error.index < 2) throw new LeaseLostError(this.group, partition, lease.epoch, { cause: error });
-                throw error;
-              }
-              outageMs = 0;
-            }
-          }
-        } catch (error) {
-          if (!isOutage(error) || signal.aborted) throw error;
-          outageMs = Math.min(2_000, Math.max(100, outageMs * 2));
-          await sleep(outageMs, undefined, { signal }).catch(() => undefined);
-        }
-      }
-    } finally {
-      watching.abort();
-    }
-  }
-
-  // TODO(#12 EffectTx): replaced by consumer.processOnce(envelope, handler, { conditions: [fence] }).
-  async #processFenced(envelope: ChannelEnvelope, handler: GroupHandler, fence: CheckOp, cursorKey: string, at: number): Promise<number> {
-    const effects: WriteOp[] = [];
-    await handler(envelope, { cas: (key, expected, next) => void effects.push({ op: 'cas', key, expected, next }) });
-    await this.#store.commit([fence, { op: 'cas', key: cursorKey, expected: at, next: envelope.offset + 1 }, ...effects]);
-    return envelope.offset + 1;
   }
 
   /** Appends to the membership log at its end, whoever else appends meanwhile; returns the sequence. */
