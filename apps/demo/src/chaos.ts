@@ -1,6 +1,7 @@
 /**
  * `pnpm chaos`: the proof behind the demo. Runs the demo as child processes
- * over SQLite, then over PostgreSQL (with one PostgreSQL restart), killing
+ * over SQLite, then over a private PostgreSQL cluster it starts (restarted once; the server
+ * given with --postgres is only used, never restarted, with --no-postgres-restart), killing
  * workers with `kill -9`, pausing others past their lease (zombies) and
  * adding a worker that joins mid-run and leaves gracefully, then verifies
  * the ledger.
@@ -18,9 +19,9 @@ const cli = new Command('liminal-chaos')
   .option('--workers <n>', 'worker processes', positiveInteger(64), 2)
   .option('--partitions <n>', 'channel partitions', positiveInteger(256), 4)
   .option('--seed <n>', 'seed for kill moments, crash rate and orders', nonNegativeInteger, Date.now() % 1_000_000)
-  .option('--postgres <url>', 'PostgreSQL to use (a unique schema is created and dropped)', testPostgresUrl)
+  .option('--postgres <url>', 'with --no-postgres-restart: the PostgreSQL to use (a unique schema is created and dropped)', testPostgresUrl)
   .option('--only <store>', 'sqlite or postgres (default: both)')
-  .option('--no-postgres-restart', 'do not restart PostgreSQL in the middle')
+  .option('--no-postgres-restart', 'run on --postgres without a restart, instead of on a private cluster restarted in the middle')
   .exitOverride()
   .configureOutput({ outputError: (message, write) => write(`liminal-chaos: ${message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim()}\n`) });
 
@@ -29,7 +30,7 @@ try {
   const opts = cli.opts<{ orders: number; kills: number; zombies: number; workers: number; partitions: number; seed: number; postgres: string; only?: string; postgresRestart: boolean }>();
   const targets: ChaosTarget[] = [];
   if (opts.only === undefined || opts.only === 'sqlite') targets.push({ kind: 'sqlite' });
-  if (opts.only === undefined || opts.only === 'postgres') targets.push({ kind: 'postgres', url: opts.postgres, restartPostgres: opts.postgresRestart });
+  if (opts.only === undefined || opts.only === 'postgres') targets.push(opts.postgresRestart ? { kind: 'privatePostgres' } : { kind: 'postgres', url: opts.postgres });
   if (targets.length === 0) throw new CommanderError(2, 'usage', `--only must be sqlite or postgres, got ${opts.only}`);
   let failed = 0;
   for (const target of targets) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { DurableStore } from '@liminal/store';
-import { restartTestPostgres } from '@liminal/testkit';
+import { type PrivatePostgres, startPrivatePostgres } from '@liminal/testkit';
 import pg from 'pg';
 import { DEFAULT_LEASE_MS } from '@liminal/durability';
 import { FailoverClock, Holdings, median, startExtraWorker } from './chaosDisruptions.js';
@@ -16,8 +16,10 @@ import { openDemoStore, parseStoreUrl, type StoreLocation } from './storeUrl.js'
 
 export type ChaosTarget =
   | { readonly kind: 'sqlite' }
-  /** `restartPostgres`: restart the local cluster once, half way through. */
-  | { readonly kind: 'postgres'; readonly url: string; readonly restartPostgres: boolean };
+  /** A PostgreSQL the harness is given: it works in a unique schema (dropped after) and never restarts the server. */
+  | { readonly kind: 'postgres'; readonly url: string }
+  /** A private cluster started for this run (`startPrivatePostgres`), restarted once half way, removed after. */
+  | { readonly kind: 'privatePostgres' };
 
 export interface ChaosOptions {
   readonly target: ChaosTarget;
@@ -88,13 +90,28 @@ const nodeArgs = ['--conditions=@liminal/source', '--import', 'tsx', cliFile];
  * as another process.
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  if (options.target.kind !== 'privatePostgres') return runChaosOn(options, options.target, undefined);
+  // Only a cluster of its own is ever restarted: the server a user or other tests share is never touched.
+  const cluster = await startPrivatePostgres();
+  try {
+    return await runChaosOn(options, { kind: 'postgres', url: cluster.url }, cluster);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+async function runChaosOn(
+  options: ChaosOptions,
+  target: Exclude<ChaosTarget, { kind: 'privatePostgres' }>,
+  restartable: PrivatePostgres | undefined,
+): Promise<ChaosReport> {
   const random = seededRandom(options.seed, 0xc4a05);
   const crashRate = Math.round((0.02 + random() * 0.13) * 1000) / 1000;
-  const { url, cleanup } = prepareStore(options.target, options.seed);
+  const { url, cleanup } = prepareStore(target, options.seed);
   const location = parseStoreUrl(url);
   const startedAt = Date.now();
   const log = options.log;
-  log(`chaos on ${options.target.kind}: ${options.orders} orders, ${options.workers} workers, ${options.partitions} partitions, crash rate ${crashRate}, ${options.kills} kills${options.target.kind === 'postgres' && options.target.restartPostgres ? ', one PostgreSQL restart' : ''}`);
+  log(`chaos on ${options.target.kind}: ${options.orders} orders, ${options.workers} workers, ${options.partitions} partitions, crash rate ${crashRate}, ${options.kills} kills${restartable === undefined ? '' : ', one PostgreSQL restart (private cluster)'}`);
   try {
     const demo = spawnNode(
       [
@@ -123,8 +140,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // Thresholds stop at 70% so the last kill still finds work left; each kill also waits for the previous restart.
     const thresholds = Array.from({ length: options.kills }, () => 0.05 + random() * 0.65).sort((a, b) => a - b);
-    const pgRestart =
-      options.target.kind === 'postgres' && options.target.restartPostgres ? { at: 0.5, url: options.target.url } : undefined;
+    const pgRestart = restartable === undefined ? undefined : { at: 0.5, cluster: restartable };
     const zombieAt = Array.from({ length: options.zombies ?? 3 }, () => 0.1 + random() * 0.6).sort((a, b) => a - b);
     const failover = new FailoverClock();
     let zombies = 0;
@@ -165,7 +181,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         }
         if (pgRestart !== undefined && postgresRestarts === 0 && fraction >= pgRestart.at) {
           log(`  restarting PostgreSQL at ${processed}/${run.messages} orders`);
-          await restartTestPostgres(pgRestart.url);
+          await pgRestart.cluster.restart();
           postgresRestarts += 1;
         }
         const zombieThreshold = zombieAt[zombies];
@@ -300,7 +316,7 @@ async function waitForRun(store: DurableStore, gaveUp: () => boolean): Promise<R
   return undefined;
 }
 
-function prepareStore(target: ChaosTarget, seed: number): { url: string; cleanup: () => Promise<void> } {
+function prepareStore(target: Exclude<ChaosTarget, { kind: 'privatePostgres' }>, seed: number): { url: string; cleanup: () => Promise<void> } {
   if (target.kind === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'liminal-chaos-'));
     return { url: `sqlite:${join(dir, 'chaos.db')}`, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };

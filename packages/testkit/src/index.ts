@@ -1,4 +1,4 @@
 export { ForwardingStore } from './ForwardingStore.js';
 export { dropTestSchema, postgresForTests, testPostgresUrl } from './postgres.js';
-export { restartTestPostgres } from './restartPostgres.js';
+export { type PrivatePostgres, privatePostgresForTests, startPrivatePostgres } from './privatePostgres.js';
 export { availableStoreKinds, type StoreKind, uniqueSchemaName } from './storeKinds.js';

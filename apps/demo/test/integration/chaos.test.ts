@@ -15,7 +15,7 @@ describe('chaos (small): kill -9 workers at random moments, then verify', () => 
   }, 120_000);
 
   it.skipIf(postgresUrl === undefined)('on PostgreSQL: 3 kills, each worker restarted, 0 lost, 0 duplicated, cursors never moved backwards', async () => {
-    const report = await runChaos({ ...small, target: { kind: 'postgres', url: postgresUrl!, restartPostgres: false }, seed: 202 });
+    const report = await runChaos({ ...small, target: { kind: 'postgres', url: postgresUrl! }, seed: 202 });
     expect(report, lines.join('\n')).toMatchObject({ kills: 3, demoExitCode: 0, verifyExitCode: 0, lost: 0, duplicated: 0, cursorRegressions: 0 });
     expect(report.workerRestarts).toBeGreaterThanOrEqual(3);
   }, 180_000);
