@@ -2,7 +2,7 @@ import { codec } from '@liminal/durability';
 import { DecodeError, InvalidArgumentError, MemoryStore } from '@liminal/store';
 import { assign, emit, fromPromise, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { createDurableActor, JournalMismatchError, VersionMismatchError } from '../../src/index.js';
+import { ActorStoppedError, createDurableActor, JournalMismatchError, VersionMismatchError } from '../../src/index.js';
 import { ManualClock } from './manualClock.js';
 
 const journal = (id: string) => `actor/${id}/journal`;
@@ -100,6 +100,27 @@ describe('createDurableActor refuses bad input before anything is journaled', ()
       expect(await damaged.streamLength(journal('a'))).toBe(length + 1);
     }
     expect(calls.entry).toBe(before);
+  });
+});
+
+describe('an actor that no longer takes events', () => {
+  it('refuses sends once done or stopped with ActorStoppedError, journaling nothing', async () => {
+    const store = new MemoryStore();
+    const machine = setup({}).createMachine({ id: 'once', initial: 'open', states: { open: { on: { finish: 'done' } }, done: { type: 'final' } } });
+    const actor = await createDurableActor(machine, { store, id: 'o' });
+    await actor.send({ type: 'finish' });
+    expect(actor.status).toBe('done');
+    const length = await store.streamLength('actor/o/journal');
+    await expect(actor.send({ type: 'finish' })).rejects.toMatchObject({ code: 'ACTOR_STOPPED', status: 'done' });
+    await actor.stop();
+    const reopened = await createDurableActor(machine, { store, id: 'o' });
+    expect(reopened.status).toBe('done');
+    await expect(reopened.send({ type: 'finish' })).rejects.toThrow(ActorStoppedError);
+    await reopened.stop();
+    const other = await createDurableActor(machine, { store, id: 'p' });
+    await other.stop();
+    await expect(other.send({ type: 'finish' })).rejects.toMatchObject({ status: 'stopped' });
+    expect(await store.streamLength('actor/o/journal')).toBe(length + 1); // only the reopening's ownership mark
   });
 });
 
