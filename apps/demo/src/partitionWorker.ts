@@ -1,7 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DurableSteps } from '@liminal/actors';
 import type { ChannelMetrics } from '@liminal/channels';
-import { DedupCache, type GroupHandler } from '@liminal/durability';
+import { DedupCache, type MessageHandler } from '@liminal/durability';
 import { LiminalError, type DurableStore } from '@liminal/store';
 import { encodeLedgerEntry, ledgerKey } from './ledger.js';
 import type { Run } from './manifest.js';
@@ -48,7 +48,7 @@ interface PartitionContext {
  * the partition and forgotten when the partition is revoked, so a partition
  * won back later is recovered afresh from what its other owners wrote.
  */
-export function orderHandler(job: GroupJob): { readonly handle: GroupHandler; readonly forget: (partitions: readonly number[]) => void } {
+export function orderHandler(job: GroupJob): { readonly handle: MessageHandler; readonly forget: (partitions: readonly number[]) => void } {
   const contexts = new Map<number, Promise<PartitionContext>>();
   const open = async (partition: number): Promise<PartitionContext> => {
     const { store, run, metrics, stats } = job;

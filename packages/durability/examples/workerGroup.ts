@@ -19,9 +19,9 @@ const stop = new AbortController();
 process.on('SIGTERM', () => stop.abort());
 let charged = 0;
 await member.run(
-  (envelope, effects) => {
-    // Effects commit with the cursor advance and the lease check: once for the whole group.
-    effects.cas(`charged/${envelope.key}`, 0, 1);
+  (envelope, tx) => {
+    // tx writes commit with the receipt, the cursor advance and the lease check: once for the whole group.
+    tx.cas(`charged/${envelope.key}`, 0, 1);
     console.log(`charged order ${envelope.key}`);
     if (++charged === Number(wanted)) stop.abort();
   },

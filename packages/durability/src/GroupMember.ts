@@ -8,7 +8,7 @@ import {
   SequenceConflictError,
   type DurableStore,
 } from '@liminal/store';
-import type { ChannelEnvelope } from './ChannelConsumer.js';
+import type { MessageHandler } from './ChannelConsumer.js';
 import { codec, type GroupRecord } from './codec.js';
 import type { DurableChannel } from './DurableChannel.js';
 import { LeaseLostError } from './errors.js';
@@ -18,18 +18,6 @@ import { HeartbeatObserver } from './internal/HeartbeatObserver.js';
 import { isOutage, workPartition } from './internal/partitionWork.js';
 import { Wakeups } from './internal/Wakeups.js';
 import { groupSettings, type GroupSettings, type JoinOptions } from './JoinOptions.js';
-
-/**
- * The writes a handler adds to its message's commit (with the cursor advance
- * and the lease check), so they happen exactly once for the group.
- * TODO(#12 EffectTx): becomes `EffectTx` from `ChannelConsumer.processOnce`.
- */
-export interface GroupEffects {
-  cas(key: string, expected: number, next: number): void;
-}
-
-/** Handles one message; its `effects` commit with the cursor advance, or not at all. */
-export type GroupHandler = (envelope: ChannelEnvelope, effects: GroupEffects) => Promise<unknown> | unknown;
 
 export type PartitionsListener = (partitions: readonly number[]) => void;
 export type LeaseLostListener = (error: LeaseLostError) => void;
@@ -56,7 +44,7 @@ interface Lease {
 }
 
 interface ActiveRun {
-  readonly handler: GroupHandler;
+  readonly handler: MessageHandler;
   readonly signal: AbortSignal;
   readonly end: (error?: unknown) => void;
 }
@@ -140,7 +128,7 @@ export class GroupMember {
    * called; rejects with the first error of `handler` (or a decode error),
    * after stopping every partition. The member stays joined either way.
    */
-  run(handler: GroupHandler, options: GroupRunOptions = {}): Promise<void> {
+  run(handler: MessageHandler, options: GroupRunOptions = {}): Promise<void> {
     if (typeof handler !== 'function') throw new InvalidArgumentError('handler', 'expected a function');
     if (this.#run !== undefined) throw new InvalidArgumentError('run', 'this member is already running');
     if (this.#state !== 'joined') throw new InvalidArgumentError('run', `this member has ${this.#state === 'left' ? 'left' : 'begun leaving'} the group`);
@@ -344,6 +332,8 @@ export class GroupMember {
       partition,
       fence: { op: 'check', key: this.#keys.epoch(partition), equals: lease.epoch },
       handler: run.handler,
+      owner: `${this.memberId}#${this.#incarnation}`,
+      leaseMs: this.settings.leaseMs,
       wakeups: this.#wakeups,
       batchSize: this.settings.batchSize,
       pollMs: this.settings.pollMs,

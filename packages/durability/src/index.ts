@@ -46,7 +46,7 @@ export {
 } from './errors.js';
 export type { EffectTx, OnceOutcome, OnceWork } from './EffectTx.js';
 export { GroupMember } from './GroupMember.js';
-export type { GroupEffects, GroupHandler, GroupRunOptions, LeaseLostListener, PartitionsListener } from './GroupMember.js';
+export type { GroupRunOptions, LeaseLostListener, PartitionsListener } from './GroupMember.js';
 export { DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS, DEFAULT_POLL_MS } from './JoinOptions.js';
 export type { JoinOptions } from './JoinOptions.js';
 export { monotonicClock } from './MonotonicClock.js';

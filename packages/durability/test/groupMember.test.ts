@@ -129,7 +129,7 @@ describe('worker groups (one process)', () => {
     const watcher = new DurableChannel(inner, 'orders', { partitions: 2 });
     const zombieChannel = new DurableChannel(frozen, 'orders', { partitions: 2 });
     const a = await join(watcher, { memberId: 'a', clock, leaseMs: 1_000, heartbeatMs: 50 });
-    const z = await join(zombieChannel, { memberId: 'z', leaseMs: 60_000 });
+    const z = await join(zombieChannel, { memberId: 'z', leaseMs: 1_000, heartbeatMs: 50 });
     await until(() => counts([a, z]).every((n) => n === 1), 'a 1/1 split');
     const [zp] = z.assignment() as [number];
     const lost: LeaseLostError[] = [];

@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CommitConflictError, StoreUnavailableError, type CheckOp, type WriteOp } from '@liminal/store';
-import type { ChannelEnvelope } from '../ChannelConsumer.js';
+import { StoreUnavailableError, type CheckOp } from '@liminal/store';
+import type { ChannelConsumer, ChannelEnvelope, MessageHandler } from '../ChannelConsumer.js';
 import type { DurableChannel } from '../DurableChannel.js';
-import { LeaseLostError } from '../errors.js';
-import type { GroupHandler } from '../GroupMember.js';
+import { ClaimLostError, ConditionFailedError, LeaseLostError } from '../errors.js';
 import type { Wakeups } from './Wakeups.js';
 
 /** One held partition's work: what `workPartition` needs from its member. */
@@ -13,7 +12,10 @@ export interface PartitionWork {
   readonly partition: number;
   /** The lease check every commit carries: `{op: 'check', key: epoch(p), equals: heldEpoch}`. */
   readonly fence: CheckOp;
-  readonly handler: GroupHandler;
+  readonly handler: MessageHandler;
+  /** Owner of this member's message claims (one per incarnation) and their lease: the group's lease. */
+  readonly owner: string;
+  readonly leaseMs: number;
   readonly wakeups: Wakeups;
   readonly batchSize: number;
   readonly pollMs: number;
@@ -29,9 +31,15 @@ export function isOutage(error: unknown): boolean {
 /**
  * Processes one partition from the group's cursor until `signal` aborts,
  * waking on the store's `watch` of the partition stream (`pollMs` as the
- * fallback). Every commit carries the lease check, so a member that lost
- * the lease (paused past it, say) writes nothing: `LeaseLostError`. Store
- * outages are waited out (100 ms doubling to 2 s) from a fresh consumer.
+ * fallback). Each message goes through `ChannelConsumer.processOnce`, whose
+ * single commit (the handler's `EffectTx` writes, the receipt, the cursor
+ * advance) also carries the lease check, so a member that lost the lease
+ * (paused past it, say) writes nothing: `LeaseLostError`. Store outages are
+ * waited out (100 ms doubling to 2 s) from a fresh consumer.
+ *
+ * Message claims last one group lease: a member that died inside a handler
+ * left a claim that has expired by the time the group declares it dead, so
+ * its successor does not wait for it.
  */
 export async function workPartition(work: PartitionWork): Promise<void> {
   const { channel, partition, signal, wakeups } = work;
@@ -40,8 +48,7 @@ export async function workPartition(work: PartitionWork): Promise<void> {
   let outageMs = 0;
   while (!signal.aborted) {
     try {
-      const consumer = await channel.consume(work.group, partition, { batchSize: work.batchSize });
-      let cursorAt = consumer.cursor.currentOffset;
+      const consumer = await channel.consume(work.group, partition, { batchSize: work.batchSize, owner: work.owner, leaseMs: work.leaseMs });
       for (;;) {
         if (signal.aborted) return;
         const seen = wakeups.mark(stream);
@@ -52,8 +59,13 @@ export async function workPartition(work: PartitionWork): Promise<void> {
         }
         for (const envelope of batch) {
           if (signal.aborted) return;
-          cursorAt = await processFenced(work, envelope, consumer.cursor.cursorKey, cursorAt);
+          const claimedUntil = await processFenced(work, consumer, envelope);
           outageMs = 0;
+          if (claimedUntil !== undefined) {
+            // Claimed by a member that lost the partition: wait for its claim to expire, then read from here again.
+            await sleep(Math.min(work.leaseMs, Math.max(10, claimedUntil - Date.now())), undefined, { signal }).catch(() => undefined);
+            break;
+          }
         }
       }
     } catch (error) {
@@ -64,16 +76,16 @@ export async function workPartition(work: PartitionWork): Promise<void> {
   }
 }
 
-// TODO(#12 EffectTx): replaced by consumer.processOnce(envelope, handler, { conditions: [fence] }).
-async function processFenced(work: PartitionWork, envelope: ChannelEnvelope, cursorKey: string, at: number): Promise<number> {
-  const effects: WriteOp[] = [];
-  await work.handler(envelope, { cas: (key, expected, next) => void effects.push({ op: 'cas', key, expected, next }) });
+/** Processes one envelope; returns when the claim of another owner expires if it could not (`processOnce` rewound). */
+async function processFenced(work: PartitionWork, consumer: ChannelConsumer, envelope: ChannelEnvelope): Promise<number | undefined> {
   try {
-    await work.channel.store.commit([work.fence, { op: 'cas', key: cursorKey, expected: at, next: envelope.offset + 1 }, ...effects]);
+    const outcome = await consumer.processOnce(envelope, work.handler, { conditions: [work.fence] });
+    return outcome.kind === 'inFlight' ? outcome.expiresAtMs : undefined;
   } catch (error) {
-    // Op 0 is the lease check and op 1 the cursor: either failing means another member owns the partition now.
-    if (error instanceof CommitConflictError && error.index < 2) throw new LeaseLostError(work.group, work.partition, work.fence.equals, { cause: error });
+    // The lease check failed, or another member took this message's claim over: either way it owns the partition now.
+    if (error instanceof ConditionFailedError || error instanceof ClaimLostError) {
+      throw new LeaseLostError(work.group, work.partition, work.fence.equals, { cause: error });
+    }
     throw error;
   }
-  return envelope.offset + 1;
 }

@@ -25,12 +25,12 @@ const stop = new AbortController();
 process.on('SIGTERM', () => stop.abort());
 const decoder = new TextDecoder();
 await member.run(
-  async (envelope, effects) => {
+  async (envelope, tx) => {
     const job = decoder.decode(envelope.payload);
     const key = `done/${job}`;
     const applied = (await store.readValue(key)) ?? 0;
     if (Number(delay) > 0) await sleep(Number(delay));
-    effects.cas(key, applied, applied + 1);
+    tx.cas(key, applied, applied + 1);
   },
   { signal: stop.signal },
 );
