@@ -1,10 +1,29 @@
-import { ConfigError, DecodeError, InvalidArgumentError, type CommitResult, type WriteOp } from '@liminal/store';
+import { ConfigError, DecodeError, InvalidArgumentError, StoreUnavailableError, type CommitResult, type StoredEntry, type WriteOp } from '@liminal/store';
 import { ForwardingStore } from '@liminal/testkit';
 import { describe, expect, it } from 'vitest';
-import { cursorKeyFor, DedupSweeper, DurableChannel, keyHash, partitionStreamFor } from '../src/index.js';
+import { codec, cursorKeyFor, DedupSweeper, DurableChannel, keyHash, partitionStreamFor } from '../src/index.js';
 import { bytes, readAll, storeKinds, text, useStore } from './support/stores.js';
 
 const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+/** Every third commit is applied and then reported lost at COMMIT; every fourth read after a loss fails too. */
+class LosingStore extends ForwardingStore {
+  lost = 0;
+  #commits = 0;
+  #reads = 0;
+  override async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
+    const result = await super.commit(ops);
+    if (++this.#commits % 3 === 0) {
+      this.lost += 1;
+      throw new StoreUnavailableError('connection lost at COMMIT', { ambiguous: true });
+    }
+    return result;
+  }
+  override async readFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
+    if (this.lost > 0 && ++this.#reads % 4 === 0) throw new StoreUnavailableError('connection refused', { ambiguous: false });
+    return super.readFrom(stream, fromSeq, limit);
+  }
+}
 
 /** Counts commits and the entries they append. */
 class CommitCountingStore extends ForwardingStore {
@@ -98,6 +117,30 @@ describe.each(storeKinds)('DurableChannel on $name', (kind) => {
     // Each of the two instances sends its publishes as one group; a conflicting group retries once.
     expect(store.commits).toBeLessThanOrEqual(4);
     expect(store.appendedEntries).toBeLessThanOrEqual(200 + 34 * 2);
+  });
+
+  it('publishes each key once through a store that loses commits at COMMIT (applied, outcome unknown)', async () => {
+    const inner = await open();
+    const store = new LosingStore(inner);
+    const channel = new DurableChannel(store, 'orders', { partitions: 2 });
+    const keys = Array.from({ length: 30 }, (_, n) => `order-${n}`);
+    // Every publish is retried until it succeeds, as a producer would after an unknown outcome.
+    const publishOnce = async (key: string) => {
+      for (;;) {
+        try {
+          return await channel.publish(bytes(key), { key, idempotencyKey: key });
+        } catch (error) {
+          if (!(error instanceof StoreUnavailableError)) throw error;
+        }
+      }
+    };
+    const first = [];
+    for (const key of keys) first.push(await publishOnce(key)); // one commit each, so some of them are lost
+    const again = await Promise.all(keys.map(publishOnce));
+    expect(again).toEqual(first);
+    expect(store.lost).toBeGreaterThan(0);
+    const stored = (await readAll(inner, channel.streamFor(0))).concat(await readAll(inner, channel.streamFor(1)));
+    expect(stored.map((entry) => text(codec.decodeAs(entry.payload, 'channelMessage').payload)).sort()).toEqual([...keys].sort());
   });
 
   it('publishes a repeated idempotency key again once the dedup window has been swept', async () => {
