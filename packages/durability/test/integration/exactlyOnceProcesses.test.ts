@@ -1,12 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore, type DurableStore } from '@liminal/store';
-import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cursorKeyFor, DurableChannel } from '../../src/index.js';
+import { processBackends, type Backend } from './backends.js';
 
 /**
  * Separate consumer processes on ONE partition under one consumer id, each
@@ -15,7 +12,6 @@ import { cursorKeyFor, DurableChannel } from '../../src/index.js';
  * did (competed, outlived their leases, were SIGKILLed at any point).
  */
 const workerFile = fileURLToPath(new URL('./workers/onceConsumer.ts', import.meta.url));
-const postgresUrl = await postgresForTests();
 
 interface Counts {
   readonly owner: string;
@@ -44,28 +40,7 @@ function consumer(url: string, owner: string, settings: object): Promise<{ code:
   );
 }
 
-type Backend = { readonly name: string; url(): Promise<string> };
-const sqlite: Backend = {
-  name: 'sqlite',
-  url: async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'liminal-once-'));
-    cleanups.push(async () => rmSync(directory, { recursive: true, force: true }));
-    return `sqlite:${join(directory, 'once.db')}`;
-  },
-};
-const postgres: Backend | undefined =
-  postgresUrl === undefined
-    ? undefined
-    : {
-        name: 'postgres',
-        url: async () => {
-          const schema = uniqueSchemaName();
-          cleanups.push(() => dropTestSchema(schema, postgresUrl));
-          const url = new URL(postgresUrl);
-          url.searchParams.set('schema', schema);
-          return url.toString();
-        },
-      };
+const { sqlite, postgres } = processBackends(cleanups);
 const backends = [sqlite, ...(postgres === undefined ? [] : [postgres])];
 
 async function setUp(backend: Backend, messages: number): Promise<{ url: string; store: DurableStore; ids: string[] }> {

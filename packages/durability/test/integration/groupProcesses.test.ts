@@ -1,12 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore, type DurableStore } from '@liminal/store';
-import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DurableChannel } from '../../src/index.js';
+import { processBackends, type Backend } from './backends.js';
 
 /**
  * Independent member processes (as pods: no shared parent logic, each only
@@ -16,7 +13,6 @@ import { DurableChannel } from '../../src/index.js';
  */
 const workerFile = fileURLToPath(new URL('./workers/groupMember.ts', import.meta.url));
 const PARTITIONS = 8;
-const postgresUrl = await postgresForTests();
 
 interface Event {
   readonly memberId: string;
@@ -89,28 +85,7 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
-type Backend = { readonly name: string; url(): Promise<string> };
-const sqlite: Backend = {
-  name: 'sqlite',
-  url: async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'liminal-group-'));
-    cleanups.push(async () => rmSync(directory, { recursive: true, force: true }));
-    return `sqlite:${join(directory, 'group.db')}`;
-  },
-};
-const postgres: Backend | undefined =
-  postgresUrl === undefined
-    ? undefined
-    : {
-        name: 'postgres',
-        url: async () => {
-          const schema = uniqueSchemaName();
-          cleanups.push(() => dropTestSchema(schema, postgresUrl));
-          const url = new URL(postgresUrl);
-          url.searchParams.set('schema', schema);
-          return url.toString();
-        },
-      };
+const { sqlite, postgres } = processBackends(cleanups);
 
 async function setUp(backend: Backend) {
   const url = await backend.url();
