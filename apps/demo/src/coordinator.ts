@@ -9,7 +9,7 @@ import { produce } from './producer.js';
 import { progressView } from './progress.js';
 import { printSummary } from './summary.js';
 import { describeSpec, participantSupervision, partitionSupervision, workerSupervision } from './supervision.js';
-import { describeLocation, openDemoStore, type StoreLocation } from './storeUrl.js';
+import { cliStoreUrl, describeLocation, openDemoStore, type StoreLocation } from './storeUrl.js';
 import { isClean, verifyRun } from './verify.js';
 import { WorkerPool } from './workers.js';
 
@@ -140,6 +140,9 @@ async function coordinate(
   const report = await verifyRun(store, run);
   const elapsedMs = Date.now() - startedAt;
   printSummary(out, { run, report, totals: pool.totals(), pool, elapsedMs, processedThisSession: report.completed - processedAtStart });
+  const storeArg = shellQuote(cliStoreUrl(options.location));
+  say(`see this run in your browser: npx -y pnpm@10 liminal console --store ${storeArg}`);
+  say(`  or in the terminal: npx -y pnpm@10 -s liminal conversations --failed --store ${storeArg} (also: show <id>, channels, lag ${run.names.channel})`);
   return isClean(report) && report.pending === 0 ? 0 : 1;
 }
 
@@ -150,6 +153,10 @@ export async function processedCount(store: DurableStore, run: Run): Promise<num
     sum += await committedOffset(store, run, p);
   }
   return sum;
+}
+
+function shellQuote(text: string): string {
+  return /^[\w:./@=?-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
 
 async function isFinished(store: DurableStore, run: Run): Promise<boolean> {

@@ -64,6 +64,18 @@ export function describeLocation(location: StoreLocation): string {
   return `PostgreSQL ${url.toString()} (schema ${location.schema})`;
 }
 
+/**
+ * The `--store` URL of `location` as the `liminal` CLI takes it (absolute
+ * SQLite path, PostgreSQL with its schema; a password is left out).
+ */
+export function cliStoreUrl(location: StoreLocation): string {
+  if (location.kind === 'sqlite') return `sqlite:${location.path}`;
+  const url = new URL(location.connectionString);
+  if (url.password !== '') url.password = '<password>';
+  url.searchParams.set('schema', location.schema);
+  return url.toString();
+}
+
 /** A pool big enough for one connection per partition a worker drives, plus the progress reader. */
 function openPostgres(location: Extract<StoreLocation, { kind: 'postgres' }>): DurableStore {
   return new PostgresStore(location.connectionString, { schema: location.schema, poolSize: 4 });

@@ -1,4 +1,6 @@
 export { ChannelConsumer } from './ChannelConsumer.js';
+export { listChannels, listConsumerPositions, readChannel, readConsumerPositions } from './channelInspection.js';
+export type { ChannelInfo, ConsumerPosition } from './channelInspection.js';
 export type { ChannelEnvelope, ConsumerIdentity, ConsumerSource, MessageHandler, ProcessOptions, ProcessOutcome } from './ChannelConsumer.js';
 export { CheckpointDriver } from './CheckpointDriver.js';
 export type { CheckpointPolicy } from './CheckpointDriver.js';
@@ -17,11 +19,13 @@ export type {
   RecordOf,
 } from './codec.js';
 export { ConsumerCursor, cursorKeyFor, partitionStreamFor } from './ConsumerCursor.js';
-export { CONVERSATION_PHASES } from './ConversationEvent.js';
+export { CONVERSATION_EVENT_KINDS, CONVERSATION_PHASES } from './ConversationEvent.js';
 export type { ConversationEvent, ConversationEventKind, ConversationPhase, LifecycleEvent, MessageEvent } from './ConversationEvent.js';
 export { ConversationState, EMPTY_HEADER, RECENT_LOG_LIMIT } from './ConversationState.js';
 export type { ConversationHeader, MessageProgress, RedeliveryDecision } from './ConversationState.js';
 export { DedupCache } from './DedupCache.js';
+export { listDedupKeys } from './dedupInspection.js';
+export type { DedupKeyPage, DedupKeyState } from './dedupInspection.js';
 export type { ClaimOptions, ClaimToken, DedupDecision, DedupEntry, SettleOptions } from './DedupCache.js';
 export { DedupSweeper, SWEEP_PAGE_SIZE } from './DedupSweeper.js';
 export type { DedupSweepReport } from './DedupSweeper.js';
@@ -54,5 +58,6 @@ export type { MonotonicClock } from './MonotonicClock.js';
 export type { DedupCollisionReason } from './errors.js';
 export { keyHash } from './keyHash.js';
 export { recoverConversation, recoverCursor } from './recovery.js';
+export { parseStoreKey } from './parseStoreKey.js';
 export { storeKey, storeKeyPrefix } from './storeKey.js';
 export type { StoreKeyPart } from './storeKey.js';

@@ -1,0 +1,146 @@
+import { Command, CommanderError, InvalidArgumentError as CommanderArgumentError } from 'commander';
+import type { DurableStore } from '@liminal/store';
+import { channelRows, claimsView, lagView } from './channels.js';
+import { cliNow } from './clock.js';
+import { listConversations, showConversation } from './conversations.js';
+import { parseDuration } from './duration.js';
+import { renderChannels, renderClaims, renderConversation, renderConversations, renderLag } from './render.js';
+import { defaultStoreUrl, openCliStore } from './storeUrl.js';
+
+/** Where a command writes; a test passes its own. */
+export interface Output {
+  write(text: string): void;
+}
+
+interface Common {
+  readonly store: string;
+  readonly json: boolean;
+}
+
+/** What `liminal console` does once its options are parsed (see console.ts); kept apart so the CLI does not load the web server for a table. */
+export type ConsoleStarter = (options: { readonly storeUrl: string; readonly port: number }, out: Output) => Promise<void>;
+
+/**
+ * The `liminal` command line. Every command takes `--store URL` and `--json`;
+ * reads never write to the store and need no running Liminal process.
+ */
+export function program(out: Output, startConsole: ConsoleStarter, env: NodeJS.ProcessEnv = process.env): Command {
+  const cli = new Command('liminal')
+    .description('See, find and fix conversations, channels, groups and claims in a Liminal store.')
+    .showSuggestionAfterError(false)
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => out.write(text), writeErr: () => undefined, outputError: () => undefined });
+
+  const command = (name: string, description: string) =>
+    cli
+      .command(name)
+      .description(description)
+      .option('--store <url>', 'sqlite:<file>, a file path, or postgres://user@host/db[?schema=name] (default: $LIMINAL_STORE or the demo store)', defaultStoreUrl(env))
+      .option('--json', 'print JSON (for scripts) instead of tables', false)
+      .showSuggestionAfterError(false)
+      .exitOverride()
+      .configureOutput({ writeOut: (text) => out.write(text), writeErr: () => undefined, outputError: () => undefined });
+
+  const print = (options: Common, view: unknown, human: () => string) =>
+    out.write(`${options.json ? JSON.stringify(view, null, 2) : human()}\n`);
+
+  command('channels', 'list channels: partitions, messages published, consumers and their largest lag').action(async (options: Common) =>
+    withStore(options, env, async (store) => {
+      const rows = await channelRows(store);
+      print(options, rows, () => renderChannels(rows));
+    }),
+  );
+
+  command('lag', "show a channel's partitions with their head offset, and each consumer's (or group's) cursor and lag")
+    .argument('<channel>', 'channel name')
+    .option('--group <name>', 'only this consumer id or worker group (its cursors are keyed by the group name)')
+    .action(async (channel: string, options: Common & { group?: string }) =>
+      withStore(options, env, async (store) => {
+        const view = await lagView(store, channel, options.group);
+        print(options, view, () => renderLag(view));
+      }),
+    );
+
+  command('groups', "show the consumer groups of a channel: each group's cursor and lag per partition")
+    .argument('<channel>', 'channel name')
+    .action(async (channel: string, options: Common) =>
+      withStore(options, env, async (store) => {
+        const view = await lagView(store, channel);
+        print(options, view, () => renderLag(view));
+      }),
+    );
+
+  command('claims', 'list the idempotency keys of a dedup namespace: claimed (in flight), completed or released')
+    .argument('<namespace>', 'dedup namespace: a DedupCache namespace, e.g. published/<channel> (idempotent publishes) or consumed/<channel>/<consumerId>')
+    .option('--in-flight', 'only claims without a receipt', false)
+    .option('--limit <n>', 'entries per page', positiveInteger, 100)
+    .option('--after <stream>', 'continue after this entry stream (printed as "more:")')
+    .action(async (namespace: string, options: Common & { inFlight: boolean; limit: number; after?: string }) =>
+      withStore(options, env, async (store) => {
+        const view = await claimsView(store, namespace, { inFlight: options.inFlight, limit: options.limit, ...(options.after === undefined ? {} : { after: options.after }) }, cliNow(env));
+        print(options, view, () => renderClaims(view, options.inFlight));
+      }),
+    );
+
+  command('conversations', 'list durable conversations with phase, age, last activity and step count')
+    .option('--phase <phase>', 'only this phase (inFlight, failed, idle)')
+    .option('--stuck <duration>', 'only conversations in flight with no activity for longer than this (e.g. 5m, 1h)')
+    .option('--failed', 'only failed conversations', false)
+    .option('--prefix <text>', 'only ids starting with this')
+    .option('--limit <n>', 'conversations per page', positiveInteger, 50)
+    .option('--after <id>', 'continue after this id (printed as "more:")')
+    .action(async (options: Common & { phase?: string; stuck?: string; failed: boolean; prefix?: string; limit: number; after?: string }) => {
+      const stuckMs = options.stuck === undefined ? undefined : parseDuration(options.stuck, '--stuck');
+      const filter = {
+        ...(options.phase === undefined ? {} : { phase: options.phase }),
+        ...(stuckMs === undefined ? {} : { stuckMs }),
+        ...(options.failed ? { failed: true } : {}),
+        ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+      };
+      await withStore(options, env, async (store) => {
+        const page = await listConversations(store, filter, { limit: options.limit, ...(options.after === undefined ? {} : { after: options.after }) }, cliNow(env));
+        print(options, page, () => renderConversations(page));
+      });
+    });
+
+  command('show', "a conversation's timeline: messages, steps with their outputs (JSON, or hex), replies, errors and compensations")
+    .argument('<id>', 'conversation id (its journal stream)')
+    .action(async (id: string, options: Common) =>
+      withStore(options, env, async (store) => {
+        const detail = await showConversation(store, id, cliNow(env));
+        print(options, detail, () => renderConversation(detail));
+      }),
+    );
+
+  command('console', 'serve a web console on 127.0.0.1 with the same views, updating live')
+    .option('--port <n>', 'port on 127.0.0.1 (0: any free port)', port, 4300)
+    .action(async (options: Common & { port: number }) => {
+      await startConsole({ storeUrl: options.store, port: options.port }, out);
+    });
+
+  return cli;
+}
+
+async function withStore(options: Common, env: NodeJS.ProcessEnv, work: (store: DurableStore) => Promise<void>): Promise<void> {
+  const store = await openCliStore(options.store, env);
+  try {
+    await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function positiveInteger(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw new CommanderArgumentError('expected a positive integer');
+  return value;
+}
+
+function port(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value > 65_535) throw new CommanderArgumentError('expected a port number from 0 to 65535');
+  return value;
+}
+
+export { CommanderError };

@@ -1,0 +1,165 @@
+import { DurableSteps } from '@liminal/actors';
+import { openStore } from '@liminal/store';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ChannelRow, ConversationDetail, ConversationPage, LagView } from '../src/index.js';
+import { liminal, liminalJson } from './support/cli.js';
+import { demoRun1, runDemo, type DemoOutcome } from './support/demoRun.js';
+
+// Seed 42 (the default) fails orders 49, 64 and 75 among the first 80: the store holds compensated conversations.
+const messages = 80;
+const t0 = Date.parse('2026-01-01T00:00:00Z');
+
+/**
+ * The CLI read against a store a real demo run filled (coordinator, worker
+ * processes, crashes, compensations): every view must agree with what the
+ * demo's `verify` reads back from its ledger.
+ */
+export function describeDemoStore(kind: string, storeUrl: () => Promise<string | undefined>): void {
+  describe(`liminal on a demo store (${kind})`, () => {
+    let url: string | undefined;
+    let demo: DemoOutcome;
+
+    beforeAll(async () => {
+      url = await storeUrl();
+      if (url === undefined) return;
+      demo = await runDemo(url, { messages });
+      // A conversation stuck on purpose: started at t0, a step recorded, never finished.
+      const store = await openStore(url);
+      try {
+        const stuck = await DurableSteps.open(store, 'ops:stuck-1');
+        const admission = await stuck.begin('m1', { receivedAt: t0 });
+        if (admission.kind !== 'run') throw new Error('a new message must run');
+        await admission.steps.step('reserve', () => ({ reserved: 'sku-1' }));
+        const raw = { encode: (bytes: Uint8Array) => bytes, decode: (bytes: Uint8Array) => bytes };
+        await admission.steps.step('blob', () => Uint8Array.of(0xde, 0xad, 0xbe, 0xef), { codec: raw });
+        // One that is busy but recent: in flight, not stuck.
+        const recent = await DurableSteps.open(store, 'ops:recent-1');
+        await recent.begin('m1', { receivedAt: t0 + 9 * 60_000 });
+      } finally {
+        await store.close();
+      }
+    }, 180_000);
+
+    const skipUnlessStore = () => url === undefined;
+
+    it('channels shows the demo channel with every order published and nothing left to consume', async (context) => {
+      if (skipUnlessStore()) return context.skip();
+      const rows = await liminalJson<ChannelRow[]>(['channels', '--store', url!]);
+      expect(rows).toEqual([{ name: demoRun1.channel, partitions: 2, published: messages, consumers: [demoRun1.consumer], maxLag: 0 }]);
+      const human = await liminal(['channels', '--store', url!]);
+      expect(human.stdout).toContain(demoRun1.channel);
+    });
+
+    it('lag lists each partition head and the consumer cursor at it', async (context) => {
+      if (skipUnlessStore()) return context.skip();
+      const view = await liminalJson<LagView>(['lag', demoRun1.channel, '--store', url!]);
+      expect(view.partitions.reduce((sum, { head }) => sum + head, 0)).toBe(messages);
+      expect(view.positions.map(({ consumerId, partition, lag }) => ({ consumerId, partition, lag }))).toEqual([
+        { consumerId: demoRun1.consumer, partition: 0, lag: 0 },
+        { consumerId: demoRun1.consumer, partition: 1, lag: 0 },
+      ]);
+      const unknownGroup = await liminalJson<LagView>(['lag', demoRun1.channel, '--group', 'nobody', '--store', url!]);
+      expect(unknownGroup.totalLag).toBe(messages);
+    });
+
+    it('conversations counts match the ledger: one per order, failed = compensated by the demo', async (context) => {
+      if (skipUnlessStore()) return context.skip();
+      const all = await liminalJson<ConversationPage>(['conversations', '--prefix', demoRun1.orderPrefix, '--limit', '1000', '--store', url!]);
+      expect(all.rows).toHaveLength(demo.orders);
+      expect(all.next).toBeUndefined();
+      const failed = all.rows.filter((row) => row.phase === 'failed');
+      expect(demo.compensated).toBeGreaterThan(0);
+      expect(failed).toHaveLength(demo.compensated);
+      // The conversations journal their phase: a fulfilled order's conversation was closed, a compensated one failed.
+      expect(all.rows.filter((row) => row.phase === 'closed' && !row.inFlight)).toHaveLength(demo.fulfilled);
+      expect(all.rows.every((row) => row.phaseSource === 'recorded' && row.version !== undefined)).toBe(true);
+      expect(failed.every((row) => row.failure === 'compensated')).toBe(true);
+      const onlyFailed = await liminalJson<ConversationPage>(['conversations', '--failed', '--prefix', demoRun1.orderPrefix, '--limit', '1000', '--store', url!]);
+      expect(onlyFailed.rows.map((row) => row.id)).toEqual(failed.map((row) => row.id));
+      const byPhase = await liminalJson<ConversationPage>(['conversations', '--phase', 'failed', '--prefix', demoRun1.orderPrefix, '--limit', '1000', '--store', url!]);
+      expect(byPhase.rows.map((row) => row.id)).toEqual(failed.map((row) => row.id));
+    });
+
+    it('conversations pages: --limit and --after walk the same list without gaps or repeats', async (context) => {
+      if (skipUnlessStore()) return context.skip();
+      const ids: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await liminalJson<ConversationPage>(['conversations', '--prefix', demoRun1.orderPrefix, '--limit', '7', ...(after === undefined ? [] : ['--after', after]), '--store', url!]);
+        ids.push(...page.rows.map((row) => row.id));
+        if (page.next === undefined) break;
+        after = page.next;
+      }
+      expect(ids).toHaveLength(demo.orders);
+      expect(new Set(ids).size).toBe(demo.orders);
+      expect([...ids].sort()).toEqual(ids);
+    });
+
+    it('--stuck finds the conversation left in flight on purpose, and only once it is idle longer than asked', async (context) => {
+      if (skipUnlessStore()) return context.skip();
+      const now = { LIMINAL_CLI_NOW: String(t0 + 10 * 60_000) };
+      const stuck = await liminalJson<ConversationPage>(['conversations', '--stuck', '5m', '--store', url!], now);
+      expect(stuck.rows.map((row) => row.id)).toEqual(['ops:stuck-1']);
+      expect(stuck.rows[0]).toMatchObject({ inFlight: true, idleMs: 10 * 60_000, steps: 2 });
+      const notYet = await liminalJson<ConversationPage>(['conversations', '--stuck', '15m', '--store', url!], now);
+      expect(notYet.rows).toEqual([]);
+      const human = await liminal(['conversations', '--stuck', '5m', '--store', url!], now);
+      expect(human.stdout).toContain('ops:stuck-1');
+      expect(human.stdout).toContain('10m 0s ago');
+    });
+
+    it('show gives a compensated order its timeline: steps by name with JSON outputs, the error, the compensations run', async (context) => {
+      if (skipUnlessStore()) return context.skip();
+      const failed = await liminalJson<ConversationPage>(['conversations', '--failed', '--prefix', demoRun1.orderPrefix, '--limit', '1', '--store', url!]);
+      const id = failed.rows[0]!.id;
+      const detail = await liminalJson<ConversationDetail>(['show', id, '--store', url!]);
+      expect(detail.phase).toBe('failed');
+      const kinds = detail.timeline.map((entry) => entry.kind);
+      expect(kinds.slice(0, 3)).toEqual(['created', 'phase', 'received']);
+      expect(detail.timeline.at(-1)).toMatchObject({ kind: 'phase', phase: 'failed', failure: 'compensated' });
+      expect(kinds).toContain('error');
+      expect(kinds).toContain('compensationPlan');
+      expect(detail.timeline.filter((entry) => entry.kind === 'compensationOutcome')).toHaveLength(detail.compensations);
+      const named = detail.timeline.filter((entry) => entry.kind === 'step' && entry.name !== undefined);
+      expect(named.length).toBeGreaterThan(0);
+      for (const step of named) if (step.kind === 'step') expect(step.output.kind).toBe('json');
+      expect(detail.journalLength).toBe(detail.timeline.length);
+      const human = await liminal(['show', id, '--store', url!]);
+      expect(human.stdout).toContain(`conversation ${id}`);
+      expect(human.stdout).toContain('compensation plan');
+    });
+
+    it('show prints JSON outputs as JSON and other bytes as hex', async (context) => {
+      if (skipUnlessStore()) return context.skip();
+      const detail = await liminalJson<ConversationDetail>(['show', 'ops:stuck-1', '--store', url!]);
+      const steps = detail.timeline.filter((entry) => entry.kind === 'step');
+      expect(steps.map((step) => step.kind === 'step' && step.name)).toEqual(['reserve', 'blob']);
+      expect(steps.map((step) => step.kind === 'step' && step.output)).toEqual([
+        { kind: 'json', value: { reserved: 'sku-1' } },
+        { kind: 'bytes', hex: 'deadbeef' },
+      ]);
+      const human = await liminal(['show', 'ops:stuck-1', '--store', url!]);
+      expect(human.stdout).toContain('{"reserved":"sku-1"}');
+      expect(human.stdout).toContain('0xdeadbeef');
+    });
+
+    it('claims lists the demo effect keys, all completed, and none in flight', async (context) => {
+      if (skipUnlessStore()) return context.skip();
+      const all = await liminalJson<{ claims: { state: string }[]; next?: string }>(['claims', demoRun1.effects, '--limit', '100000', '--store', url!]);
+      expect(all.claims.length).toBe(demo.ledgerEffects);
+      expect(all.claims.every((claim) => claim.state === 'completed')).toBe(true);
+      const inFlight = await liminalJson<{ claims: unknown[] }>(['claims', demoRun1.effects, '--in-flight', '--store', url!]);
+      expect(inFlight.claims).toEqual([]);
+    });
+
+    it('a conversation or channel that is not there is bad input: exit 2, one line', async (context) => {
+      if (skipUnlessStore()) return context.skip();
+      for (const args of [['show', 'no-such-id'], ['lag', 'no-such-channel']]) {
+        const result = await liminal([...args, '--store', url!]);
+        expect(result.code).toBe(2);
+        expect(result.stderr.trim().split('\n')).toHaveLength(1);
+        expect(result.stdout).toBe('');
+      }
+    });
+  });
+}

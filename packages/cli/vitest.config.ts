@@ -1,0 +1,3 @@
+import { liminalProject } from '../../vitest.shared.js';
+
+export default liminalProject('@liminal/cli');
