@@ -82,7 +82,8 @@ export async function openConversation(options: ConversationOptions): Promise<Co
   let definition: ConversationDefinition;
   let timeoutMs = options.timeoutMs;
   if (options.mode === 'durable') {
-    const conversation = await DurableConversation.recover(options.store, id);
+    // The conversation index (@liminal/durability listConversations) is written in each journal commit.
+    const conversation = await DurableConversation.recover(options.store, id, { index: true, now });
     header = conversation.state.header;
     const fresh = conversation.expectedSeq === 0;
     const version = fresh ? (options.version ?? DEFAULT_VERSION) : (header.version ?? DEFAULT_VERSION);

@@ -1,4 +1,4 @@
-import { ConfigError, MemoryStore, StoreUnavailableError, type DurableStore } from '@liminal/store';
+import { ConfigError, MemoryStore, StoreUnavailableError, type DurableStore, type WriteOp } from '@liminal/store';
 import { availableStoreKinds } from '@liminal/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fromPromise } from 'xstate';
@@ -23,6 +23,15 @@ function failingAppends(inner: DurableStore, failFrom: number): DurableStore {
         return async (stream: string, payload: Uint8Array, expectedSeq: number) => {
           if (expectedSeq >= failFrom) throw new StoreUnavailableError('injected append failure');
           return target.append(stream, payload, expectedSeq);
+        };
+      }
+      // A conversation's journal appends go through commit (with its index writes).
+      if (property === 'commit') {
+        return async (ops: readonly WriteOp[]) => {
+          if (ops.some((op) => op.op === 'append' && !op.stream.startsWith('conversation') && op.expectedSeq >= failFrom)) {
+            throw new StoreUnavailableError('injected append failure');
+          }
+          return target.commit(ops);
         };
       }
       const value: unknown = Reflect.get(target, property, receiver);
@@ -195,8 +204,8 @@ describe('durable writes are awaited before anyone sees the outcome', () => {
   );
 
   it('a reply whose finish record fails is never delivered: ask rejects with journalFailed and the store error as cause', async () => {
-    // receive 0, started 1, step 2, then the reply record (3) fails.
-    const store = failingAppends(new MemoryStore(), 3);
+    // created 0, active 1, the sent entry 2, receive 3, started 4, step 5, then the reply record (6) fails.
+    const store = failingAppends(new MemoryStore(), 6);
     const handle = await openConversation({ id: 'finish-fails', mode: 'durable', store, onCrash: 'fail', participants: [echo] });
     const error = await handle.ask('hi', { messageId: 'm', timeoutMs: 5000 }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ConversationFailedError);
@@ -212,8 +221,8 @@ describe('durable writes are awaited before anyone sees the outcome', () => {
         throw new Error('boom');
       }),
     );
-    // receive 0, started 1, then the error record (2) fails.
-    const store = failingAppends(new MemoryStore(), 2);
+    // created 0, active 1, the sent entry 2, receive 3, started 4, then the error record (5) fails.
+    const store = failingAppends(new MemoryStore(), 5);
     const handle = await openConversation({ id: 'crash-record-fails', mode: 'durable', store, onCrash: 'fail', participants: [crasher] });
     const error = await handle.ask('hi', { messageId: 'm', timeoutMs: 5000 }).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'CONVERSATION_FAILED', reason: 'journalFailed' });

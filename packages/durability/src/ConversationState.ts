@@ -1,5 +1,5 @@
 import { assertNonNegativeSafeInteger, assertPayload, ConfigError, InvalidArgumentError } from '@liminal/store';
-import { CONVERSATION_PHASES, type ConversationEvent, type ConversationPhase, type LifecycleEvent } from './ConversationEvent.js';
+import { CONVERSATION_PHASES, type ConversationEvent, type ConversationPhase, type LifecycleEvent, type MessageEvent } from './ConversationEvent.js';
 
 /** What a conversation should do with a delivered message. */
 export type RedeliveryDecision =
@@ -92,6 +92,8 @@ export class ConversationState {
   #header: ConversationHeader = EMPTY_HEADER;
   /** Messages changed since the last `takeChanged` (what an incremental snapshot must carry). */
   readonly #changed = new Set<string>();
+  /** Received and not finished messages, kept as a count so `hasUnfinished` is O(1) on every append. */
+  #unfinished = 0;
 
   static replay(events: Iterable<ConversationEvent>): ConversationState {
     if (typeof (events as Partial<Iterable<ConversationEvent>> | null)?.[Symbol.iterator] !== 'function') {
@@ -127,6 +129,9 @@ export class ConversationState {
 
   #upsert(messages: Iterable<MessageProgress>, own: (output: Uint8Array) => Uint8Array): void {
     for (const message of messages) {
+      const previous = this.#messages.get(message.messageId);
+      if (previous !== undefined && previous.received && !previous.finished) this.#unfinished -= 1;
+      if (message.received && !message.finished) this.#unfinished += 1;
       let maxStep: number | undefined;
       for (const step of message.steps.keys()) if (maxStep === undefined || step > maxStep) maxStep = step;
       const steps = new Map<number, Uint8Array>();
@@ -162,6 +167,12 @@ export class ConversationState {
     }
     const message = this.#progress(event.messageId);
     this.#changed.add(event.messageId);
+    const wasUnfinished = message.received && !message.finished;
+    this.#applyToMessage(message, event);
+    this.#unfinished += Number(message.received && !message.finished) - Number(wasUnfinished);
+  }
+
+  #applyToMessage(message: MutableProgress, event: MessageEvent): void {
     switch (event.kind) {
       case 'messageReceived':
         message.received = true;
@@ -250,8 +261,12 @@ export class ConversationState {
 
   /** Whether some received message has neither finished nor failed (an in-flight turn was cut off). */
   get hasUnfinished(): boolean {
-    for (const m of this.#messages.values()) if (m.received && !m.finished) return true;
-    return false;
+    return this.#unfinished > 0;
+  }
+
+  /** How many received messages have not finished. */
+  get unfinishedCount(): number {
+    return this.#unfinished;
   }
 
   /** Internal: the messages changed since the previous call, for an incremental snapshot. */
@@ -307,6 +322,22 @@ function progressOf(messageId: string, m: MutableProgress): MessageProgress {
     ...(m.error === undefined ? {} : { error: m.error }),
     steps: m.steps,
   };
+}
+
+/**
+ * Internal: what the header and the unfinished flag become once `event` is
+ * applied, without applying it (the index commits them with the event, which
+ * is applied only once the commit succeeded). O(1), unlike a clone.
+ */
+export function previewAfter(state: ConversationState, event: ConversationEvent): { header: ConversationHeader; hasUnfinished: boolean } {
+  if (!('messageId' in event)) return { header: applyLifecycle(state.header, event), hasUnfinished: state.hasUnfinished };
+  const received = state.hasReceived(event.messageId);
+  const finished = state.isFullyProcessed(event.messageId);
+  const receivedAfter = received || event.kind === 'messageReceived';
+  const finishedAfter = finished || event.kind === 'processingFinished';
+  const unfinished = state.unfinishedCount - Number(received && !finished) + Number(receivedAfter && !finishedAfter);
+  const header = event.kind === 'stepCompleted' ? { ...state.header, stepCount: state.header.stepCount + 1 } : state.header;
+  return { header, hasUnfinished: unfinished > 0 };
 }
 
 /** The one reducer of lifecycle events (pure: a new header each time). */

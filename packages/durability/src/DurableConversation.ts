@@ -2,6 +2,7 @@ import {
   assertName,
   assertNonNegativeSafeInteger,
   assertPayload,
+  CommitConflictError,
   ConfigError,
   DecodeError,
   InvalidArgumentError,
@@ -9,8 +10,9 @@ import {
   type DurableStore,
 } from '@liminal/store';
 import { codec } from './codec.js';
+import { ConversationIndexWriter } from './ConversationIndex.js';
 import { CONVERSATION_EVENT_KINDS, type ConversationEvent, type LifecycleEvent } from './ConversationEvent.js';
-import { adoptProgress, applySnapshotDelta, ConversationState, type RedeliveryDecision } from './ConversationState.js';
+import { adoptProgress, applySnapshotDelta, ConversationState, previewAfter, type RedeliveryDecision } from './ConversationState.js';
 import type { ConversationSnapshot } from './codec.js';
 import { assertNotStoreKeyOfTag, storeKey } from './storeKey.js';
 
@@ -32,6 +34,14 @@ export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = { kind: 'everyEvents', ev
 export interface DurableConversationOptions {
   /** Default: a snapshot every 1024 events. */
   readonly snapshots?: SnapshotPolicy;
+  /**
+   * Keep the conversation index (`listConversations`) up to date: each
+   * journal append then goes through one `commit` with the index's writes.
+   * Default false here; `openConversation` (@liminal/actors) turns it on.
+   */
+  readonly index?: boolean;
+  /** Epoch ms for the index's last-activity time (default `Date.now`). */
+  readonly now?: () => number;
 }
 
 /** Where `recover` started from. */
@@ -98,13 +108,20 @@ export class DurableConversation {
     chain: SnapshotChain,
     snapshots: SnapshotPolicy,
     readonly recoveredFrom: RecoverySource,
+    index: ConversationIndexWriter | undefined,
+    options: DurableConversationOptions,
   ) {
     this.#store = store;
     this.#state = state;
     this.#expectedSeq = expectedSeq;
     this.#chain = chain;
     this.#snapshots = snapshots;
+    this.#index = index;
+    this.#now = options.now ?? (() => Date.now());
   }
+
+  readonly #index: ConversationIndexWriter | undefined;
+  readonly #now: () => number;
 
   /**
    * A new conversation expecting an empty stream. If the stream already has
@@ -113,7 +130,8 @@ export class DurableConversation {
   static create(store: DurableStore, id: string, options: DurableConversationOptions = {}): DurableConversation {
     assertConversationId(id);
     const snapshots = snapshotPolicy(options);
-    return new DurableConversation(store, id, new ConversationState(), 0, { coversSeq: 0, entries: 0, broken: true }, snapshots, { kind: 'empty' });
+    const index = options.index === true ? ConversationIndexWriter.empty(id) : undefined;
+    return new DurableConversation(store, id, new ConversationState(), 0, { coversSeq: 0, entries: 0, broken: true }, snapshots, { kind: 'empty' }, index, options);
   }
 
   /**
@@ -136,7 +154,8 @@ export class DurableConversation {
       if (expectedSeq > 0) metrics.fullReplays += 1;
       source = expectedSeq === 0 ? { kind: 'empty' } : { kind: 'replay' };
     }
-    return new DurableConversation(store, id, state, expectedSeq, chain, snapshots, source);
+    const index = options.index === true ? await ConversationIndexWriter.load(store, id) : undefined;
+    return new DurableConversation(store, id, state, expectedSeq, chain, snapshots, source, index, options);
   }
 
   /** The replayed state. Read it; do not `apply` to it (that would desynchronise it from the log). */
@@ -203,11 +222,24 @@ export class DurableConversation {
 
   async #append(event: ConversationEvent): Promise<number> {
     const payload = codec.encode(event);
-    const sequence = await this.#store.append(this.id, payload, this.#expectedSeq);
+    const sequence = this.#index === undefined ? await this.#store.append(this.id, payload, this.#expectedSeq) : await this.#commitWithIndex(event, payload);
     this.#expectedSeq = sequence + 1;
     this.#state.apply(event);
     await this.#maybeSnapshot();
     return sequence;
+  }
+
+  /** The journal append and the index's writes as one commit; a journal conflict surfaces as the store's SequenceConflictError. */
+  async #commitWithIndex(event: ConversationEvent, payload: Uint8Array): Promise<number> {
+    const { ops, apply } = this.#index!.ops(event, previewAfter(this.#state, event), this.#now());
+    try {
+      const result = await this.#store.commit([{ op: 'append', stream: this.id, payloads: [payload], expectedSeq: this.#expectedSeq }, ...ops]);
+      apply();
+      return result.firstSeqs[0]!;
+    } catch (error) {
+      if (error instanceof CommitConflictError && error.index === 0) throw error.cause;
+      throw error;
+    }
   }
 
   async #maybeSnapshot(): Promise<void> {

@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { assertNonNegativeSafeInteger, assertPayload, DecodeError, InvalidArgumentError } from '@liminal/store';
-import { CONVERSATION_PHASES, type ConversationEvent } from './ConversationEvent.js';
+import { CONVERSATION_PHASES, type ConversationEvent, type ConversationPhase } from './ConversationEvent.js';
 import type { ConversationHeader, MessageProgress } from './ConversationState.js';
 
 /**
@@ -15,7 +15,8 @@ export type DurableRecord =
   | ChannelMessage
   | PublishReceipt
   | ActorRecord
-  | GroupRecord;
+  | GroupRecord
+  | ConversationSummaryRecord;
 
 export type DurableRecordKind = DurableRecord['kind'];
 export type RecordOf<K extends DurableRecordKind> = Extract<DurableRecord, { kind: K }>;
@@ -35,6 +36,17 @@ export interface ConversationSnapshot {
   readonly coversSeq: number;
   readonly header: ConversationHeader;
   readonly messages: readonly MessageProgress[];
+}
+
+/** The index entry of a conversation, rewritten when its phase changes (see ConversationIndex). */
+export interface ConversationSummaryRecord {
+  readonly kind: 'conversationSummary';
+  readonly conversationId: string;
+  readonly version?: string;
+  readonly createdAt?: number;
+  readonly phase: ConversationPhase;
+  readonly failure?: string;
+  readonly cause?: string;
 }
 
 /** A channel message as stored in its partition stream (the offset is the entry's sequence). */
@@ -137,6 +149,7 @@ const TAGS = {
   memberJoined: 0x50,
   memberLeft: 0x51,
   leaseReleased: 0x52,
+  conversationSummary: 0x60,
 } as const satisfies Record<DurableRecordKind, number>;
 
 const KINDS = new Map<number, DurableRecordKind>(
@@ -368,6 +381,14 @@ function encode(record: DurableRecord): Uint8Array {
       w.u64('partition', record.partition);
       w.u64('sequence', record.sequence);
       break;
+    case 'conversationSummary':
+      w.string('conversationId', record.conversationId);
+      w.optionalString('version', record.version);
+      w.optionalU64('createdAt', record.createdAt);
+      w.byte(phaseByte(record.phase));
+      w.optionalString('failure', record.failure);
+      w.optionalString('cause', record.cause);
+      break;
     case 'actorRecord':
       w.bytes('payload', record.payload);
       break;
@@ -544,6 +565,23 @@ function readBody(r: Reader, kind: DurableRecordKind): DurableRecord {
     }
     case 'publishReceipt':
       return { kind, messageId: r.string('messageId'), partition: r.u64('partition'), sequence: r.u64('sequence') };
+    case 'conversationSummary': {
+      const conversationId = r.string('conversationId');
+      const version = r.optionalString('version');
+      const createdAt = r.optionalU64('createdAt');
+      const phase = readPhase(r);
+      const failure = r.optionalString('failure');
+      const cause = r.optionalString('cause');
+      return {
+        kind,
+        conversationId,
+        ...(version === undefined ? {} : { version }),
+        ...(createdAt === undefined ? {} : { createdAt }),
+        phase,
+        ...(failure === undefined ? {} : { failure }),
+        ...(cause === undefined ? {} : { cause }),
+      };
+    }
     case 'actorRecord':
       return { kind, payload: r.bytesField() };
     case 'memberJoined':

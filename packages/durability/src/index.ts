@@ -18,6 +18,8 @@ export type {
   PublishReceipt,
   RecordOf,
 } from './codec.js';
+export { listConversations, readConversationSummary } from './ConversationIndex.js';
+export type { ConversationPage, ConversationSummary, ListConversationsOptions } from './ConversationIndex.js';
 export { ConsumerCursor, cursorKeyFor, partitionStreamFor } from './ConsumerCursor.js';
 export { CONVERSATION_EVENT_KINDS, CONVERSATION_PHASES } from './ConversationEvent.js';
 export type { ConversationEvent, ConversationEventKind, ConversationPhase, LifecycleEvent, MessageEvent } from './ConversationEvent.js';

@@ -28,8 +28,9 @@ export function storeKey(...parts: readonly StoreKeyPart[]): string {
 
 /** The tag (first part) of every composite name this package writes. */
 /** `actor` names the journal and snapshot streams of @liminal/actors' durable actors; `group` a worker group's log and counters. */
-export type StoreKeyTag = 'partition' | 'cursor' | 'dedup' | 'claim' | 'snapshot' | 'actor' | 'group';
-const TAGS: readonly StoreKeyTag[] = ['partition', 'cursor', 'dedup', 'claim', 'snapshot', 'actor', 'group'];
+/** `conversation` and `conversationPhase` hold the conversation index (ConversationIndex.ts). */
+export type StoreKeyTag = 'partition' | 'cursor' | 'dedup' | 'claim' | 'snapshot' | 'actor' | 'group' | 'conversation' | 'conversationPhase';
+const TAGS: readonly StoreKeyTag[] = ['partition', 'cursor', 'dedup', 'claim', 'snapshot', 'actor', 'group', 'conversation', 'conversationPhase'];
 
 /**
  * Rejects a caller-chosen name used as a stream name on its own (a
@@ -56,4 +57,9 @@ function escapePart(part: StoreKeyPart, index: number): string {
     throw new InvalidArgumentError(`parts[${index}]`, `expected a non-empty string, got ${JSON.stringify(part)}`);
   }
   return part.replace(ESCAPES, (char) => (char === '%' ? '%25' : '%2F'));
+}
+
+/** Reads back one part written by `storeKey` (the inverse of its escaping). */
+export function parseStoreKeyPart(escaped: string): string {
+  return escaped.replace(/%2F|%25/g, (escape) => (escape === '%2F' ? '/' : '%'));
 }
