@@ -134,18 +134,26 @@ async function channels() {
 
 async function channel(name) {
   const render = async () => {
-    const lag = await api(`/api/channels/${encodeURIComponent(name)}/lag`);
+    const [lag, groups] = await Promise.all([api(`/api/channels/${encodeURIComponent(name)}/lag`), api(`/api/channels/${encodeURIComponent(name)}/groups`)]);
     const heads = new Map(lag.partitions.map((p) => [p.partition, p.head]));
-    const groups = [...new Set(lag.positions.map((p) => p.consumerId))];
+    const consumers = [...new Set(lag.positions.map((p) => p.consumerId))];
+    const groupSections = groups.groups.map((g) => h('section', { 'data-testid': 'group' },
+      h('h2', {}, `Group ${g.group}`),
+      g.members.length === 0 ? h('p', {}, 'no live member') : table('members', ['incarnation', 'member', 'heartbeats', 'assigned'], g.members.map((m) =>
+        h('tr', {}, h('td', { class: 'num' }, m.incarnation), h('td', {}, m.memberId), h('td', { class: 'num' }, m.heartbeats), h('td', {}, m.assigned.join(', ') || '—')))),
+      table('leases', ['partition', 'lease holder', 'epoch', 'cursor', 'lag'], g.partitions.map((p) =>
+        h('tr', {}, h('td', { class: 'num' }, p.partition), h('td', {}, p.holder === undefined ? '(free)' : `${p.holderId ?? '?'} (#${p.holder})`),
+          h('td', { class: 'num' }, p.epoch), h('td', { class: 'num' }, p.offset), h('td', { class: 'num' }, p.lag))))));
     view.replaceChildren(
       h('h1', {}, `Channel ${name}`),
       h('p', { class: 'summary' }, `${lag.partitions.length} partitions, total lag `, h('strong', { 'data-testid': 'total-lag' }, lag.totalLag)),
       h('section', {}, h('h2', {}, 'Partitions'), table('partitions', ['partition', 'head'], lag.partitions.map((p) =>
         h('tr', {}, h('td', { class: 'num' }, p.partition), h('td', { class: 'num', 'data-testid': `head-${p.partition}` }, p.head))))),
-      h('section', {}, h('h2', {}, 'Consumers and groups'), groups.length === 0 ? h('p', {}, 'no consumer has committed a cursor on this channel') :
+      h('section', {}, h('h2', {}, 'Consumers and groups'), consumers.length === 0 ? h('p', {}, 'no consumer has committed a cursor on this channel') :
         table('lag', ['consumer / group', 'partition', 'head', 'cursor', 'lag'], lag.positions.map((p) =>
           h('tr', { 'data-testid': 'lag-row' }, h('td', {}, p.consumerId), h('td', { class: 'num' }, p.partition),
-            h('td', { class: 'num' }, heads.get(p.partition) ?? 0), h('td', { class: 'num' }, p.offset), h('td', { class: 'num' }, p.lag))))));
+            h('td', { class: 'num' }, heads.get(p.partition) ?? 0), h('td', { class: 'num' }, p.offset), h('td', { class: 'num' }, p.lag))))),
+      ...groupSections);
   };
   await render();
   onChannels = () => void render().catch(showError);

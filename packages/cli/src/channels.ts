@@ -2,6 +2,8 @@ import {
   listChannels,
   listConsumerPositions,
   listDedupKeys,
+  listGroups,
+  type GroupInfo,
   readChannel,
   readConsumerPositions,
   type ConsumerPosition,
@@ -52,6 +54,18 @@ export async function lagView(store: DurableStore, name: string, group?: string)
   if (channel === undefined) throw new NotFoundError('channel', name);
   const positions = group === undefined ? await listConsumerPositions(store, channel) : await readConsumerPositions(store, channel, group);
   return { channel: name, partitions: channel.partitions, positions, totalLag: positions.reduce((sum, { lag }) => sum + lag, 0) };
+}
+
+/** `liminal groups <channel>`: every worker group of the channel, its members, leases with epochs and cursors. */
+export interface GroupsView {
+  readonly channel: string;
+  readonly groups: readonly GroupInfo[];
+}
+
+export async function groupsView(store: DurableStore, name: string): Promise<GroupsView> {
+  const channel = await readChannel(store, name);
+  if (channel === undefined) throw new NotFoundError('channel', name);
+  return { channel: name, groups: await listGroups(store, channel) };
 }
 
 /** One key of `liminal claims`: its state, and for a claim whether its lease has expired at "now". */

@@ -5,7 +5,7 @@ import { serve } from '@hono/node-server';
 import type { DurableStore } from '@liminal/store';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { channelRows, claimsView, lagView } from './channels.js';
+import { channelRows, claimsView, groupsView, lagView } from './channels.js';
 import { cliNow } from './clock.js';
 import { listConversations, showConversation, type ConversationFilter } from './conversations.js';
 import { parseDuration } from './duration.js';
@@ -48,6 +48,7 @@ export function consoleApp(store: DurableStore, options: ConsoleOptions = {}): H
 
   app.get('/api/channels', async (c) => c.json(await channelRows(store)));
   app.get('/api/channels/:name/lag', async (c) => c.json(await lagView(store, c.req.param('name'), c.req.query('group') || undefined)));
+  app.get('/api/channels/:name/groups', async (c) => c.json(await groupsView(store, c.req.param('name'))));
   app.get('/api/claims/:namespace', async (c) => {
     const after = c.req.query('after');
     const view = await claimsView(store, c.req.param('namespace'), { inFlight: c.req.query('inFlight') === '1', limit: 100, ...(after ? { after } : {}) }, now());

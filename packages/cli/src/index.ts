@@ -1,5 +1,5 @@
-export { channelRows, claimsView, lagView } from './channels.js';
-export type { ChannelRow, ClaimsView, LagView } from './channels.js';
+export { channelRows, claimsView, groupsView, lagView } from './channels.js';
+export type { ChannelRow, ClaimRow, ClaimsView, GroupsView, LagView } from './channels.js';
 export { consoleApp, serveConsole } from './console.js';
 export type { ConsoleOptions, RunningConsole } from './console.js';
 export { listConversations, showConversation } from './conversations.js';

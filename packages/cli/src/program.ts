@@ -1,10 +1,10 @@
 import { Command, CommanderError, InvalidArgumentError as CommanderArgumentError } from 'commander';
 import type { DurableStore } from '@liminal/store';
-import { channelRows, claimsView, lagView } from './channels.js';
+import { channelRows, claimsView, groupsView, lagView } from './channels.js';
 import { cliNow } from './clock.js';
 import { listConversations, showConversation } from './conversations.js';
 import { parseDuration } from './duration.js';
-import { renderChannels, renderClaims, renderConversation, renderConversations, renderLag } from './render.js';
+import { renderChannels, renderClaims, renderConversation, renderConversations, renderGroups, renderLag } from './render.js';
 import { defaultStoreUrl, openCliStore } from './storeUrl.js';
 
 /** Where a command writes; a test passes its own. */
@@ -62,12 +62,12 @@ export function program(out: Output, startConsole: ConsoleStarter, env: NodeJS.P
       }),
     );
 
-  command('groups', "show the consumer groups of a channel: each group's cursor and lag per partition")
+  command('groups', 'show the worker groups of a channel: members with heartbeats and assignments, partition leases with holders and epochs, cursors and lag')
     .argument('<channel>', 'channel name')
     .action(async (channel: string, options: Common) =>
       withStore(options, env, async (store) => {
-        const view = await lagView(store, channel);
-        print(options, view, () => renderLag(view));
+        const view = await groupsView(store, channel);
+        print(options, view, () => renderGroups(view));
       }),
     );
 

@@ -1,6 +1,6 @@
 import type { RecordedValue, TimelineEntry } from '@liminal/actors';
 import Table from 'cli-table3';
-import type { ChannelRow, ClaimsView, LagView } from './channels.js';
+import type { ChannelRow, ClaimsView, GroupsView, LagView } from './channels.js';
 import type { ConversationDetail, ConversationPage, ConversationRow } from './conversations.js';
 import { formatDuration } from './duration.js';
 
@@ -36,6 +36,24 @@ export function renderLag(view: LagView): string {
       table(
         ['consumer', 'partition', 'head', 'cursor', 'lag'],
         view.positions.map((p) => [p.consumerId, p.partition, heads.get(p.partition) ?? 0, p.offset, p.lag]),
+      ),
+    );
+  }
+  return lines.join('\n');
+}
+
+export function renderGroups(view: GroupsView): string {
+  if (view.groups.length === 0) return `no worker group has joined channel ${view.channel}`;
+  const lines: string[] = [];
+  for (const group of view.groups) {
+    lines.push(`group ${group.group} on ${view.channel}: ${group.members.length} members, membership log ${group.logLength} records`);
+    if (group.members.length > 0) {
+      lines.push(table(['incarnation', 'member', 'heartbeats', 'assigned partitions'], group.members.map((m) => [m.incarnation, m.memberId, m.heartbeats, m.assigned.join(', ') || dash])));
+    }
+    lines.push(
+      table(
+        ['partition', 'lease holder', 'epoch', 'cursor', 'lag'],
+        group.partitions.map((p) => [p.partition, p.holder === undefined ? '(free)' : `${p.holderId ?? '?'} (#${p.holder})`, p.epoch, p.offset, p.lag]),
       ),
     );
   }

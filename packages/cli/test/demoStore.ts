@@ -1,7 +1,7 @@
 import { DurableSteps } from '@liminal/actors';
 import { openStore } from '@liminal/store';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ChannelRow, ConversationDetail, ConversationPage, LagView } from '../src/index.js';
+import type { ChannelRow, ConversationDetail, ConversationPage, GroupsView, LagView } from '../src/index.js';
 import { liminal, liminalJson } from './support/cli.js';
 import { demoRun1, runDemo, type DemoOutcome } from './support/demoRun.js';
 
@@ -60,6 +60,21 @@ export function describeDemoStore(kind: string, storeUrl: () => Promise<string |
       ]);
       const unknownGroup = await liminalJson<LagView>(['lag', demoRun1.channel, '--group', 'nobody', '--store', url!]);
       expect(unknownGroup.totalLag).toBe(messages);
+    });
+
+    it('groups shows the demo workers\' group: every member left, every lease free with its epoch, cursors at the heads', async (context) => {
+      if (skipUnlessStore()) return context.skip();
+      const view = await liminalJson<GroupsView>(['groups', demoRun1.channel, '--store', url!]);
+      expect(view.groups.map((group) => group.group)).toEqual([demoRun1.consumer]);
+      const [group] = view.groups;
+      expect(group!.members).toEqual([]);
+      expect(group!.logLength).toBeGreaterThanOrEqual(4); // two workers joined and left
+      expect(group!.partitions.map(({ partition, holder, lag }) => ({ partition, holder, lag }))).toEqual([
+        { partition: 0, holder: undefined, lag: 0 },
+        { partition: 1, holder: undefined, lag: 0 },
+      ]);
+      expect(group!.partitions.every((partition) => partition.epoch >= 1)).toBe(true);
+      expect(group!.partitions.reduce((sum, { offset }) => sum + offset, 0)).toBe(messages);
     });
 
     it('conversations counts match the ledger: one per order, failed = compensated by the demo', async (context) => {
