@@ -477,34 +477,23 @@ export const conversationMachine = setup({
           target: phase,
           actions: 'restore' as const,
         })),
-        activate: 'active',
-        beginCompleting: { actions: reject('created') },
-        close: { actions: reject('created') },
+        ...lifecycle('created'),
         message: { actions: 'acceptMessage' },
       },
     },
     active: {
       on: {
-        activate: {},
-        beginCompleting: 'completing',
-        close: { actions: reject('active') },
+        ...lifecycle('active'),
         message: { actions: 'acceptMessage' },
       },
     },
     completing: {
-      on: {
-        activate: { actions: reject('completing') },
-        beginCompleting: {},
-        close: 'closed',
-      },
+      on: lifecycle('completing'),
     },
     closed: {
       entry: 'stopTurns',
       on: {
-        activate: { actions: reject('closed') },
-        beginCompleting: { actions: reject('closed') },
-        close: {},
-        fail: { actions: reject('closed') },
+        ...lifecycle('closed'),
         'conversation.timeout': {},
         'xstate.done.actor.*': {},
         'xstate.error.actor.*': {},
@@ -513,10 +502,7 @@ export const conversationMachine = setup({
     failed: {
       entry: 'stopParticipants',
       on: {
-        activate: { actions: reject('failed') },
-        beginCompleting: { actions: reject('failed') },
-        close: { actions: reject('failed') },
-        fail: {},
+        ...lifecycle('failed'),
         'conversation.timeout': {},
         // Compensations still running when a timeout or `fail` ended the
         // conversation finish here: their failures are logged, the reason stays.
@@ -526,9 +512,8 @@ export const conversationMachine = setup({
     },
   },
   on: {
-    // Handled at the root for the live phases; closed and failed override
-    // `fail` and the timeout, and late child events find no turn and are ignored.
-    fail: { target: '.failed', actions: 'recordFailure' },
+    // Handled at the root for the live phases; closed and failed override the
+    // timeout, and late child events find no turn and are ignored.
     'conversation.timeout': { target: '.failed', actions: 'recordFailure' },
     'compensation.register': { actions: 'registerCompensation' },
     'compensation.resume': { actions: 'resumeCompensations' },
@@ -569,6 +554,23 @@ function compensationEntries(results: readonly CompensationResult[]): Conversati
 
 function stopTurn(enqueue: { stopChild(id: string): void }, turn: Turn): void {
   for (const id of [admissionId(turn.seq), runId(turn.seq), finishId(turn.seq)]) enqueue.stopChild(id);
+}
+
+/**
+ * The lifecycle events of one phase, built from the one transition table
+ * (`phaseChange` in phases.ts): a legal move goes to its phase (a `fail`
+ * records why), asking for the current phase does nothing, anything else is
+ * refused and recorded. The machine states its lifecycle nowhere else.
+ */
+function lifecycle(from: ConversationPhase) {
+  const transition = (type: PhaseEventType) => {
+    const to = phaseEvents[type];
+    const change = phaseChange(from, to);
+    if (change.kind === 'unchanged') return {};
+    if (change.kind === 'rejected') return { actions: reject(from) };
+    return type === 'fail' ? { target: `#conversation.${to}`, actions: 'recordFailure' as const } : { target: `#conversation.${to}` };
+  };
+  return { activate: transition('activate'), beginCompleting: transition('beginCompleting'), close: transition('close'), fail: transition('fail') };
 }
 
 /** Refusing a transition records the phase it was refused in. */

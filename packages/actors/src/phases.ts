@@ -35,6 +35,7 @@ export type PhaseChange =
   | { readonly kind: 'unchanged' }
   | { readonly kind: 'rejected'; readonly from: ConversationPhase; readonly to: ConversationPhase };
 
+/** The one transition table: `conversationMachine` builds each phase's lifecycle events from it (see `lifecycle`). */
 const legalMoves: Record<ConversationPhase, readonly ConversationPhase[]> = {
   created: ['active', 'failed'],
   active: ['completing', 'failed'],
