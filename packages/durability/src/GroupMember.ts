@@ -176,6 +176,11 @@ export class GroupMember {
     this.#beats = 0;
     await this.#view.catchUp(this.#store, this.#keys.log);
     this.#logDirty = false;
+    // One reading of everyone now: after a whole-group restart, the dead members are found one lease
+    // from now, not one lease each as they become this member's successor in turn.
+    for (const member of this.#view.members.keys()) {
+      if (member !== this.#incarnation) this.#observer.observe(member, await this.#store.readValue(this.#keys.heartbeat(member)));
+    }
   }
 
   async #controlLoop(): Promise<void> {
@@ -237,11 +242,11 @@ export class GroupMember {
   /** Each member watches the next one (by incarnation, in a ring), so liveness costs one read per member per beat. */
   async #observeSuccessor(): Promise<void> {
     const successor = this.#view.successorOf(this.#incarnation);
-    if (successor === undefined) return this.#observer.reset();
+    this.#observer.retain(new Set(this.#view.members.keys()));
+    if (successor === undefined) return;
     const beats = await this.#store.readValue(this.#keys.heartbeat(successor));
     if (this.#observer.observe(successor, beats) === 'alive') return;
     await this.#appendLog({ kind: 'memberLeft', incarnation: successor, reason: 'expired' });
-    this.#observer.reset();
     this.#logDirty = true;
   }
 

@@ -36,11 +36,21 @@ describe('HeartbeatObserver', () => {
     expect(observer.observe(9, undefined)).toBe('dead');
   });
 
-  it('starts afresh when it watches another member', () => {
+  it('judges a member from its first reading of the current value, however long ago (counters only grow)', () => {
     const { clock, observer } = setUp();
     observer.observe(7, 3);
+    observer.observe(8, 1);
+    clock.t += 2_500;
+    expect(observer.observe(8, 1)).toBe('dead');
+    expect(observer.observe(7, 3)).toBe('dead'); // not read since: still judged from the first reading
+    expect(observer.observe(9, 0)).toBe('alive'); // never read before
+  });
+
+  it('forgets members that left', () => {
+    const { clock, observer } = setUp();
+    observer.observe(7, 3);
+    observer.retain(new Set([8]));
     clock.t += 5_000;
-    expect(observer.observe(8, 3)).toBe('alive');
-    expect(observer.watched).toBe(8);
+    expect(observer.observe(7, 3)).toBe('alive');
   });
 });

@@ -1,50 +1,42 @@
 import type { MonotonicClock } from '../MonotonicClock.js';
 
+interface Reading {
+  readonly value: number | undefined;
+  /** Observer's clock when this value was first read. */
+  readonly since: number;
+}
+
 /**
- * Decides whether one member is dead from its heartbeat counter alone, timed
- * by the observer's own monotonic clock: the member is dead once the counter
- * has not moved for `leaseMs` of this clock. Only the counter's changes
- * matter, never a timestamp written by another machine, so no clock
- * synchronisation between machines is assumed.
+ * Decides whether members are dead from their heartbeat counters alone,
+ * timed by the observer's own monotonic clock: a member is dead once its
+ * counter has not moved for `leaseMs` of this clock. Only the counter's
+ * changes matter, never a timestamp written by another machine, so no clock
+ * synchronisation between machines is assumed. Counters only grow, so a
+ * value read twice means no heartbeat in between, however far apart the
+ * readings: a member first read at join and read again later (when it became
+ * the one to watch) is judged from the first reading.
  */
 export class HeartbeatObserver {
-  #watched: number | undefined;
-  #lastValue: number | undefined;
-  #changedAt = 0;
+  readonly #readings = new Map<number, Reading>();
 
   constructor(
     readonly leaseMs: number,
     readonly clock: MonotonicClock,
   ) {}
 
-  /** The member currently watched, if any. */
-  get watched(): number | undefined {
-    return this.#watched;
-  }
-
-  /**
-   * Records one reading of `member`'s heartbeat counter (`undefined`: never
-   * written). Watching another member starts its lease afresh.
-   */
+  /** Records one reading of `member`'s heartbeat counter (`undefined`: never written). */
   observe(member: number, counter: number | undefined): 'alive' | 'dead' {
     const now = this.clock.now();
-    if (member !== this.#watched) {
-      this.#watched = member;
-      this.#lastValue = counter;
-      this.#changedAt = now;
+    const last = this.#readings.get(member);
+    if (last === undefined || last.value !== counter) {
+      this.#readings.set(member, { value: counter, since: now });
       return 'alive';
     }
-    if (counter !== this.#lastValue) {
-      this.#lastValue = counter;
-      this.#changedAt = now;
-      return 'alive';
-    }
-    return now - this.#changedAt >= this.leaseMs ? 'dead' : 'alive';
+    return now - last.since >= this.leaseMs ? 'dead' : 'alive';
   }
 
-  /** Stops watching (e.g. when alone in the group). */
-  reset(): void {
-    this.#watched = undefined;
-    this.#lastValue = undefined;
+  /** Forgets every member not in `members` (they left the group). */
+  retain(members: ReadonlySet<number>): void {
+    for (const member of this.#readings.keys()) if (!members.has(member)) this.#readings.delete(member);
   }
 }
