@@ -1,10 +1,12 @@
 import { Command, CommanderError, InvalidArgumentError as CommanderArgumentError } from 'commander';
 import type { DurableStore } from '@liminal/store';
+import { releaseExpiredClaim } from './actions.js';
 import { channelRows, claimsView, groupsView, lagView } from './channels.js';
 import { cliNow } from './clock.js';
 import { listConversations, showConversation } from './conversations.js';
 import { parseDuration } from './duration.js';
 import { renderChannels, renderClaims, renderConversation, renderConversations, renderGroups, renderLag } from './render.js';
+import { UsageError } from './errors.js';
 import { defaultStoreUrl, openCliStore } from './storeUrl.js';
 
 /** Where a command writes; a test passes its own. */
@@ -112,6 +114,18 @@ export function program(out: Output, startConsole: ConsoleStarter, env: NodeJS.P
         print(options, detail, () => renderConversation(detail));
       }),
     );
+
+  command('release', 'release an expired claim so its key can be claimed again (an action: needs --allow-actions)')
+    .argument('<namespace>', 'dedup namespace of the claim')
+    .argument('<key>', 'the idempotency key (as `liminal claims` lists it)')
+    .option('--allow-actions', 'allow this command to write to the store', false)
+    .action(async (namespace: string, key: string, options: Common & { allowActions: boolean }) => {
+      if (!options.allowActions) throw new UsageError('release writes to the store; add --allow-actions to do it');
+      await withStore(options, env, async (store) => {
+        const released = await releaseExpiredClaim(store, namespace, key, cliNow(env));
+        print(options, released, () => `released the expired claim of ${released.owner} on ${JSON.stringify(key)} (lease ended ${new Date(released.expiresAtMs).toISOString()})`);
+      });
+    });
 
   command('console', 'serve a web console on 127.0.0.1 with the same views, updating live')
     .option('--port <n>', 'port on 127.0.0.1 (0: any free port)', port, 4300)

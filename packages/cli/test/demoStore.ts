@@ -1,4 +1,5 @@
 import { DurableSteps } from '@liminal/actors';
+import { DedupCache } from '@liminal/durability';
 import { openStore } from '@liminal/store';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelRow, ConversationDetail, ConversationPage, GroupsView, LagView } from '../src/index.js';
@@ -35,6 +36,9 @@ export function describeDemoStore(kind: string, storeUrl: () => Promise<string |
         // One that is busy but recent: in flight, not stuck.
         const recent = await DurableSteps.open(store, 'ops:recent-1');
         await recent.begin('m1', { receivedAt: t0 + 9 * 60_000 });
+        // A claim whose worker died: its one-minute lease ends at t0 + 60 s.
+        const claimed = await new DedupCache(store, 'ops:jobs').claimOrGet('job-17', t0, { owner: 'worker-7', leaseMs: 60_000 });
+        if (claimed.kind !== 'claimed') throw new Error('a fresh key must be claimed');
       } finally {
         await store.close();
       }
@@ -165,6 +169,36 @@ export function describeDemoStore(kind: string, storeUrl: () => Promise<string |
       expect(all.claims.every((claim) => claim.state === 'completed')).toBe(true);
       const inFlight = await liminalJson<{ claims: unknown[] }>(['claims', demoRun1.effects, '--in-flight', '--store', url!]);
       expect(inFlight.claims).toEqual([]);
+    });
+
+    it('release frees an expired claim in one conditional commit, and refuses without --allow-actions or while the lease is live', async (context) => {
+      if (skipUnlessStore()) return context.skip();
+      const live = { LIMINAL_CLI_NOW: String(t0 + 30_000) };
+      const expired = { LIMINAL_CLI_NOW: String(t0 + 120_000) };
+      const inFlight = await liminalJson<{ claims: { key: string; owner: string; expired: boolean }[] }>(['claims', 'ops:jobs', '--in-flight', '--store', url!], live);
+      expect(inFlight.claims.map(({ key, owner, expired }) => ({ key, owner, expired }))).toEqual([{ key: 'job-17', owner: 'worker-7', expired: false }]);
+
+      const refused = await liminal(['release', 'ops:jobs', 'job-17', '--store', url!], expired);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/--allow-actions/);
+      const tooEarly = await liminal(['release', 'ops:jobs', 'job-17', '--allow-actions', '--store', url!], live);
+      expect(tooEarly.code).toBe(2);
+      expect(tooEarly.stderr).toMatch(/live until/);
+      expect((await liminalJson<{ claims: unknown[] }>(['claims', 'ops:jobs', '--in-flight', '--store', url!], live)).claims).toHaveLength(1);
+
+      const released = await liminal(['release', 'ops:jobs', 'job-17', '--allow-actions', '--store', url!], expired);
+      expect(released).toMatchObject({ code: 0, stderr: '' });
+      expect(released.stdout).toContain('released the expired claim of worker-7');
+      expect((await liminalJson<{ claims: unknown[] }>(['claims', 'ops:jobs', '--in-flight', '--store', url!], expired)).claims).toEqual([]);
+      const again = await liminal(['release', 'ops:jobs', 'job-17', '--allow-actions', '--store', url!], expired);
+      expect(again.code).toBe(2);
+      const store = await openStore(url!);
+      try {
+        // The key is free: the next worker claims it.
+        expect(await new DedupCache(store, 'ops:jobs').claimOrGet('job-17', t0 + 120_000, { owner: 'worker-8', leaseMs: 60_000 })).toMatchObject({ kind: 'claimed' });
+      } finally {
+        await store.close();
+      }
     });
 
     it('a conversation or channel that is not there is bad input: exit 2, one line', async (context) => {

@@ -1,5 +1,5 @@
 import { assertName, assertPositiveSafeInteger, type DurableStore } from '@liminal/store';
-import { inFlightClaim, readHead } from './internal/dedupEntry.js';
+import { headStream, inFlightClaim, readHead } from './internal/dedupEntry.js';
 import { storeKeyPrefix } from './storeKey.js';
 
 /** The state of one idempotency key of a dedup namespace, as a tool shows it. */
@@ -42,14 +42,26 @@ export async function listDedupKeys(
   const entries: DedupKeyState[] = [];
   for (const stream of names) {
     if (!HASH_PART.test(stream.slice(prefix.length))) continue;
-    const records = await readHead(store, stream);
-    const claim = inFlightClaim(records);
-    const latest = records.at(-1);
-    if (claim !== undefined) {
-      entries.push({ state: 'claimed', key: claim.key, stream, owner: claim.owner, token: claim.token, claimedAtMs: claim.timestampMs, expiresAtMs: claim.expiresAtMs });
-    } else if (latest?.kind === 'dedupReceipt') {
-      entries.push({ state: 'completed', key: latest.key, stream, completedAtMs: latest.timestampMs });
-    }
+    const entry = await readKeyState(store, stream);
+    if (entry !== undefined) entries.push(entry);
   }
   return { entries, ...(names.length === limit ? { next: names.at(-1)! } : {}) };
+}
+
+/** The state of `key` in the dedup namespace `namespace`, or `undefined` when it is absent (never claimed, released or swept). */
+export async function readDedupKey(store: DurableStore, namespace: string, key: string): Promise<DedupKeyState | undefined> {
+  assertName('namespace', namespace);
+  assertName('key', key);
+  const entry = await readKeyState(store, headStream(namespace, key));
+  return entry?.key === key ? entry : undefined;
+}
+
+async function readKeyState(store: DurableStore, stream: string): Promise<DedupKeyState | undefined> {
+  const records = await readHead(store, stream);
+  const claim = inFlightClaim(records);
+  const latest = records.at(-1);
+  if (claim !== undefined) {
+    return { state: 'claimed', key: claim.key, stream, owner: claim.owner, token: claim.token, claimedAtMs: claim.timestampMs, expiresAtMs: claim.expiresAtMs };
+  }
+  return latest?.kind === 'dedupReceipt' ? { state: 'completed', key: latest.key, stream, completedAtMs: latest.timestampMs } : undefined;
 }

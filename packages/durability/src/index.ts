@@ -26,7 +26,7 @@ export type { ConversationEvent, ConversationEventKind, ConversationPhase, Lifec
 export { ConversationState, EMPTY_HEADER, RECENT_LOG_LIMIT } from './ConversationState.js';
 export type { ConversationHeader, MessageProgress, RedeliveryDecision } from './ConversationState.js';
 export { DedupCache } from './DedupCache.js';
-export { listDedupKeys } from './dedupInspection.js';
+export { listDedupKeys, readDedupKey } from './dedupInspection.js';
 export type { DedupKeyPage, DedupKeyState } from './dedupInspection.js';
 export type { ClaimOptions, ClaimToken, DedupDecision, DedupEntry, SettleOptions } from './DedupCache.js';
 export { DedupSweeper, SWEEP_PAGE_SIZE } from './DedupSweeper.js';
