@@ -75,7 +75,7 @@ describe.each(backends)('exactly-once effects across consumer processes on $name
       const leaseMs = 150;
       // Every 10th message is slow (3 × lease) in exactly one process, so others take it over while it sleeps.
       const runs = await Promise.all(
-        Array.from({ length: processes }, (_, i) => consumer(url, `proc-${i}`, { total: 200, leaseMs, slowEvery: 10 * processes, slowRemainder: 10 * i })),
+        Array.from({ length: processes }, (_, i) => consumer(url, `proc-${i}`, { total: 200, processes, leaseMs, slowEvery: 10 * processes, slowRemainder: 10 * i })),
       );
       for (const run of runs) expect(run.code, run.stderr).toBe(0);
       expectExactlyOnce(await effectCounts(store), ids);

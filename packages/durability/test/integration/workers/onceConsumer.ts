@@ -3,12 +3,14 @@
 // It stops once the stored cursor reaches `total`, then prints its counts as one JSON line. With `kill`, it
 // SIGKILLs itself at that point of the message at offset `kill.offset`.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openStore, type CommitResult, type WriteOp } from '@liminal/store';
+import { CasConflictError, openStore, type CommitResult, type WriteOp } from '@liminal/store';
 import { ForwardingStore } from '@liminal/testkit';
 import { ClaimLostError, DurableChannel, type ChannelConsumer } from '../../../src/index.js';
 
 interface Settings {
   readonly total: number;
+  /** Start together: wait until this many processes have checked in (counter `ready`). */
+  readonly processes?: number;
   readonly leaseMs: number;
   /** Messages whose offset % slowEvery === slowRemainder are handled slowly (3 × leaseMs) by this process. */
   readonly slowEvery?: number;
@@ -35,6 +37,19 @@ class KillingStore extends ForwardingStore {
 const store = new KillingStore(await openStore(url));
 const channel = new DurableChannel(store, 'orders', { partitions: 1 });
 const counts = { processed: 0, duplicate: 0, inFlight: 0, claimLost: 0 };
+if (settings.processes !== undefined) {
+  // Check in, then wait for the others, so that the processes really compete (a slow start must not let one do it all).
+  for (;;) {
+    const ready = (await store.readValue('ready')) ?? 0;
+    try {
+      await store.cas('ready', ready, ready + 1);
+      break;
+    } catch (error) {
+      if (!(error instanceof CasConflictError)) throw error; // another process checked in first: read again
+    }
+  }
+  while (((await store.readValue('ready')) ?? 0) < settings.processes) await sleep(10);
+}
 let consumer: ChannelConsumer = await channel.consume('billing', 0, { owner, leaseMs: settings.leaseMs, batchSize: 32 });
 
 while ((await consumer.cursor.refresh()) < settings.total) {
