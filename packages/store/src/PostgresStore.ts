@@ -9,7 +9,7 @@ import { pgCode, statements } from './internal/pgStatements.js';
 import { isTransient, retryTransient } from './internal/pgTransient.js';
 import { prefixUpperBound } from './internal/prefixRange.js';
 import { toUint8Array } from './internal/toUint8Array.js';
-import { unavailable } from './internal/unavailable.js';
+import { markSentWriteLost, pgFailure } from './internal/pgFailure.js';
 import { describe } from './internal/validate.js';
 import { StoreBase } from './StoreBase.js';
 import type { CommitResult, WriteOp } from './WriteOp.js';
@@ -19,6 +19,13 @@ export interface PostgresStoreOptions {
   readonly schema?: string;
   /** Most connections the pool opens. Default 10. */
   readonly poolSize?: number;
+  /**
+   * Bounds every statement (lock waits included): the server cancels it, and
+   * a client-side timer 2 s later abandons a connection whose network path
+   * stopped answering. Either way the call rejects with `StoreTimeoutError`.
+   * Default 30 000 ms.
+   */
+  readonly statementTimeoutMs?: number;
 }
 
 const uniqueViolation = '23505';
@@ -75,6 +82,7 @@ export class PostgresStore extends StoreBase {
   readonly #pool: pg.Pool;
   readonly #sql: ReturnType<typeof statements>;
   readonly #schema: string;
+  readonly #statementTimeoutMs: number;
   #ready: Promise<void> | undefined;
   /** Single appends waiting for a commit, in arrival order; see `doAppend`. */
   readonly #queue: (AppendBatch | CommitBatch)[] = [];
@@ -92,11 +100,28 @@ export class PostgresStore extends StoreBase {
     if (typeof this.#schema !== 'string' || this.#schema.length === 0 || this.#schema.includes('\0') || Buffer.byteLength(this.#schema) > 63) {
       throw new ConfigError(`PostgreSQL schema must be a name of 1 to 63 bytes, got ${JSON.stringify(this.#schema)}`);
     }
+    // CREATE SCHEMA refuses pg_* names, and pg_catalog / information_schema belong to the server.
+    if (/^pg_/i.test(this.#schema) || this.#schema.toLowerCase() === 'information_schema') {
+      throw new ConfigError(`PostgreSQL schema ${JSON.stringify(this.#schema)} is reserved by the server; choose another name`);
+    }
     const poolSize = options.poolSize ?? 10;
     if (!Number.isSafeInteger(poolSize) || poolSize < 1) {
       throw new ConfigError(`PostgreSQL poolSize must be a positive safe integer, got ${describe(poolSize)}`);
     }
-    this.#pool = new pg.Pool({ connectionString, max: poolSize, connectionTimeoutMillis: 10_000 });
+    this.#statementTimeoutMs = options.statementTimeoutMs ?? 30_000;
+    if (!Number.isSafeInteger(this.#statementTimeoutMs) || this.#statementTimeoutMs < 1) {
+      throw new ConfigError(`PostgreSQL statementTimeoutMs must be a positive safe integer, got ${describe(this.#statementTimeoutMs)}`);
+    }
+    this.#pool = new pg.Pool({
+      connectionString,
+      max: poolSize,
+      connectionTimeoutMillis: 10_000,
+      statement_timeout: this.#statementTimeoutMs,
+      query_timeout: this.#statementTimeoutMs + 2_000,
+      // A peer that vanished (host down, path frozen) is found by the kernel instead of waiting forever.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
     // An idle client whose server went away (restart, failover) emits here;
     // the pool has already discarded it and the next call connects afresh.
     // Without a listener the error would crash the process.
@@ -210,7 +235,7 @@ export class PostgresStore extends StoreBase {
     try {
       await this.#ensureSchema();
       const result = await retryTransient(() =>
-        this.#pool.query<{ stream: string }>({
+        this.#sendWrite<{ stream: string }>({
           ...this.#sql.appendBatch,
           values: [batch.map((append) => append.stream), batch.map((append) => append.expectedSeq), batch.map((append) => append.payload)],
         }),
@@ -223,7 +248,7 @@ export class PostgresStore extends StoreBase {
         await Promise.all(batch.map((append) => this.#commitOne(append)));
         return;
       }
-      const failure = unavailable('PostgreSQL', error);
+      const failure = this.#failure(error);
       for (const append of batch) append.reject(failure);
       return;
     }
@@ -262,7 +287,7 @@ export class PostgresStore extends StoreBase {
       });
       lengths = new Map(result.rows.map((row) => [row.stream, Number(row.length)]));
     } catch (error) {
-      const failure = unavailable('PostgreSQL', error);
+      const failure = this.#failure(error);
       for (const append of refused) append.reject(failure);
       return;
     }
@@ -285,11 +310,11 @@ export class PostgresStore extends StoreBase {
   async #insertUnlessTaken(stream: string, expectedSeq: number, payload: Buffer): Promise<boolean> {
     await this.#ensureSchema();
     try {
-      const result = await retryTransient(() => this.#pool.query({ ...this.#sql.appendOne, values: [stream, expectedSeq, payload] }));
+      const result = await retryTransient(() => this.#sendWrite({ ...this.#sql.appendOne, values: [stream, expectedSeq, payload] }));
       return result.rowCount === 1;
     } catch (error) {
       if (pgCode(error) === uniqueViolation) return false;
-      throw unavailable('PostgreSQL', error);
+      throw this.#failure(error);
     }
   }
 
@@ -327,7 +352,7 @@ export class PostgresStore extends StoreBase {
       this.#settleCommits(commits, await this.#runCommits(commits));
     } catch (error) {
       if (!isTransient(error)) {
-        const failure = unavailable('PostgreSQL', error);
+        const failure = this.#failure(error);
         for (const commit of commits) commit.reject(failure);
         return;
       }
@@ -336,7 +361,7 @@ export class PostgresStore extends StoreBase {
           try {
             this.#settleCommits([commit], await retryTransient(() => this.#runCommits([commit])));
           } catch (alone) {
-            commit.reject(unavailable('PostgreSQL', alone));
+            commit.reject(this.#failure(alone));
           }
         }),
       );
@@ -374,10 +399,11 @@ export class PostgresStore extends StoreBase {
         } catch (error) {
           if (!isOwnFailure(error)) throw error;
           if (savepoints) await client.query('ROLLBACK TO SAVEPOINT liminal_commit');
-          outcomes.push(unavailable('PostgreSQL', error));
+          outcomes.push(this.#failure(error));
         }
       }
-      await client.query(outcomes.some((outcome) => !(outcome instanceof LiminalError)) ? 'COMMIT' : 'ROLLBACK');
+      if (outcomes.some((outcome) => !(outcome instanceof LiminalError))) await client.query('COMMIT').catch(markSentWriteLost);
+      else await client.query('ROLLBACK');
       client.release();
       return outcomes;
     } catch (error) {
@@ -441,7 +467,10 @@ export class PostgresStore extends StoreBase {
     // An absent counter holds 0, so only expected = 0 may create the row.
     const sql = expected === 0 ? this.#sql.casFromZero : this.#sql.casUpdate;
     for (let attempt = 1; ; attempt++) {
-      const result = await this.#query(sql, [key, expected, next]);
+      await this.#ensureSchema();
+      const result = await this.#sendWrite({ text: sql, values: [key, expected, next] }).catch((error: unknown) => {
+        throw this.#failure(error);
+      });
       if (result.rowCount === 1) return;
       const actual = (await this.doReadValue(key)) ?? 0;
       if (actual !== expected || attempt === maxAttempts) throw new CasConflictError(key, expected, actual);
@@ -456,6 +485,27 @@ export class PostgresStore extends StoreBase {
     await this.#pool.end();
   }
 
+  /**
+   * One autocommit write statement. A failure to get a connection is before
+   * anything was sent; a connection lost after sending is `SentWriteLost`
+   * (the statement may have committed), and that connection is discarded.
+   */
+  async #sendWrite<Row extends pg.QueryResultRow = pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<Row>> {
+    const client = await this.#pool.connect();
+    try {
+      const result = await client.query<Row>(config);
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(!(error instanceof pg.DatabaseError));
+      return markSentWriteLost(error);
+    }
+  }
+
+  #failure(error: unknown): LiminalError {
+    return pgFailure(error, this.#statementTimeoutMs);
+  }
+
   async #query<Row extends pg.QueryResultRow = pg.QueryResultRow>(
     statement: string | pg.QueryConfig,
     values: unknown[],
@@ -464,7 +514,7 @@ export class PostgresStore extends StoreBase {
     try {
       return await this.#pool.query<Row>(typeof statement === 'string' ? { text: statement, values } : { ...statement, values });
     } catch (error) {
-      throw unavailable('PostgreSQL', error);
+      throw this.#failure(error);
     }
   }
 
@@ -473,7 +523,7 @@ export class PostgresStore extends StoreBase {
     try {
       await this.#inTransaction(work);
     } catch (error) {
-      throw unavailable('PostgreSQL', error);
+      throw this.#failure(error);
     }
   }
 
@@ -482,7 +532,7 @@ export class PostgresStore extends StoreBase {
     try {
       await client.query('BEGIN');
       await work(client);
-      await client.query('COMMIT');
+      await client.query('COMMIT').catch(markSentWriteLost);
       client.release();
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -496,7 +546,7 @@ export class PostgresStore extends StoreBase {
   #ensureSchema(): Promise<void> {
     this.#ready ??= this.#createSchema().catch((error: unknown) => {
       this.#ready = undefined;
-      throw unavailable('PostgreSQL', error);
+      throw this.#failure(error);
     });
     return this.#ready;
   }

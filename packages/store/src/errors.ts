@@ -108,11 +108,29 @@ export class CommitConflictError extends LiminalError {
  * written and the call can simply be retried.
  */
 export class StoreUnavailableError extends LiminalError {
-  readonly code = 'STORE_UNAVAILABLE';
+  readonly code: string = 'STORE_UNAVAILABLE';
   readonly ambiguous: boolean;
 
   constructor(message: string, options: { cause?: unknown; ambiguous?: boolean } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.ambiguous = options.ambiguous ?? false;
+  }
+}
+
+/**
+ * A call took longer than the store's `statementTimeoutMs` (waiting for a
+ * lock, or a network path that stopped answering) and was abandoned. It is a
+ * `StoreUnavailableError` (retry later), with its own code; `ambiguous` as
+ * for any unavailability.
+ */
+export class StoreTimeoutError extends StoreUnavailableError {
+  override readonly code = 'TIMEOUT';
+
+  constructor(
+    message: string,
+    readonly timeoutMs: number,
+    options: { cause?: unknown; ambiguous?: boolean } = {},
+  ) {
+    super(message, options);
   }
 }

@@ -10,6 +10,7 @@ export {
   LiminalError,
   SequenceConflictError,
   StoreClosedError,
+  StoreTimeoutError,
   StoreUnavailableError,
 } from './errors.js';
 export {

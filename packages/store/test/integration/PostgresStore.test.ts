@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore, PostgresStore, SequenceConflictError, StoreUnavailableError } from '@liminal/store';
+import { ConfigError, openStore, PostgresStore, SequenceConflictError, StoreTimeoutError, StoreUnavailableError } from '@liminal/store';
 import { postgresForTests, uniqueSchemaName } from '@liminal/testkit';
 
 const url = await postgresForTests();
@@ -70,10 +70,32 @@ describe.skipIf(url === undefined)('PostgresStore', () => {
     expect(rows[0].n).toBe(1);
   });
 
-  it('reports an unreachable server as StoreUnavailableError', async () => {
+  it('reports permanent configuration problems as ConfigError, not as a retryable outage', async () => {
+    const parsed = new URL(url!);
+    const unknownRole = new PostgresStore(`postgres://no_such_role_liminal@${parsed.host}${parsed.pathname}`, { schema: freshSchema() });
+    const unknownDatabase = new PostgresStore(`postgres://postgres@${parsed.host}/no_such_database_liminal`, { schema: freshSchema() });
+    for (const store of [unknownRole, unknownDatabase]) {
+      await expect(store.streamLength('s')).rejects.toBeInstanceOf(ConfigError);
+      await expect(store.append('s', new Uint8Array([1]), 0)).rejects.toBeInstanceOf(ConfigError);
+      await store.close();
+    }
+    for (const schema of ['pg_catalog', 'PG_toast', 'information_schema']) {
+      expect(() => new PostgresStore(url!, { schema })).toThrow(ConfigError);
+      await expect(openStore(`${url}?schema=${schema}`)).rejects.toBeInstanceOf(ConfigError);
+    }
+  });
+
+  it('says a string poolSize or statementTimeoutMs is a string', () => {
+    expect(() => new PostgresStore(url!, { poolSize: '4' as never })).toThrow('got "4" (a string)');
+    expect(() => new PostgresStore(url!, { statementTimeoutMs: 0 })).toThrow(ConfigError);
+  });
+
+  it('reports an unreachable server as StoreUnavailableError, not ambiguous: nothing was sent', async () => {
     const store = new PostgresStore('postgres://postgres@127.0.0.1:1/test');
     await expect(store.streamLength('s')).rejects.toBeInstanceOf(StoreUnavailableError);
-    await expect(store.append('s', new Uint8Array([1]), 0)).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.append('s', new Uint8Array([1]), 0)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', ambiguous: false });
+    await expect(store.commit([{ op: 'cas', key: 'k', expected: 0, next: 1 }])).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', ambiguous: false });
+    await expect(store.cas('k', 0, 1)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', ambiguous: false });
     await store.close();
   });
 
@@ -93,10 +115,10 @@ describe.skipIf(url === undefined)('PostgresStore', () => {
     await Promise.all([writer.close(), reader.close()]);
   });
 
-  it('fails every append of a batch whose statement fails, writing none of them', async () => {
+  it('bounds a call stuck behind another session\'s lock with statementTimeoutMs: every append of the batch rejects with StoreTimeoutError, none written', async () => {
     const schema = freshSchema();
     // Statements give up after 300 ms, so a table locked by someone else makes the batch fail.
-    const store = new PostgresStore(`${url}?options=${encodeURIComponent('-c statement_timeout=300')}`, { schema });
+    const store = new PostgresStore(url!, { schema, statementTimeoutMs: 300 });
     await store.append('a', new Uint8Array([0]), 0);
     await admin.query('BEGIN');
     await admin.query(`LOCK TABLE ${admin.escapeIdentifier(schema)}.entries IN EXCLUSIVE MODE`);
@@ -106,7 +128,10 @@ describe.skipIf(url === undefined)('PostgresStore', () => {
       );
       for (const outcome of outcomes) {
         expect(outcome.status).toBe('rejected');
-        expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+        const reason = (outcome as PromiseRejectedResult).reason;
+        expect(reason).toBeInstanceOf(StoreTimeoutError);
+        expect(reason).toBeInstanceOf(StoreUnavailableError);
+        expect(reason).toMatchObject({ code: 'TIMEOUT', timeoutMs: 300, ambiguous: false });
       }
     } finally {
       await admin.query('ROLLBACK');
