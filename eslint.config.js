@@ -1,0 +1,34 @@
+// One lint configuration for every workspace package; each package's `lint`
+// script runs `eslint .` and ESLint finds this file by walking up.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', 'bench/**', '**/.turbo/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      // An `async` function without `await` is deliberate here: it turns a
+      // synchronous validation throw into a rejection, which is what the
+      // Promise-returning contracts (DurableStore and the channel APIs) promise.
+      '@typescript-eslint/require-await': 'off',
+      // A leading underscore marks a binding kept on purpose: a parameter an
+      // interface requires, or a property removed from a rest spread.
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
+    },
+  },
+  {
+    files: ['**/test/**/*.ts'],
+    rules: {
+      // vitest's asymmetric matchers (expect.any, expect.objectContaining) are typed `any`.
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+    },
+  },
+);
