@@ -296,12 +296,12 @@ export class PostgresStore extends StoreBase {
         const actual = lengths.get(append.stream) ?? 0;
         if (actual !== append.expectedSeq) {
           append.reject(new SequenceConflictError(append.stream, append.expectedSeq, actual));
-          return undefined;
+          return Promise.resolve();
         }
         return this.#appendAll(append.stream, append.expectedSeq, append.payload).then((sequence) => {
           append.resolve(sequence);
           this.#grew([append.stream]);
-        }, append.reject);
+        }, (error: unknown) => append.reject(error));
       }),
     );
   }

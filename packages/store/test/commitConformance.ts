@@ -106,7 +106,7 @@ export function describeCommitConformance(current: () => DurableStore): void {
         { op: 'append', stream: 't', payloads: [bytes(1)], expectedSeq: 0 },
         { op: 'cas', key: 'n', expected: 0, next: 1 },
       ];
-      const cases: [WriteOp, Function, Record<string, unknown>][] = [
+      const cases: [WriteOp, new (...args: never[]) => Error, Record<string, unknown>][] = [
         [{ op: 'append', stream: 's', payloads: [bytes(9)], expectedSeq: 1 }, SequenceConflictError, { code: 'SEQUENCE_CONFLICT', stream: 's', expected: 1, actual: 2 }],
         [{ op: 'append', stream: 's', payloads: [], expectedSeq: 3 }, SequenceConflictError, { stream: 's', expected: 3, actual: 2 }],
         [{ op: 'cas', key: 'k', expected: 4, next: 6 }, CasConflictError, { code: 'CAS_CONFLICT', key: 'k', expected: 4, actual: 5 }],

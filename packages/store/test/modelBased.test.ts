@@ -85,7 +85,7 @@ class Model {
 
   append(name: string, payloads: Uint8Array[], expectedSeq: number): number {
     const actual = this.length(name);
-    if (actual !== expectedSeq) throw { code: 'SEQUENCE_CONFLICT', stream: name, expected: expectedSeq, actual };
+    if (actual !== expectedSeq) throw new ModelRejection({ code: 'SEQUENCE_CONFLICT', stream: name, expected: expectedSeq, actual });
     if (payloads.length > 0) this.streams.set(name, [...(this.streams.get(name) ?? []), ...payloads]);
     return expectedSeq;
   }
@@ -111,7 +111,7 @@ class Model {
 
   cas(name: string, expected: number, next: number): void {
     const actual = this.counters.get(name) ?? 0;
-    if (actual !== expected) throw { code: 'CAS_CONFLICT', key: name, expected, actual };
+    if (actual !== expected) throw new ModelRejection({ code: 'CAS_CONFLICT', key: name, expected, actual });
     this.counters.set(name, next);
   }
 
@@ -122,7 +122,7 @@ class Model {
       try {
         return scratch.applyOp(op);
       } catch (cause) {
-        throw { code: 'COMMIT_CONFLICT', index, cause };
+        throw new ModelRejection({ code: 'COMMIT_CONFLICT', index, cause: cause instanceof ModelRejection ? cause.fields : cause });
       }
     });
     this.streams.clear();
@@ -141,12 +141,12 @@ class Model {
         return undefined;
       case 'check': {
         const actual = this.counters.get(op.key) ?? 0;
-        if (actual !== op.equals) throw { code: 'CHECK_FAILED', key: op.key, expected: op.equals, actual };
+        if (actual !== op.equals) throw new ModelRejection({ code: 'CHECK_FAILED', key: op.key, expected: op.equals, actual });
         return undefined;
       }
       case 'deleteStream': {
         const actual = this.length(op.stream);
-        if (actual !== op.expectedLength) throw { code: 'SEQUENCE_CONFLICT', stream: op.stream, expected: op.expectedLength, actual };
+        if (actual !== op.expectedLength) throw new ModelRejection({ code: 'SEQUENCE_CONFLICT', stream: op.stream, expected: op.expectedLength, actual });
         this.streams.delete(op.stream);
         return undefined;
       }
@@ -191,6 +191,13 @@ function resolveOps(model: Model, specs: readonly OpSpec[]): WriteOp[] {
     }
     return op;
   });
+}
+
+/** How the model refuses a command: the code and public fields a store's typed error carries. */
+class ModelRejection extends Error {
+  constructor(readonly fields: { readonly code: string } & Record<string, unknown>) {
+    super(fields.code);
+  }
 }
 
 type Target = {
@@ -256,9 +263,9 @@ async function run(target: Target, model: Model, step: Command): Promise<unknown
         return await target.commit(resolveOps(model, step.ops));
     }
   } catch (error) {
-    // The model throws plain objects; compare the code and the public fields only.
+    // Compare the code and the public fields only.
     if (error instanceof LiminalError) return { thrown: publicFields(error) };
-    if (typeof error === 'object' && error !== null && 'code' in error) return { thrown: error };
+    if (error instanceof ModelRejection) return { thrown: error.fields };
     throw error;
   }
 }

@@ -66,8 +66,8 @@ describe.skipIf(url === undefined)('PostgresStore', () => {
     expect(store).toBeInstanceOf(PostgresStore);
     await store.append('s', new Uint8Array([1]), 0);
     await store.close();
-    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM ${admin.escapeIdentifier(schema)}.entries`);
-    expect(rows[0].n).toBe(1);
+    const { rows } = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${admin.escapeIdentifier(schema)}.entries`);
+    expect(rows[0]?.n).toBe(1);
   });
 
   it('reports permanent configuration problems as ConfigError, not as a retryable outage', async () => {
