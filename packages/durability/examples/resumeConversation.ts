@@ -10,7 +10,7 @@ const text = new TextDecoder();
 
 // Each step gets the previous step's output; outputs are recorded, so a resumed run reuses them.
 const steps = [
-  async (_input: string) => 'reserved stock',
+  async () => 'reserved stock',
   async (input: string) => `${input}, charged card`,
   async (input: string) => `${input}, shipped`,
 ];

@@ -475,10 +475,13 @@ function writeSnapshot(w: Writer, snapshot: ConversationSnapshot): void {
   w.u64('coversSeq', snapshot.coversSeq);
   if (snapshot.fromSeq > snapshot.coversSeq) throw new InvalidArgumentError('fromSeq', 'is past coversSeq');
   writeHeader(w, snapshot.header);
-  if (!Array.isArray(snapshot.messages)) throw new InvalidArgumentError('messages', 'expected an array');
+  // Checked as unknown: Array.isArray and instanceof Map would narrow the typed values to any.
+  const messages: unknown = snapshot.messages;
+  if (!Array.isArray(messages)) throw new InvalidArgumentError('messages', 'expected an array');
   w.u32(snapshot.messages.length);
   for (const message of snapshot.messages) {
-    if (!(message?.steps instanceof Map)) throw new InvalidArgumentError('messages[].steps', 'expected a Map of step outputs');
+    const steps: unknown = message?.steps;
+    if (!(steps instanceof Map)) throw new InvalidArgumentError('messages[].steps', 'expected a Map of step outputs');
     w.string('messageId', message.messageId);
     const flags =
       (message.received ? FLAG_RECEIVED : 0) |
