@@ -10,7 +10,6 @@ import { assertJsonPayload } from './internal/assertJsonPayload.js';
 import type { ConversationRuntime } from './internal/ConversationRuntime.js';
 import { assertMessageId, waitOptions, type SendOptions, type WaitOptions } from './messaging.js';
 import type { Envelope } from './participant.js';
-import type { ConversationPhase } from './phases.js';
 
 /**
  * One sender's view of a conversation. Handles are cheap: `withSender` gives
@@ -52,7 +51,7 @@ export class ConversationHandle {
    */
   send<P>(message: P | ConversationMessage<P>, options?: SendOptions): string {
     assertMessageId(options?.messageId);
-    const phase = this.runtime.actor.getSnapshot().value as ConversationPhase;
+    const phase = this.runtime.actor.getSnapshot().value;
     if (phase === 'failed') throw this.runtime.failureError();
     if (phase === 'closed') throw new ConversationClosedError(this.id);
     // A completing conversation takes no new message, but a redelivery of one
@@ -121,7 +120,7 @@ export class ConversationHandle {
    * `ConversationFailedError` (`from: 'failed'`).
    */
   async close(): Promise<void> {
-    const phase = this.runtime.actor.getSnapshot().value as ConversationPhase;
+    const phase = this.runtime.actor.getSnapshot().value;
     if (phase === 'closed') return;
     if (phase === 'created') this.runtime.transition('activate');
     this.runtime.transition('beginCompleting');

@@ -92,7 +92,9 @@ export function createSupervisor(options: SupervisorOptions) {
     throw new ConfigError(`strategy must be one of ${strategies.join(', ')}, got ${JSON.stringify(options.strategy)}`);
   }
   if (options.now !== undefined && typeof options.now !== 'function') throw new ConfigError('now must be a function returning epoch milliseconds');
-  if (!Array.isArray(options.children)) throw new ConfigError('children must be an array of child specs');
+  // Checked as unknown: Array.isArray would narrow the typed specs to any[].
+  const children: unknown = options.children;
+  if (!Array.isArray(children)) throw new ConfigError('children must be an array of child specs');
   const ids = new Set<string>();
   for (const child of options.children) {
     if (typeof child?.id !== 'string' || child.id === '') throw new ConfigError(`every child needs a non-empty string id, got ${JSON.stringify(child?.id)}`);

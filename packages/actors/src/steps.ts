@@ -266,6 +266,6 @@ export function assertCompensationOptions(options: { readonly compensations?: un
     if (typeof handler !== 'function') throw new ConfigError(`compensation ${JSON.stringify(name)} must be a function`);
   }
   if (compensationAttempts !== undefined && !(Number.isSafeInteger(compensationAttempts) && (compensationAttempts as number) >= 1)) {
-    throw new ConfigError(`compensationAttempts must be a positive integer, got ${String(compensationAttempts)}`);
+    throw new ConfigError(`compensationAttempts must be a positive integer, got ${JSON.stringify(compensationAttempts)}`);
   }
 }

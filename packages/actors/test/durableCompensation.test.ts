@@ -35,7 +35,7 @@ function failingAppends(inner: DurableStore, failFrom: number): DurableStore {
         };
       }
       const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
 }

@@ -59,7 +59,7 @@ describe('conversationMachine, model-based (@xstate/graph)', () => {
   const adjacency = getAdjacencyMap(graphLogic, traversal);
 
   it('reaches every phase', () => {
-    const reached = new Set(getSimplePaths(graphLogic, traversal).map((path) => path.state.value));
+    const reached = new Set(getSimplePaths(graphLogic, traversal).map((path) => path.state.value as unknown));
     expect([...reached].sort()).toEqual([...phases].sort());
   });
 
@@ -77,7 +77,7 @@ describe('conversationMachine, model-based (@xstate/graph)', () => {
   type Case = { from: ConversationPhase; event: (typeof phaseEventList)[number]; modelNext: ConversationPhase };
   const cases: Case[] = Object.values(adjacency).flatMap(({ state, transitions }) =>
     Object.values(transitions as Record<string, Transition>).map(({ event, state: next }) => ({
-      from: state.value as ConversationPhase,
+      from: (state as { value: ConversationPhase }).value,
       event: event as (typeof phaseEventList)[number],
       modelNext: next.value as ConversationPhase,
     })),

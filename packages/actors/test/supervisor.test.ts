@@ -91,7 +91,7 @@ describe('restart strategies', () => {
     childOf(actor, 'b').send({ type: 'crash' });
     expect(starts).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
     expect(summary(emitted)).toEqual(['crash:b', 'restart:a<-b', 'restart:b<-b', 'restart:c<-b']);
-    expect(oldA.getSnapshot().status).toBe('stopped');
+    expect((oldA.getSnapshot() as { status: string }).status).toBe('stopped');
     expect(childOf(actor, 'a')).not.toBe(oldA);
   });
 
@@ -167,7 +167,7 @@ describe('restart intensity', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(SupervisorEscalationError);
     expect(errors[0]).toMatchObject({ code: 'SUPERVISOR_ESCALATED', child: 'w', intensity: 2, periodMs: 1000 });
-    expect(other.getSnapshot().status).toBe('stopped');
+    expect((other.getSnapshot() as { status: string }).status).toBe('stopped');
   });
 
   it('restarts spread wider than periodMs never escalate', () => {

@@ -35,7 +35,7 @@ export class ConversationRuntime {
     actor.on('participantExited', ({ participant, exitedAt }) => {
       for (const listener of this.exitListeners) listener({ participant, exitedAt });
     });
-    actor.subscribe((snapshot) => this.settle(snapshot.value as ConversationPhase));
+    actor.subscribe((snapshot) => this.settle(snapshot.value));
   }
 
   get id(): string {
@@ -162,7 +162,7 @@ export class ConversationRuntime {
   }
 
   endedError(): ConversationClosedError | ConversationFailedError | undefined {
-    const phase = this.actor.getSnapshot().value as ConversationPhase;
+    const phase = this.actor.getSnapshot().value;
     if (phase === 'failed') return this.failureError();
     if (phase === 'closed') return new ConversationClosedError(this.id);
     return undefined;
@@ -190,7 +190,7 @@ export class ConversationRuntime {
     const { context } = snapshot;
     return {
       id: context.id,
-      phase: snapshot.value as ConversationPhase,
+      phase: snapshot.value,
       mode: context.mode,
       onCrash: context.onCrash,
       participants: [...context.participants],

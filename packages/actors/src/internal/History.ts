@@ -18,9 +18,7 @@ export class History<T> {
   }
 
   append(...entries: readonly T[]): History<T> {
-    let history: History<T> = this;
-    for (const entry of entries) history = new History(entry, history, history.length + 1);
-    return history;
+    return entries.reduce<History<T>>((history, entry) => new History(entry, history, history.length + 1), this);
   }
 
   /** The entries after the first `length`, oldest first (O(entries returned)). */
@@ -32,9 +30,10 @@ export class History<T> {
 
   /** Oldest first. */
   toArray(): T[] {
+    // A node's length is its entry's position + 1.
     const entries = new Array<T>(this.length);
-    let index = this.length - 1;
-    for (let node: History<T> | undefined = this; node !== undefined && node.length > 0; node = node.previous) entries[index--] = node.last as T;
+    if (this.length > 0) entries[this.length - 1] = this.last as T;
+    for (let node = this.previous; node !== undefined && node.length > 0; node = node.previous) entries[node.length - 1] = node.last as T;
     return entries;
   }
 }

@@ -24,7 +24,9 @@ export function assertConversationConfig(config: {
     throw new ConfigError(`onCrash must be one of ${crashPolicies.join(', ')} (there is no default), got ${JSON.stringify(config.onCrash)}`);
   }
   if (!modes.includes(config.mode)) throw new ConfigError(`mode must be one of ${modes.join(', ')}, got ${JSON.stringify(config.mode)}`);
-  if (!Array.isArray(config.participants)) throw new ConfigError('participants must be an array of participant(id, logic)');
+  // Checked as unknown: Array.isArray would narrow the typed specs to any[].
+  const participants: unknown = config.participants;
+  if (!Array.isArray(participants)) throw new ConfigError('participants must be an array of participant(id, logic)');
   const ids = new Set<string>();
   for (const spec of config.participants) {
     if (typeof spec?.id !== 'string' || spec.id === '') throw new ConfigError(`every participant needs a non-empty string id, got ${JSON.stringify(spec?.id)}`);

@@ -157,6 +157,9 @@ function isRegistration(value: unknown): value is RecordedRegistration {
 function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
   let offset = 0;
-  for (const part of parts) out.set(part, offset), (offset += part.length);
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
   return out;
 }
