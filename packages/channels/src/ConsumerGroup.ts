@@ -83,7 +83,7 @@ export class GroupRoute<T> extends Route implements ConsumerGroup<T> {
   join(handler: Handler<T>, options: { readonly name?: string } = {}): () => void {
     assertHandler('handler', handler);
     this.#joined += 1;
-    const member: Member = { name: options.name ?? `member-${this.#joined}`, handler: handler as Handler<never>, inFlight: 0 };
+    const member: Member = { name: options.name ?? `member-${this.#joined}`, handler, inFlight: 0 };
     this.#members.push(member);
     this.inbox.pump();
     return () => this.#remove(member);

@@ -212,7 +212,7 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
     const id = options.name ?? `sub-${this.#subscriptionCount}`;
     const key = `sub:${id}`;
     if (this.#routes.has(key)) throw new InvalidArgumentError('options.name', `subscription ${JSON.stringify(id)} already exists`);
-    const route = new SubscriberRoute(this.name, id, filter, limits, handler as Handler<never>, options.onError as SubscribeOptions<never>['onError'], {
+    const route = new SubscriberRoute(this.name, id, filter, limits, handler, options.onError, {
       inbox: (event) => this.#inboxEvent(event),
       handlerFailed: () => {
         this.#stats.handlerErrors += 1;

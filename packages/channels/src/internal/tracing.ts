@@ -81,8 +81,13 @@ function contextOf(api: typeof Otel, parent: { traceId: string; spanId: string; 
 
 function finish(api: typeof Otel, span: Otel.Span, error?: unknown): void {
   if (error !== undefined) {
-    span.recordException(error instanceof Error ? error : String(error));
-    span.setStatus({ code: api.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    span.recordException(error instanceof Error ? error : describe(error));
+    span.setStatus({ code: api.SpanStatusCode.ERROR, message: describe(error) });
   }
   span.end();
+}
+
+/** Anything can be thrown; a non-Error is recorded by its String() form. */
+function describe(thrown: unknown): string {
+  return thrown instanceof Error ? thrown.message : String(thrown);
 }
