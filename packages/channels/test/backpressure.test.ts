@@ -122,6 +122,8 @@ describe('backpressure', () => {
     // ~1 KiB of distinct heap string per message: an unbounded buffer holding
     // 100k of them would grow the heap by ~100 MB.
     const payload = (i: number) => ({ i, body: `${i}:`.padEnd(1_000, 'x') });
+    // 100k publishes take ~2 s alone and far longer on a loaded 2-core machine.
+    const timeout = 180_000;
 
     function collectGarbage(): () => void {
       setFlagsFromString('--expose-gc');
@@ -173,7 +175,7 @@ describe('backpressure', () => {
         expect(lost).toBeGreaterThan(MESSAGES - BUFFER - 2);
         hold.open();
         await eventually(() => handled === stats.delivered + BUFFER);
-      });
+      }, timeout);
     }
 
     it('block: a publisher that awaits is held back, the heap stays bounded and all messages arrive', async () => {
@@ -201,12 +203,12 @@ describe('backpressure', () => {
           }
         }
         await Promise.all(publishes);
-        await eventually(() => handled === MESSAGES, 60_000);
+        await eventually(() => handled === MESSAGES, timeout);
       });
       expect(handled).toBe(MESSAGES);
       expect(maxDepth).toBeLessThanOrEqual(BUFFER);
       expect(channel.stats()).toMatchObject({ delivered: MESSAGES, dropped: 0, rejected: 0 });
       expect(growth).toBeLessThan(32 * 1024 * 1024);
-    });
+    }, timeout);
   });
 });
