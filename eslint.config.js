@@ -16,6 +16,8 @@ export default tseslint.config(
       // synchronous validation throw into a rejection, which is what the
       // Promise-returning contracts (DurableStore and the channel APIs) promise.
       '@typescript-eslint/require-await': 'off',
+      // A caught error is `unknown` (useUnknownInCatchVariables) and is forwarded as it is.
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
       // A leading underscore marks a binding kept on purpose: a parameter an
       // interface requires, or a property removed from a rest spread.
       '@typescript-eslint/no-unused-vars': [
