@@ -9,7 +9,6 @@ import {
   decodeSnapshotRecord,
   encodeRecord,
   roundTrip,
-  type InputRecord,
   type JournalRecord,
   type SnapshotRecord,
 } from './records.js';
@@ -160,7 +159,7 @@ export class DurableActorRuntime {
   #replay(machine: AnyStateMachine, header: Extract<JournalRecord, { kind: 'created' }>, snapshot: SnapshotRecord | undefined, from: number, tail: readonly JournalRecord[]): boolean {
     const errors = new Map<number, Map<number, unknown>>();
     for (const record of tail) {
-      if (record.kind === 'actionError') errors.set(record.inputSeq, (errors.get(record.inputSeq) ?? new Map()).set(record.ordinal, record.error));
+      if (record.kind === 'actionError') errors.set(record.inputSeq, (errors.get(record.inputSeq) ?? new Map<number, unknown>()).set(record.ordinal, record.error));
     }
     const gate = this.#gate;
     if (snapshot === undefined) {
@@ -305,7 +304,7 @@ export class DurableActorRuntime {
     while (this.#queue.length > 0 && this.#failure === undefined) {
       const batch = this.#queue.splice(0);
       const at = this.#clock.now();
-      const records = batch.map(({ record }) => (record.kind === 'event' ? ({ ...record, at } as InputRecord) : record));
+      const records = batch.map(({ record }) => (record.kind === 'event' ? { ...record, at } : record));
       const first = this.#seq;
       try {
         await this.#append(records);
@@ -317,7 +316,7 @@ export class DurableActorRuntime {
         if (record.kind === 'actionError') return;
         if (this.#status === 'active' || this.#status === 'done' || this.#status === 'error') {
           this.#gate.beginInput(record.at, undefined);
-          this.#gate.deliver(record as ProducedInput);
+          this.#gate.deliver(record);
           this.#afterInput(first + index, this.#gate.endInput());
         }
         batch[index]!.settle?.resolve();

@@ -194,6 +194,8 @@ export class SystemGate {
 
   #installSystem(system: InternalSystem): void {
     const relay = system._relay.bind(system);
+    // XState calls the scheduler's methods with the scheduler as `this`, so they reach the gate by name.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const gate = this;
     Object.assign(system, {
       realRelay: relay,
