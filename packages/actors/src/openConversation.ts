@@ -75,7 +75,7 @@ export async function openConversation(options: ConversationOptions): Promise<Co
   assertOpenOptions(options);
   const id = options.id ?? randomUUID();
   const now = options.now ?? (() => Date.now());
-  const timers: StepTimers = { now, setTimeout: options.clock === undefined ? systemTimers.setTimeout : (callback, ms) => options.clock!.setTimeout(callback, ms) };
+  const timers: StepTimers = { now, setTimeout: (callback, ms): unknown => (options.clock === undefined ? systemTimers.setTimeout(callback, ms) : options.clock.setTimeout(callback, ms)) };
 
   let header: ConversationHeader = EMPTY_HEADER;
   let steps: DurableSteps | undefined;
@@ -136,7 +136,7 @@ export async function openConversation(options: ConversationOptions): Promise<Co
   actor.start();
   if (journal !== undefined) {
     if (header !== EMPTY_HEADER) actor.send({ type: 'conversation.restore', restored });
-    persistChanges(actor, restored, journal.lifecycle, now);
+    persistChanges(actor, restored, journal.lifecycle.bind(journal), now);
     // A compensation run in the log (this conversation failed before): finish
     // what it left, or read it back, so the conversation is failed/compensated again.
     // A conversation whose compensations all ran reopens failed and reads the outcome back from its log.

@@ -8,7 +8,7 @@ import { dropTestSchema, postgresForTests } from './postgres.js';
 /** One adapter under test; every `open()` gives a fresh, empty store isolated from all others. */
 export interface StoreKind {
   readonly name: 'memory' | 'sqlite' | 'postgres';
-  open(): Promise<DurableStore>;
+  readonly open: () => Promise<DurableStore>;
 }
 
 /** A SQLite store in its own temporary directory, removed (with the WAL files) on close. */

@@ -23,8 +23,8 @@ export class History<T> {
 
   /** The entries after the first `length`, oldest first (O(entries returned)). */
   since(length: number): T[] {
-    const entries: T[] = [];
-    for (let node: History<T> | undefined = this; node !== undefined && node.length > length; node = node.previous) entries.push(node.last as T);
+    const entries: T[] = this.length > length ? [this.last as T] : [];
+    for (let node = this.previous; node !== undefined && node.length > length; node = node.previous) entries.push(node.last as T);
     return entries.reverse();
   }
 

@@ -66,7 +66,7 @@ export function persistChanges(
         record({ kind: 'participantExited', participant: status.participant, exitedAt: status.health.exitedAt });
       }
     }
-    const current = value as ConversationPhase;
+    const current = value;
     if (current !== phase) {
       phase = current;
       const failure = current === 'failed' ? context.failure : undefined;
