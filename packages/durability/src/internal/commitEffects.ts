@@ -97,7 +97,9 @@ export async function release(work: Pick<ClaimedWork, 'cache' | 'key' | 'token'>
 export function validConditions(options: { readonly conditions?: readonly WriteOp[] }): readonly WriteOp[] {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'expected an object');
   const { conditions = [] } = options;
-  if (!Array.isArray(conditions)) throw new InvalidArgumentError('options.conditions', 'expected an array of WriteOp');
+  // Checked as unknown: Array.isArray would narrow the typed ops to any[].
+  const given: unknown = conditions;
+  if (!Array.isArray(given)) throw new InvalidArgumentError('options.conditions', 'expected an array of WriteOp');
   conditions.forEach((op: WriteOp, index) => {
     if (!['append', 'cas', 'check', 'deleteStream'].includes(op?.op)) {
       throw new InvalidArgumentError(`options.conditions[${index}]`, 'expected a WriteOp (append, cas, check or deleteStream)');
