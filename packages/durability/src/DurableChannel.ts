@@ -18,7 +18,7 @@ import { GroupMember } from './GroupMember.js';
 import { PartitionPublisher } from './internal/PartitionPublisher.js';
 import { StreamLengths } from './internal/StreamLengths.js';
 import type { JoinOptions } from './JoinOptions.js';
-import { keyHash } from './keyHash.js';
+import { partitionFor } from './partitionFor.js';
 import { storeKey } from './storeKey.js';
 
 export interface DurableChannelOptions {
@@ -99,10 +99,9 @@ export class DurableChannel {
     this.publishDedup = new DedupCache(store, storeKey('published', name));
   }
 
-  /** The partition a routing key maps to: `keyHash(key) mod partitions`. */
+  /** The partition a routing key maps to: `partitionFor(key, partitions)`, the one mapping ephemeral channels use too. */
   partitionFor(key: string): number {
-    if (typeof key !== 'string') throw new InvalidArgumentError('key', 'expected a string');
-    return Number(BigInt(`0x${keyHash(key)}`) % BigInt(this.partitions));
+    return partitionFor(key, this.partitions);
   }
 
   streamFor(partition: number): string {

@@ -61,6 +61,7 @@ export { monotonicClock } from './MonotonicClock.js';
 export type { MonotonicClock } from './MonotonicClock.js';
 export type { DedupCollisionReason } from './errors.js';
 export { keyHash } from './keyHash.js';
+export { partitionFor } from './partitionFor.js';
 export { recoverConversation, recoverCursor } from './recovery.js';
 export { parseStoreKey } from './parseStoreKey.js';
 export { storeKey, storeKeyPrefix } from './storeKey.js';

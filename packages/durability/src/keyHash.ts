@@ -1,21 +1,10 @@
-import { InvalidArgumentError } from '@liminal/store';
-
-const FNV_OFFSET_BASIS = 0xcbf29ce484222325n;
-const FNV_PRIME = 0x100000001b3n;
-const MASK_64 = 0xffffffffffffffffn;
-const utf8 = new TextEncoder();
+import { fnv1a64 } from './internal/fnv1a64.js';
 
 /**
- * FNV-1a 64-bit over the key's UTF-8 bytes, as 16 lowercase hex digits.
- * Stable across processes and languages (it matches the Rust reference), so
- * it can name streams and pick partitions.
+ * FNV-1a 64-bit over the key's UTF-8 bytes, as 16 lowercase hex digits. A
+ * published, dependency-free hash that any process or language computes the
+ * same way, so it can name streams that another process must find again.
  */
 export function keyHash(key: string): string {
-  // TextEncoder would silently hash String(key): 5 and '5' must not share a stream.
-  if (typeof key !== 'string') throw new InvalidArgumentError('key', `expected a string, got ${typeof key}`);
-  let hash = FNV_OFFSET_BASIS;
-  for (const byte of utf8.encode(key)) {
-    hash = ((hash ^ BigInt(byte)) * FNV_PRIME) & MASK_64;
-  }
-  return hash.toString(16).padStart(16, '0');
+  return fnv1a64(key).toString(16).padStart(16, '0');
 }

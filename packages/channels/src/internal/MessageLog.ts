@@ -1,4 +1,4 @@
-import { partitionFor } from './partitionFor.js';
+import { partitionFor } from '@liminal/durability';
 
 /** A published message as the channel keeps it, before it reaches any subscriber. */
 export interface ChannelRecord {
