@@ -80,7 +80,8 @@ let adoptDelta: (state: ConversationState, messages: Iterable<MessageProgress>, 
 
 /**
  * The replay-derived state of a conversation. Every update is an idempotent
- * set/map update (like the Rust reference), so replaying a log twice, or a
+ * set/map update (a flag set, a map entry written), never a counter bump,
+ * so replaying a log twice, or a
  * snapshot followed by the events after it, gives the same state.
  *
  * State is grouped per message, which makes every per-message query O(1).
@@ -245,8 +246,9 @@ export class ConversationState {
   }
 
   /**
-   * Same rule as the Rust reference: finished -> skip; received -> resume at
-   * `nextStepIndex` (an errored, unfinished message resumes too); otherwise start.
+   * finished -> skip (its effects are done); received -> resume at
+   * `nextStepIndex`, reusing the recorded steps (an errored, unfinished message
+   * resumes too: an error is recorded, not a finish); otherwise start.
    */
   redeliveryDecision(messageId: string): RedeliveryDecision {
     if (this.isFullyProcessed(messageId)) return { kind: 'skip' };

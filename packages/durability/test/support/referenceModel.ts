@@ -1,7 +1,7 @@
 import type { ConversationEvent, ConversationState, RedeliveryDecision } from '../../src/index.js';
 
 /**
- * A literal port of the Rust reference `ConversationState` (sets and maps,
+ * A deliberately naive `ConversationState` (sets and maps,
  * `last_completed_step` by scanning every completed step), to check the
  * O(1) per-message implementation against. One deliberate difference: a
  * finished message keeps only its last step's output (Liminal drops the
