@@ -28,7 +28,7 @@ describe('the demo end to end (SQLite, worker processes)', () => {
     expect(verify.code).toBe(0);
     expect(verify.stdout).toContain('200/200 orders finished');
     expect(verify.stdout).toContain('lost: 0, duplicated: 0');
-  }, 60_000);
+  }, 180_000); // a full demo run in child processes, sized for a loaded 2-core machine
 
   it('after kill -9 of the whole demo it resumes where it stopped, and refuses different settings meanwhile', async () => {
     const store = `sqlite:${join(dir, 'killed.db')}`;
@@ -80,6 +80,6 @@ describe('the demo end to end (SQLite, worker processes)', () => {
     const verify = await runCli(['verify', '--store', store]);
     expect(verify.code).toBe(3);
     expect(verify.stdout).toContain('lost: 0, duplicated: 0');
-  }, 60_000);
+  }, 180_000); // a demo run interrupted by SIGINT, sized for a loaded 2-core machine
 });
 
