@@ -47,7 +47,7 @@ export abstract class StoreBase implements DurableStore {
     assertName('stream', stream);
     assertPayload('payload', payload);
     assertNonNegativeSafeInteger('expectedSeq', expectedSeq);
-    return this.doAppend(stream, payload, positiveZero(expectedSeq));
+    return this.paced(this.doAppend(stream, payload, positiveZero(expectedSeq)));
   }
 
   async appendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
@@ -55,7 +55,7 @@ export abstract class StoreBase implements DurableStore {
     assertName('stream', stream);
     assertPayloads('payloads', payloads);
     assertNonNegativeSafeInteger('expectedSeq', expectedSeq);
-    return this.doAppendMany(stream, payloads, positiveZero(expectedSeq));
+    return this.paced(this.doAppendMany(stream, payloads, positiveZero(expectedSeq)));
   }
 
   async readFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
@@ -63,37 +63,37 @@ export abstract class StoreBase implements DurableStore {
     assertName('stream', stream);
     assertNonNegativeSafeInteger('fromSeq', fromSeq);
     assertPositiveSafeInteger('limit', limit);
-    return this.doReadFrom(stream, fromSeq, limit);
+    return this.paced(this.doReadFrom(stream, fromSeq, limit));
   }
 
   async streamLength(stream: string): Promise<number> {
     this.assertOpen();
     assertName('stream', stream);
-    return this.doStreamLength(stream);
+    return this.paced(this.doStreamLength(stream));
   }
 
   async listStreams(prefix: string, options: ListStreamsOptions = {}): Promise<string[]> {
     this.assertOpen();
     assertListing(prefix, options);
-    return this.doListStreams(prefix, options.after, options.limit);
+    return this.paced(this.doListStreams(prefix, options.after, options.limit));
   }
 
   async listValues(prefix: string, options: ListStreamsOptions = {}): Promise<StoredValue[]> {
     this.assertOpen();
     assertListing(prefix, options);
-    return this.doListValues(prefix, options.after, options.limit);
+    return this.paced(this.doListValues(prefix, options.after, options.limit));
   }
 
   async deleteStream(stream: string): Promise<void> {
     this.assertOpen();
     assertName('stream', stream);
-    return this.doDeleteStream(stream);
+    return this.paced(this.doDeleteStream(stream));
   }
 
   async readValue(key: string): Promise<number | undefined> {
     this.assertOpen();
     assertName('key', key);
-    return this.doReadValue(key);
+    return this.paced(this.doReadValue(key));
   }
 
   async cas(key: string, expected: number, next: number): Promise<void> {
@@ -101,14 +101,14 @@ export abstract class StoreBase implements DurableStore {
     assertName('key', key);
     assertNonNegativeSafeInteger('expected', expected);
     assertNonNegativeSafeInteger('next', next);
-    return this.doCas(key, positiveZero(expected), positiveZero(next));
+    return this.paced(this.doCas(key, positiveZero(expected), positiveZero(next)));
   }
 
   async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
     this.assertOpen();
     assertWriteOps(ops);
     // A copy: the caller may change its op objects once this returns.
-    return this.doCommit(ops.map(normalizeOp));
+    return this.paced(this.doCommit(ops.map(normalizeOp)));
   }
 
   watch(prefix: string, options: WatchOptions = {}): AsyncIterable<string> {
@@ -128,6 +128,15 @@ export abstract class StoreBase implements DurableStore {
     this.#closed = true;
     this.#changes.endAll();
     await this.doClose();
+  }
+
+  /**
+   * Every call's result passes through here. An adapter whose calls complete
+   * synchronously (SQLite) overrides it to yield to the event loop now and
+   * then, so a loop of awaited calls cannot starve timers and I/O.
+   */
+  protected paced<T>(result: Promise<T>): Promise<T> {
+    return result;
   }
 
   /** Adapters call this once writes to `streams` are committed, to wake this process's watchers. */

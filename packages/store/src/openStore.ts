@@ -12,6 +12,10 @@ import { SqliteStore } from './SqliteStore.js';
 export async function openStore(url: string): Promise<DurableStore> {
   if (typeof url !== 'string' || url.length === 0) throw new ConfigError('store URL must be a non-empty string');
   if (url === 'memory:') return new MemoryStore();
+  // A scheme without its colon is a typo, not a file to create in the working directory.
+  if (/^(memory|sqlite|postgres|postgresql)$/i.test(url.trim())) {
+    throw new ConfigError(`store URL ${JSON.stringify(url)} looks like a scheme without its colon (memory:, sqlite:path, postgres://...)`);
+  }
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
     if (path.length === 0) throw new ConfigError('sqlite: URL needs a file path, e.g. sqlite:data/liminal.db');
