@@ -33,7 +33,7 @@ const minutes = (n: number) => n * 60_000;
 const expectedOutput: Record<string, readonly string[]> = {
   '@liminal/store': ['fenced: expected 0, stream is at 3', '0 created', '2 shipped', 'processed = 1'],
   '@liminal/durability': ['published order e at offset 4', 'charged order e', 'caught up at offset 5'],
-  '@liminal/actors': ['restarted desk', 'book: charged 40', 'charges: 2'],
+  '@liminal/actors': ['book: charged 40 by billing-2', 'reopened: active, billing-1 dead', 'charges: 2'],
   '@liminal/channels': ['audit o-1 250 EUR', 'delivered to 2 subscribers', 'SchemaMismatchError'],
 };
 
