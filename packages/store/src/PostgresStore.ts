@@ -126,6 +126,9 @@ export class PostgresStore extends StoreBase {
     // the pool has already discarded it and the next call connects afresh.
     // Without a listener the error would crash the process.
     this.#pool.on('error', () => undefined);
+    // A checked-out client whose connection drops between statements emits 'error' on itself, where the pool
+    // does not listen; the call it serves already rejects (StoreUnavailableError), so the event only must not crash.
+    this.#pool.on('connect', (client) => client.on('error', () => undefined));
     this.#sql = statements(pg.escapeIdentifier(this.#schema));
     this.#feed = new PgChangeFeed(
       { connectionString, channel: changeChannel(this.#schema) },
