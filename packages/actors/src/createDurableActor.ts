@@ -41,10 +41,24 @@ export interface DurableActorRecovery {
   readonly rejectedSnapshot?: string;
 }
 
+/** Options of one `send`. */
+export interface DurableSendOptions {
+  /**
+   * Applies the event at most once per key across processes and crashes: a
+   * second send with a key already journaled is not journaled nor processed
+   * and resolves `{ kind: 'duplicate' }`. The key is kept as a dedup receipt
+   * (namespace `actor/<id>/events`), written in the same commit as the event.
+   */
+  readonly idempotencyKey?: string;
+}
+
+/** What a `send` did: `journaled` (then processed), or `duplicate` (its idempotency key was journaled before; nothing ran). */
+export type DurableSendResult = { readonly kind: 'journaled' } | { readonly kind: 'duplicate' };
+
 /** An actor of the durable actor's system (`system.get(systemId)`); `send` goes through the journal. */
 export interface DurableActorRef {
   readonly id: string;
-  send(event: { readonly type: string }): Promise<void>;
+  send(event: { readonly type: string }, options?: DurableSendOptions): Promise<DurableSendResult>;
   getSnapshot(): unknown;
   subscribe(observer: (snapshot: unknown) => void): Subscription;
 }
@@ -56,7 +70,7 @@ export interface DurableActor<TMachine extends AnyStateMachine> {
   readonly status: DurableActorStatus;
   readonly recovery: DurableActorRecovery;
   /** Resolves once the event is journaled (and then processed); rejects with a typed error if it was not. */
-  send(event: EventFromLogic<TMachine>): Promise<void>;
+  send(event: EventFromLogic<TMachine>, options?: DurableSendOptions): Promise<DurableSendResult>;
   getSnapshot(): SnapshotFrom<TMachine>;
   subscribe(observer: Observer<SnapshotFrom<TMachine>> | ((snapshot: SnapshotFrom<TMachine>) => void)): Subscription;
   /** Events the root machine emits (`emit(...)`), live only: replays emit nothing. */

@@ -30,10 +30,12 @@ export interface DurableParticipantSpec<TMachine extends AnyStateMachine> extend
  * the event (an object with a string `type`); the reply is the `payload` of the
  * first `emit({ type: PARTICIPANT_REPLY, payload })` the machine makes while
  * processing it (none: no reply). The delivery is a named step (`deliver`), so
- * a redelivered message whose step was recorded is answered from the record;
- * a crash after the actor journaled the event but before the step was
- * recorded delivers it again (at least once: key your machine on
- * `event.messageId`, which every delivered event carries, if that matters).
+ * a redelivered message whose step was recorded is answered from the record.
+ * The event is sent with the message id as its idempotency key, so a crash
+ * after the actor journaled it but before the step was recorded does not
+ * apply it twice: the redelivery finds the key journaled and the actor is
+ * left alone (that delivery then has no reply, since the reply was emitted in
+ * the process that died). Every delivered event also carries `messageId`.
  */
 export function durableParticipant<TMachine extends AnyStateMachine>(
   id: string,
@@ -63,7 +65,7 @@ export function durableParticipant<TMachine extends AnyStateMachine>(
         reply ??= { payload: (event as { payload?: unknown }).payload };
       });
       try {
-        await actor.send({ ...payload, messageId: turn.envelope.id } as never);
+        await actor.send({ ...payload, messageId: turn.envelope.id } as never, { idempotencyKey: turn.envelope.id });
       } finally {
         subscription.unsubscribe();
       }

@@ -23,7 +23,7 @@ export type {
 export { createSupervisor, supervisionEvent } from './createSupervisor.js';
 export type { ChildSpec, RestartStrategy, RestartType, SupervisorEvent, SupervisorOptions } from './createSupervisor.js';
 export { createDurableActor } from './createDurableActor.js';
-export type { DurableActor, DurableActorOptions, DurableActorRef, DurableActorStatus } from './createDurableActor.js';
+export type { DurableActor, DurableActorOptions, DurableActorRef, DurableActorStatus, DurableSendOptions, DurableSendResult } from './createDurableActor.js';
 export { ActorFencedError, ActorStoppedError, JournalMismatchError, VersionMismatchError } from './durableActorErrors.js';
 export { durableParticipant, PARTICIPANT_REPLY } from './durableParticipant.js';
 export type { DurableParticipantOptions, DurableParticipantSpec } from './durableParticipant.js';

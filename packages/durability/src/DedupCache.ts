@@ -179,6 +179,22 @@ export class DedupCache {
   }
 
   /**
+   * The op that records `receipt` for `key` without a claim, for a caller
+   * that puts it in the same `commit` as the write the key deduplicates (an
+   * idempotent publish, a durable actor's keyed event): it appends at the
+   * head's sequence 0, so only an absent key takes it, and a commit carrying
+   * a key seen before fails at this op (`CommitConflictError` with its
+   * `index`) and writes nothing. Then `lookup(key)` gives the first receipt.
+   */
+  receiptOp(key: string, receipt: Uint8Array, nowMs: number): WriteOp {
+    assertName('key', key);
+    assertPayload('receipt', receipt);
+    assertNonNegativeSafeInteger('nowMs', nowMs);
+    const record = codec.encode({ kind: 'dedupReceipt', key, receipt, timestampMs: nowMs });
+    return { op: 'append', stream: this.streamFor(key), payloads: [record], expectedSeq: 0 };
+  }
+
+  /**
    * Stores the receipt of a key claimed with `token`. The same receipt again
    * under the same token is a no-op (a retry after an unknown outcome); a
    * different one is `DedupCollisionError`. A token that no longer holds the

@@ -126,7 +126,7 @@ describe('snapshots bound recovery', () => {
       on: { add: { actions: assign({ n: ({ context, event }) => context.n + (event as unknown as { by: number }).by }) } },
     });
     const actor = await createDurableActor(machine, { store, id: 't', snapshotEvery: 1000 });
-    const sends: Promise<void>[] = [];
+    const sends: Promise<unknown>[] = [];
     for (let i = 0; i < 100_000; i++) sends.push(actor.send({ type: 'add', by: 1 } as never));
     await Promise.all(sends);
     await actor.stop();

@@ -1,7 +1,7 @@
 import { CommitConflictError, SequenceConflictError, type DurableStore, type WriteOp } from '@liminal/store';
 import { codec } from '../codec.js';
 import type { DedupCache } from '../DedupCache.js';
-import { headStream, isAmbiguous } from './dedupEntry.js';
+import { isAmbiguous } from './dedupEntry.js';
 import { StreamLengths } from './StreamLengths.js';
 
 /** One message waiting to be appended. */
@@ -85,10 +85,9 @@ export class PartitionPublisher {
         const { idempotencyKey, messageId, nowMs } = waiter.pending;
         if (idempotencyKey === undefined) return;
         const receipt = codec.encode({ kind: 'publishReceipt', messageId, partition: this.partition, sequence: expectedSeq + index });
-        const record = codec.encode({ kind: 'dedupReceipt', key: idempotencyKey, receipt, timestampMs: nowMs });
         receiptOf.set(ops.length, waiter);
-        // At sequence 0: only an absent key takes the receipt, so a key is published once.
-        ops.push({ op: 'append', stream: headStream(this.dedup.namespace, idempotencyKey), payloads: [record], expectedSeq: 0 });
+        // Only an absent key takes the receipt, so a key is published once.
+        ops.push(this.dedup.receiptOp(idempotencyKey, receipt, nowMs));
       });
       try {
         await this.store.commit(ops);

@@ -1,14 +1,15 @@
-import { storeKey } from '@liminal/durability';
-import { DecodeError, InvalidArgumentError, readBatches, SequenceConflictError, type DurableStore } from '@liminal/store';
+import { DedupCache, storeKey } from '@liminal/durability';
+import { assertName, CommitConflictError, DecodeError, InvalidArgumentError, readBatches, SequenceConflictError, type DurableStore, type WriteOp } from '@liminal/store';
 import { createActor, waitFor, type AnyActor, type AnyStateMachine, type EventObject, type InspectionEvent, type Observer, type Subscription } from 'xstate';
 import type { Clock } from '../../Clock.js';
-import type { DurableActorRecovery, DurableActorRef, DurableActorStatus } from '../../createDurableActor.js';
+import type { DurableActorRecovery, DurableActorRef, DurableActorStatus, DurableSendOptions, DurableSendResult } from '../../createDurableActor.js';
 import { ActorFencedError, ActorStoppedError, JournalMismatchError, VersionMismatchError } from '../../durableActorErrors.js';
 import {
   decodeJournalRecord,
   decodeSnapshotRecord,
   encodeRecord,
   roundTrip,
+  type InputRecord,
   type JournalRecord,
   type SnapshotRecord,
 } from './records.js';
@@ -31,8 +32,14 @@ const READ_BATCH = 1024;
 
 interface Pending {
   readonly record: ProducedInput | Extract<JournalRecord, { kind: 'actionError' }>;
-  readonly settle?: { resolve(): void; reject(error: unknown): void };
+  /** A keyed event from outside: journaled only if no event with this key was (see `#append`). */
+  readonly idempotencyKey?: string;
+  readonly settle?: { resolve(result: DurableSendResult): void; reject(error: unknown): void };
 }
+
+const JOURNALED: DurableSendResult = { kind: 'journaled' };
+const DUPLICATE: DurableSendResult = { kind: 'duplicate' };
+const encoder = new TextEncoder();
 
 export function journalStreamOf(id: string): string {
   return storeKey('actor', id, 'journal');
@@ -40,6 +47,11 @@ export function journalStreamOf(id: string): string {
 
 export function snapshotStreamOf(id: string): string {
   return storeKey('actor', id, 'snapshots');
+}
+
+/** The dedup namespace of an actor's event idempotency keys (`liminal claims` lists it). */
+export function eventKeysOf(id: string): string {
+  return storeKey('actor', id, 'events');
 }
 
 /**
@@ -53,6 +65,7 @@ export class DurableActorRuntime {
   readonly #journal: string;
   readonly #snapshots: string;
   readonly #snapshotEvery: number;
+  readonly #eventKeys: DedupCache;
   readonly #gate: SystemGate;
   #actor!: AnyActor;
   #seq = 0;
@@ -74,6 +87,7 @@ export class DurableActorRuntime {
     this.#journal = journalStreamOf(id);
     this.#snapshots = snapshotStreamOf(id);
     this.#snapshotEvery = options.snapshotEvery;
+    this.#eventKeys = new DedupCache(options.store, eventKeysOf(id));
     this.#gate = new SystemGate(options.clock, (input) => this.#enqueue({ record: input }), options.inspect);
   }
 
@@ -223,7 +237,7 @@ export class DurableActorRuntime {
         if (actor === undefined || address === undefined) return undefined;
         return {
           id: actor.id,
-          send: (event) => this.#sendTo(address, event),
+          send: (event, sendOptions) => this.#sendTo(address, event, sendOptions),
           getSnapshot: () => actor.getSnapshot(),
           subscribe: (observer) => actor.subscribe(observer),
         };
@@ -231,8 +245,8 @@ export class DurableActorRuntime {
     };
   }
 
-  send(event: EventObject): Promise<void> {
-    return this.#sendTo({ path: [], uid: 0 }, event);
+  send(event: EventObject, options?: DurableSendOptions): Promise<DurableSendResult> {
+    return this.#sendTo({ path: [], uid: 0 }, event, options);
   }
 
   getSnapshot(): unknown {
@@ -262,18 +276,24 @@ export class DurableActorRuntime {
     this.#actor.stop();
   }
 
-  #sendTo(target: { path: readonly string[]; uid: number }, event: unknown): Promise<void> {
+  #sendTo(target: { path: readonly string[]; uid: number }, event: unknown, options: DurableSendOptions = {}): Promise<DurableSendResult> {
     if (typeof event !== 'object' || event === null || typeof (event as { type?: unknown }).type !== 'string') {
       return Promise.reject(new InvalidArgumentError('event', 'expected an object with a string `type`'));
     }
     let copy: EventObject;
+    let idempotencyKey: string | undefined;
     try {
+      if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'expected { idempotencyKey? }');
+      idempotencyKey = options.idempotencyKey;
+      if (idempotencyKey !== undefined) assertName('idempotencyKey', idempotencyKey);
       copy = roundTrip('event', event as EventObject);
     } catch (error) {
       return Promise.reject(error);
     }
     if (this.#status !== 'active') return Promise.reject(this.#refusal());
-    return new Promise<void>((resolve, reject) => this.#enqueue({ record: { kind: 'event', target, event: copy }, settle: { resolve, reject } }));
+    return new Promise<DurableSendResult>((resolve, reject) =>
+      this.#enqueue({ record: { kind: 'event', target, event: copy }, ...(idempotencyKey === undefined ? {} : { idempotencyKey }), settle: { resolve, reject } }),
+    );
   }
 
   #refusal(): Error {
@@ -302,12 +322,20 @@ export class DurableActorRuntime {
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0 && this.#failure === undefined) {
-      const batch = this.#queue.splice(0);
+      let batch = this.#takeBatch();
       const at = this.#clock.now();
-      const records = batch.map(({ record }) => (record.kind === 'event' ? { ...record, at } : record));
-      const first = this.#seq;
+      let records: (InputRecord | Extract<JournalRecord, { kind: 'actionError' }>)[] = [];
+      let first = this.#seq;
       try {
-        await this.#append(records);
+        for (;;) {
+          records = batch.map(({ record }) => (record.kind === 'event' ? { ...record, at } : record));
+          first = this.#seq;
+          const duplicate = await this.#append(records, batch.map((pending) => pending.idempotencyKey));
+          if (duplicate === undefined) break;
+          // An event with this key is in the journal already: it is not applied again; the rest commit without it.
+          batch[duplicate]!.settle?.resolve(DUPLICATE);
+          batch = batch.filter((_, index) => index !== duplicate);
+        }
       } catch (error) {
         for (const pending of [...batch, ...this.#queue.splice(0)]) pending.settle?.reject(error);
         return;
@@ -319,10 +347,31 @@ export class DurableActorRuntime {
           this.#gate.deliver(record);
           this.#afterInput(first + index, this.#gate.endInput());
         }
-        batch[index]!.settle?.resolve();
+        batch[index]!.settle?.resolve(JOURNALED);
       });
       await this.#maybeSnapshot();
     }
+  }
+
+  /**
+   * The queue's inputs for one journal write. A keyed event whose key is
+   * already in the batch waits for the next write, where the first one's
+   * receipt turns it into a duplicate.
+   */
+  #takeBatch(): Pending[] {
+    const keys = new Set<string>();
+    const batch: Pending[] = [];
+    const later: Pending[] = [];
+    for (const pending of this.#queue.splice(0)) {
+      const key = pending.idempotencyKey;
+      if (key !== undefined && keys.has(key)) later.push(pending);
+      else {
+        if (key !== undefined) keys.add(key);
+        batch.push(pending);
+      }
+    }
+    this.#queue.unshift(...later);
+    return batch;
   }
 
   #afterInput(inputSeq: number, errors: readonly { ordinal: number; error: unknown }[]): void {
@@ -337,11 +386,38 @@ export class DurableActorRuntime {
     if (this.#status === 'active' && (status === 'done' || status === 'error')) this.#status = status;
   }
 
-  async #append(records: readonly (JournalRecord | SnapshotRecord)[]): Promise<void> {
+  /**
+   * Appends `records` at the journal's expected length (a newer owner's mark
+   * makes it conflict: fenced). Records with an idempotency key (`keys[i]`)
+   * go in one `commit` with each key's dedup receipt (`DedupCache.receiptOp`,
+   * the library's one idempotency path): either the events and their
+   * receipts are stored together or nothing is, so across any crash a key is
+   * journaled at most once. Returns the index of a record whose key was seen
+   * before (nothing was written), or undefined once written.
+   */
+  async #append(records: readonly (JournalRecord | SnapshotRecord)[], keys: readonly (string | undefined)[] = []): Promise<number | undefined> {
     const payloads = records.map(encodeRecord);
     try {
+      if (keys.some((key) => key !== undefined)) {
+        const now = this.#clock.now();
+        const receipts = new Map<number, number>();
+        const ops: WriteOp[] = [{ op: 'append', stream: this.#journal, payloads, expectedSeq: this.#seq }];
+        keys.forEach((key, index) => {
+          if (key === undefined) return;
+          receipts.set(ops.length, index);
+          ops.push(this.#eventKeys.receiptOp(key, encoder.encode(String(this.#seq + index)), now));
+        });
+        try {
+          await this.#store.commit(ops);
+        } catch (error) {
+          if (!(error instanceof CommitConflictError)) throw error;
+          const duplicate = receipts.get(error.index);
+          if (duplicate !== undefined) return duplicate;
+          throw error.cause;
+        }
+      }
       // A lone entry takes the store's single-append path, which PostgreSQL group-commits across callers.
-      if (payloads.length === 1) await this.#store.append(this.#journal, payloads[0]!, this.#seq);
+      else if (payloads.length === 1) await this.#store.append(this.#journal, payloads[0]!, this.#seq);
       else await this.#store.appendMany(this.#journal, payloads, this.#seq);
     } catch (error) {
       this.#failure = error;
@@ -350,6 +426,7 @@ export class DurableActorRuntime {
       throw error instanceof SequenceConflictError ? new ActorFencedError(this.id, error) : new ActorStoppedError(this.id, 'broken', error);
     }
     this.#seq += payloads.length;
+    return undefined;
   }
 
   async #maybeSnapshot(): Promise<void> {
