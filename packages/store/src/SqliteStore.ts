@@ -3,7 +3,8 @@ import type { StoredEntry, StoredValue } from './DurableStore.js';
 import { CasConflictError, ConfigError, SequenceConflictError } from './errors.js';
 import { prefixUpperBound } from './internal/prefixRange.js';
 import { toUint8Array } from './internal/toUint8Array.js';
-import { unavailable } from './internal/unavailable.js';
+import { isOwnSqliteFailure, sqliteFailure } from './internal/sqliteFailure.js';
+import { assertNoForeignTables, sqliteSchema } from './internal/sqliteSchema.js';
 import { describe } from './internal/validate.js';
 import { applyOps } from './internal/applyOps.js';
 import { grownBy } from './internal/ChangeHub.js';
@@ -48,19 +49,6 @@ interface PendingAppend {
 
 const synchronousLevels: readonly SqliteSynchronous[] = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
 
-const schema = `
-  CREATE TABLE IF NOT EXISTS entries (
-    stream TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    payload BLOB NOT NULL,
-    PRIMARY KEY (stream, seq)
-  ) WITHOUT ROWID;
-  CREATE TABLE IF NOT EXISTS counters (
-    key TEXT PRIMARY KEY NOT NULL,
-    value INTEGER NOT NULL
-  );
-`;
-
 /**
  * The embedded store: one SQLite file in WAL mode, shared safely by several
  * processes (writers take the file's write lock with `BEGIN IMMEDIATE` and
@@ -81,6 +69,7 @@ export class SqliteStore extends StoreBase {
   readonly #commit: Database.Transaction<(ops: readonly WriteOp[]) => CommitResult>;
   readonly #poller: DataVersionPoller;
   #callsSinceYield = 0;
+  readonly #busyTimeoutMs: number;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     super();
@@ -105,13 +94,19 @@ export class SqliteStore extends StoreBase {
     if (!Number.isSafeInteger(watchPollMs) || watchPollMs < 1) {
       throw new ConfigError(`SQLite watchPollMs must be a positive safe integer, got ${describe(watchPollMs)}`);
     }
-    this.#db = unavailableOnFailure(() => {
-      const db = new Database(path, { timeout: busyTimeoutMs });
+    this.#busyTimeoutMs = busyTimeoutMs;
+    this.#db = this.#classified(() => {
+      const db = openFile(path, busyTimeoutMs);
       try {
+        // Before anything is written, WAL mode included: a foreign file is left exactly as it was.
+        assertNoForeignTables(db, path);
         db.pragma('journal_mode = WAL');
         db.pragma(`synchronous = ${synchronous}`);
         // Two processes creating the schema at once: the loser waits for the lock, then finds it exists.
-        db.transaction(() => db.exec(schema)).immediate();
+        db.transaction(() => {
+          assertNoForeignTables(db, path);
+          db.exec(sqliteSchema);
+        }).immediate();
         return db;
       } catch (error) {
         db.close();
@@ -173,14 +168,14 @@ export class SqliteStore extends StoreBase {
     } catch (error) {
       // A value SQLite refuses fails the transaction for every append in it:
       // each then commits alone, so only its own caller sees the error.
-      if (batch.length > 1 && isOwnFailure(error)) {
+      if (batch.length > 1 && isOwnSqliteFailure(error)) {
         for (const append of batch) {
           this.#pending.push(append);
           this.#commitPending();
         }
         return;
       }
-      const failure = unavailable('SQLite', error);
+      const failure = sqliteFailure(error, this.#busyTimeoutMs);
       for (const append of batch) append.reject(failure);
       return;
     }
@@ -217,7 +212,7 @@ export class SqliteStore extends StoreBase {
 
   protected async doReadFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
     this.#commitPending();
-    const rows = unavailableOnFailure(
+    const rows = this.#classified(
       () => this.#statements.readFrom.all(stream, fromSeq, limit) as { seq: number; payload: Buffer }[],
     );
     return rows.map((row) => ({ sequence: row.seq, payload: toUint8Array(row.payload) }));
@@ -225,7 +220,7 @@ export class SqliteStore extends StoreBase {
 
   protected async doStreamLength(stream: string): Promise<number> {
     this.#commitPending();
-    return unavailableOnFailure(() => this.#length(stream));
+    return this.#classified(() => this.#length(stream));
   }
 
   #length(stream: string): number {
@@ -234,7 +229,7 @@ export class SqliteStore extends StoreBase {
 
   protected async doListStreams(prefix: string, after: string | undefined, limit: number | undefined): Promise<string[]> {
     this.#commitPending();
-    const rows = unavailableOnFailure(
+    const rows = this.#classified(
       () =>
         this.#statements.listStreams.all({
           prefix,
@@ -248,12 +243,12 @@ export class SqliteStore extends StoreBase {
 
   protected async doDeleteStream(stream: string): Promise<void> {
     this.#commitPending();
-    unavailableOnFailure(() => this.#statements.deleteStream.run(stream));
+    this.#classified(() => this.#statements.deleteStream.run(stream));
   }
 
   protected async doListValues(prefix: string, after: string | undefined, limit: number | undefined): Promise<StoredValue[]> {
     this.#commitPending();
-    const rows = unavailableOnFailure(
+    const rows = this.#classified(
       () =>
         this.#statements.listValues.all({
           prefix,
@@ -267,13 +262,13 @@ export class SqliteStore extends StoreBase {
 
   protected async doReadValue(key: string): Promise<number | undefined> {
     this.#commitPending();
-    const row = unavailableOnFailure(() => this.#statements.readValue.get(key) as { value: number } | undefined);
+    const row = this.#classified(() => this.#statements.readValue.get(key) as { value: number } | undefined);
     return row?.value;
   }
 
   protected async doCas(key: string, expected: number, next: number): Promise<void> {
     this.#commitPending();
-    unavailableOnFailure(() => this.#cas.immediate(key, expected, next));
+    this.#classified(() => this.#cas.immediate(key, expected, next));
   }
 
   /**
@@ -282,7 +277,7 @@ export class SqliteStore extends StoreBase {
    */
   protected async doCommit(ops: readonly WriteOp[]): Promise<CommitResult> {
     this.#commitPending();
-    const result = unavailableOnFailure(() => this.#commit.immediate(ops));
+    const result = this.#classified(() => this.#commit.immediate(ops));
     this.notifyGrown(grownBy(ops));
     return result;
   }
@@ -303,18 +298,27 @@ export class SqliteStore extends StoreBase {
   }
 
   protected override watchStarted(): void {
-    unavailableOnFailure(() => this.#poller.start());
+    this.#classified(() => this.#poller.start());
   }
 
   protected override watchStopped(): void {
     this.#poller.stop();
   }
 
+  /** Runs `work`, turning a SQLite failure into the store's typed error (see `sqliteFailure`). */
+  #classified<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw sqliteFailure(error, this.#busyTimeoutMs);
+    }
+  }
+
   protected async doClose(): Promise<void> {
     // Appends accepted before close() still get their commit and their answer.
     this.#commitPending();
     this.#poller.stop();
-    unavailableOnFailure(() => this.#db.close());
+    this.#classified(() => this.#db.close());
   }
 }
 
@@ -358,16 +362,12 @@ function prepareStatements(db: Database.Database) {
   };
 }
 
-/** Errors caused by one append's own values (too big, a constraint), not by the database or the file. */
-function isOwnFailure(error: unknown): boolean {
-  const code = error instanceof Database.SqliteError ? error.code : undefined;
-  return code === 'SQLITE_TOOBIG' || code === 'SQLITE_MISMATCH' || code?.startsWith('SQLITE_CONSTRAINT') === true;
-}
-
-function unavailableOnFailure<T>(work: () => T): T {
+/** A path better-sqlite3 cannot open at all (its directory is missing) is a `ConfigError`, like SQLITE_CANTOPEN. */
+function openFile(path: string, busyTimeoutMs: number): Database.Database {
   try {
-    return work();
+    return new Database(path, { timeout: busyTimeoutMs });
   } catch (error) {
-    throw unavailable('SQLite', error);
+    if (error instanceof Database.SqliteError) throw error;
+    throw new ConfigError(`SQLite cannot open ${JSON.stringify(path)}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 }

@@ -63,6 +63,15 @@ export class ConfigError extends LiminalError {
   readonly code = 'CONFIG';
 }
 
+/**
+ * The storage itself is damaged or is not a store (a SQLite file that is not
+ * a database, or whose pages are corrupt). Retrying cannot help: restore it
+ * from a backup or point the store elsewhere. Nothing was written.
+ */
+export class StoreCorruptError extends LiminalError {
+  readonly code = 'STORE_CORRUPT';
+}
+
 /** Stored or received bytes are not a valid encoding of the expected record. */
 export class DecodeError extends LiminalError {
   readonly code = 'DECODE';

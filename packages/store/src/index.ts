@@ -10,6 +10,7 @@ export {
   LiminalError,
   SequenceConflictError,
   StoreClosedError,
+  StoreCorruptError,
   StoreTimeoutError,
   StoreUnavailableError,
 } from './errors.js';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, MemoryStore, openStore, PostgresStore, SqliteStore, StoreUnavailableError } from '@liminal/store';
+import { ConfigError, MemoryStore, openStore, PostgresStore, SqliteStore } from '@liminal/store';
 import { useTempDirectory } from './support/tempDirectory.js';
 
 const any = (value: unknown) => value as never;
@@ -34,10 +34,6 @@ describe('store configuration', () => {
     ];
     for (const attempt of attempts) expect(attempt).toThrow(ConfigError);
     expect(existsSync(path)).toBe(false);
-  });
-
-  it('reports a SQLite file that cannot be opened as StoreUnavailableError', () => {
-    expect(() => new SqliteStore(tempFile('missing-directory/store.db'))).toThrow(StoreUnavailableError);
   });
 
   it('rejects unusable PostgresStore arguments with ConfigError before connecting', () => {

@@ -9,6 +9,7 @@ import {
   LiminalError,
   SequenceConflictError,
   StoreClosedError,
+  StoreCorruptError,
   StoreUnavailableError,
 } from '@liminal/store';
 
@@ -21,6 +22,7 @@ describe('store errors', () => {
       [new InvalidArgumentError('limit', 'too small'), 'INVALID_ARGUMENT', 'InvalidArgumentError', { argument: 'limit', reason: 'too small' }],
       [new StoreClosedError(), 'STORE_CLOSED', 'StoreClosedError', {}],
       [new ConfigError('bad url'), 'CONFIG', 'ConfigError', { message: 'bad url' }],
+      [new StoreCorruptError('not a database', { cause }), 'STORE_CORRUPT', 'StoreCorruptError', { cause }],
       [new DecodeError('truncated'), 'DECODE', 'DecodeError', { message: 'truncated' }],
       [new StoreUnavailableError('down', { cause }), 'STORE_UNAVAILABLE', 'StoreUnavailableError', { cause, ambiguous: false }],
       [new StoreUnavailableError('lost at COMMIT', { ambiguous: true }), 'STORE_UNAVAILABLE', 'StoreUnavailableError', { ambiguous: true }],
