@@ -1,5 +1,5 @@
 import { ConversationMessage } from './ConversationMessage.js';
-import { TraceContext } from './TraceContext.js';
+import { TraceContext } from '@liminal/durability';
 
 /**
  * A conversation's span: its name and trace context. A child conversation

@@ -1,4 +1,4 @@
-import type { TraceContext } from './TraceContext.js';
+import type { TraceContext } from '@liminal/durability';
 
 /** A payload travelling under a conversation's trace context. */
 export class ConversationMessage<P> {

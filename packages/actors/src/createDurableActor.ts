@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type DurableStore } from '@liminal/store';
 import type { AnyStateMachine, EventFromLogic, InputFrom, InspectionEvent, Observer, SnapshotFrom, Subscription } from 'xstate';
-import { systemClock, type Clock } from './Clock.js';
+import { systemClock, type Clock } from '@liminal/durability';
 import { DurableActorRuntime } from './internal/durableActor/DurableActorRuntime.js';
 import { isMachineLogic } from './internal/durableActor/xstateInternals.js';
 

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, LiminalError } from '@liminal/store';
+import { LiminalError } from '@liminal/store';
 import type { ConversationPhase, FailureReason } from './phases.js';
 
 /**
@@ -56,37 +56,7 @@ export class TimeoutError extends LiminalError {
   }
 }
 
-/** A `traceparent` header is not a valid W3C trace context. */
-export class InvalidTraceparentError extends InvalidArgumentError {
-  constructor(
-    readonly traceparent: string,
-    reason: string,
-  ) {
-    super('traceparent', `${JSON.stringify(traceparent)}: ${reason}`);
-  }
-}
 
-/**
- * A supervisor restarted its children more than `intensity` times within
- * `periodMs`; it stopped them and fails with this error so its parent sees
- * the escalation as a crash (`xstate.error.actor.<supervisor id>`).
- */
-export class SupervisorEscalationError extends LiminalError {
-  readonly code = 'SUPERVISOR_ESCALATED';
-
-  constructor(
-    readonly supervisor: string,
-    readonly child: string,
-    readonly intensity: number,
-    readonly periodMs: number,
-    cause: unknown,
-  ) {
-    super(
-      `supervisor ${JSON.stringify(supervisor)}: more than ${intensity} restarts within ${periodMs} ms (last crash: ${JSON.stringify(child)})`,
-      { cause },
-    );
-  }
-}
 
 /**
  * A durable compensation was started but its process stopped before its

@@ -1,5 +1,3 @@
-export { systemClock } from './Clock.js';
-export type { Clock } from './Clock.js';
 export { Conversation } from './Conversation.js';
 export { ConversationHandle } from './ConversationHandle.js';
 export type { ConversationState, ParticipantExit } from './ConversationState.js';
@@ -20,8 +18,6 @@ export type {
   ParticipantHealth,
   ParticipantStatus,
 } from './conversationMachine.js';
-export { createSupervisor, supervisionEvent } from './createSupervisor.js';
-export type { ChildSpec, RestartStrategy, RestartType, SupervisorEvent, SupervisorOptions } from './createSupervisor.js';
 export { createDurableActor } from './createDurableActor.js';
 export type { DurableActor, DurableActorOptions, DurableActorRef, DurableActorStatus, DurableSendOptions, DurableSendResult } from './createDurableActor.js';
 export { ActorFencedError, ActorStoppedError, JournalMismatchError, VersionMismatchError } from './durableActorErrors.js';
@@ -34,9 +30,7 @@ export {
   CompensationInterruptedError,
   ConversationClosedError,
   ConversationFailedError,
-  InvalidTraceparentError,
   NonDeterminismError,
-  SupervisorEscalationError,
   TimeoutError,
 } from './errors.js';
 export type { ConversationFailure } from './errors.js';
@@ -55,4 +49,8 @@ export type {
   CompensationRegistry,
   CompensationResult,
   StepCodec, StepContext, StepEvent, StepObserver, StepOptions, StepTimers } from './steps.js';
-export { TraceContext } from './TraceContext.js';
+// Defined in @liminal/durability, the lowest package that needs them (a
+// durable channel parses traceparents; channels supervise their actors without
+// depending on this package); re-exported so conversation code imports one package.
+export { createSupervisor, InvalidTraceparentError, supervisionEvent, SupervisorEscalationError, systemClock, TraceContext } from '@liminal/durability';
+export type { ChildSpec, Clock, RestartStrategy, RestartType, SupervisorEvent, SupervisorOptions } from '@liminal/durability';

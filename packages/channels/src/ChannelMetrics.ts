@@ -1,4 +1,3 @@
-import type { StepEvent } from '@liminal/actors';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { InboxEvent } from './internal/Inbox.js';
 
@@ -14,6 +13,13 @@ export interface PhaseSource {
   getSnapshot(): { readonly value: unknown };
   subscribe(next: (snapshot: { readonly value: unknown }) => void): { unsubscribe(): void };
 }
+
+/**
+ * What the step latency histogram reads of a step: the shape of `StepEvent`
+ * from @liminal/actors, stated here so channels do not depend on actors for a
+ * type (a conversation's `onStep` observer can be `telemetry.onStep` as is).
+ */
+export type StepTiming = { readonly kind: 'completed' | 'failed'; readonly durationMs: number } | { readonly kind: 'replayed' };
 
 /** Kinds of crash counted by `<prefix>crashes_total`. */
 export type CrashKind = 'channel' | 'subscriber' | 'member';
@@ -113,7 +119,7 @@ export class ChannelMetrics {
    * feeds the step latency histogram with every step that ran (completed or
    * failed); steps replayed from a durable log ran earlier and are not timed again.
    */
-  readonly onStep = (event: StepEvent): void => {
+  readonly onStep = (event: StepTiming): void => {
     if (event.kind !== 'replayed') this.observeStep(event.durationMs / 1000);
   };
 

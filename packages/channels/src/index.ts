@@ -1,5 +1,5 @@
 export type { ChannelHandle } from './ChannelHandle.js';
-export { ChannelMetrics, type ChannelMetricsOptions, type CrashKind, type PhaseSource } from './ChannelMetrics.js';
+export { ChannelMetrics, type ChannelMetricsOptions, type CrashKind, type PhaseSource, type StepTiming } from './ChannelMetrics.js';
 export { ChannelRegistry, type ChannelRegistryOptions } from './ChannelRegistry.js';
 export { type Clock, systemClock } from './Clock.js';
 export { compilePredicate, type MessageFilter } from './compilePredicate.js';

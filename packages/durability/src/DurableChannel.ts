@@ -20,6 +20,7 @@ import { StreamLengths } from './internal/StreamLengths.js';
 import type { JoinOptions } from './JoinOptions.js';
 import { partitionFor } from './partitionFor.js';
 import { storeKey } from './storeKey.js';
+import { TraceContext } from './TraceContext.js';
 
 export interface DurableChannelOptions {
   /** Number of partitions (a positive safe integer). Changing it re-routes keys. */
@@ -66,7 +67,6 @@ export interface ConsumeOptions {
 /** Default claim lease of `processOnce`: longer than most handlers, short enough that a crashed one is retried soon. */
 export const DEFAULT_CLAIM_LEASE_MS = 30_000;
 
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /**
  * A partitioned, append-only message channel on a `DurableStore`. Partition
@@ -129,9 +129,8 @@ export class DurableChannel {
     const partition = this.partitionFor(key);
     if (idempotencyKey !== undefined) assertName('idempotencyKey', idempotencyKey);
     if (causationId !== undefined && typeof causationId !== 'string') throw new InvalidArgumentError('causationId', 'expected a string');
-    if (traceparent !== undefined && !TRACEPARENT.test(traceparent)) {
-      throw new InvalidArgumentError('traceparent', 'expected a W3C traceparent (version-traceid-parentid-flags)');
-    }
+    // Parsed with the one traceparent parser: a header that channels or conversations would later refuse is refused here, before it is stored.
+    if (traceparent !== undefined) TraceContext.parse(traceparent);
     assertNonNegativeSafeInteger('nowMs', nowMs);
     const message: ChannelMessage = {
       kind: 'channelMessage',

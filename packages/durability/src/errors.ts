@@ -1,4 +1,4 @@
-import { LiminalError, type CommitConflictCause } from '@liminal/store';
+import { InvalidArgumentError, LiminalError, type CommitConflictCause } from '@liminal/store';
 
 /** Why a dedup operation refused to touch an entry. */
 export type DedupCollisionReason =
@@ -108,5 +108,37 @@ export class LeaseLostError extends LiminalError {
     options?: { cause?: unknown },
   ) {
     super(`group ${JSON.stringify(group)}: lease of partition ${partition} at epoch ${epoch} was taken over`, options);
+  }
+}
+
+/** A `traceparent` header is not a valid W3C trace context. */
+export class InvalidTraceparentError extends InvalidArgumentError {
+  constructor(
+    readonly traceparent: string,
+    reason: string,
+  ) {
+    super('traceparent', `${JSON.stringify(traceparent)}: ${reason}`);
+  }
+}
+
+/**
+ * A supervisor restarted its children more than `intensity` times within
+ * `periodMs`; it stopped them and fails with this error so its parent sees
+ * the escalation as a crash (`xstate.error.actor.<supervisor id>`).
+ */
+export class SupervisorEscalationError extends LiminalError {
+  readonly code = 'SUPERVISOR_ESCALATED';
+
+  constructor(
+    readonly supervisor: string,
+    readonly child: string,
+    readonly intensity: number,
+    readonly periodMs: number,
+    cause: unknown,
+  ) {
+    super(
+      `supervisor ${JSON.stringify(supervisor)}: more than ${intensity} restarts within ${periodMs} ms (last crash: ${JSON.stringify(child)})`,
+      { cause },
+    );
   }
 }

@@ -2,6 +2,8 @@ export { ChannelConsumer } from './ChannelConsumer.js';
 export { listChannels, listConsumerPositions, readChannel, readConsumerPositions } from './channelInspection.js';
 export type { ChannelInfo, ConsumerPosition } from './channelInspection.js';
 export type { ChannelEnvelope, ConsumerIdentity, ConsumerSource, MessageHandler, ProcessOptions, ProcessOutcome } from './ChannelConsumer.js';
+export { systemClock } from './Clock.js';
+export type { Clock } from './Clock.js';
 export { CheckpointDriver } from './CheckpointDriver.js';
 export type { CheckpointPolicy } from './CheckpointDriver.js';
 export { CODEC_VERSION, codec } from './codec.js';
@@ -25,6 +27,8 @@ export { CONVERSATION_EVENT_KINDS, CONVERSATION_PHASES } from './ConversationEve
 export type { ConversationEvent, ConversationEventKind, ConversationPhase, LifecycleEvent, MessageEvent } from './ConversationEvent.js';
 export { ConversationState, EMPTY_HEADER, RECENT_LOG_LIMIT } from './ConversationState.js';
 export type { ConversationHeader, MessageProgress, RedeliveryDecision } from './ConversationState.js';
+export { createSupervisor, supervisionEvent } from './createSupervisor.js';
+export type { ChildSpec, RestartStrategy, RestartType, SupervisorEvent, SupervisorOptions } from './createSupervisor.js';
 export { DedupCache } from './DedupCache.js';
 export { listDedupKeys, readDedupKey } from './dedupInspection.js';
 export type { DedupKeyPage, DedupKeyState } from './dedupInspection.js';
@@ -48,7 +52,9 @@ export {
   DedupCollisionError,
   EffectConflictError,
   EffectTxClosedError,
+  InvalidTraceparentError,
   LeaseLostError,
+  SupervisorEscalationError,
 } from './errors.js';
 export type { EffectTx, OnceOutcome, OnceWork } from './EffectTx.js';
 export { GroupMember } from './GroupMember.js';
@@ -66,3 +72,4 @@ export { recoverConversation, recoverCursor } from './recovery.js';
 export { parseStoreKey } from './parseStoreKey.js';
 export { storeKey, storeKeyPrefix } from './storeKey.js';
 export type { StoreKeyPart } from './storeKey.js';
+export { TraceContext } from './TraceContext.js';

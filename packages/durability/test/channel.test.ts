@@ -1,7 +1,7 @@
 import { ConfigError, DecodeError, InvalidArgumentError, StoreUnavailableError, type CommitResult, type StoredEntry, type WriteOp } from '@liminal/store';
 import { ForwardingStore } from '@liminal/testkit';
 import { describe, expect, it } from 'vitest';
-import { codec, cursorKeyFor, DedupSweeper, DurableChannel, keyHash, partitionStreamFor } from '../src/index.js';
+import { codec, cursorKeyFor, DedupSweeper, DurableChannel, InvalidTraceparentError, keyHash, partitionStreamFor } from '../src/index.js';
 import { bytes, readAll, storeKinds, text, useStore } from './support/stores.js';
 
 const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -252,6 +252,9 @@ describe.each(storeKinds)('DurableChannel on $name', (kind) => {
     expect(() => new DurableChannel(store, 'orders', { partitions: 1.5 })).toThrow(ConfigError);
     const channel = new DurableChannel(store, 'orders', { partitions: 2 });
     await expect(channel.publish(bytes('x'), { key: 'k', traceparent: 'nope' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    // The same parser as channels and conversations: a well-shaped header with an all-zero trace id is refused too.
+    const zeroTrace = `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`;
+    await expect(channel.publish(bytes('x'), { key: 'k', traceparent: zeroTrace })).rejects.toBeInstanceOf(InvalidTraceparentError);
     await expect(channel.publish('x' as unknown as Uint8Array, { key: 'k' })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(channel.consume('billing', 2)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(channel.consume('billing', 0, { checkpoint: { kind: 'perBatch', size: 0 } })).rejects.toBeInstanceOf(ConfigError);

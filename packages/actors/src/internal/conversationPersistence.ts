@@ -1,4 +1,4 @@
-import type { ConversationHeader, LifecycleEvent } from '@liminal/durability';
+import { TraceContext, type ConversationHeader, type LifecycleEvent } from '@liminal/durability';
 import { DecodeError } from '@liminal/store';
 import type { Actor } from 'xstate';
 import type { ConversationLogEntry, ParticipantStatus, conversationMachine } from '../conversationMachine.js';
@@ -6,7 +6,6 @@ import { ConversationMessage } from '../ConversationMessage.js';
 import type { Envelope } from '../participant.js';
 import type { ConversationPhase, FailureReason } from '../phases.js';
 import { failureReasons } from '../phases.js';
-import { TraceContext } from '../TraceContext.js';
 import { describeError } from './describeError.js';
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigError, InvalidArgumentError, type LiminalError, assertName, assertNonNegativeSafeInteger, assertPositiveSafeInteger } from '@liminal/store';
-import { createSupervisor, SupervisorEscalationError } from '@liminal/actors';
+import { createSupervisor, SupervisorEscalationError } from '@liminal/durability';
 import { type Actor, type AnyActorRef, createActor } from 'xstate';
 import type { ChannelHandle } from '../ChannelHandle.js';
 import type { ChannelMetrics } from '../ChannelMetrics.js';

@@ -1,4 +1,4 @@
-import { TraceContext } from '@liminal/actors';
+import { TraceContext } from '@liminal/durability';
 import type * as Otel from '@opentelemetry/api';
 
 // @opentelemetry/api is an optional peer dependency: without it (or without a

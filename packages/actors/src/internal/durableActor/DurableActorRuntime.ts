@@ -1,7 +1,6 @@
-import { DedupCache, storeKey } from '@liminal/durability';
+import { DedupCache, storeKey, type Clock } from '@liminal/durability';
 import { assertName, CommitConflictError, DecodeError, InvalidArgumentError, readBatches, SequenceConflictError, type DurableStore, type WriteOp } from '@liminal/store';
 import { createActor, waitFor, type AnyActor, type AnyStateMachine, type EventObject, type InspectionEvent, type Observer, type Subscription } from 'xstate';
-import type { Clock } from '../../Clock.js';
 import type { DurableActorRecovery, DurableActorRef, DurableActorStatus, DurableSendOptions, DurableSendResult } from '../../createDurableActor.js';
 import { ActorFencedError, ActorStoppedError, JournalMismatchError, VersionMismatchError } from '../../durableActorErrors.js';
 import {

@@ -1,5 +1,5 @@
 import type { EventObject } from 'xstate';
-import type { Clock } from '../../Clock.js';
+import type { Clock } from '@liminal/durability';
 import type { Address, TimerRecord } from './records.js';
 import { roundTrip } from './records.js';
 

@@ -1,5 +1,5 @@
 import type { AnyActorLogic, EventObject, InspectionEvent, Observer } from 'xstate';
-import type { Clock } from '../../Clock.js';
+import type { Clock } from '@liminal/durability';
 import { DurableScheduler } from './DurableScheduler.js';
 import type { Address, InputRecord, TimerRecord } from './records.js';
 import { actorOf, type ExecutableAction, type InternalActor, type InternalSystem, isMachineLogic, RUNNING } from './xstateInternals.js';
