@@ -103,11 +103,13 @@ async function applyOne(
 
 /**
  * The stream's length, held until the transaction ends when it is `expected`:
- * the last entry is locked first, then the length read by a later statement
- * (so it sees an append that committed while the lock was awaited).
+ * the last entry is locked first (for an empty stream, its empty-stream
+ * lock), then the length read by a later statement (so it sees an append
+ * that committed while the lock was awaited).
  */
 async function heldLength(client: pg.PoolClient, sql: Statements, stream: string, expected: number): Promise<number> {
   if (expected > 0) await client.query({ ...sql.lockLast, values: [stream, expected] });
+  else await client.query({ ...sql.lockEmptyStream, values: [stream] });
   return length(client, sql, stream);
 }
 

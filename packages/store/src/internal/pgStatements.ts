@@ -10,6 +10,23 @@ function absentKeyLock(key: string): string {
   return `hashtextextended('liminal-counter:' || ${key}, 0)`;
 }
 
+/**
+ * The advisory lock standing for "stream $stream is empty": a condition on an
+ * empty stream has no entry to lock, so it holds this one shared until COMMIT,
+ * and every write of a stream's first entry (sequence 0) takes it exclusively
+ * first. Without it, a commit that found a stream empty could commit after
+ * another had written that stream's first entry and read something the first
+ * commit writes: write skew (two processes both committed 11 of 500 such pairs).
+ */
+function emptyStreamLock(stream: string): string {
+  return `hashtextextended('liminal-stream:' || ${stream}, 0)`;
+}
+
+/** True once this transaction holds the empty-stream lock of `stream` exclusively (see `emptyStreamLock`). */
+function firstEntryFenced(stream: string): string {
+  return `(SELECT true FROM (SELECT pg_advisory_xact_lock(${emptyStreamLock(stream)})) AS fenced)`;
+}
+
 /** Every statement the PostgreSQL adapter sends, for one schema. */
 export function statements(schema: string) {
   const entries = `${schema}.entries`;
@@ -31,16 +48,16 @@ export function statements(schema: string) {
       'append_one',
       `INSERT INTO ${entries} (stream, seq, payload)
        SELECT $1::text, $2::bigint, $3::bytea
-       WHERE $2::bigint = 0
-          OR EXISTS (SELECT 1 FROM ${entries} WHERE stream = $1::text AND seq = $2::bigint - 1 FOR KEY SHARE)`,
+       WHERE CASE WHEN $2::bigint = 0 THEN ${firstEntryFenced('$1::text')}
+             ELSE EXISTS (SELECT 1 FROM ${entries} WHERE stream = $1::text AND seq = $2::bigint - 1 FOR KEY SHARE) END`,
     ),
     // One row per append, each to its own stream; conflicting rows are skipped, not fatal.
     appendBatch: prepared('append_batch', `
       INSERT INTO ${entries} (stream, seq, payload)
       SELECT batch.stream, batch.seq, batch.payload
       FROM unnest($1::text[], $2::bigint[], $3::bytea[]) WITH ORDINALITY AS batch (stream, seq, payload, ordinal)
-      WHERE batch.seq = 0
-         OR EXISTS (SELECT 1 FROM ${entries} e WHERE e.stream = batch.stream AND e.seq = batch.seq - 1 FOR KEY SHARE)
+      WHERE CASE WHEN batch.seq = 0 THEN ${firstEntryFenced('batch.stream')}
+            ELSE EXISTS (SELECT 1 FROM ${entries} e WHERE e.stream = batch.stream AND e.seq = batch.seq - 1 FOR KEY SHARE) END
       -- In the order given: the caller sorts by stream, the lock order every batch shares.
       ORDER BY batch.ordinal
       ON CONFLICT (stream, seq) DO NOTHING
@@ -87,8 +104,8 @@ export function statements(schema: string) {
       WITH head AS (
         INSERT INTO ${entries} (stream, seq, payload)
         SELECT $1, $2::bigint, ($3::bytea[])[1]
-        WHERE $2::bigint = 0
-           OR EXISTS (SELECT 1 FROM ${entries} WHERE stream = $1 AND seq = $2::bigint - 1 FOR KEY SHARE)
+        WHERE CASE WHEN $2::bigint = 0 THEN ${firstEntryFenced('$1::text')}
+              ELSE EXISTS (SELECT 1 FROM ${entries} WHERE stream = $1 AND seq = $2::bigint - 1 FOR KEY SHARE) END
         ON CONFLICT (stream, seq) DO NOTHING
         RETURNING seq
       ), rest AS (
@@ -101,6 +118,8 @@ export function statements(schema: string) {
     // Holds a stream's length until the commit ends: an append after the last
     // entry needs FOR KEY SHARE on it, which FOR UPDATE blocks.
     lockLast: prepared('lock_last', `SELECT 1 FROM ${entries} WHERE stream = $1 AND seq = $2::bigint - 1 FOR UPDATE`),
+    // Holds "this stream is empty" until the commit ends: a first entry's writer waits (see emptyStreamLock).
+    lockEmptyStream: prepared('lock_empty_stream', `SELECT pg_advisory_xact_lock_shared(${emptyStreamLock('$1::text')})`),
     // Holds a counter's value until the commit ends (casUpdate waits); for an
     // absent counter, the shared advisory lock below makes casFromZero wait.
     readValueForShare: prepared('read_value_for_share', `SELECT value FROM ${counters} WHERE key = $1 FOR SHARE`),
