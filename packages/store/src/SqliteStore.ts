@@ -37,6 +37,13 @@ export interface SqliteStoreOptions {
    * through this store wake its watchers at once.
    */
   readonly watchPollMs?: number;
+  /**
+   * Most appends waiting for the end of the tick (the group-commit queue).
+   * An append that finds it full first commits the waiting ones, inside the
+   * call, so a burst of appends made without awaiting holds at most this many
+   * payload copies. Default 4096.
+   */
+  readonly maxQueuedWrites?: number;
 }
 
 interface PendingAppend {
@@ -70,6 +77,7 @@ export class SqliteStore extends StoreBase {
   readonly #poller: DataVersionPoller;
   #callsSinceYield = 0;
   readonly #busyTimeoutMs: number;
+  readonly #maxQueuedWrites: number;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     super();
@@ -94,6 +102,11 @@ export class SqliteStore extends StoreBase {
     if (!Number.isSafeInteger(watchPollMs) || watchPollMs < 1) {
       throw new ConfigError(`SQLite watchPollMs must be a positive safe integer, got ${describe(watchPollMs)}`);
     }
+    const maxQueuedWrites = options.maxQueuedWrites ?? 4096;
+    if (!Number.isSafeInteger(maxQueuedWrites) || maxQueuedWrites < 1) {
+      throw new ConfigError(`SQLite maxQueuedWrites must be a positive safe integer, got ${describe(maxQueuedWrites)}`);
+    }
+    this.#maxQueuedWrites = maxQueuedWrites;
     this.#busyTimeoutMs = busyTimeoutMs;
     this.#db = this.#classified(() => {
       const db = openFile(path, busyTimeoutMs);
@@ -144,10 +157,14 @@ export class SqliteStore extends StoreBase {
    * transaction (one WAL sync for all of them), in call order, each checked
    * against the stream as the appends before it left it. Each caller gets its
    * own sequence or its own `SequenceConflictError`, and only after the commit.
-   * A lone append is committed at the end of its tick, as before.
+   * A lone append is committed at the end of its tick, as before. The queue
+   * is bounded: a full one is committed now, so the caller waits (SQLite
+   * calls block anyway) and memory stays flat however many appends a loop
+   * makes without awaiting.
    */
   protected doAppendMany(stream: string, payloads: readonly Uint8Array[], expectedSeq: number): Promise<number> {
     return new Promise((resolve, reject) => {
+      if (this.#pending.length >= this.#maxQueuedWrites) this.#commitPending();
       if (this.#pending.length === 0) queueMicrotask(() => this.#commitPending());
       // Copied now: the caller may reuse its buffers before the commit.
       this.#pending.push({ stream, expectedSeq, payloads: payloads.map((payload) => Buffer.from(payload)), resolve, reject });

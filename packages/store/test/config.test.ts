@@ -31,6 +31,8 @@ describe('store configuration', () => {
       () => new SqliteStore(path, any({ synchronous: 'sometimes' })),
       () => new SqliteStore(path, { busyTimeoutMs: -1 }),
       () => new SqliteStore(path, { busyTimeoutMs: 1.5 }),
+      () => new SqliteStore(path, { maxQueuedWrites: 0 }),
+      () => new SqliteStore(path, any({ maxQueuedWrites: '64' })),
     ];
     for (const attempt of attempts) expect(attempt).toThrow(ConfigError);
     expect(existsSync(path)).toBe(false);
