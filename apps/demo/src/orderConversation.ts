@@ -124,11 +124,9 @@ export async function runOrderConversation(context: OrderConversationContext, or
     const { phase, failure } = handle.getState();
     if (phase === 'closed') return 'fulfilled';
     if (phase === 'failed' && failure?.reason === 'compensated') return 'compensated';
-    // `completing` is only ever journaled after every participant answered: reopened there, only the close is left.
-    if (phase !== 'completing') {
-      for (const kind of participantKinds) {
-        await Promise.race([handle.ask(kind, { messageId: `${order.id}:${kind}` }), escalated]);
-      }
+    // Reopened mid-order, the conversation resumes what it had received; asking again answers from its log.
+    for (const kind of participantKinds) {
+      await Promise.race([handle.ask(kind, { messageId: `${order.id}:${kind}` }), escalated]);
     }
     await Promise.race([handle.close(), escalated]);
     return 'fulfilled';

@@ -139,6 +139,29 @@ export class DurableSteps {
     return result;
   }
 
+  /**
+   * Records that `messageId` entered the conversation, with the message
+   * itself (`payload`, bytes the caller owns), before any participant takes
+   * it: a message waiting behind a busy participant is then in the log, and a
+   * reopened conversation finds it in `unfinished()`. A message received
+   * before is left as it is.
+   */
+  receive(messageId: string, payload: Uint8Array): Promise<void> {
+    const receivedAt = this.#timers.now();
+    return this.#serial(async () => {
+      await this.conversation.receiveMessage(messageId, receivedAt, payload);
+    });
+  }
+
+  /** The messages received and not finished whose receipt carries the message, oldest first (the compensation run is not one). */
+  unfinished(): { readonly messageId: string; readonly payload: Uint8Array }[] {
+    const found: { messageId: string; payload: Uint8Array }[] = [];
+    for (const { messageId, payload } of this.conversation.state.unfinishedMessages()) {
+      if (messageId !== COMPENSATION_MESSAGE_ID && payload !== undefined) found.push({ messageId, payload });
+    }
+    return found;
+  }
+
   /** Admits a delivery of `messageId`: skip it, or run it with a step context positioned by the log. */
   async begin(messageId: string, options: BeginOptions = {}): Promise<MessageAdmission> {
     const receivedAt = options.receivedAt ?? Date.now();
@@ -405,10 +428,7 @@ export class DurableSteps {
           output = codec.decode(stepPayload(recorded, messageId, index));
           notify(observe, { kind: 'replayed', ...where });
         } else {
-          const started = this.#timers.now();
           output = await observedRun(run, where, observe);
-          // Journaled with the output, by the steps' clock (injected in tests), for `liminal show`.
-          const durationMs = Math.max(0, this.#timers.now() - started);
           const payload = codec.encode(output);
           await this.#serial(() =>
             this.conversation.recordStepCompleted(
@@ -416,8 +436,8 @@ export class DurableSteps {
               index,
               encodeStepRecord(
                 compensate === undefined
-                  ? { kind: 'step', name, payload, durationMs }
-                  : { kind: 'compensable', payload, durationMs, registration: { compensation: compensate, participant, step: name, order: this.conversation.expectedSeq } },
+                  ? { kind: 'step', name, payload }
+                  : { kind: 'compensable', payload, registration: { compensation: compensate, participant, step: name, order: this.conversation.expectedSeq } },
               ),
             ),
           );

@@ -177,6 +177,10 @@ function turnOf(context: ConversationContext, actorId: string): { turn: Turn; st
 
 const isAlive = (status: ParticipantStatus) => status.health.kind === 'alive';
 
+/** The message is waiting in the queue or being handled. */
+const isPending = (context: ConversationContext, messageId: string) =>
+  context.turns.some((turn) => turn.envelope.id === messageId) || context.queue.some((envelope) => envelope.id === messageId);
+
 /**
  * Hands queued messages to idle live participants, round-robin, keeping
  * arrival order: the head of the queue always goes first, so messages from
@@ -278,6 +282,8 @@ export const conversationMachine = setup({
     },
     compensationsDone: ({ event }) => 'actorId' in event && event.actorId === compensationsId,
     restoresTo: ({ event }, { phase }: { phase: ConversationPhase }) => event.type === 'conversation.restore' && event.restored.phase === phase,
+    /** A message the durable journal already received: a closing conversation still answers it. */
+    isRedelivery: ({ context, event }) => event.type === 'message' && context.journal.kind === 'durable' && context.journal.hasReceived(event.envelope.id),
   },
   actions: {
     restore: enqueueActions(({ context, event, enqueue }) => {
@@ -294,7 +300,21 @@ export const conversationMachine = setup({
     }),
     acceptMessage: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== 'message') return;
-      startTurns(loose(enqueue), self, { ...context, queue: context.queue.push(event.envelope), log: context.log.append({ kind: 'sent', envelope: event.envelope }) });
+      const { envelope } = event;
+      const { journal } = context;
+      if (journal.kind === 'durable') {
+        if (journal.hasReceived(envelope.id)) {
+          // A redelivery (a re-sent ask, or a reopen resuming it): it is one
+          // message, already in the log. One taken or waiting answers this
+          // one too; otherwise admission replays it or answers it from the log.
+          if (isPending(context, envelope.id)) return;
+          startTurns(loose(enqueue), self, { ...context, queue: context.queue.push(envelope) });
+          return;
+        }
+        // In the log before any participant takes it: a crash while it waits behind a busy participant does not lose it.
+        enqueue(() => journal.received(envelope));
+      }
+      startTurns(loose(enqueue), self, { ...context, queue: context.queue.push(envelope), log: context.log.append({ kind: 'sent', envelope }) });
     }),
     registerCompensation: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'compensation.register' || context.compensating) return;
@@ -488,7 +508,11 @@ export const conversationMachine = setup({
       },
     },
     completing: {
-      on: lifecycle('completing'),
+      on: {
+        ...lifecycle('completing'),
+        // Reopened while closing (or re-asked): the messages it already received are still answered.
+        message: { guard: 'isRedelivery', actions: 'acceptMessage' },
+      },
     },
     closed: {
       entry: 'stopTurns',

@@ -141,6 +141,9 @@ export async function openConversation(options: ConversationOptions): Promise<Co
     // what it left, or read it back, so the conversation is failed/compensated again.
     // A conversation whose compensations all ran reopens failed and reads the outcome back from its log.
     if (journal.compensationStarted && header.phase !== 'failed') actor.send({ type: 'compensation.resume' });
+    // Messages it received and did not finish (in a turn, or waiting behind one, when its process died) run again,
+    // resuming after their recorded steps, without waiting for anyone to deliver them again.
+    else if (header.phase === 'active' || header.phase === 'completing') for (const envelope of journal.unfinished()) actor.send({ type: 'message', envelope });
   }
   return new ConversationHandle(runtime, runtime.nextSender());
 }

@@ -5,8 +5,13 @@ export const CONVERSATION_PHASES: readonly ConversationPhase[] = ['created', 'ac
 
 /** Events about one message of the conversation (Part 1 of DESIGN.md). */
 export type MessageEvent =
-  /** A message entered the conversation; `receivedAt` is caller-provided epoch milliseconds. */
-  | { readonly kind: 'messageReceived'; readonly messageId: string; readonly receivedAt: number }
+  /**
+   * A message entered the conversation; `receivedAt` is caller-provided epoch
+   * milliseconds. `payload` is the message itself, in a format its writer
+   * (@liminal/actors) owns: kept until the message finishes, so a reopened
+   * conversation can resume a message nobody delivers again.
+   */
+  | { readonly kind: 'messageReceived'; readonly messageId: string; readonly receivedAt: number; readonly payload?: Uint8Array }
   | { readonly kind: 'processingStarted'; readonly messageId: string }
   /** Step `stepIndex` (zero-based) finished; `output` is its deterministic result, kept for reuse on resume. */
   | {

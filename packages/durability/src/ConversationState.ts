@@ -19,6 +19,8 @@ export interface MessageProgress {
   readonly finished: boolean;
   /** The last recorded error, if any. */
   readonly error?: string;
+  /** The message as its receipt recorded it (`messageReceived.payload`); dropped once it finishes. */
+  readonly payload?: Uint8Array;
   /**
    * Completed step outputs by step index. For a finished message only the
    * last step's output is kept (see `ConversationState.stepOutput`).
@@ -31,6 +33,7 @@ interface MutableProgress {
   inProgress: boolean;
   finished: boolean;
   error: string | undefined;
+  payload: Uint8Array | undefined;
   readonly steps: Map<number, Uint8Array>;
   /** Kept alongside `steps` so `lastCompletedStep` is O(1), not a scan. */
   maxStep: number | undefined;
@@ -93,8 +96,8 @@ export class ConversationState {
   #header: ConversationHeader = EMPTY_HEADER;
   /** Messages changed since the last `takeChanged` (what an incremental snapshot must carry). */
   readonly #changed = new Set<string>();
-  /** Received and not finished messages, kept as a count so `hasUnfinished` is O(1) on every append. */
-  #unfinished = 0;
+  /** Received and not finished messages: `hasUnfinished` is O(1) on every append, and a reopen finds them without a scan. */
+  readonly #unfinished = new Set<string>();
 
   static replay(events: Iterable<ConversationEvent>): ConversationState {
     if (typeof (events as Partial<Iterable<ConversationEvent>> | null)?.[Symbol.iterator] !== 'function') {
@@ -130,9 +133,8 @@ export class ConversationState {
 
   #upsert(messages: Iterable<MessageProgress>, own: (output: Uint8Array) => Uint8Array): void {
     for (const message of messages) {
-      const previous = this.#messages.get(message.messageId);
-      if (previous !== undefined && previous.received && !previous.finished) this.#unfinished -= 1;
-      if (message.received && !message.finished) this.#unfinished += 1;
+      if (message.received && !message.finished) this.#unfinished.add(message.messageId);
+      else this.#unfinished.delete(message.messageId);
       let maxStep: number | undefined;
       for (const step of message.steps.keys()) if (maxStep === undefined || step > maxStep) maxStep = step;
       const steps = new Map<number, Uint8Array>();
@@ -149,6 +151,7 @@ export class ConversationState {
         inProgress: message.inProgress,
         finished: message.finished,
         error: message.error,
+        payload: message.finished || message.payload === undefined ? undefined : own(message.payload),
         steps,
         maxStep,
       });
@@ -168,15 +171,17 @@ export class ConversationState {
     }
     const message = this.#progress(event.messageId);
     this.#changed.add(event.messageId);
-    const wasUnfinished = message.received && !message.finished;
     this.#applyToMessage(message, event);
-    this.#unfinished += Number(message.received && !message.finished) - Number(wasUnfinished);
+    if (message.received && !message.finished) this.#unfinished.add(event.messageId);
+    else this.#unfinished.delete(event.messageId);
   }
 
   #applyToMessage(message: MutableProgress, event: MessageEvent): void {
     switch (event.kind) {
       case 'messageReceived':
         message.received = true;
+        // The first receipt's message is kept; a finished one needs it no more.
+        if (event.payload !== undefined && message.payload === undefined && !message.finished) message.payload = new Uint8Array(event.payload);
         break;
       case 'processingStarted':
         message.inProgress = true;
@@ -191,6 +196,7 @@ export class ConversationState {
       case 'processingFinished':
         message.finished = true;
         message.inProgress = false;
+        message.payload = undefined;
         dropAllButLastOutput(message);
         break;
       case 'errorOccurred':
@@ -263,12 +269,20 @@ export class ConversationState {
 
   /** Whether some received message has neither finished nor failed (an in-flight turn was cut off). */
   get hasUnfinished(): boolean {
-    return this.#unfinished > 0;
+    return this.#unfinished.size > 0;
   }
 
   /** How many received messages have not finished. */
   get unfinishedCount(): number {
-    return this.#unfinished;
+    return this.#unfinished.size;
+  }
+
+  /** The received messages that have not finished, in the order they were first received. */
+  *unfinishedMessages(): IterableIterator<MessageProgress> {
+    for (const messageId of this.#unfinished) {
+      const m = this.#messages.get(messageId);
+      if (m !== undefined) yield progressOf(messageId, m);
+    }
   }
 
   /** Internal: the messages changed since the previous call, for an incremental snapshot. */
@@ -298,7 +312,7 @@ export class ConversationState {
   #progress(messageId: string): MutableProgress {
     let message = this.#messages.get(messageId);
     if (message === undefined) {
-      message = { received: false, inProgress: false, finished: false, error: undefined, steps: new Map(), maxStep: undefined };
+      message = { received: false, inProgress: false, finished: false, error: undefined, payload: undefined, steps: new Map(), maxStep: undefined };
       this.#messages.set(messageId, message);
     }
     return message;
@@ -322,6 +336,7 @@ function progressOf(messageId: string, m: MutableProgress): MessageProgress {
     inProgress: m.inProgress,
     finished: m.finished,
     ...(m.error === undefined ? {} : { error: m.error }),
+    ...(m.payload === undefined ? {} : { payload: m.payload }),
     steps: m.steps,
   };
 }
@@ -400,6 +415,7 @@ function assertEvent(event: ConversationEvent): void {
   switch (event.kind) {
     case 'messageReceived':
       assertNonNegativeSafeInteger('event.receivedAt', event.receivedAt);
+      if (event.payload !== undefined) assertPayload('event.payload', event.payload);
       return;
     case 'stepCompleted':
       assertNonNegativeSafeInteger('event.stepIndex', event.stepIndex);

@@ -171,21 +171,24 @@ export class DurableConversation {
   /**
    * Handles a delivery: `skip` for a finished message, `resumeFrom(next step)`
    * for one seen before, and `start` for a new one, appending `messageReceived`
-   * only in that last case.
+   * only in that last case. `payload` (the message itself) is kept with the
+   * receipt until the message finishes (`state.unfinishedMessages()`).
    */
-  async receiveMessage(messageId: string, receivedAt: number): Promise<RedeliveryDecision> {
+  async receiveMessage(messageId: string, receivedAt: number, payload?: Uint8Array): Promise<RedeliveryDecision> {
     assertMessageId(messageId);
     assertNonNegativeSafeInteger('receivedAt', receivedAt);
+    if (payload !== undefined) assertPayload('payload', payload);
     const decision = this.#state.redeliveryDecision(messageId);
-    if (decision.kind === 'start') await this.#append({ kind: 'messageReceived', messageId, receivedAt });
+    if (decision.kind === 'start') await this.#append({ kind: 'messageReceived', messageId, receivedAt, ...(payload === undefined ? {} : { payload }) });
     return decision;
   }
 
   /** Appends `messageReceived` unconditionally (`receiveMessage` is the deduplicating entry point). */
-  async recordMessageReceived(messageId: string, receivedAt: number): Promise<number> {
+  async recordMessageReceived(messageId: string, receivedAt: number, payload?: Uint8Array): Promise<number> {
     assertMessageId(messageId);
     assertNonNegativeSafeInteger('receivedAt', receivedAt);
-    return this.#append({ kind: 'messageReceived', messageId, receivedAt });
+    if (payload !== undefined) assertPayload('payload', payload);
+    return this.#append({ kind: 'messageReceived', messageId, receivedAt, ...(payload === undefined ? {} : { payload }) });
   }
 
   /** Appends `processingStarted`; resolves to the event's sequence. */

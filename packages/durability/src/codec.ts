@@ -152,15 +152,25 @@ const TAGS = {
   conversationSummary: 0x60,
 } as const satisfies Record<DurableRecordKind, number>;
 
-const KINDS = new Map<number, DurableRecordKind>(
-  Object.entries(TAGS).map(([kind, tag]) => [tag, kind as DurableRecordKind]),
-);
+/**
+ * A `messageReceived` that carries its message (`payload`) has a tag of its
+ * own, not an optional trailing field: a receipt cut short before its
+ * payload must not read as a receipt without one.
+ */
+const RECEIPT_WITH_MESSAGE = 0x0a;
+
+const KINDS = new Map<number, DurableRecordKind>([
+  ...Object.entries(TAGS).map(([kind, tag]) => [tag, kind as DurableRecordKind] as const),
+  [RECEIPT_WITH_MESSAGE, 'messageReceived'],
+]);
 
 const FLAG_RECEIVED = 1;
 const FLAG_IN_PROGRESS = 2;
 const FLAG_FINISHED = 4;
 const FLAG_ERRORED = 8;
-const KNOWN_FLAGS = FLAG_RECEIVED | FLAG_IN_PROGRESS | FLAG_FINISHED | FLAG_ERRORED;
+/** An unfinished message whose receipt carried the message itself (see `messageReceived.payload`). */
+const FLAG_PAYLOAD = 16;
+const KNOWN_FLAGS = FLAG_RECEIVED | FLAG_IN_PROGRESS | FLAG_FINISHED | FLAG_ERRORED | FLAG_PAYLOAD;
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const utf8 = new TextEncoder();
@@ -312,11 +322,12 @@ function encode(record: DurableRecord): Uint8Array {
   const w = new Writer();
   w.byte(MAGIC);
   w.byte(CODEC_VERSION);
-  w.byte(tag);
+  w.byte(record.kind === 'messageReceived' && record.payload !== undefined ? RECEIPT_WITH_MESSAGE : tag);
   switch (record.kind) {
     case 'messageReceived':
       w.string('messageId', record.messageId);
       w.u64('receivedAt', record.receivedAt);
+      if (record.payload !== undefined) w.bytes('payload', record.payload);
       break;
     case 'processingStarted':
     case 'processingFinished':
@@ -487,9 +498,11 @@ function writeSnapshot(w: Writer, snapshot: ConversationSnapshot): void {
       (message.received ? FLAG_RECEIVED : 0) |
       (message.inProgress ? FLAG_IN_PROGRESS : 0) |
       (message.finished ? FLAG_FINISHED : 0) |
-      (message.error !== undefined ? FLAG_ERRORED : 0);
+      (message.error !== undefined ? FLAG_ERRORED : 0) |
+      (message.payload !== undefined ? FLAG_PAYLOAD : 0);
     w.byte(flags);
     if (message.error !== undefined) w.string('error', message.error);
+    if (message.payload !== undefined) w.bytes('payload', message.payload);
     w.u32(message.steps.size);
     for (const [stepIndex, output] of message.steps) {
       w.u64('stepIndex', stepIndex);
@@ -509,15 +522,19 @@ function decode(bytes: Uint8Array): DurableRecord {
   const tag = r.byte();
   const kind = KINDS.get(tag);
   if (kind === undefined) throw new DecodeError(`unknown record tag 0x${tag.toString(16)}`);
-  const record = readBody(r, kind);
+  const record = readBody(r, kind, tag);
   r.end();
   return record;
 }
 
-function readBody(r: Reader, kind: DurableRecordKind): DurableRecord {
+function readBody(r: Reader, kind: DurableRecordKind, tag: number): DurableRecord {
   switch (kind) {
-    case 'messageReceived':
-      return { kind, messageId: r.string('messageId'), receivedAt: r.u64('receivedAt') };
+    case 'messageReceived': {
+      const messageId = r.string('messageId');
+      const receivedAt = r.u64('receivedAt');
+      const payload = tag === RECEIPT_WITH_MESSAGE ? r.bytesField() : undefined;
+      return { kind, messageId, receivedAt, ...(payload === undefined ? {} : { payload }) };
+    }
     case 'processingStarted':
     case 'processingFinished':
       return { kind, messageId: r.string('messageId') };
@@ -621,6 +638,7 @@ function readSnapshot(r: Reader): ConversationSnapshot {
     const flags = r.byte();
     if ((flags & ~KNOWN_FLAGS) !== 0) throw new DecodeError(`unknown snapshot flags 0x${flags.toString(16)}`);
     const error = (flags & FLAG_ERRORED) !== 0 ? r.string('error') : undefined;
+    const payload = (flags & FLAG_PAYLOAD) !== 0 ? r.bytesField() : undefined;
     const stepCount = r.u32();
     const steps = new Map<number, Uint8Array>();
     for (let s = 0; s < stepCount; s++) {
@@ -634,6 +652,7 @@ function readSnapshot(r: Reader): ConversationSnapshot {
       inProgress: (flags & FLAG_IN_PROGRESS) !== 0,
       finished: (flags & FLAG_FINISHED) !== 0,
       ...(error === undefined ? {} : { error }),
+      ...(payload === undefined ? {} : { payload }),
       steps,
     });
   }

@@ -21,6 +21,22 @@ describe('ConversationState', () => {
     expect(state.isFullyProcessed('m')).toBe(true);
   });
 
+  it('keeps the message a receipt carries until it finishes, and lists unfinished messages in receipt order', () => {
+    const state = new ConversationState();
+    state.apply({ kind: 'messageReceived', messageId: 'b', receivedAt: 1, payload: Uint8Array.of(2) });
+    state.apply({ kind: 'messageReceived', messageId: 'a', receivedAt: 2, payload: Uint8Array.of(1) });
+    state.apply({ kind: 'messageReceived', messageId: 'c', receivedAt: 3 });
+    // A second receipt does not replace the first one's message.
+    state.apply({ kind: 'messageReceived', messageId: 'b', receivedAt: 4, payload: Uint8Array.of(9) });
+    expect([...state.unfinishedMessages()].map((m) => [m.messageId, m.payload && [...m.payload]])).toEqual([['b', [2]], ['a', [1]], ['c', undefined]]);
+    state.apply({ kind: 'processingFinished', messageId: 'b' });
+    expect([...state.unfinishedMessages()].map((m) => m.messageId)).toEqual(['a', 'c']);
+    expect([...state.messages()].find((m) => m.messageId === 'b')?.payload).toBeUndefined();
+    // A snapshot restore (fromProgress) keeps the same.
+    const restored = ConversationState.fromProgress(state.messages(), state.header);
+    expect([...restored.unfinishedMessages()].map((m) => [m.messageId, m.payload && [...m.payload]])).toEqual([['a', [1]], ['c', undefined]]);
+  });
+
   it('takes the highest completed step, whatever order steps were recorded in', () => {
     const state = ConversationState.replay([
       { kind: 'stepCompleted', messageId: 'm', stepIndex: 4, output: new Uint8Array() },

@@ -244,7 +244,7 @@ class AppendRecordingStore extends ForwardingStore {
 function appendVia(conversation: DurableConversation, event: ConversationEvent): Promise<unknown> {
   switch (event.kind) {
     case 'messageReceived':
-      return conversation.recordMessageReceived(event.messageId, event.receivedAt);
+      return conversation.recordMessageReceived(event.messageId, event.receivedAt, event.payload);
     case 'processingStarted':
       return conversation.recordProcessingStarted(event.messageId);
     case 'stepCompleted':

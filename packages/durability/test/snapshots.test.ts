@@ -14,7 +14,7 @@ async function write(store: MemoryStore, events: readonly ConversationEvent[], e
   const writer = DurableConversation.create(store, 'c', { snapshots: { kind: 'everyEvents', events: every } });
   for (const event of events) {
     if ('messageId' in event) {
-      if (event.kind === 'messageReceived') await writer.recordMessageReceived(event.messageId, event.receivedAt);
+      if (event.kind === 'messageReceived') await writer.recordMessageReceived(event.messageId, event.receivedAt, event.payload);
       else if (event.kind === 'processingStarted') await writer.recordProcessingStarted(event.messageId);
       else if (event.kind === 'stepCompleted') await writer.recordStepCompleted(event.messageId, event.stepIndex, event.output);
       else if (event.kind === 'processingFinished') await writer.recordProcessingFinished(event.messageId);

@@ -27,6 +27,13 @@ export class Fifo<T> {
     return new Fifo({ head: item, tail: this.front }, this.back, this.length + 1);
   }
 
+  /** Whether some item satisfies `predicate` (O(length): for rare checks, not every push). */
+  some(predicate: (item: T) => boolean): boolean {
+    for (let node = this.front; node !== undefined; node = node.tail) if (predicate(node.head)) return true;
+    for (let node = this.back; node !== undefined; node = node.tail) if (predicate(node.head)) return true;
+    return false;
+  }
+
   /** The oldest item and the queue without it, or `undefined` when empty. */
   shift(): readonly [T, Fifo<T>] | undefined {
     let { front, back } = this;

@@ -29,6 +29,10 @@ export interface EphemeralJournal {
  */
 export interface RecordingJournal {
   readonly kind: 'durable';
+  /** Records the message received (with itself) before any participant takes it; queued like `crashed`. */
+  received(envelope: Envelope): void;
+  /** The messages the log received and did not finish, oldest first: what a reopened conversation resumes. */
+  unfinished(): Envelope[];
   admit(envelope: Envelope, participant: string): Promise<Admission>;
   /** Records the reply (when not `undefined`) and the message finished; resolves with the reply once both landed. */
   finish(messageId: string, reply: unknown): Promise<unknown>;
@@ -37,7 +41,7 @@ export interface RecordingJournal {
   /** A conversation-wide event (phase, exit, log entry), queued like `crashed`. */
   lifecycle(event: LifecycleEvent): void;
   compensate(cause: CompensationCause | undefined): Promise<CompensationResult[]>;
-  /** The journal has received the message (it may have finished). */
+  /** The journal has received the message (it may have finished), or its receipt is being written. */
   hasReceived(messageId: string): boolean;
   /** The log holds a compensation run (finished or not) that a reopened conversation must resume. */
   readonly compensationStarted: boolean;

@@ -134,6 +134,21 @@ export function decodeLogEntry(bytes: Uint8Array): ConversationLogEntry {
   }
 }
 
+/** A message as its durable receipt keeps it (see `DurableSteps.receive`): the same JSON as in the log. */
+export function encodeEnvelope(envelope: Envelope): Uint8Array {
+  return encoder.encode(JSON.stringify(storeEnvelope(envelope)));
+}
+
+export function decodeEnvelope(bytes: Uint8Array): Envelope {
+  let stored: StoredEnvelope;
+  try {
+    stored = JSON.parse(decoder.decode(bytes)) as StoredEnvelope;
+  } catch (error) {
+    throw new DecodeError('a received message is not UTF-8 JSON', { cause: error });
+  }
+  return loadEnvelope(stored);
+}
+
 function storeEnvelope(envelope: Envelope): StoredEnvelope {
   return {
     id: envelope.id,

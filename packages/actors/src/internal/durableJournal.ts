@@ -1,6 +1,7 @@
 import type { DurableSteps } from '../DurableSteps.js';
 import { NonDeterminismError } from '../errors.js';
 import type { StepObserver } from '../steps.js';
+import { decodeEnvelope, encodeEnvelope } from './conversationPersistence.js';
 import type { RecordingJournal } from './TurnJournal.js';
 
 /**
@@ -11,6 +12,8 @@ import type { RecordingJournal } from './TurnJournal.js';
  */
 export function durableJournal(steps: DurableSteps, onFailure: (error: unknown) => void, onStep: StepObserver | undefined): RecordingJournal {
   let broken: { readonly error: unknown } | undefined;
+  /** Messages whose receipt is written but not yet in the log: already received, for a redelivery. */
+  const receiving = new Set<string>();
   const guarded = async <T>(write: () => Promise<T>): Promise<T> => {
     if (broken !== undefined) throw broken.error;
     try {
@@ -27,6 +30,13 @@ export function durableJournal(steps: DurableSteps, onFailure: (error: unknown) 
   };
   return {
     kind: 'durable',
+    received: (envelope) => {
+      receiving.add(envelope.id);
+      void guarded(() => steps.receive(envelope.id, encodeEnvelope(envelope)))
+        .catch(() => {})
+        .finally(() => receiving.delete(envelope.id));
+    },
+    unfinished: () => steps.unfinished().map(({ payload }) => decodeEnvelope(payload)),
     admit: (envelope, participant) =>
       guarded(async () => {
         const admission = await steps.begin(envelope.id, { participant, ...(onStep === undefined ? {} : { onStep }) });
@@ -36,7 +46,7 @@ export function durableJournal(steps: DurableSteps, onFailure: (error: unknown) 
     crashed: (messageId, error) => void guarded(() => steps.recordError(messageId, error)).catch(() => {}),
     lifecycle: (event) => void guarded(() => steps.recordLifecycle(event)).catch(() => {}),
     compensate: (cause) => guarded(() => steps.compensate(cause)),
-    hasReceived: (messageId) => steps.conversation.state.hasReceived(messageId),
+    hasReceived: (messageId) => receiving.has(messageId) || steps.conversation.state.hasReceived(messageId),
     get compensationStarted() {
       return steps.compensationStarted;
     },

@@ -48,17 +48,50 @@ describe('durable conversations across kill -9 (separate processes, SQLite)', ()
   });
   const out = (name: string) => join(directory, `${name}.json`);
 
-  it('killed before a step: the reopened state equals the state before the kill, and the message resumes at that step', { timeout: PROCESS_TEST_MS }, async () => {
+  it('killed before a step: the reopened state equals the state before the kill, and the reopen resumes the message at that step by itself', { timeout: PROCESS_TEST_MS }, async () => {
     const killed = await run('steps', db, out('killed'), { KILL_IN: 'charge' });
     expect(killed.signal, killed.stderr).toBe('SIGKILL');
-    const reopened = await run('inspect', db, out('reopened'));
-    expect(reopened.code, reopened.stderr).toBe(0);
-    // The inspecting process sent one more message, after reading the state.
-    expect(reopened.out!['state']).toEqual(killed.out!['before']);
     expect(killed.out!['before']).toMatchObject({ phase: 'active', log: [{ kind: 'sent' }] });
+    // Nobody sends o1 again: the reopened conversation runs it, reserve replayed, not run.
+    const reopened = await run('resume', db, out('reopened'), { EXPECT: '1' });
+    expect(reopened.code, reopened.stderr).toBe(0);
+    expect(reopened.out).toMatchObject({ opened: killed.out!['before'], replies: ['o1=v1: o1'], effects: ['o1:charge', 'o1:ship'], inFlight: 0 });
+    // Asked again later: answered from the log, nothing runs.
+    const again = await run('resume', db, out('again'), { ASK: 'o1' });
+    expect(again.out).toMatchObject({ asked: 'v1: o1', effects: [] });
+  });
 
-    const resumed = await run('steps', db, out('resumed'));
-    expect(resumed.out).toMatchObject({ reply: 'v1: o1', ran: ['charge', 'ship'] }); // reserve replayed, not run
+  it('killed while messages wait behind a turn: the reopen answers every message exactly once, without anyone sending them again', { timeout: PROCESS_TEST_MS }, async () => {
+    const killed = await run('queued', db, out('killed'), { PLAN: 'reserve,charge', KILL_IN: 'charge', KILL_MESSAGE: 'm1' });
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    const before = killed.out!['before'] as { log: { kind: string }[] };
+    expect(before.log.filter((entry) => entry.kind === 'sent')).toHaveLength(5);
+    const reopened = await run('resume', db, out('reopened'), { PLAN: 'reserve,charge', EXPECT: '5' });
+    expect(reopened.code, reopened.stderr).toBe(0);
+    const { opened, replies, effects, inFlight } = reopened.out as { opened: unknown; replies: string[]; effects: string[]; inFlight: number };
+    expect(opened).toEqual(killed.out!['before']);
+    // In arrival order, each once; m1 resumed after its recorded reserve (the killed run did that one).
+    expect(replies).toEqual(['m1', 'm2', 'm3', 'm4', 'm5'].map((id) => `${id}=v1: ${id}`));
+    expect(effects).toEqual(['m1:charge', ...['m2', 'm3', 'm4', 'm5'].flatMap((id) => [`${id}:reserve`, `${id}:charge`])]);
+    expect(inFlight).toBe(0);
+    // A third process finds nothing left to do, and a re-sent message is answered from the log.
+    const third = await run('resume', db, out('third'), { PLAN: 'reserve,charge', ASK: 'm3' });
+    expect(third.out).toMatchObject({ replies: [], asked: 'v1: m3', effects: [], inFlight: 0 });
+  });
+
+  it('killed while closing: reopened in completing it resumes the unfinished message, answers re-sent asks, and closes', { timeout: PROCESS_TEST_MS }, async () => {
+    const killed = await run('closing', db, out('killed'), { KILL_IN: 'charge', KILL_MESSAGE: 'm2' });
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    expect(killed.out!['before']).toMatchObject({ phase: 'completing' });
+    // The application re-asks both (m1 finished before the kill, m2 did not): before the fix, no ask in completing was ever answered.
+    const reopened = await run('reask', db, out('reopened'), { IDS: 'm1,m2' });
+    expect(reopened.code, reopened.stderr).toBe(0);
+    expect(reopened.out).toMatchObject({
+      opened: killed.out!['before'],
+      replies: ['v1: m1', 'v1: m2'],
+      effects: ['m2:charge', 'm2:ship'],
+      state: { phase: 'closed' },
+    });
   });
 
   it('killed inside a 2 s sleep (after 1 s): the restarted process finishes against the recorded deadline, not a new one', { timeout: PROCESS_TEST_MS }, async () => {

@@ -55,9 +55,10 @@ describe('durable conversation across a process restart', () => {
 
     const resumed = await runWorker(path, messages);
     expect(resumed.code, resumed.stderr).toBe(0);
-    // The log comes back with the reopened conversation (m1's reply from the first process), then
-    // m1, finished before the crash, is answered with its recorded reply (nothing runs) and m2 reuses its recorded outputs.
-    expect(JSON.parse(resumed.stdout)).toEqual({ replies: ['m1=1,1,1', 'm1=1,1,1', 'm2=1,1,1', 'm3=1,1,1'] });
+    // The log comes back with the reopened conversation (m1's reply from the first process); the reopen
+    // resumed m2 (reusing its recorded outputs) and m3, which waited behind it, before the re-sent m1
+    // is answered with its recorded reply (nothing runs); the re-sent m2 and m3 join their running turns.
+    expect(JSON.parse(resumed.stdout)).toEqual({ replies: ['m1=1,1,1', 'm2=1,1,1', 'm3=1,1,1', 'm1=1,1,1'] });
 
     const after = new SqliteStore(path);
     try {

@@ -9,7 +9,7 @@ const payload = fc.uint8Array({ maxLength: 16 });
 export const messageIdArb = fc.constantFrom('m1', 'm2', 'm3', 'm4');
 
 export const conversationEventArb: fc.Arbitrary<ConversationEvent> = fc.oneof(
-  fc.record({ kind: fc.constant('messageReceived' as const), messageId: messageIdArb, receivedAt: safeInt }),
+  fc.record({ kind: fc.constant('messageReceived' as const), messageId: messageIdArb, receivedAt: safeInt, payload }, { requiredKeys: ['kind', 'messageId', 'receivedAt'] }),
   fc.record({ kind: fc.constant('processingStarted' as const), messageId: messageIdArb }),
   fc.record({
     kind: fc.constant('stepCompleted' as const),
@@ -62,6 +62,7 @@ export const recordArb: fc.Arbitrary<DurableRecord> = fc.oneof(
           inProgress: fc.boolean(),
           finished: fc.boolean(),
           error: text,
+          payload,
           steps: fc.uniqueArray(fc.tuple(safeInt, payload), { selector: ([step]) => step, maxLength: 3 }).map((entries) => new Map(entries)),
         },
         { requiredKeys: ['messageId', 'received', 'inProgress', 'finished', 'steps'] },

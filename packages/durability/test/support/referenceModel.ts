@@ -14,6 +14,8 @@ export class ReferenceModel {
   readonly finished = new Set<string>();
   readonly errored = new Map<string, string>();
   readonly mentioned = new Set<string>();
+  /** The message a receipt carried, while it is unfinished. */
+  readonly payloads = new Map<string, Uint8Array>();
 
   static replay(events: readonly ConversationEvent[]): ReferenceModel {
     const model = new ReferenceModel();
@@ -28,6 +30,7 @@ export class ReferenceModel {
     switch (event.kind) {
       case 'messageReceived':
         this.received.add(event.messageId);
+        if (event.payload !== undefined && !this.payloads.has(event.messageId) && !this.finished.has(event.messageId)) this.payloads.set(event.messageId, event.payload);
         break;
       case 'processingStarted':
         this.inProgress.add(event.messageId);
@@ -42,6 +45,7 @@ export class ReferenceModel {
         break;
       case 'processingFinished':
         this.finished.add(event.messageId);
+        this.payloads.delete(event.messageId);
         this.inProgress.delete(event.messageId);
         this.#keepOnlyLastOutput(event.messageId);
         break;
@@ -78,6 +82,7 @@ export function describeModel(model: ReferenceModel, ids: Iterable<string>) {
     inProgress: model.inProgress.has(id),
     finished: model.finished.has(id),
     error: model.errored.get(id),
+    payload: model.received.has(id) ? model.payloads.get(id) : undefined,
     last: model.lastCompletedStep(id),
     decision: model.redeliveryDecision(id),
     steps: [...model.completed.values()]
@@ -96,6 +101,7 @@ export function describeState(state: ConversationState, ids: Iterable<string>) {
       inProgress: state.isInProgress(id),
       finished: state.isFullyProcessed(id),
       error: state.errorOf(id),
+      payload: [...state.unfinishedMessages()].find((m) => m.messageId === id)?.payload,
       last: state.lastCompletedStep(id),
       decision: state.redeliveryDecision(id),
       steps: [...steps.keys()].map((step) => [step, [...state.stepOutput(id, step)!]] as const).sort((a, b) => a[0] - b[0]),
