@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newMessageId } from '@liminal/durability';
 import { InvalidArgumentError } from '@liminal/store';
 import type { Actor } from 'xstate';
 import type { Conversation } from './Conversation.js';
@@ -61,7 +61,7 @@ export class ConversationHandle {
     if (this.runtime.actor.getSnapshot().context.mode === 'durable') assertJsonPayload(payload);
     if (phase === 'created') this.runtime.transition('activate');
     const envelope: Envelope = {
-      id: options?.messageId ?? randomUUID(),
+      id: options?.messageId ?? newMessageId(),
       sender: this.sender,
       message: message instanceof ConversationMessage ? message : this.runtime.span.message(message),
       inReplyTo: undefined,
@@ -97,7 +97,7 @@ export class ConversationHandle {
     } catch (error) {
       return Promise.reject(error);
     }
-    const messageId = normalized?.messageId ?? randomUUID();
+    const messageId = normalized?.messageId ?? newMessageId();
     // A second ask on the same id would take the first one's place, leaving it waiting forever.
     if (this.runtime.isAwaitingReply(messageId)) {
       return Promise.reject(new InvalidArgumentError('messageId', `an ask for ${JSON.stringify(messageId)} is already waiting for its reply`));

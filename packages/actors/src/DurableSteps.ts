@@ -428,7 +428,10 @@ export class DurableSteps {
           output = codec.decode(stepPayload(recorded, messageId, index));
           notify(observe, { kind: 'replayed', ...where });
         } else {
+          const started = this.#timers.now();
           output = await observedRun(run, where, observe);
+          // Journaled with the output, by the steps' clock (injected in tests), for `liminal show`.
+          const durationMs = Math.max(0, this.#timers.now() - started);
           const payload = codec.encode(output);
           await this.#serial(() =>
             this.conversation.recordStepCompleted(
@@ -436,8 +439,8 @@ export class DurableSteps {
               index,
               encodeStepRecord(
                 compensate === undefined
-                  ? { kind: 'step', name, payload }
-                  : { kind: 'compensable', payload, registration: { compensation: compensate, participant, step: name, order: this.conversation.expectedSeq } },
+                  ? { kind: 'step', name, payload, durationMs }
+                  : { kind: 'compensable', payload, durationMs, registration: { compensation: compensate, participant, step: name, order: this.conversation.expectedSeq } },
               ),
             ),
           );

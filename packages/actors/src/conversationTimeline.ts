@@ -21,6 +21,8 @@ export type TimelineEntry =
       /** The compensation this step registered, if any. */
       readonly compensation?: string;
       readonly output: RecordedValue;
+      /** How long the step ran (ms, by the steps' clock); absent for records written before durations were journaled. */
+      readonly durationMs?: number;
     }
   /** A durable timer (`steps.sleep` / `sleepUntil`): the step waits until `wakeAt` (epoch ms). */
   | { readonly kind: 'timer'; readonly seq: number; readonly messageId: string; readonly stepIndex: number; readonly name: string; readonly wakeAt: number }
@@ -136,7 +138,7 @@ function stepEntry(seq: number, messageId: string, stepIndex: number, output: Ui
   const record = decodeStepRecord(output);
   switch (record.kind) {
     case 'step':
-      return { kind: 'step', seq, messageId, stepIndex, name: record.name, output: recordedValue(record.payload) };
+      return { kind: 'step', seq, messageId, stepIndex, name: record.name, output: recordedValue(record.payload), ...durationOf(record) };
     case 'timer':
       return { kind: 'timer', seq, messageId, stepIndex, name: record.name, wakeAt: record.wakeAt };
     case 'compensable':
@@ -148,6 +150,7 @@ function stepEntry(seq: number, messageId: string, stepIndex: number, output: Ui
         name: record.registration.step,
         compensation: record.registration.compensation,
         output: recordedValue(record.payload),
+        ...durationOf(record),
       };
     case 'final': {
       const { reply, compensations } = record.final;
@@ -160,6 +163,10 @@ function stepEntry(seq: number, messageId: string, stepIndex: number, output: Ui
       };
     }
   }
+}
+
+function durationOf(record: { readonly durationMs?: number }): { durationMs?: number } {
+  return record.durationMs === undefined ? {} : { durationMs: record.durationMs };
 }
 
 /** The compensation run's steps: 0 is the plan, then per planned compensation `started` and its outcome. */

@@ -75,6 +75,7 @@ describe('ConversationHandle messaging', () => {
   it('a reply from a participant reaches receive, with the request trace context', async () => {
     const handle = await openConversation({ participants: [echo], onCrash: 'fail', mode: 'ephemeral' });
     const id = handle.send('hi');
+    expect(id).toMatch(/^[A-Za-z0-9_-]{21}$/); // newMessageId from @liminal/durability, the repo's one id scheme
     const reply = await handle.receive({ timeoutMs: 1000 });
     expect(reply.message.payload).toBe('echo:hi');
     expect(reply.inReplyTo).toBe(id);

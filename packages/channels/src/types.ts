@@ -35,7 +35,7 @@ export interface PublishOptions {
   readonly idempotencyKey?: string;
   /** The message this one was caused by; delivery waits until that one has been delivered. */
   readonly causationId?: string;
-  /** Chosen by the publisher so another message can name it as its cause before it is published; default a random UUID. */
+  /** Chosen by the publisher so another message can name it as its cause before it is published; default `newMessageId()`, or `messageIdFor(channel, idempotencyKey)` for an idempotent publish (@liminal/durability). */
   readonly messageId?: string;
   /** W3C traceparent of the publisher's span; the delivery carries a child of it. */
   readonly traceparent?: string;

@@ -1,4 +1,4 @@
-import { DurableChannel, partitionStreamFor } from '@liminal/durability';
+import { DurableChannel, messageIdFor, partitionStreamFor } from '@liminal/durability';
 import type { DurableStore } from '@liminal/store';
 import { availableStoreKinds } from '@liminal/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -41,6 +41,9 @@ describe.each(kinds.map((kind) => [kind.name, kind] as const))('durable channels
     expect(envelopes.map((e) => decodeDurableMessage(e.payload))).toEqual(
       results.map((r, n) => ({ messageId: r.messageId, message: { n } })),
     );
+    // One id per message: the log's envelope carries the id subscribers saw, in the repo's one id format.
+    expect(envelopes.map((e) => e.messageId)).toEqual(results.map((r) => r.messageId));
+    for (const { messageId } of results) expect(messageId).toMatch(/^[A-Za-z0-9_-]{21}$/);
     expect(envelopes[0]?.traceparent).toBe(seen[0]?.traceparent);
   });
 
@@ -53,6 +56,11 @@ describe.each(kinds.map((kind) => [kind.name, kind] as const))('durable channels
     const first = await channel.publish('charge', { idempotencyKey: 'pay-1' });
     const again = await channel.publish('charge', { idempotencyKey: 'pay-1' });
     expect(again).toEqual({ messageId: first.messageId, partition: first.partition, sequence: first.sequence, delivered: 0, held: false, duplicate: true });
+    // The id is derived from the key, as DurableChannel derives it: a retry from another process names the same message.
+    expect(first.messageId).toBe(messageIdFor('payments', 'pay-1'));
+    expect(first.messageId).toBe(new DurableChannel(store, 'payments', { partitions: 1 }).messageIdFor('pay-1'));
+    const [envelope] = await (await new DurableChannel(store, 'payments', { partitions: 1 }).consume('auditor', 0)).poll();
+    expect(envelope?.messageId).toBe(first.messageId);
     expect(seen).toEqual(['charge']);
     expect(await store.streamLength(partitionStreamFor('payments', 0))).toBe(1);
   });

@@ -25,6 +25,7 @@ async function api(path) {
 function duration(ms) {
   if (ms === undefined) return '—';
   if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60000) return `${(Math.floor(ms / 100) / 10).toFixed(1)}s`;
   let rest = Math.floor(ms / 1000);
   const parts = [];
   for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]]) {
@@ -65,12 +66,11 @@ async function conversations(params) {
     h('td', {}, row.version ?? '—'),
     h('td', {}, duration(row.ageMs)),
     h('td', {}, row.idleMs === undefined ? '—' : `${duration(row.idleMs)} ago`),
-    h('td', { class: 'num' }, row.messages),
     h('td', { class: 'num' }, row.steps),
     h('td', {}, row.failure ?? '—')));
   const more = page.next === undefined ? [] : [h('p', { class: 'more' }, h('a', { 'data-testid': 'more', href: `#/conversations?${withParam(params, 'after', page.next)}` }, 'next page →'))];
   view.replaceChildren(h('h1', {}, 'Conversations'), form,
-    rows.length === 0 ? h('p', { 'data-testid': 'empty' }, 'no conversations match') : table('conversations', ['id', 'phase', 'version', 'age', 'last activity', 'messages', 'steps', 'failure'], rows),
+    rows.length === 0 ? h('p', { 'data-testid': 'empty' }, 'no conversations match') : table('conversations', ['id', 'phase', 'version', 'age', 'last activity', 'steps', 'failure'], rows),
     ...more);
 }
 
@@ -106,7 +106,8 @@ async function conversation(id) {
     const [record, detail] = describe(e);
     return h('tr', { 'data-testid': 'timeline-row', 'data-kind': e.kind },
       h('td', { class: 'num' }, e.seq), h('td', {}, time(e.receivedAt ?? e.at ?? e.createdAt ?? e.exitedAt) === '—' ? '' : time(e.receivedAt ?? e.at ?? e.createdAt ?? e.exitedAt)),
-      h('td', { class: 'mono' }, e.messageId ?? (e.kind.startsWith('compensation') ? 'compensation run' : 'conversation')), h('td', {}, record), h('td', {}, h('code', {}, detail)));
+      h('td', { class: 'mono' }, e.messageId ?? (e.kind.startsWith('compensation') ? 'compensation run' : 'conversation')), h('td', {}, record),
+      h('td', { class: 'num', 'data-testid': 'step-took' }, e.kind === 'step' && e.durationMs !== undefined ? duration(e.durationMs) : ''), h('td', {}, h('code', {}, detail)));
   });
   view.replaceChildren(
     h('h1', { 'data-testid': 'conversation-id' }, c.id),
@@ -115,7 +116,7 @@ async function conversation(id) {
       `created ${time(c.createdAt)} (age ${duration(c.ageMs)}), last activity ${time(c.lastActivityAt)}`, h('br'),
       `${c.messages} messages, ${c.steps} steps, ${c.compensations} compensations, ${c.journalLength} journal records`,
       ...c.pendingTimers.map((t) => [h('br'), `timer pending: ${t.name} (message ${t.messageId}) wakes at ${time(t.wakeAt)}`])),
-    table('timeline', ['seq', 'time', 'message', 'record', 'detail'], rows));
+    table('timeline', ['seq', 'time', 'message', 'record', 'took', 'detail'], rows));
 }
 
 function channelsTable(rows) {

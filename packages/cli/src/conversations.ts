@@ -1,24 +1,21 @@
-import { isConversationRecord, readConversationTimeline, type ConversationTimeline, type TimelineSummary } from '@liminal/actors';
+import { readConversationTimeline, type ConversationTimeline, type TimelineSummary } from '@liminal/actors';
+import { CONVERSATION_PHASES, listConversations as listIndexed, type ConversationPhase, type ConversationSummary } from '@liminal/durability';
 import type { DurableStore } from '@liminal/store';
-import { NotFoundError } from './errors.js';
+import { NotFoundError, UsageError } from './errors.js';
 
-/** One line of `liminal conversations`. */
+/** One line of `liminal conversations`, read from the conversation index (never from a journal). */
 export interface ConversationRow {
   readonly id: string;
-  readonly phase: TimelineSummary['phase'];
-  /** `recorded`: the journal's own phase; `derived`: a journal without lifecycle events (see `readConversationTimeline`). */
-  readonly phaseSource: TimelineSummary['phaseSource'];
+  readonly phase: ConversationPhase;
   readonly version?: string;
-  /** A message is received or started and not finished. */
+  /** A received message has not finished. */
   readonly inFlight: boolean;
   readonly failure?: string;
   readonly createdAt?: number;
-  readonly lastActivityAt?: number;
+  readonly lastActivityAt: number;
   readonly ageMs?: number;
-  readonly idleMs?: number;
-  readonly messages: number;
+  readonly idleMs: number;
   readonly steps: number;
-  readonly compensations: number;
 }
 
 export interface ConversationFilter {
@@ -36,17 +33,25 @@ export interface ConversationPage {
   readonly rows: readonly ConversationRow[];
   /** Pass as `--after` for the next page; absent on the last page. */
   readonly next?: string;
-  /** Journals looked at for this page. */
+  /** Index entries looked at for this page. */
   readonly scanned: number;
 }
 
-const LIST_PAGE = 500;
+/** Index entries read per round when a filter (`--stuck`) drops some. */
+const SCAN_PAGE = 1000;
+/** Where a conversation can be in flight: `--stuck` without `--phase` scans only these phases' index entries. */
+const LIVE_PHASES: readonly ConversationPhase[] = ['created', 'active', 'completing'];
 
 /**
  * A page of durable conversations matching `filter`, in id order after
- * `after`. Conversations are found by listing stream names and keeping those
- * whose first record is a conversation event; each is summarised from its
- * journal (see `readConversationTimeline`).
+ * `after`, from the conversation index that `openConversation` keeps in the
+ * same commit as each journal write (`listConversations` of
+ * @liminal/durability): a few index reads per conversation listed, so a page
+ * costs the same in a store of 100 or 100,000 conversations. `--phase` /
+ * `--failed` list one phase's entries; `--stuck` keeps in-flight ones idle
+ * longer than asked, scanning only phases a conversation can be in flight in.
+ * Conversations written without the index (by `DurableSteps` alone) are not
+ * listed; `show` reads any journal.
  */
 export async function listConversations(
   store: DurableStore,
@@ -54,30 +59,98 @@ export async function listConversations(
   page: { readonly limit: number; readonly after?: string },
   nowMs: number,
 ): Promise<ConversationPage> {
+  const phases = phasesOf(filter);
   const rows: ConversationRow[] = [];
-  const prefix = filter.prefix ?? '';
-  let after = page.after;
+  let cursor = page.after;
   let scanned = 0;
   for (;;) {
-    const names = await store.listStreams(prefix, after === undefined ? { limit: LIST_PAGE } : { after, limit: LIST_PAGE });
-    for (const id of names) {
-      after = id;
-      if (id.endsWith(':snapshot')) continue;
-      const [first] = await store.readFrom(id, 0, 1);
-      if (first === undefined || !isConversationRecord(first.payload)) continue;
-      const timeline = await readConversationTimeline(store, id);
+    // Without a filter a page needs exactly what is missing; a filter may drop entries, so read larger rounds.
+    const limit = filter.stuckMs === undefined ? page.limit - rows.length : SCAN_PAGE;
+    const round = await mergedRound(store, phases, { ...(cursor === undefined ? {} : { after: cursor }), limit, ...(filter.prefix === undefined ? {} : { prefix: filter.prefix }) });
+    for (const summary of round.conversations) {
       scanned += 1;
-      if (timeline === undefined) continue;
-      const row = conversationRow(timeline, nowMs);
-      if (matches(row, filter, nowMs)) rows.push(row);
-      if (rows.length === page.limit) return { rows, next: id, scanned };
+      const row = conversationRow(summary, nowMs);
+      if (matches(row, filter)) rows.push(row);
+      if (rows.length === page.limit) return { rows, next: summary.id, scanned };
     }
-    if (names.length < LIST_PAGE) return { rows, scanned };
+    if (round.next === undefined) return { rows, scanned };
+    cursor = round.next;
   }
 }
 
-/** `liminal show <id>`: the summary line and every journal record. */
-export interface ConversationDetail extends ConversationRow {
+/** The phases to list: one (`--phase`, `--failed`), every one (`undefined`), or the live ones for `--stuck`. */
+function phasesOf(filter: ConversationFilter): readonly (ConversationPhase | undefined)[] {
+  if (filter.phase !== undefined && !(CONVERSATION_PHASES as readonly string[]).includes(filter.phase)) {
+    throw new UsageError(`unknown phase ${JSON.stringify(filter.phase)}: expected one of ${CONVERSATION_PHASES.join(', ')}`);
+  }
+  const phase = filter.phase as ConversationPhase | undefined;
+  if (filter.failed === true && phase !== undefined && phase !== 'failed') throw new UsageError(`--failed lists phase failed; it cannot be combined with --phase ${phase}`);
+  if (filter.failed === true) return ['failed'];
+  if (phase !== undefined) return [phase];
+  return filter.stuckMs === undefined ? [undefined] : LIVE_PHASES;
+}
+
+/**
+ * One round over several phases' index entries, merged in id order. Each
+ * phase lists in id order, so everything up to the smallest last id of a
+ * full phase page is complete; the round ends there and continues after it.
+ */
+async function mergedRound(
+  store: DurableStore,
+  phases: readonly (ConversationPhase | undefined)[],
+  options: { readonly after?: string; readonly limit: number; readonly prefix?: string },
+): Promise<{ conversations: readonly ConversationSummary[]; next?: string }> {
+  const pages = await Promise.all(phases.map((phase) => listIndexed(store, { ...options, ...(phase === undefined ? {} : { phase }) })));
+  if (pages.length === 1) return pages[0]!;
+  const bounds = pages.flatMap((p) => (p.next === undefined ? [] : [p.next])).sort(byId);
+  const bound = bounds[0];
+  const conversations = pages
+    .flatMap((p) => p.conversations)
+    .filter((c) => bound === undefined || byId(c.id, bound) <= 0)
+    .sort((a, b) => byId(a.id, b.id));
+  return { conversations, ...(bound === undefined ? {} : { next: bound }) };
+}
+
+function byId(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function conversationRow(summary: ConversationSummary, nowMs: number): ConversationRow {
+  const failure = summary.failure === undefined ? undefined : [summary.failure.reason, summary.failure.cause].filter(Boolean).join(': ');
+  return {
+    id: summary.id,
+    phase: summary.phase,
+    ...(summary.version === undefined ? {} : { version: summary.version }),
+    inFlight: summary.inFlight,
+    ...(failure === undefined ? {} : { failure }),
+    ...(summary.createdAt === undefined ? {} : { createdAt: summary.createdAt, ageMs: Math.max(0, nowMs - summary.createdAt) }),
+    lastActivityAt: summary.lastActivityAt,
+    idleMs: Math.max(0, nowMs - summary.lastActivityAt),
+    steps: summary.stepCount,
+  };
+}
+
+function matches(row: ConversationRow, filter: ConversationFilter): boolean {
+  if (filter.stuckMs !== undefined && (!row.inFlight || row.idleMs <= filter.stuckMs)) return false;
+  return true;
+}
+
+/** `liminal show <id>`: the journal's own summary and every record, read from the journal. */
+export interface ConversationDetail {
+  readonly id: string;
+  readonly phase: TimelineSummary['phase'];
+  /** `recorded`: the journal's own phase; `derived`: a journal without lifecycle events (see `readConversationTimeline`). */
+  readonly phaseSource: TimelineSummary['phaseSource'];
+  readonly version?: string;
+  readonly inFlight: boolean;
+  readonly failure?: string;
+  readonly createdAt?: number;
+  readonly lastActivityAt?: number;
+  readonly ageMs?: number;
+  readonly idleMs?: number;
+  readonly messages: number;
+  readonly steps: number;
+  readonly compensations: number;
   readonly journalLength: number;
   readonly pendingTimers: TimelineSummary['pendingTimers'];
   readonly timeline: ConversationTimeline['entries'];
@@ -86,10 +159,7 @@ export interface ConversationDetail extends ConversationRow {
 export async function showConversation(store: DurableStore, id: string, nowMs: number): Promise<ConversationDetail> {
   const timeline = await readConversationTimeline(store, id);
   if (timeline === undefined) throw new NotFoundError('conversation', id);
-  return { ...conversationRow(timeline, nowMs), journalLength: timeline.length, pendingTimers: timeline.summary.pendingTimers, timeline: timeline.entries };
-}
-
-function conversationRow({ id, summary }: ConversationTimeline, nowMs: number): ConversationRow {
+  const { summary } = timeline;
   return {
     id,
     phase: summary.phase,
@@ -102,15 +172,8 @@ function conversationRow({ id, summary }: ConversationTimeline, nowMs: number): 
     messages: summary.messages,
     steps: summary.steps,
     compensations: summary.compensations,
+    journalLength: timeline.length,
+    pendingTimers: summary.pendingTimers,
+    timeline: timeline.entries,
   };
-}
-
-function matches(row: ConversationRow, filter: ConversationFilter, nowMs: number): boolean {
-  if (filter.phase !== undefined && row.phase !== filter.phase) return false;
-  if (filter.failed === true && row.phase !== 'failed') return false;
-  if (filter.stuckMs !== undefined) {
-    if (!row.inFlight || row.lastActivityAt === undefined) return false;
-    if (nowMs - row.lastActivityAt <= filter.stuckMs) return false;
-  }
-  return true;
 }

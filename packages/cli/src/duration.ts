@@ -21,6 +21,8 @@ export function parseDuration(text: string, option = 'duration'): number {
 /** `3d 4h`, `5m 12s`, `820ms`: the two largest units, for tables. */
 export function formatDuration(ms: number): string {
   if (ms < 1_000) return `${Math.max(0, Math.round(ms))}ms`;
+  // Under a minute the tenths still say something (a step of 2.5s is not one of 2s).
+  if (ms < 60_000) return `${(Math.floor(ms / 100) / 10).toFixed(1)}s`;
   const parts: string[] = [];
   let rest = Math.floor(ms / 1_000);
   for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60], ['s', 1]] as const) {

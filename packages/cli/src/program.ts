@@ -85,8 +85,8 @@ export function program(out: Output, startConsole: ConsoleStarter, env: NodeJS.P
       }),
     );
 
-  command('conversations', 'list durable conversations with phase, age, last activity and step count')
-    .option('--phase <phase>', 'only this phase (inFlight, failed, idle)')
+  command('conversations', 'list durable conversations from the conversation index: phase, version, age, last activity, step count')
+    .option('--phase <phase>', 'only this phase (created, active, completing, closed, failed)')
     .option('--stuck <duration>', 'only conversations in flight with no activity for longer than this (e.g. 5m, 1h)')
     .option('--failed', 'only failed conversations', false)
     .option('--prefix <text>', 'only ids starting with this')

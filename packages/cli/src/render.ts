@@ -82,13 +82,13 @@ export function renderClaims(view: ClaimsView, inFlight: boolean): string {
 export function renderConversations(page: ConversationPage): string {
   const lines: string[] = [];
   if (page.rows.length === 0) lines.push('no conversations match');
-  else lines.push(table(['id', 'phase', 'version', 'age', 'last activity', 'messages', 'steps', 'failure'], page.rows.map(conversationCells)));
+  else lines.push(table(['id', 'phase', 'version', 'age', 'last activity', 'steps', 'failure'], page.rows.map(conversationCells)));
   if (page.next !== undefined) lines.push(`more: --after ${quote(page.next)}`);
   return lines.join('\n');
 }
 
 function conversationCells(row: ConversationRow): (string | number)[] {
-  return [row.id, phaseOf(row), row.version ?? dash, ago(row.ageMs), row.idleMs === undefined ? dash : `${formatDuration(row.idleMs)} ago`, row.messages, row.steps, row.failure ?? dash];
+  return [row.id, phaseOf(row), row.version ?? dash, ago(row.ageMs), `${formatDuration(row.idleMs)} ago`, row.steps, row.failure ?? dash];
 }
 
 export function renderConversation(detail: ConversationDetail): string {
@@ -99,18 +99,26 @@ export function renderConversation(detail: ConversationDetail): string {
     `${detail.messages} messages, ${detail.steps} steps, ${detail.compensations} compensations, ${detail.journalLength} journal records`,
     ...detail.pendingTimers.map((timer) => `timer pending: ${timer.name} (message ${timer.messageId}) wakes at ${new Date(timer.wakeAt).toISOString()}`),
   ];
-  const rows = detail.timeline.map((entry) => [entry.seq, timeOf(entry), messageOf(entry), ...describe(entry)]);
-  return [...header, table(['seq', 'time', 'message', 'record', 'detail'], rows)].join('\n');
+  const rows = detail.timeline.map((entry) => {
+    const [record, about] = describe(entry);
+    return [entry.seq, timeOf(entry), messageOf(entry), record, tookOf(entry), about];
+  });
+  return [...header, table(['seq', 'time', 'message', 'record', 'took', 'detail'], rows)].join('\n');
 }
 
 /** `active, in flight`; a phase the journal did not record is marked `(derived)`. */
-function phaseOf(row: ConversationRow): string {
-  return `${row.phase}${row.inFlight ? ', in flight' : ''}${row.phaseSource === 'derived' ? ' (derived)' : ''}`;
+function phaseOf(row: ConversationRow | ConversationDetail): string {
+  return `${row.phase}${row.inFlight ? ', in flight' : ''}${'phaseSource' in row && row.phaseSource === 'derived' ? ' (derived)' : ''}`;
 }
 
 function timeOf(entry: TimelineEntry): string {
   const at = entry.kind === 'received' ? entry.receivedAt : entry.kind === 'phase' ? entry.at : entry.kind === 'created' ? entry.createdAt : entry.kind === 'participantExited' ? entry.exitedAt : undefined;
   return at === undefined ? '' : new Date(at).toISOString();
+}
+
+/** How long a step ran, as journaled (empty for other records and for steps journaled before durations were). */
+function tookOf(entry: TimelineEntry): string {
+  return entry.kind === 'step' && entry.durationMs !== undefined ? formatDuration(entry.durationMs) : '';
 }
 
 function messageOf(entry: TimelineEntry): string {

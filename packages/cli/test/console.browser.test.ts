@@ -75,6 +75,10 @@ describe('liminal console in headless chromium', () => {
     expect(await page.getByTestId('conversation-phase').getAttribute('data-phase')).toBe('failed');
     expect(await page.locator('[data-testid="timeline-row"][data-kind="compensationPlan"]').count()).toBe(1);
     expect(await page.locator('[data-testid="timeline-row"][data-kind="error"]').count()).toBeGreaterThan(0);
+    // Every step row shows the duration its step journaled.
+    const took = await page.locator('[data-testid="timeline-row"][data-kind="step"] [data-testid="step-took"]').allTextContents();
+    expect(took.length).toBeGreaterThan(0);
+    for (const text of took) expect(text).toMatch(/^(\d+ms|\d+\.\ds|\d+[dhms]( \d+[dhms])?)$/);
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, 'console-timeline.png'), fullPage: true });
   }, 60_000);

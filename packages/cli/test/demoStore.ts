@@ -1,5 +1,5 @@
 import { DurableSteps } from '@liminal/actors';
-import { DedupCache } from '@liminal/durability';
+import { DedupCache, DurableConversation } from '@liminal/durability';
 import { openStore } from '@liminal/store';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelRow, ConversationDetail, ConversationPage, GroupsView, LagView } from '../src/index.js';
@@ -27,14 +27,19 @@ export function describeDemoStore(kind: string, storeUrl: () => Promise<string |
       // A conversation stuck on purpose: started at t0, a step recorded, never finished.
       const store = await openStore(url);
       try {
-        const stuck = await DurableSteps.open(store, 'ops:stuck-1');
+        // Indexed like every conversation openConversation writes (the index is what `conversations` lists), at t0.
+        // Its steps' clock (what step durations are measured by) moves only when a step says so.
+        let stepClock = t0;
+        const timers = { now: () => stepClock, setTimeout: (callback: () => void) => setTimeout(callback, 0) };
+        const indexed = async (id: string, now: number) => DurableSteps.over(await DurableConversation.recover(store, id, { index: true, now: () => now }), { timers });
+        const stuck = await indexed('ops:stuck-1', t0);
         const admission = await stuck.begin('m1', { receivedAt: t0 });
         if (admission.kind !== 'run') throw new Error('a new message must run');
-        await admission.steps.step('reserve', () => ({ reserved: 'sku-1' }));
+        await admission.steps.step('reserve', () => ((stepClock += 1_500), { reserved: 'sku-1' }));
         const raw = { encode: (bytes: Uint8Array) => bytes, decode: (bytes: Uint8Array) => bytes };
         await admission.steps.step('blob', () => Uint8Array.of(0xde, 0xad, 0xbe, 0xef), { codec: raw });
         // One that is busy but recent: in flight, not stuck.
-        const recent = await DurableSteps.open(store, 'ops:recent-1');
+        const recent = await indexed('ops:recent-1', t0 + 9 * 60_000);
         await recent.begin('m1', { receivedAt: t0 + 9 * 60_000 });
         // A claim whose worker died: its one-minute lease ends at t0 + 60 s.
         const claimed = await new DedupCache(store, 'ops:jobs').claimOrGet('job-17', t0, { owner: 'worker-7', leaseMs: 60_000 });
@@ -91,7 +96,7 @@ export function describeDemoStore(kind: string, storeUrl: () => Promise<string |
       expect(failed).toHaveLength(demo.compensated);
       // The conversations journal their phase: a fulfilled order's conversation was closed, a compensated one failed.
       expect(all.rows.filter((row) => row.phase === 'closed' && !row.inFlight)).toHaveLength(demo.fulfilled);
-      expect(all.rows.every((row) => row.phaseSource === 'recorded' && row.version !== undefined)).toBe(true);
+      expect(all.rows.every((row) => row.version !== undefined && row.createdAt !== undefined)).toBe(true);
       expect(failed.every((row) => row.failure === 'compensated')).toBe(true);
       const onlyFailed = await liminalJson<ConversationPage>(['conversations', '--failed', '--prefix', demoRun1.orderPrefix, '--limit', '1000', '--store', url!]);
       expect(onlyFailed.rows.map((row) => row.id)).toEqual(failed.map((row) => row.id));
@@ -157,9 +162,12 @@ export function describeDemoStore(kind: string, storeUrl: () => Promise<string |
         { kind: 'json', value: { reserved: 'sku-1' } },
         { kind: 'bytes', hex: 'deadbeef' },
       ]);
+      // Each step's journaled duration, by the clock its steps ran on.
+      expect(steps.map((step) => step.kind === 'step' && step.durationMs)).toEqual([1_500, 0]);
       const human = await liminal(['show', 'ops:stuck-1', '--store', url!]);
       expect(human.stdout).toContain('{"reserved":"sku-1"}');
       expect(human.stdout).toContain('0xdeadbeef');
+      expect(human.stdout).toMatch(/step reserve\s*│\s*1\.5s/);
     });
 
     it('claims lists the demo effect keys, all completed, and none in flight', async (context) => {

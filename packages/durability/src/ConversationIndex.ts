@@ -29,6 +29,8 @@ export interface ListConversationsOptions {
   readonly after?: string;
   /** Page size, 1..1000 (default 100). */
   readonly limit?: number;
+  /** Only conversations whose id starts with this. */
+  readonly prefix?: string;
 }
 
 export interface ConversationPage {
@@ -158,9 +160,12 @@ export async function listConversations(store: DurableStore, options: ListConver
   if (options.phase !== undefined && !CONVERSATION_PHASES.includes(options.phase)) {
     throw new InvalidArgumentError('phase', `unknown phase ${JSON.stringify(options.phase)}`);
   }
+  if (options.prefix !== undefined && typeof options.prefix !== 'string') throw new InvalidArgumentError('prefix', 'expected a string');
   const prefix = options.phase === undefined ? storeKeyPrefix('conversation') : storeKeyPrefix('conversationPhase', options.phase);
   const nameOf = (id: string) => (options.phase === undefined ? summaryStream(id) : phaseStream(options.phase, id));
-  const names = await store.listStreams(prefix, { ...(options.after === undefined ? {} : { after: nameOf(options.after) }), limit });
+  // Escaping maps each character on its own, so the escaped id prefix selects exactly the ids with that prefix.
+  const idPrefix = options.prefix === undefined || options.prefix === '' ? '' : storeKey(options.prefix);
+  const names = await store.listStreams(prefix + idPrefix, { ...(options.after === undefined ? {} : { after: nameOf(options.after) }), limit });
   const ids = names.map((name) => parseStoreKeyPart(name.slice(prefix.length)));
   const summaries = await Promise.all(ids.map((id) => readConversationSummary(store, id)));
   const conversations = summaries.filter((summary): summary is ConversationSummary => summary !== undefined);

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   assertName,
   assertNonNegativeSafeInteger,
@@ -18,6 +17,7 @@ import { GroupMember } from './GroupMember.js';
 import { PartitionPublisher } from './internal/PartitionPublisher.js';
 import { StreamLengths } from './internal/StreamLengths.js';
 import type { JoinOptions } from './JoinOptions.js';
+import { messageIdFor, newMessageId } from './messageId.js';
 import { partitionFor } from './partitionFor.js';
 import { storeKey } from './storeKey.js';
 import { TraceContext } from './TraceContext.js';
@@ -32,6 +32,12 @@ export interface PublishOptions {
   readonly key: string;
   /** Publishing again with this key returns the first publish's result and appends nothing. */
   readonly idempotencyKey?: string;
+  /**
+   * The id to store the message under, for a publisher that must know it
+   * before publishing (ephemeral-style channels over this one); default
+   * `newMessageId()`. Not with `idempotencyKey`, whose message id is derived from it.
+   */
+  readonly messageId?: string;
   readonly causationId?: string;
   /** W3C `traceparent` header value. */
   readonly traceparent?: string;
@@ -111,8 +117,7 @@ export class DurableChannel {
 
   /** The message id a publish with `idempotencyKey` gets: the same in every process, every time. */
   messageIdFor(idempotencyKey: string): string {
-    assertName('idempotencyKey', idempotencyKey);
-    return createHash('sha256').update(storeKey(this.name, idempotencyKey)).digest('base64url').slice(0, 21);
+    return messageIdFor(this.name, idempotencyKey);
   }
 
   /**
@@ -125,16 +130,20 @@ export class DurableChannel {
    */
   async publish(payload: Uint8Array, options: PublishOptions): Promise<PublishResult> {
     assertPayload('payload', payload);
-    const { key, idempotencyKey, causationId, traceparent, nowMs = Date.now() } = options ?? ({} as PublishOptions);
+    const { key, idempotencyKey, messageId, causationId, traceparent, nowMs = Date.now() } = options ?? ({} as PublishOptions);
     const partition = this.partitionFor(key);
     if (idempotencyKey !== undefined) assertName('idempotencyKey', idempotencyKey);
+    if (messageId !== undefined) {
+      assertName('messageId', messageId);
+      if (idempotencyKey !== undefined) throw new InvalidArgumentError('messageId', 'an idempotent publish takes the id derived from its idempotencyKey');
+    }
     if (causationId !== undefined && typeof causationId !== 'string') throw new InvalidArgumentError('causationId', 'expected a string');
     // Parsed with the one traceparent parser: a header that channels or conversations would later refuse is refused here, before it is stored.
     if (traceparent !== undefined) TraceContext.parse(traceparent);
     assertNonNegativeSafeInteger('nowMs', nowMs);
     const message: ChannelMessage = {
       kind: 'channelMessage',
-      messageId: idempotencyKey === undefined ? nanoid() : this.messageIdFor(idempotencyKey),
+      messageId: idempotencyKey === undefined ? (messageId ?? newMessageId()) : this.messageIdFor(idempotencyKey),
       key,
       ...(causationId === undefined ? {} : { causationId }),
       ...(traceparent === undefined ? {} : { traceparent }),

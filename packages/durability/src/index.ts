@@ -63,6 +63,7 @@ export type { GroupInfo } from './groupInspection.js';
 export type { GroupRunOptions, LeaseLostListener, PartitionsListener } from './GroupMember.js';
 export { DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS, DEFAULT_POLL_MS } from './JoinOptions.js';
 export type { JoinOptions } from './JoinOptions.js';
+export { messageIdFor, newMessageId } from './messageId.js';
 export { monotonicClock } from './MonotonicClock.js';
 export type { MonotonicClock } from './MonotonicClock.js';
 export type { DedupCollisionReason } from './errors.js';

@@ -1,7 +1,7 @@
 import { ConfigError, DecodeError, InvalidArgumentError, StoreUnavailableError, type CommitResult, type StoredEntry, type WriteOp } from '@liminal/store';
 import { ForwardingStore } from '@liminal/testkit';
 import { describe, expect, it } from 'vitest';
-import { codec, cursorKeyFor, DedupSweeper, DurableChannel, InvalidTraceparentError, keyHash, partitionStreamFor } from '../src/index.js';
+import { codec, cursorKeyFor, DedupSweeper, DurableChannel, InvalidTraceparentError, keyHash, messageIdFor, newMessageId, partitionStreamFor } from '../src/index.js';
 import { bytes, readAll, storeKinds, text, useStore } from './support/stores.js';
 
 const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
@@ -47,7 +47,20 @@ describe.each(storeKinds)('DurableChannel on $name', (kind) => {
     expect(first.partition).toBe(expected);
     expect(second).toMatchObject({ partition: expected, sequence: first.sequence + 1 });
     expect(first.messageId).not.toBe(second.messageId);
-    for (const { messageId } of [first, second]) expect(messageId).toMatch(/^[A-Za-z0-9_-]{21}$/); // nanoid
+    for (const { messageId } of [first, second]) expect(messageId).toMatch(/^[A-Za-z0-9_-]{21}$/); // newMessageId
+  });
+
+  it('stores a message under the id its publisher chose, and refuses one chosen for an idempotent publish', async () => {
+    const store = await open();
+    const channel = new DurableChannel(store, 'orders', { partitions: 1 });
+    const chosen = newMessageId();
+    expect(await channel.publish(bytes('x'), { key: 'k', messageId: chosen })).toMatchObject({ messageId: chosen, sequence: 0 });
+    await expect(channel.publish(bytes('y'), { key: 'k', messageId: 'other', idempotencyKey: 'once' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(channel.publish(bytes('y'), { key: 'k', messageId: '' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    const [envelope, ...rest] = await (await channel.consume('billing', 0)).poll(10);
+    expect(rest).toEqual([]);
+    expect(envelope).toMatchObject({ messageId: chosen, payload: bytes('x') });
+    expect(messageIdFor('orders', 'once')).toBe(channel.messageIdFor('once'));
   });
 
   it('delivers envelopes with causal metadata from offset 0 for a new consumer', async () => {

@@ -14,13 +14,16 @@ import { DecodeError } from '@liminal/store';
  * Every step record carries the step's name (a compensable one in its
  * registration), which a replay compares with the name the handler asks
  * for at that position: identity by name, not by position alone. A timer is a
- * step whose payload is its wake-up time. Any other first byte (including
+ * step whose payload is its wake-up time. A step run by this version also
+ * carries how long it ran (`durationMs`, by the steps' clock: tags 0x14 and
+ * 0x15 put it as a float64 right after the tag of 0x10 / 0x11); records
+ * without it (earlier versions) still read. Any other first byte (including
  * 0x00-0x02, the unnamed records of earlier versions) is a DecodeError.
  */
 export type StepRecord =
-  | { readonly kind: 'step'; readonly name: string; readonly payload: Uint8Array }
+  | { readonly kind: 'step'; readonly name: string; readonly payload: Uint8Array; readonly durationMs?: number }
   | { readonly kind: 'timer'; readonly name: string; readonly wakeAt: number }
-  | { readonly kind: 'compensable'; readonly registration: RecordedRegistration; readonly payload: Uint8Array }
+  | { readonly kind: 'compensable'; readonly registration: RecordedRegistration; readonly payload: Uint8Array; readonly durationMs?: number }
   | { readonly kind: 'final'; readonly final: FinalRecord };
 
 export interface FinalRecord {
@@ -43,7 +46,7 @@ export interface RecordedRegistration {
   readonly order: number;
 }
 
-const tags = { step: 0x10, compensable: 0x11, final: 0x12, timer: 0x13 } as const;
+const tags = { step: 0x10, compensable: 0x11, final: 0x12, timer: 0x13, timedStep: 0x14, timedCompensable: 0x15 } as const;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -63,18 +66,35 @@ export function recordedName(record: StepRecord): string | undefined {
 export function encodeStepRecord(record: StepRecord): Uint8Array {
   switch (record.kind) {
     case 'step':
-      return concat([Uint8Array.of(tags.step), lengthPrefixed(encoder.encode(record.name)), record.payload]);
+      return concat([...tagged(tags.step, tags.timedStep, record.durationMs), lengthPrefixed(encoder.encode(record.name)), record.payload]);
     case 'timer':
       return concat([Uint8Array.of(tags.timer), lengthPrefixed(encoder.encode(record.name)), encoder.encode(String(record.wakeAt))]);
     case 'final':
       return concat([Uint8Array.of(tags.final), encoder.encode(JSON.stringify(record.final))]);
     case 'compensable':
-      return concat([Uint8Array.of(tags.compensable), lengthPrefixed(encoder.encode(JSON.stringify(record.registration))), record.payload]);
+      return concat([...tagged(tags.compensable, tags.timedCompensable, record.durationMs), lengthPrefixed(encoder.encode(JSON.stringify(record.registration))), record.payload]);
   }
+}
+
+/** The tag, or the timed tag followed by the duration. */
+function tagged(plain: number, timed: number, durationMs: number | undefined): Uint8Array[] {
+  if (durationMs === undefined) return [Uint8Array.of(plain)];
+  const duration = new Uint8Array(8);
+  new DataView(duration.buffer).setFloat64(0, durationMs);
+  return [Uint8Array.of(timed), duration];
 }
 
 export function decodeStepRecord(bytes: Uint8Array): StepRecord {
   const tag = bytes[0];
+  if (tag === tags.timedStep || tag === tags.timedCompensable) {
+    if (bytes.length < 9) throw new DecodeError('timed step record is truncated');
+    const durationMs = new DataView(bytes.buffer, bytes.byteOffset + 1, 8).getFloat64(0);
+    if (!Number.isFinite(durationMs) || durationMs < 0) throw new DecodeError('timed step record has no valid duration');
+    // The rest is the untimed record: its tag, then the same layout.
+    const rest = bytes.slice(8);
+    rest[0] = tag === tags.timedStep ? tags.step : tags.compensable;
+    return { ...decodeStepRecord(rest), durationMs } as StepRecord;
+  }
   switch (tag) {
     case tags.final:
       return { kind: 'final', final: decodeFinal(bytes.subarray(1)) };

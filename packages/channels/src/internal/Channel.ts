@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { ConfigError, InvalidArgumentError, type LiminalError, assertName, assertNonNegativeSafeInteger, assertPositiveSafeInteger } from '@liminal/store';
-import { createSupervisor, SupervisorEscalationError } from '@liminal/durability';
+import { createSupervisor, messageIdFor, newMessageId, SupervisorEscalationError } from '@liminal/durability';
 import { type Actor, type AnyActorRef, createActor } from 'xstate';
 import type { ChannelHandle } from '../ChannelHandle.js';
 import type { ChannelMetrics } from '../ChannelMetrics.js';
@@ -174,7 +173,8 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
     if (this.mode === 'durable') assertEncodable(payload);
     const span = startPublishSpan(this.name, options.traceparent);
     const record: ChannelRecord = {
-      messageId: options.messageId ?? randomUUID(),
+      // The repo's one id scheme: an idempotent publish's id is derived from its key (as the durable log derives it).
+      messageId: options.messageId ?? (options.idempotencyKey === undefined ? newMessageId() : messageIdFor(this.name, options.idempotencyKey)),
       message: payload,
       ...(options.causationId === undefined ? {} : { causationId: options.causationId }),
       traceparent: span.traceparent,

@@ -43,7 +43,8 @@ export class DurableLog implements MessageLog {
       }
       const result = await this.#channel.publish(encodeDurableMessage(record), {
         key: key ?? record.messageId,
-        ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+        // One id per message: the log stores it under the id subscribers see (an idempotent publish's is derived from its key on both sides).
+        ...(idempotencyKey === undefined ? { messageId: record.messageId } : { idempotencyKey }),
         ...(record.causationId === undefined ? {} : { causationId: record.causationId }),
         traceparent: record.traceparent,
         nowMs: this.clock.now(),

@@ -1,13 +1,48 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { CommitConflictError, type DurableStore, PostgresStore, SequenceConflictError } from '@liminal/store';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommitConflictError, type DurableStore, PostgresStore, SequenceConflictError, SqliteStore } from '@liminal/store';
 import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/testkit';
 
 const url = await postgresForTests();
 const schemas: string[] = [];
 
+const directory = mkdtempSync(join(tmpdir(), 'liminal-two-stores-'));
+
 afterAll(async () => {
   for (const schema of schemas) await dropTestSchema(schema, url);
+  rmSync(directory, { recursive: true, force: true });
 });
+
+/** Two stores on one database, as two processes would have them (two pools; two connections to one file). */
+interface Target {
+  readonly name: string;
+  openPair(): [DurableStore, DurableStore];
+}
+
+let files = 0;
+const targets: Target[] = [
+  {
+    name: 'SQLite',
+    openPair: () => {
+      const path = join(directory, `shared-${files++}.db`);
+      return [new SqliteStore(path), new SqliteStore(path)];
+    },
+  },
+  ...(url === undefined
+    ? []
+    : [
+        {
+          name: 'PostgreSQL',
+          openPair: (): [DurableStore, DurableStore] => {
+            const schema = uniqueSchemaName();
+            schemas.push(schema);
+            return [new PostgresStore(url, { schema, poolSize: 4 }), new PostgresStore(url, { schema, poolSize: 4 })];
+          },
+        },
+      ]),
+];
 
 interface Tally {
   appended: number;
@@ -34,14 +69,11 @@ function count(outcomes: readonly PromiseSettledResult<unknown>[], tally: Tally)
   }
 }
 
-describe.skipIf(url === undefined)('PostgreSQL group commit across stores', () => {
+describe.each(targets)('$name group commit across stores', ({ openPair }) => {
   it(
     'two stores appending to the same 500 streams in opposite orders for 20 rounds never deadlock: one winner per stream and round, every loser a SequenceConflictError',
     async () => {
-      const schema = uniqueSchemaName();
-      schemas.push(schema);
-      // Two pools, as two processes would have.
-      const [up, down] = [new PostgresStore(url!, { schema, poolSize: 4 }), new PostgresStore(url!, { schema, poolSize: 4 })];
+      const [up, down] = openPair();
       const streams = Array.from({ length: 500 }, (_, index) => `s-${String(index).padStart(3, '0')}`);
       const reversed = [...streams].reverse();
       const rounds = 20;
@@ -67,9 +99,7 @@ describe.skipIf(url === undefined)('PostgreSQL group commit across stores', () =
   it(
     'two stores committing to the same pairs of streams with the ops in opposite orders never surface a deadlock',
     async () => {
-      const schema = uniqueSchemaName();
-      schemas.push(schema);
-      const [a, b] = [new PostgresStore(url!, { schema, poolSize: 4 }), new PostgresStore(url!, { schema, poolSize: 4 })];
+      const [a, b] = openPair();
       // Pair i is streams i and i + 100: every commit's targets interleave with others', the case sorting alone cannot order.
       const pairs = Array.from({ length: 100 }, (_, index) => [`p-${String(index).padStart(3, '0')}`, `p-${String(index + 100).padStart(3, '0')}`] as const);
       const rounds = 10;
