@@ -5,6 +5,7 @@ import type { ConsumerCursor } from './ConsumerCursor.js';
 import type { ClaimToken, DedupCache } from './DedupCache.js';
 import type { EffectTx, OnceOutcome } from './EffectTx.js';
 import { commitClaimedWork, release, validConditions } from './internal/commitEffects.js';
+import { newClaim } from './internal/dedupEntry.js';
 import { EffectBuffer } from './internal/EffectBuffer.js';
 import { StreamLengths } from './internal/StreamLengths.js';
 import { storeKey } from './storeKey.js';
@@ -57,6 +58,13 @@ export interface ConsumerSource {
 export interface ConsumerIdentity {
   readonly owner: string;
   readonly leaseMs: number;
+  /**
+   * Whether each work commit also claims the next polled message (see
+   * `processOnce`). Only for an owner the caller chose: a restart under it
+   * takes such a claim over at once, where a random owner's leftover claim
+   * would hold its message for a lease.
+   */
+  readonly claimAhead: boolean;
   /** Epoch milliseconds (claims, receipts); injected by tests. */
   readonly clock: () => number;
 }
@@ -85,6 +93,12 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
   /** The record of processed message ids; bound its size with a `DedupSweeper`. */
   readonly processed: DedupCache;
   readonly #lengths = new StreamLengths();
+  /** The last poll's envelopes: where the next message to claim ahead is found. */
+  #polled: readonly ChannelEnvelope[] = [];
+  /** Offsets inside `processOnce` now (never claimed ahead: they hold or seek their own claim). */
+  readonly #active = new Set<number>();
+  /** Claims taken ahead by a work commit, by message id, not yet used by `processOnce`. */
+  readonly #ahead = new Map<string, { readonly token: ClaimToken; readonly expiresAtMs: number }>();
   #position: number;
   #tail: Promise<unknown> = Promise.resolve();
 
@@ -127,6 +141,7 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
     });
     const last = envelopes.at(-1);
     if (last !== undefined) this.#position = last.offset + 1;
+    this.#polled = envelopes;
     return envelopes;
   }
 
@@ -166,10 +181,31 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
     this.#assertOwn(envelope);
     if (typeof handler !== 'function') throw new InvalidArgumentError('handler', 'expected a function');
     const conditions = validConditions(options);
+    this.#active.add(envelope.offset);
+    try {
+      return await this.#processClaimed(envelope, handler, conditions);
+    } finally {
+      this.#active.delete(envelope.offset);
+    }
+  }
+
+  /**
+   * Gives up the claims taken ahead for messages this consumer has not
+   * processed (at most one per work commit), so that another consumer can
+   * take them at once. Call it when stopping for good; a consumer that dies
+   * instead leaves them to expire (or to its restart under the same owner).
+   */
+  async releaseClaims(): Promise<void> {
+    const ahead = [...this.#ahead];
+    this.#ahead.clear();
+    await Promise.all(ahead.map(([key, { token }]) => release({ cache: this.processed, key, token })));
+  }
+
+  async #processClaimed(envelope: ChannelEnvelope, handler: MessageHandler, conditions: readonly WriteOp[]): Promise<ProcessOutcome> {
     const { owner, leaseMs, clock } = this.identity;
     let decision;
     try {
-      decision = await this.processed.claimOrGet(envelope.messageId, clock(), { owner, leaseMs });
+      decision = this.#takeAhead(envelope.messageId, clock()) ?? (await this.processed.claimOrGet(envelope.messageId, clock(), { owner, leaseMs, conditions }));
     } catch (error) {
       this.#rewind(envelope);
       throw error;
@@ -182,7 +218,7 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
       this.#rewind(envelope);
       return decision;
     }
-    const tx = new EffectBuffer(envelope.idempotencyKey);
+    const tx = new EffectBuffer(envelope.idempotencyKey, conditions);
     let receipt: Uint8Array;
     try {
       receipt = (await handler(envelope, tx)) ?? EMPTY_RECEIPT;
@@ -194,6 +230,33 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
     }
     tx.close();
     return this.#serial(() => this.#commitWork(envelope, decision.token, tx, receipt, conditions));
+  }
+
+  /** A claim taken ahead for `messageId` with at least half a lease left (less would shorten the handler's lease). */
+  #takeAhead(messageId: string, nowMs: number): { readonly kind: 'claimed'; readonly token: ClaimToken } | undefined {
+    const held = this.#ahead.get(messageId);
+    if (held === undefined) return undefined;
+    this.#ahead.delete(messageId);
+    // An older one is taken over by this owner's claimOrGet, which fences its token.
+    return held.expiresAtMs - nowMs >= this.identity.leaseMs / 2 ? { kind: 'claimed', token: held.token } : undefined;
+  }
+
+  /**
+   * The claim of the message after `offset`, to commit with `offset`'s work:
+   * in the common sequential case every message then costs one commit (its
+   * work) instead of two (claim, then work). Only for a message this
+   * consumer polled and is not processing or holding already.
+   */
+  #claimAheadAfter(offset: number, nowMs: number): { readonly ops: readonly WriteOp[]; readonly landed: () => void } | undefined {
+    if (!this.identity.claimAhead) return undefined;
+    const next = this.#polled.find((envelope) => envelope.offset === offset + 1);
+    if (next === undefined || this.#active.has(next.offset) || this.#ahead.has(next.messageId)) return undefined;
+    const { owner, leaseMs } = this.identity;
+    const claim = newClaim(this.processed.namespace, next.messageId, owner, nowMs, leaseMs);
+    return {
+      ops: claim.ops,
+      landed: () => void this.#ahead.set(next.messageId, { token: claim.record.token as ClaimToken, expiresAtMs: claim.record.expiresAtMs }),
+    };
   }
 
   /** Every envelope available now, polled `batchSize` at a time; ends when caught up. */
@@ -213,15 +276,18 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
     conditions: readonly WriteOp[],
   ): Promise<ProcessOutcome> {
     try {
+      const nowMs = this.identity.clock();
+      const claimAhead = this.#claimAheadAfter(envelope.offset, nowMs);
       const advanced = await commitClaimedWork({
         cache: this.processed,
         key: envelope.messageId,
         token,
         tx,
         receipt,
-        nowMs: this.identity.clock(),
+        nowMs,
         lengths: this.#lengths,
         conditions,
+        ...(claimAhead === undefined ? {} : { claimAhead }),
         advance: () => {
           const due = this.driver.dueOffsetIfProcessed(this.cursor, envelope.offset);
           return due === undefined ? undefined : this.cursor.advanceOp(due);

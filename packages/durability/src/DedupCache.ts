@@ -8,17 +8,16 @@ import {
   type DurableStore,
   type WriteOp,
 } from '@liminal/store';
-import { nanoid } from 'nanoid';
-import { codec, type DedupClaimRecord } from './codec.js';
+import { codec } from './codec.js';
 import type { OnceOutcome, OnceWork } from './EffectTx.js';
-import { ClaimLostError, DedupCollisionError } from './errors.js';
+import { ClaimLostError, ConditionFailedError, DedupCollisionError } from './errors.js';
 import { commitClaimedWork, release, validConditions } from './internal/commitEffects.js';
 import {
-  claimStream,
   completeOps,
   headStream,
   inFlightClaim,
   isAmbiguous,
+  newClaim,
   readHead,
   removeClaimOps,
   type DedupRecord,
@@ -40,6 +39,12 @@ export interface ClaimOptions {
   readonly owner: string;
   /** How long the claim holds against other owners, in ms (a positive safe integer). */
   readonly leaseMs: number;
+  /**
+   * Ops committed with the claim (a fence such as a lease-epoch `check`): if
+   * one fails, nothing is written and `claimOrGet` rejects with
+   * `ConditionFailedError { index }`.
+   */
+  readonly conditions?: readonly WriteOp[];
 }
 
 export interface SettleOptions {
@@ -108,21 +113,16 @@ export class DedupCache {
     assertName('key', key);
     assertNonNegativeSafeInteger('nowMs', nowMs);
     const { owner, leaseMs } = validClaimOptions(options);
+    const conditions = validConditions(options);
     const expiresAtMs = nowMs + leaseMs;
     assertNonNegativeSafeInteger('nowMs + leaseMs', expiresAtMs);
-    const claim: DedupClaimRecord = { kind: 'dedupClaim', key, token: `${keyHash(key)}-${nanoid()}`, owner, timestampMs: nowMs, expiresAtMs };
-    const bytes = codec.encode(claim);
-    const head = this.streamFor(key);
-    const take: WriteOp[] = [
-      { op: 'append', stream: head, payloads: [bytes], expectedSeq: 0 },
-      { op: 'append', stream: claimStream(this.namespace, key, claim.token), payloads: [bytes], expectedSeq: 0 },
-    ];
+    const { record: claim, ops: take } = newClaim(this.namespace, key, owner, nowMs, leaseMs);
     const claimed = { kind: 'claimed', token: claim.token as ClaimToken, expiresAtMs } as const;
     // Fresh keys are the common case: try to claim before reading, and read only when the head is taken.
     let ops: readonly WriteOp[] | undefined = take;
     for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
       if (ops !== undefined) {
-        const outcome = await this.#tryCommit(ops);
+        const outcome = await this.#tryCommit([...conditions, ...ops], conditions.length);
         if (outcome === 'committed') return claimed;
         if (outcome === 'unknown' && (await this.#holds(key, claim.token))) return claimed;
       }
@@ -159,11 +159,12 @@ export class DedupCache {
   ): Promise<OnceOutcome> {
     if (typeof work !== 'function') throw new InvalidArgumentError('work', 'expected a function');
     const conditions = validConditions(options);
-    const decision = await this.claimOrGet(key, nowMs, claim);
+    // The conditions guard the claim too: work whose fence already failed claims nothing.
+    const decision = await this.claimOrGet(key, nowMs, { ...claim, conditions });
     if (decision.kind === 'completed') return { kind: 'duplicate', receipt: decision.receipt };
     if (decision.kind === 'inFlight') return decision;
     const { token } = decision;
-    const tx = new EffectBuffer(storeKey(this.namespace, key));
+    const tx = new EffectBuffer(storeKey(this.namespace, key), conditions);
     let receipt: Uint8Array;
     try {
       receipt = (await work(tx)) ?? new Uint8Array(0);
@@ -244,11 +245,12 @@ export class DedupCache {
   }
 
   /** `conflict` when someone else wrote first; `unknown` when the store cannot say whether it applied. */
-  async #tryCommit(ops: readonly WriteOp[]): Promise<'committed' | 'conflict' | 'unknown'> {
+  async #tryCommit(ops: readonly WriteOp[], conditions: number): Promise<'committed' | 'conflict' | 'unknown'> {
     try {
       await this.store.commit(ops);
       return 'committed';
     } catch (error) {
+      if (error instanceof CommitConflictError && error.index < conditions) throw new ConditionFailedError(error.index, error.cause);
       if (error instanceof CommitConflictError) return 'conflict';
       if (isAmbiguous(error)) return 'unknown';
       throw error;

@@ -173,7 +173,7 @@ export class DurableChannel {
     const cursor = await ConsumerCursor.resume(this.store, consumerId, this.name, partition);
     const processed = new DedupCache(this.store, storeKey('consumed', this.name, consumerId));
     const source = { store: this.store, channel: this.name, partition, stream };
-    return new ChannelConsumer(source, cursor, driver, batchSize, processed, { owner, leaseMs, clock });
+    return new ChannelConsumer(source, cursor, driver, batchSize, processed, { owner, leaseMs, clock, claimAhead: options.owner !== undefined });
   }
 
   /**

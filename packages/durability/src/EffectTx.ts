@@ -1,3 +1,5 @@
+import type { WriteOp } from '@liminal/store';
+
 /**
  * The writes a `processOnce` handler wants to happen exactly once. They are
  * buffered, and committed in ONE store `commit` together with the message's
@@ -15,6 +17,14 @@
 export interface EffectTx {
   /** Stable per (channel, consumer, message): the same on every redelivery and after takeovers. */
   readonly idempotencyKey: string;
+  /**
+   * The conditions this work commits under (`processOnce`'s / `runOnce`'s
+   * `options.conditions`, e.g. a worker group's lease check). Give them to
+   * exactly-once work nested in the handler (`cache.runOnce(key, now, claim,
+   * work, {conditions: tx.conditions})`) so that its writes are fenced the
+   * same way: once this work's lease is lost, the nested work writes nothing.
+   */
+  readonly conditions: readonly WriteOp[];
   /** Appends `payload` at the end of `stream` when the handler's work commits. */
   append(stream: string, payload: Uint8Array): void;
   /**

@@ -5,6 +5,7 @@ import {
   ClaimLostError,
   ConditionFailedError,
   cursorKeyFor,
+  DedupCache,
   DurableChannel,
   EffectConflictError,
   EffectTxClosedError,
@@ -27,6 +28,15 @@ class FailingStore extends ForwardingStore {
     if (!this.applied) throw new StoreUnavailableError('connection refused', { ambiguous: false });
     await super.commit(ops);
     throw new StoreUnavailableError('connection lost at COMMIT', { ambiguous: true });
+  }
+}
+
+/** Counts the store commits (each one a durable transaction). */
+class CountingStore extends ForwardingStore {
+  commits = 0;
+  override commit(ops: readonly WriteOp[]): Promise<CommitResult> {
+    this.commits += 1;
+    return super.commit(ops);
   }
 }
 
@@ -141,6 +151,43 @@ describe.each(storeKinds)('processOnce with an EffectTx on $name', (kind) => {
     expect(await ledger(store)).toEqual(['charged m0']);
   });
 
+  it('checks the conditions on the claim too: with a stale fence the handler does not run and nothing is claimed', async () => {
+    const store = await open();
+    await store.cas('lease-epoch', 0, 3);
+    const { consumer, envelopes } = await setup(store, 1, { owner: 'zombie' });
+    let ran = false;
+    const stale = [{ op: 'check', key: 'lease-epoch', equals: 2 }] as const;
+    const error = await consumer.processOnce(envelopes[0]!, () => void (ran = true), { conditions: stale }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConditionFailedError);
+    expect(ran).toBe(false);
+    expect(consumer.position).toBe(0);
+    expect(await store.listStreams('dedup/')).toEqual([]);
+    expect(await store.listStreams('claim/')).toEqual([]);
+  });
+
+  it('gives the handler its conditions (tx.conditions): nested runOnce work is fenced by the same lease check', async () => {
+    const store = await open();
+    await store.cas('lease-epoch', 0, 3);
+    const { consumer, envelopes } = await setup(store, 1);
+    const effects = new DedupCache(store, 'effects');
+    const fence = [{ op: 'check', key: 'lease-epoch', equals: 3 }] as const;
+    const error = await consumer
+      .processOnce(
+        envelopes[0]!,
+        async (envelope, tx) => {
+          expect(tx.conditions).toEqual(fence);
+          await store.cas('lease-epoch', 3, 4); // another member took the partition over while this handler ran
+          await effects.runOnce('charge m0', 0, { owner: 'w', leaseMs: 1_000 }, (inner) => inner.append('ledger', bytes('charged m0')), { conditions: tx.conditions });
+        },
+        { conditions: fence },
+      )
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConditionFailedError);
+    expect(await ledger(store)).toEqual([]);
+    expect(await effects.lookup('charge m0')).toBeUndefined(); // not even claimed
+    expect(await store.listStreams('claim/')).toEqual([]);
+  });
+
   it('rejects a conflicting tx.cas with EffectConflictError and writes nothing, so the handler can decide anew', async () => {
     const store = await open();
     await store.cas('balance', 0, 10);
@@ -229,5 +276,53 @@ describe.each(storeKinds)('processOnce with an EffectTx on $name', (kind) => {
     expect(stored.every((offset) => offset === 0)).toBe(true); // never past the unfinished offset 0
     expect(await store.readValue(cursorKeyFor('billing', 'orders', 0))).toBe(8);
     expect((await ledger(store)).sort()).toEqual(envelopes.map((e) => `charged ${text(e.payload)}`).sort());
+  });
+
+  it('costs one commit per message when processing in order: each work commit also claims the next polled message', async () => {
+    const inner = await open();
+    const { consumer, envelopes } = await setup(inner, 10, { owner: 'billing-1' });
+    const store = new CountingStore(inner);
+    const counted = await new DurableChannel(store, 'orders', { partitions: 1 }).consume('billing', 0, { owner: 'billing-1' });
+    const polled = await counted.poll(10);
+    expect(polled.map((e) => e.messageId)).toEqual(envelopes.map((e) => e.messageId));
+    for (const envelope of polled) expect((await counted.processOnce(envelope, charge)).kind).toBe('processed');
+    expect(store.commits).toBe(11); // the first message's claim, then one commit per message
+    expect(await ledger(inner)).toEqual(envelopes.map((e) => `charged ${text(e.payload)}`));
+    expect(await inner.listStreams('claim/')).toEqual([]); // the last message has no next one to claim
+    expect(consumer.position).toBe(10);
+  });
+
+  it('a message claimed ahead is held against other owners until released; releaseClaims hands it over at once', async () => {
+    const store = await open();
+    const { channel, consumer, envelopes } = await setup(store, 2, { owner: 'first' });
+    expect((await consumer.processOnce(envelopes[0]!, charge)).kind).toBe('processed');
+    const other = await channel.consume('billing', 0, { owner: 'second' });
+    const [next] = await other.poll(1);
+    expect(next!.offset).toBe(1);
+    expect(await other.processOnce(next!, charge)).toMatchObject({ kind: 'inFlight', owner: 'first' });
+    await consumer.releaseClaims();
+    const [again] = await other.poll(1);
+    expect((await other.processOnce(again!, charge)).kind).toBe('processed');
+    expect(await ledger(store)).toEqual(['charged m0', 'charged m1']);
+    expect(await store.listStreams('claim/')).toEqual([]);
+  });
+
+  it('commits the work without the claim ahead when another owner holds the next message', async () => {
+    const store = await open();
+    const { consumer, envelopes } = await setup(store, 2, { owner: 'first' });
+    const decision = await consumer.processed.claimOrGet(envelopes[1]!.messageId, Date.now(), { owner: 'second', leaseMs: 60_000 });
+    expect(decision.kind).toBe('claimed');
+    expect(await consumer.processOnce(envelopes[0]!, charge)).toEqual({ kind: 'processed', receipt: bytes('receipt m0') });
+    expect(await consumer.processOnce(envelopes[1]!, charge)).toMatchObject({ kind: 'inFlight', owner: 'second' });
+    expect(await ledger(store)).toEqual(['charged m0']);
+  });
+
+  it('claims nothing ahead for a random owner (a crash would leave the next message held for a lease)', async () => {
+    const store = await open();
+    const { channel, consumer, envelopes } = await setup(store, 2);
+    expect((await consumer.processOnce(envelopes[0]!, charge)).kind).toBe('processed');
+    const restarted = await channel.consume('billing', 0); // another random owner, as after a crash
+    const [next] = await restarted.poll(1);
+    expect((await restarted.processOnce(next!, charge)).kind).toBe('processed');
   });
 });

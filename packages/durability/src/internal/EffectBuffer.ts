@@ -21,7 +21,10 @@ export class EffectBuffer implements EffectTx {
   readonly #effects: Effect[] = [];
   #closed = false;
 
-  constructor(readonly idempotencyKey: string) {}
+  constructor(
+    readonly idempotencyKey: string,
+    readonly conditions: readonly WriteOp[],
+  ) {}
 
   append(stream: string, payload: Uint8Array): void {
     this.#assertOpen();

@@ -23,6 +23,13 @@ export interface ClaimedWork {
   readonly advance?: () => CasOp | undefined;
   /** The `advance` op conflicted (another writer moved the counter): refresh before the next attempt. */
   readonly onAdvanceConflict?: () => Promise<void>;
+  /**
+   * A claim of the caller's next key, taken in the same commit so that the
+   * next unit of work needs no commit of its own. It rides along only while
+   * it holds: if it conflicts (someone else claimed or finished that key) the
+   * work is committed without it. `landed` is told when it was committed.
+   */
+  readonly claimAhead?: { readonly ops: readonly WriteOp[]; readonly landed: () => void };
 }
 
 /**
@@ -42,18 +49,23 @@ export async function commitClaimedWork(work: ClaimedWork): Promise<CasOp | unde
   const { store } = cache;
   const settle = completeOps(cache.namespace, key, token, work.receipt, work.nowMs);
   await work.lengths.load(store, tx.streams());
+  let ahead = work.claimAhead;
   for (let round = 0; ; round++) {
     const effects = tx.ops((stream) => work.lengths.get(stream));
     const advance = work.advance?.();
-    const ops = [...conditions, ...settle, ...effects.ops, ...(advance === undefined ? [] : [advance])];
+    const advanceOps = advance === undefined ? [] : [advance];
+    const ops = [...conditions, ...settle, ...effects.ops, ...advanceOps, ...(ahead?.ops ?? [])];
     const landed = (): CasOp | undefined => {
       for (const { stream, expectedSeq, count } of effects.appends) work.lengths.set(stream, expectedSeq + count);
       return advance;
     };
     try {
       await store.commit(ops);
+      ahead?.landed();
       return landed();
     } catch (error) {
+      // Unknown outcomes leave the claim ahead unknown too: it is not recorded, and a claim that did land is
+      // taken over by the same owner's next claimOrGet (or expires).
       if (isAmbiguous(error)) {
         const records = await readHead(store, cache.streamFor(key)).catch(() => undefined);
         const latest = records?.at(-1);
@@ -75,7 +87,8 @@ export async function commitClaimedWork(work: ClaimedWork): Promise<CasOp | unde
       index -= settle.length;
       const op = effects.ops[index];
       if (op === undefined) {
-        await work.onAdvanceConflict?.();
+        if (index - effects.ops.length < advanceOps.length) await work.onAdvanceConflict?.();
+        else ahead = undefined; // the next key is held or done by someone else: commit the work without claiming it
         continue;
       }
       if (op.op === 'append' && error.cause instanceof SequenceConflictError) {

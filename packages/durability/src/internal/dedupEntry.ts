@@ -1,4 +1,5 @@
 import { readBatches, StoreUnavailableError, type DurableStore, type WriteOp } from '@liminal/store';
+import { nanoid } from 'nanoid';
 import { codec, type DedupClaimRecord, type DedupReceiptRecord } from '../codec.js';
 import { keyHash } from '../keyHash.js';
 import { storeKey } from '../storeKey.js';
@@ -43,6 +44,19 @@ export async function readHead(store: DurableStore, stream: string): Promise<Ded
     for (const entry of batch) records.push(codec.decodeAs(entry.payload, 'dedupClaim', 'dedupReceipt'));
   }
   return records;
+}
+
+/** A fresh claim of `key` by `owner` until `nowMs + leaseMs`, and the ops that take it (they need the head absent). */
+export function newClaim(namespace: string, key: string, owner: string, nowMs: number, leaseMs: number): { record: DedupClaimRecord; ops: WriteOp[] } {
+  const record: DedupClaimRecord = { kind: 'dedupClaim', key, token: `${keyHash(key)}-${nanoid()}`, owner, timestampMs: nowMs, expiresAtMs: nowMs + leaseMs };
+  const bytes = codec.encode(record);
+  return {
+    record,
+    ops: [
+      { op: 'append', stream: headStream(namespace, key), payloads: [bytes], expectedSeq: 0 },
+      { op: 'append', stream: claimStream(namespace, key, record.token), payloads: [bytes], expectedSeq: 0 },
+    ],
+  };
 }
 
 /** Writes that store `receipt` under `token`'s claim (still at the head's sequence 0) and retire its fence. */

@@ -49,24 +49,29 @@ export async function workPartition(work: PartitionWork): Promise<void> {
   while (!signal.aborted) {
     try {
       const consumer = await channel.consume(work.group, partition, { batchSize: work.batchSize, owner: work.owner, leaseMs: work.leaseMs });
-      for (;;) {
-        if (signal.aborted) return;
-        const seen = wakeups.mark(stream);
-        const batch = await consumer.poll();
-        if (batch.length === 0) {
-          await wakeups.wait(stream, seen, work.pollMs, signal);
-          continue;
-        }
-        for (const envelope of batch) {
+      try {
+        for (;;) {
           if (signal.aborted) return;
-          const claimedUntil = await processFenced(work, consumer, envelope);
-          outageMs = 0;
-          if (claimedUntil !== undefined) {
-            // Claimed by a member that lost the partition: wait for its claim to expire, then read from here again.
-            await sleep(Math.min(work.leaseMs, Math.max(10, claimedUntil - Date.now())), undefined, { signal }).catch(() => undefined);
-            break;
+          const seen = wakeups.mark(stream);
+          const batch = await consumer.poll();
+          if (batch.length === 0) {
+            await wakeups.wait(stream, seen, work.pollMs, signal);
+            continue;
+          }
+          for (const envelope of batch) {
+            if (signal.aborted) return;
+            const claimedUntil = await processFenced(work, consumer, envelope);
+            outageMs = 0;
+            if (claimedUntil !== undefined) {
+              // Claimed by a member that lost the partition: wait for its claim to expire, then read from here again.
+              await sleep(Math.min(work.leaseMs, Math.max(10, claimedUntil - Date.now())), undefined, { signal }).catch(() => undefined);
+              break;
+            }
           }
         }
+      } finally {
+        // Stopping, revoked or failing: hand the message claimed ahead (if any) to whoever works the partition next.
+        await consumer.releaseClaims();
       }
     } catch (error) {
       if (!isOutage(error) || signal.aborted) throw error;
