@@ -3,8 +3,10 @@ import type { Effect } from './saga.js';
 
 /**
  * One side effect, as the outside world would see it: a row in the ledger.
- * Each partition has its own ledger stream, written only by the partition's
- * current owner, so the append's expected sequence doubles as a fence.
+ * Each partition has its own ledger stream. Rows are appended only through
+ * `DedupCache.runOnce`'s EffectTx (see partitionWorker.ts), so the library
+ * fences them: the effect's claim and the partition's lease check commit with
+ * the row, which is therefore written once, by the partition's current owner.
  */
 export interface LedgerEntry {
   readonly orderId: string;

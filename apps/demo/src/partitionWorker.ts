@@ -2,7 +2,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DurableSteps } from '@liminal/actors';
 import type { ChannelMetrics } from '@liminal/channels';
 import { DedupCache, type MessageHandler } from '@liminal/durability';
-import { LiminalError, type DurableStore } from '@liminal/store';
+import { LiminalError, type DurableStore, type WriteOp } from '@liminal/store';
 import { encodeLedgerEntry, ledgerKey } from './ledger.js';
 import type { Run } from './manifest.js';
 import { decodeOrder, type Order } from './orders.js';
@@ -38,7 +38,12 @@ interface Effects {
 /** What a worker needs to process one partition's orders; opened when the partition is won. */
 interface PartitionContext {
   readonly steps: DurableSteps;
-  readonly orders: OrderConversationContext;
+  /**
+   * The order conversations' context for one handler call: their effects commit
+   * under `fence`, the call's `tx.conditions` (the partition's lease check), so a
+   * worker that lost the partition claims and writes no effect.
+   */
+  readonly orders: (fence: readonly WriteOp[]) => OrderConversationContext;
 }
 
 /**
@@ -58,21 +63,22 @@ export function orderHandler(job: GroupJob): { readonly handle: MessageHandler; 
       dedup: new DedupCache(store, names.dedupNamespace),
       ledger: names.ledger(partition),
       // One owner name per partition, whichever worker holds it: the worker that takes a partition over (after a
-      // crash or a rebalance) reclaims the unfinished effects at once; the claims' fences keep each effect once.
+      // crash or a rebalance) reclaims the unfinished effects at once. The claims' fences keep each effect once,
+      // and the lease check committed with every claim and effect keeps a worker that lost the partition out.
       claim: { owner: `partition-${partition}`, leaseMs: effectLeaseMs },
     };
     const participants = new Participants(job, effects, seededRandom(run.seed, partition, job.incarnation));
-    const orders: OrderConversationContext = {
+    const orders = (fence: readonly WriteOp[]): OrderConversationContext => ({
       store,
       conversationId: (orderId) => names.orderConversation(orderId),
-      perform: (order, index, step) => participants.perform(order, index, step),
+      perform: (order, index, step) => participants.perform(order, index, step, fence),
       ...(metrics === undefined ? {} : { onStep: metrics.onStep, trackPhases: (actor) => metrics.trackPhases(actor) }),
       ran: (what) => void (what === 'step' ? (stats.steps += 1) : (stats.compensationsRun += 1)),
-    };
+    });
     return { steps, orders };
   };
   return {
-    handle: async (envelope) => {
+    handle: async (envelope, tx) => {
       let context = contexts.get(envelope.partition);
       if (context === undefined) {
         context = open(envelope.partition);
@@ -83,7 +89,7 @@ export function orderHandler(job: GroupJob): { readonly handle: MessageHandler; 
       // SQLite calls complete synchronously, so without this a partition would run as one chain
       // of microtasks, starving timers and IPC (progress reports, the coordinator's stop).
       await yieldToEventLoop();
-      await processOrder(decodeOrder(envelope.payload), steps, orders, job.stats);
+      await processOrder(decodeOrder(envelope.payload), steps, orders(tx.conditions), job.stats);
     },
     forget: (partitions) => {
       for (const partition of partitions) contexts.delete(partition);
@@ -125,10 +131,10 @@ class Participants {
     this.#budget = new RestartBudget('participant supervisor', participantSupervision, job.participantClock);
   }
 
-  async perform(order: Order, index: number, step: Step): Promise<string> {
+  async perform(order: Order, index: number, step: Step, fence: readonly WriteOp[]): Promise<string> {
     for (;;) {
       try {
-        return await this.#attempt(order, index, step);
+        return await this.#attempt(order, index, step, fence);
       } catch (error) {
         if (!(error instanceof ParticipantCrash)) throw error;
         this.job.stats.participantRestarts += 1;
@@ -138,18 +144,24 @@ class Participants {
     }
   }
 
-  async #attempt(order: Order, index: number, step: Step): Promise<string> {
+  async #attempt(order: Order, index: number, step: Step, fence: readonly WriteOp[]): Promise<string> {
     this.#maybeCrash(step.participant, 'beforeEffect');
     if (step.kind === 'failure') return `failed: ${step.reason}`;
     const { dedup, ledger, claim } = this.effects;
     const key = ledgerKey(order.id, index);
     const entry = { orderId: order.id, step: index, effect: step.effect, amountCents: order.amountCents };
-    // The ledger append and its receipt are one commit: a crash before it leaves nothing, a crash after it
-    // makes the retry a duplicate.
-    const outcome = await dedup.runOnce(key, Date.now(), claim, (tx) => {
-      tx.append(ledger, encodeLedgerEntry(entry));
-      this.#maybeCrash(step.participant, 'afterEffect');
-    });
+    // The ledger append, its receipt and the partition's lease check are one commit: a crash before it leaves
+    // nothing, a crash after it makes the retry a duplicate, and a worker that lost the partition writes nothing.
+    const outcome = await dedup.runOnce(
+      key,
+      Date.now(),
+      claim,
+      (tx) => {
+        tx.append(ledger, encodeLedgerEntry(entry));
+        this.#maybeCrash(step.participant, 'afterEffect');
+      },
+      { conditions: fence },
+    );
     if (outcome.kind === 'inFlight') throw new EffectInFlightError(`effect ${key} is claimed by ${outcome.owner} until ${outcome.expiresAtMs}`);
     if (outcome.kind === 'duplicate') this.job.stats.duplicatesSuppressed += 1;
     this.#maybeCrash(step.participant, 'afterEffect');

@@ -1,9 +1,11 @@
-import { DurableChannel, recoverCursor } from '@liminal/durability';
+import { ConditionFailedError, DurableChannel, recoverCursor, type EffectTx } from '@liminal/durability';
+import type { WriteOp } from '@liminal/store';
 import { MemoryStore, type DurableStore } from '@liminal/store';
 import { describe, expect, it } from 'vitest';
 import { startOrResume, type Run } from '../src/manifest.js';
 import { processedCount } from '../src/coordinator.js';
 import { superviseMember } from '../src/partitionSupervisor.js';
+import { orderHandler } from '../src/partitionWorker.js';
 import { produce } from '../src/producer.js';
 import { expectedEffects } from '../src/saga.js';
 import { makeOrder } from '../src/orders.js';
@@ -106,5 +108,25 @@ describe('verify', () => {
     const run = await newRun(store, 30, 2, 3);
     const report = await verifyRun(store, run);
     expect(report).toMatchObject({ lost: 0, duplicated: 0, pending: 30, completed: 0 });
+  });
+
+  it('a worker that lost the partition writes no effect: every ledger row commits under the handler’s lease check', async () => {
+    const store = new MemoryStore();
+    const run = await newRun(store, 4, 1, 3);
+    await store.cas('lease-epoch', 0, 2); // the partition's lease moved on to epoch 2
+    const channel = new DurableChannel(store, run.names.channel, { partitions: 1 });
+    const [envelope] = await (await channel.consume(run.names.consumerId, 0)).poll(1);
+    const txWith = (conditions: readonly WriteOp[]): EffectTx => ({ idempotencyKey: envelope!.idempotencyKey, conditions, append: () => {}, cas: () => {} });
+    const stale = orderHandler({ store, run, crashRate: 0, stats: emptyStats(), incarnation: 0 });
+    const error = await Promise.resolve(stale.handle(envelope!, txWith([{ op: 'check', key: 'lease-epoch', equals: 1 }]))).catch((e: unknown) => e);
+    let cause = error;
+    while (cause instanceof Error && !(cause instanceof ConditionFailedError)) cause = cause.cause;
+    expect(cause).toBeInstanceOf(ConditionFailedError);
+    expect(await store.streamLength(run.names.ledger(0))).toBe(0);
+    expect(await store.listStreams('claim/')).toEqual([]);
+    // The current holder (epoch 2) applies the order's effects.
+    const current = orderHandler({ store, run, crashRate: 0, stats: emptyStats(), incarnation: 1 });
+    await current.handle(envelope!, txWith([{ op: 'check', key: 'lease-epoch', equals: 2 }]));
+    expect(await store.streamLength(run.names.ledger(0))).toBe(expectedEffects(makeOrder(3, 0)).length);
   });
 });
