@@ -21,8 +21,12 @@ export interface MemberSupervisorOptions {
   readonly spec?: SupervisorSpec;
   /** Conversation phases and step latencies go here when set. */
   readonly metrics?: ChannelMetrics;
-  /** Clock of the participants' restart budgets; default `Date.now` (a test freezes it so escalation does not depend on speed). */
-  readonly participantClock?: () => number;
+  /**
+   * Clock (epoch ms) of every restart window here: this member-run supervisor's
+   * and each partition's participant supervisor; default `Date.now`. A test
+   * freezes it so escalation depends on the restart count, not the machine's speed.
+   */
+  readonly restartClock?: () => number;
 }
 
 interface RunInput {
@@ -42,12 +46,13 @@ export function superviseMember(options: MemberSupervisorOptions): Promise<void>
   const spec = options.spec ?? partitionSupervision;
   let starts = 0;
   const memberRun = fromPromise<void, RunInput>(async ({ input, signal: stopped }) => {
-    const handler = orderHandler({ store, run, crashRate, stats, incarnation: starts++, metrics: options.metrics, participantClock: options.participantClock });
+    const handler = orderHandler({ store, run, crashRate, stats, incarnation: starts++, metrics: options.metrics, restartClock: options.restartClock });
     const forget = member.on('revoked', handler.forget);
     try {
       await member.run(handler.handle, { signal: AbortSignal.any([stopped, signal]) });
     } finally {
       forget();
+      handler.close();
     }
     input.ended();
   });
@@ -57,6 +62,7 @@ export function superviseMember(options: MemberSupervisorOptions): Promise<void>
         strategy: spec.strategy,
         intensity: spec.intensity,
         periodMs: spec.periodMs,
+        ...(options.restartClock === undefined ? {} : { now: options.restartClock }),
         children: [
           {
             id: 'member-run',

@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { DurableSteps } from '@liminal/actors';
+import { createSupervisor, DurableSteps } from '@liminal/actors';
 import type { ChannelMetrics } from '@liminal/channels';
 import { DedupCache, type MessageHandler } from '@liminal/durability';
 import { LiminalError, type DurableStore, type WriteOp } from '@liminal/store';
@@ -8,9 +8,10 @@ import type { Run } from './manifest.js';
 import { decodeOrder, type Order } from './orders.js';
 import { seededRandom, type Random } from './prng.js';
 import { runOrderConversation, type OrderConversationContext } from './orderConversation.js';
-import type { ParticipantKind, Step } from './saga.js';
+import { participantKinds, type ParticipantKind, type Step } from './saga.js';
 import type { WorkerStats } from './stats.js';
-import { ParticipantCrash, participantSupervision, RestartBudget } from './supervision.js';
+import { ParticipantCrash, participantSupervision } from './supervision.js';
+import { createActor, fromPromise } from 'xstate';
 
 export interface GroupJob {
   readonly store: DurableStore;
@@ -21,8 +22,8 @@ export interface GroupJob {
   readonly incarnation: number;
   /** Conversation phases and step latencies go here when set. */
   readonly metrics?: ChannelMetrics | undefined;
-  /** Clock of the participants' restart budget; default `Date.now`. */
-  readonly participantClock?: (() => number) | undefined;
+  /** Clock of the participant supervisors' restart windows (epoch ms); default `Date.now`. */
+  readonly restartClock?: (() => number) | undefined;
 }
 
 /** A claim on an effect outlives any one step attempt. */
@@ -44,6 +45,7 @@ interface PartitionContext {
    * worker that lost the partition claims and writes no effect.
    */
   readonly orders: (fence: readonly WriteOp[]) => OrderConversationContext;
+  readonly participants: Participants;
 }
 
 /**
@@ -53,7 +55,11 @@ interface PartitionContext {
  * the partition and forgotten when the partition is revoked, so a partition
  * won back later is recovered afresh from what its other owners wrote.
  */
-export function orderHandler(job: GroupJob): { readonly handle: MessageHandler; readonly forget: (partitions: readonly number[]) => void } {
+export function orderHandler(job: GroupJob): {
+  readonly handle: MessageHandler;
+  readonly forget: (partitions: readonly number[]) => void;
+  readonly close: () => void;
+} {
   const contexts = new Map<number, Promise<PartitionContext>>();
   const open = async (partition: number): Promise<PartitionContext> => {
     const { store, run, metrics, stats } = job;
@@ -75,7 +81,7 @@ export function orderHandler(job: GroupJob): { readonly handle: MessageHandler; 
       ...(metrics === undefined ? {} : { onStep: metrics.onStep, trackPhases: (actor) => metrics.trackPhases(actor) }),
       ran: (what) => void (what === 'step' ? (stats.steps += 1) : (stats.compensationsRun += 1)),
     });
-    return { steps, orders };
+    return { steps, orders, participants };
   };
   return {
     handle: async (envelope, tx) => {
@@ -92,7 +98,14 @@ export function orderHandler(job: GroupJob): { readonly handle: MessageHandler; 
       await processOrder(decodeOrder(envelope.payload), steps, orders(tx.conditions), job.stats);
     },
     forget: (partitions) => {
-      for (const partition of partitions) contexts.delete(partition);
+      for (const partition of partitions) {
+        void contexts.get(partition)?.then((context) => context.participants.stop(), () => undefined);
+        contexts.delete(partition);
+      }
+    },
+    close: () => {
+      for (const context of contexts.values()) void context.then((opened) => opened.participants.stop(), () => undefined);
+      contexts.clear();
     },
   };
 }
@@ -115,33 +128,102 @@ export class EffectInFlightError extends LiminalError {
   readonly code = 'EFFECT_IN_FLIGHT';
 }
 
+/** One step a participant is asked to perform, until it succeeds or fails with something other than a crash. */
+interface StepRequest {
+  readonly order: Order;
+  readonly index: number;
+  readonly step: Step;
+  /** The handler call's lease check, under which the step's effect commits. */
+  readonly fence: readonly WriteOp[];
+  readonly settle: (outcome: { readonly kind: 'done'; readonly effect: string } | { readonly kind: 'failed'; readonly error: unknown }) => void;
+}
+
 /**
- * The participants of one partition under a one-for-one supervisor: a crashed
- * participant is restarted (a fresh attempt at the same step) and only it;
- * more than `intensity` restarts per `periodMs` escalate to the partition.
+ * The participants of one partition, each an XState actor under a one-for-one
+ * `createSupervisor`: a crashed participant is restarted (and only it), and its
+ * new incarnation retries the step it crashed in; more than `intensity`
+ * restarts per `periodMs` make the supervisor fail with
+ * `SupervisorEscalationError`, which the waiting steps reject with, so the
+ * partition's own supervisor restarts the partition.
  */
 class Participants {
-  readonly #budget: RestartBudget;
+  /** Steps waiting for each participant, oldest first; the head is the one being attempted. */
+  readonly #queues = new Map<ParticipantKind, StepRequest[]>(participantKinds.map((kind) => [kind, []]));
+  readonly #wakeups = new Map<ParticipantKind, () => void>();
+  readonly #supervisor;
+  #escalation: unknown;
 
   constructor(
     readonly job: GroupJob,
     readonly effects: Effects,
     readonly random: Random,
   ) {
-    this.#budget = new RestartBudget('participant supervisor', participantSupervision, job.participantClock);
+    this.#supervisor = createActor(
+      createSupervisor({
+        ...participantSupervision,
+        ...(job.restartClock === undefined ? {} : { now: job.restartClock }),
+        children: participantKinds.map((kind) => ({ id: kind, logic: this.#participant(kind) })),
+      }),
+      { id: 'participant supervisor' },
+    );
+    this.#supervisor.on('supervisor.crash', ({ child }) => {
+      this.job.stats.participantRestarts += 1;
+      this.job.stats.restartsByParticipant[child as ParticipantKind] += 1;
+    });
+    this.#supervisor.subscribe({
+      error: (error) => {
+        this.#escalation = error;
+        for (const queue of this.#queues.values()) for (const request of queue.splice(0)) request.settle({ kind: 'failed', error });
+      },
+    });
+    this.#supervisor.start();
   }
 
-  async perform(order: Order, index: number, step: Step, fence: readonly WriteOp[]): Promise<string> {
-    for (;;) {
-      try {
-        return await this.#attempt(order, index, step, fence);
-      } catch (error) {
-        if (!(error instanceof ParticipantCrash)) throw error;
-        this.job.stats.participantRestarts += 1;
-        this.job.stats.restartsByParticipant[step.participant] += 1;
-        this.#budget.restart();
+  perform(order: Order, index: number, step: Step, fence: readonly WriteOp[]): Promise<string> {
+    if (this.#escalation !== undefined) return Promise.reject(this.#escalation);
+    return new Promise((resolve, reject) => {
+      this.#queues.get(step.participant)!.push({ order, index, step, fence, settle: (outcome) => (outcome.kind === 'done' ? resolve(outcome.effect) : reject(outcome.error)) });
+      this.#wakeups.get(step.participant)?.();
+    });
+  }
+
+  /** Stops the participants' actors (the partition was revoked or the run ended). */
+  stop(): void {
+    this.#supervisor.stop();
+  }
+
+  /** A participant's actor: attempts its queued steps in order; a `ParticipantCrash` fails the actor, leaving the step queued for the restarted one. */
+  #participant(kind: ParticipantKind) {
+    return fromPromise<void>(async ({ signal }) => {
+      const queue = this.#queues.get(kind)!;
+      for (;;) {
+        const request = queue[0] ?? (await this.#nextRequest(kind, signal));
+        if (request === undefined) return;
+        let outcome: Parameters<StepRequest['settle']>[0];
+        try {
+          outcome = { kind: 'done', effect: await this.#attempt(request.order, request.index, request.step, request.fence) };
+        } catch (error) {
+          if (error instanceof ParticipantCrash) throw error;
+          outcome = { kind: 'failed', error };
+        }
+        if (signal.aborted) return;
+        queue.shift();
+        request.settle(outcome);
       }
-    }
+    });
+  }
+
+  /** The next step queued for `kind`, or undefined once the actor is stopped. */
+  #nextRequest(kind: ParticipantKind, signal: AbortSignal): Promise<StepRequest | undefined> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        if (this.#wakeups.get(kind) === wake) this.#wakeups.delete(kind);
+        signal.removeEventListener('abort', wake);
+        resolve(this.#queues.get(kind)![0]);
+      };
+      this.#wakeups.set(kind, wake);
+      signal.addEventListener('abort', wake, { once: true });
+    });
   }
 
   async #attempt(order: Order, index: number, step: Step, fence: readonly WriteOp[]): Promise<string> {

@@ -1,9 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { createSupervisor } from '@liminal/actors';
+import { LiminalError } from '@liminal/store';
+import { createActor, fromPromise, type Actor } from 'xstate';
 import type { WorkerMetrics } from './metrics.js';
 import { addStats, emptyStats, type CoordinatorMessage, type WorkerMessage, type WorkerStats } from './stats.js';
-import { RestartBudget, workerSupervision } from './supervision.js';
+import { workerSupervision } from './supervision.js';
 import type { WorkerConfig } from './workerMain.js';
 
 /** One worker index and every process that has held it. */
@@ -24,21 +27,37 @@ export interface WorkerEvents {
   failed(error: Error): void;
 }
 
+/** A worker process exited before it was asked to stop (e.g. `kill -9`): its child actor's crash. */
+export class WorkerDiedError extends LiminalError {
+  readonly code = 'WORKER_DIED';
+
+  constructor(
+    readonly index: number,
+    readonly pid: number,
+    readonly exit: string,
+  ) {
+    super(`worker ${index} (pid ${pid}) died (${exit})`);
+  }
+}
+
 const workerFile = fileURLToPath(new URL('./workerMain.ts', import.meta.url));
 // Workers run the TypeScript sources like the CLI does; resolving tsx here means the cwd does not matter.
 const execArgv = ['--conditions=@liminal/source', '--import', import.meta.resolve('tsx')];
 
 /**
- * The coordinator's own supervisor: keeps N worker processes running,
- * restarting (one-for-one) one that dies before it was asked to stop, e.g.
- * after `kill -9`. It assigns nothing: each process joins the run's worker
- * group and the group spreads the partitions over whoever is alive.
+ * The coordinator's own supervisor: keeps N worker processes running, each
+ * the child actor of a one-for-one `createSupervisor` that restarts a worker
+ * dying before it was asked to stop (e.g. after `kill -9`), and gives up
+ * (`events.failed`) past `workerSupervision`'s intensity. It assigns nothing:
+ * each process joins the run's worker group and the group spreads the
+ * partitions over whoever is alive.
  */
 export class WorkerPool {
   readonly slots: WorkerSlot[];
-  readonly #budget = new RestartBudget('coordinator', workerSupervision);
   readonly #children = new Map<number, ChildProcess>();
+  #supervisor: Actor<ReturnType<typeof createSupervisor>> | undefined;
   #stopping = false;
+  /** The supervisor escalated: exits after that are no longer worth a note. */
   #failed = false;
   restarts = 0;
 
@@ -58,7 +77,23 @@ export class WorkerPool {
   }
 
   start(): void {
-    for (const slot of this.slots) this.#spawn(slot);
+    const supervisor = createActor(
+      createSupervisor({
+        ...workerSupervision,
+        // Transient: a worker that exits after being asked to stop is not restarted.
+        children: this.slots.map((slot) => ({ id: `worker-${slot.index}`, logic: this.#worker(slot), restart: 'transient' as const })),
+      }),
+      { id: 'coordinator' },
+    );
+    supervisor.on('supervisor.restart', () => void (this.restarts += 1));
+    supervisor.subscribe({
+      error: (error) => {
+        this.#failed = true;
+        this.events.failed(error as Error);
+      },
+    });
+    this.#supervisor = supervisor;
+    supervisor.start();
   }
 
   totals(): WorkerStats {
@@ -94,9 +129,27 @@ export class WorkerPool {
         }),
     );
     await Promise.all(exits);
+    this.#supervisor?.stop();
   }
 
-  #spawn(slot: WorkerSlot): void {
+  /** One worker slot as an actor: resolves when its process exits after a stop, fails when it dies before. */
+  #worker(slot: WorkerSlot) {
+    return fromPromise<void>(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const child = this.#spawn(slot);
+          const pid = child.pid ?? -1;
+          child.on('exit', (code, signal) => {
+            this.#children.delete(pid);
+            if (this.#stopping || this.#failed) return resolve();
+            this.events.note(`worker ${slot.index} (pid ${pid}) died (${signal ?? `exit code ${code}`}); restarting it`);
+            reject(new WorkerDiedError(slot.index, pid, signal ?? `exit code ${code}`));
+          });
+        }),
+    );
+  }
+
+  #spawn(slot: WorkerSlot): ChildProcess {
     const child = fork(workerFile, [JSON.stringify(this.configFor(slot.index))], {
       execArgv,
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
@@ -116,19 +169,6 @@ export class WorkerPool {
       else if (message.type === 'metrics') slot.metrics[incarnation] = message.metrics;
       else if (message.type === 'done') slot.done = true;
     });
-    child.on('exit', (code, signal) => {
-      this.#children.delete(pid);
-      if (this.#stopping || this.#failed) return;
-      this.events.note(`worker ${slot.index} (pid ${pid}) died (${signal ?? `exit code ${code}`}); restarting it`);
-      try {
-        this.#budget.restart();
-      } catch (error) {
-        this.#failed = true;
-        this.events.failed(error as Error);
-        return;
-      }
-      this.restarts += 1;
-      this.#spawn(slot);
-    });
+    return child;
   }
 }

@@ -1,3 +1,4 @@
+import { SupervisorEscalationError } from '@liminal/actors';
 import { ConditionFailedError, DurableChannel, recoverCursor, type EffectTx } from '@liminal/durability';
 import type { WriteOp } from '@liminal/store';
 import { MemoryStore, type DurableStore } from '@liminal/store';
@@ -9,7 +10,9 @@ import { orderHandler } from '../src/partitionWorker.js';
 import { produce } from '../src/producer.js';
 import { expectedEffects } from '../src/saga.js';
 import { makeOrder } from '../src/orders.js';
+import { OrderEscalation } from '../src/orderConversation.js';
 import { emptyStats } from '../src/stats.js';
+import { ParticipantCrash, participantSupervision } from '../src/supervision.js';
 import { isClean, verifyRun } from '../src/verify.js';
 
 async function newRun(store: DurableStore, messages: number, partitions: number, seed: number): Promise<Run> {
@@ -41,8 +44,8 @@ async function processAll(store: DurableStore, run: Run, crashRate: number) {
     signal: stop.signal,
     log: () => {},
     spec: lenient,
-    // Frozen: every participant restart of a run counts against its budget, however slow the machine.
-    participantClock: () => 0,
+    // Frozen: every restart of a run counts against its supervisor's intensity, however slow the machine.
+    restartClock: () => 0,
   });
   let failed: unknown;
   supervised.catch((error: unknown) => (failed = error));
@@ -77,6 +80,45 @@ describe('order processing', () => {
     const after = await verifyRun(store, run);
     expect(after.sideEffects).toBe(before);
     expect(isClean(after)).toBe(true);
+  });
+});
+
+describe('supervision', () => {
+  it('escalates from the participants to the partition supervisor after exactly intensity + 1 crashes on a frozen clock', async () => {
+    const store = new MemoryStore();
+    const run = await newRun(store, 5, 1, 7);
+    const stats = emptyStats();
+    const channel = new DurableChannel(store, run.names.channel, { partitions: 1 });
+    const member = await channel.join(run.names.consumerId, { leaseMs: 60_000, heartbeatMs: 50, pollMs: 20 });
+    const supervised = superviseMember({
+      store,
+      run,
+      member,
+      crashRate: 3, // every attempt crashes before its effect
+      stats,
+      signal: new AbortController().signal,
+      log: () => {},
+      spec: { strategy: 'oneForOne', intensity: 0, periodMs: 1_000 },
+      restartClock: () => 0,
+    });
+    const error = await supervised.then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    await member.leave();
+    // The partition supervisor escalated over the order's escalation, caused by the participant supervisor's, caused by the crash.
+    const chain: unknown[] = [];
+    for (let at: unknown = error; at !== undefined; at = (at as { cause?: unknown }).cause) chain.push(at);
+    expect(chain[0]).toBeInstanceOf(SupervisorEscalationError);
+    expect(chain[0]).toMatchObject({ child: 'member-run', intensity: 0 });
+    expect(chain[1]).toBeInstanceOf(OrderEscalation);
+    expect(chain[2]).toBeInstanceOf(SupervisorEscalationError);
+    expect(chain[2]).toMatchObject({ supervisor: 'participant supervisor', child: 'validate', intensity: participantSupervision.intensity });
+    expect(chain[3]).toBeInstanceOf(ParticipantCrash);
+    // One-for-one: only the crashing participant restarts, and the crash past the intensity escalates instead.
+    expect(stats.participantRestarts).toBe(participantSupervision.intensity + 1);
+    expect(stats.restartsByParticipant.validate).toBe(participantSupervision.intensity + 1);
+    expect((await verifyRun(store, run)).sideEffects).toBe(0);
   });
 });
 
