@@ -23,7 +23,7 @@ export interface WorkerSlot {
 
 export interface WorkerEvents {
   note(line: string): void;
-  /** The pool gave up: a worker died more often than its restart budget allows. */
+  /** The pool gave up: workers died more often than `workerSupervision` allows (a SupervisorEscalationError). */
   failed(error: Error): void;
 }
 
