@@ -27,6 +27,7 @@ interface Manifest {
   readonly name: string;
   readonly private?: boolean;
   readonly dependencies?: Record<string, string>;
+  readonly devDependencies?: Record<string, string>;
 }
 
 const packages = readdirSync(join(repo, 'packages'))
@@ -57,4 +58,22 @@ describe('package layering', () => {
       expect([...imported].filter((dep) => !liminal.includes(dep))).toEqual([]);
     },
   );
+});
+
+describe('one xstate', () => {
+  it('every manifest that depends on xstate (packages, demo, bench) asks for the same range', () => {
+    const manifests = [
+      ...readdirSync(join(repo, 'packages')).map((dir) => join(repo, 'packages', dir, 'package.json')),
+      ...readdirSync(join(repo, 'apps')).map((dir) => join(repo, 'apps', dir, 'package.json')),
+      join(repo, 'bench', 'package.json'),
+    ];
+    const ranges = new Map<string, string>();
+    for (const path of manifests) {
+      const manifest = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+      const range = manifest.dependencies?.['xstate'] ?? manifest.devDependencies?.['xstate'];
+      if (range !== undefined) ranges.set(path.slice(repo.length), range);
+    }
+    expect(ranges.size).toBeGreaterThanOrEqual(4);
+    expect(new Set(ranges.values()), JSON.stringify(Object.fromEntries(ranges))).toHaveLength(1);
+  });
 });
