@@ -2,7 +2,7 @@ import { DecodeError, InvalidArgumentError, MemoryStore, StoreUnavailableError, 
 import { ForwardingStore } from '@liminal/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ClaimLostError, codec, DedupCache, DedupCollisionError, DedupSweeper, keyHash, type ClaimToken, type DedupDecision } from '../src/index.js';
+import { ClaimLostError, codec, ConditionFailedError, DedupCache, DedupCollisionError, DedupSweeper, keyHash, type ClaimToken, type DedupDecision } from '../src/index.js';
 import { bytes, CountingStore, readAll, storeKinds, useStore } from './support/stores.js';
 
 const lease = (owner: string, leaseMs = 100) => ({ owner, leaseMs });
@@ -179,6 +179,21 @@ describe.each(storeKinds)('DedupCache on $name', (kind) => {
     }
   });
 
+  it('commits claim conditions with the claim: a failed one is ConditionFailedError and claims nothing, not even a takeover', async () => {
+    const store = await open();
+    const cache = new DedupCache(store, 'payments');
+    await store.cas('epoch', 0, 2);
+    const stale = [{ op: 'check', key: 'epoch', equals: 1 }] as const;
+    await expect(cache.claimOrGet('k', 1, { ...lease('a'), conditions: stale })).rejects.toMatchObject({ code: 'CONDITION_FAILED', index: 0 });
+    expect(await cache.lookup('k')).toBeUndefined();
+    const held = await cache.claimOrGet('k', 1, { ...lease('b', 10), conditions: [{ op: 'check', key: 'epoch', equals: 2 }] });
+    expect(held.kind).toBe('claimed');
+    // b's lease expired: an owner with a stale fence still cannot take the key over (b's token stays valid).
+    await expect(cache.claimOrGet('k', 50, { ...lease('a'), conditions: stale })).rejects.toBeInstanceOf(ConditionFailedError);
+    await cache.completeReceipt('k', bytes('r'), { token: tokenOf(held) });
+    expect(await cache.lookup('k')).toEqual({ kind: 'completed', receipt: bytes('r') });
+  });
+
   it('rejects bad input with InvalidArgumentError before writing anything', async () => {
     const store = await open();
     const cache = new DedupCache(store, 'payments');
@@ -191,6 +206,8 @@ describe.each(storeKinds)('DedupCache on $name', (kind) => {
     for (const leaseMs of [0, -5, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '10' as never]) await bad(() => cache.claimOrGet('k', 1, lease('a', leaseMs)));
     await bad(() => cache.claimOrGet('k', Number.MAX_SAFE_INTEGER, lease('a', 10))); // the expiry would not be a safe integer
     await bad(() => cache.claimOrGet('k', 1, undefined as never));
+    await bad(() => cache.claimOrGet('k', 1, { ...lease('a'), conditions: 'check' as never }));
+    await bad(() => cache.claimOrGet('k', 1, { ...lease('a'), conditions: [{ op: 'drop' }] as never }));
     expect(() => new DedupCache(store, '')).toThrow(InvalidArgumentError);
     await bad(() => cache.lookup(''));
     await bad(() => cache.lookup(5 as never));

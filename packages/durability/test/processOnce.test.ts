@@ -12,7 +12,7 @@ import {
   type ChannelEnvelope,
   type EffectTx,
 } from '../src/index.js';
-import { bytes, readAll, storeKinds, text, useStore } from './support/stores.js';
+import { bytes, CountingStore, readAll, storeKinds, text, useStore } from './support/stores.js';
 
 /**
  * Fails the next `failNext` commits that write the ledger (the handler's work): `applied` ones land and
@@ -28,15 +28,6 @@ class FailingStore extends ForwardingStore {
     if (!this.applied) throw new StoreUnavailableError('connection refused', { ambiguous: false });
     await super.commit(ops);
     throw new StoreUnavailableError('connection lost at COMMIT', { ambiguous: true });
-  }
-}
-
-/** Counts the store commits (each one a durable transaction). */
-class CountingStore extends ForwardingStore {
-  commits = 0;
-  override commit(ops: readonly WriteOp[]): Promise<CommitResult> {
-    this.commits += 1;
-    return super.commit(ops);
   }
 }
 

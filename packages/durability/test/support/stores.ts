@@ -1,4 +1,4 @@
-import type { DurableStore, StoredEntry } from '@liminal/store';
+import type { CommitResult, DurableStore, StoredEntry, WriteOp } from '@liminal/store';
 import { availableStoreKinds, ForwardingStore, type StoreKind } from '@liminal/testkit';
 import { afterEach } from 'vitest';
 
@@ -25,6 +25,13 @@ export function useStore(kind: StoreKind): () => Promise<DurableStore> {
 export class CountingStore extends ForwardingStore {
   readonly entriesRead = new Map<string, number>();
   readonly reads: { stream: string; fromSeq: number; limit: number }[] = [];
+  /** Store commits made (each one a durable transaction). */
+  commits = 0;
+
+  override commit(ops: readonly WriteOp[]): Promise<CommitResult> {
+    this.commits += 1;
+    return this.inner.commit(ops);
+  }
 
   override async readFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
     this.reads.push({ stream, fromSeq, limit });
