@@ -18,7 +18,7 @@ afterAll(async () => {
 /** Two stores on one database, as two processes would have them (two pools; two connections to one file). */
 interface Target {
   readonly name: string;
-  openPair(): [DurableStore, DurableStore];
+  readonly openPair: () => [DurableStore, DurableStore];
 }
 
 let files = 0;
