@@ -471,7 +471,7 @@ export class PostgresStore extends StoreBase {
     const sql = expected === 0 ? this.#sql.casFromZero : this.#sql.casUpdate;
     for (let attempt = 1; ; attempt++) {
       await this.#ensureSchema();
-      const result = await this.#sendWrite({ text: sql, values: [key, expected, next] }).catch((error: unknown) => {
+      const result = await this.#sendWrite({ ...sql, values: [key, expected, next] }).catch((error: unknown) => {
         throw this.#failure(error);
       });
       if (result.rowCount === 1) return;

@@ -72,6 +72,11 @@ async function applyOne(
         const actual = await heldLength(client, sql, op.stream, op.expectedSeq);
         return actual === op.expectedSeq ? op.expectedSeq : new SequenceConflictError(op.stream, op.expectedSeq, actual);
       }
+      if (op.payloads.length === 1) {
+        const { rowCount } = await client.query({ ...sql.commitAppendOne, values: [op.stream, op.expectedSeq, op.payloads[0]] });
+        if (rowCount === 1) return op.expectedSeq;
+        return new SequenceConflictError(op.stream, op.expectedSeq, await length(client, sql, op.stream));
+      }
       const { rows } = await client.query<{ head: number }>({ ...sql.commitAppend, values: [op.stream, op.expectedSeq, op.payloads] });
       if (rows[0]?.head === 1) return op.expectedSeq;
       return new SequenceConflictError(op.stream, op.expectedSeq, await length(client, sql, op.stream));
@@ -83,7 +88,7 @@ async function applyOne(
       return undefined;
     }
     case 'cas': {
-      const { rowCount } = await client.query(op.expected === 0 ? sql.casFromZero : sql.casUpdate, [op.key, op.expected, op.next]);
+      const { rowCount } = await client.query({ ...(op.expected === 0 ? sql.casFromZero : sql.casUpdate), values: [op.key, op.expected, op.next] });
       if (rowCount === 1) return undefined;
       return new CasConflictError(op.key, op.expected, (await heldValue(client, sql, op.key)) ?? 0);
     }

@@ -90,11 +90,11 @@ export function statements(schema: string) {
       ORDER BY key LIMIT $4`,
     readValue: `SELECT value FROM ${counters} WHERE key = $1`,
     // Creating a counter waits for commits that checked it while absent (see lockAbsentKey).
-    casFromZero: `
+    casFromZero: prepared('cas_from_zero', `
       INSERT INTO ${counters} AS c (key, value)
       SELECT $1, $3::bigint FROM (SELECT pg_advisory_xact_lock(${absentKeyLock('$1')})) AS fence
-      ON CONFLICT (key) DO UPDATE SET value = $3 WHERE c.value = $2`,
-    casUpdate: `UPDATE ${counters} SET value = $3 WHERE key = $1 AND value = $2`,
+      ON CONFLICT (key) DO UPDATE SET value = $3 WHERE c.value = $2`),
+    casUpdate: prepared('cas_update', `UPDATE ${counters} SET value = $3 WHERE key = $1 AND value = $2`),
     // Inside a commit, a conflict must be an answer, not an aborted
     // transaction: the first entry is inserted unless taken (ON CONFLICT
     // skips it, waiting out a concurrent inserter), and only once it is in
@@ -115,6 +115,13 @@ export function statements(schema: string) {
         WHERE ordinal > 1 AND EXISTS (SELECT 1 FROM head)
       )
       SELECT count(*)::int AS head FROM head`),
+    // The same for one payload (the common case), without the second insert and the count.
+    commitAppendOne: prepared('commit_append_one', `
+      INSERT INTO ${entries} (stream, seq, payload)
+      SELECT $1, $2::bigint, $3::bytea
+      WHERE CASE WHEN $2::bigint = 0 THEN ${firstEntryFenced('$1::text')}
+            ELSE EXISTS (SELECT 1 FROM ${entries} WHERE stream = $1 AND seq = $2::bigint - 1 FOR KEY SHARE) END
+      ON CONFLICT (stream, seq) DO NOTHING`),
     // Holds a stream's length until the commit ends: an append after the last
     // entry needs FOR KEY SHARE on it, which FOR UPDATE blocks.
     lockLast: prepared('lock_last', `SELECT 1 FROM ${entries} WHERE stream = $1 AND seq = $2::bigint - 1 FOR UPDATE`),
