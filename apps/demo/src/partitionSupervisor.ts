@@ -35,11 +35,14 @@ interface RunInput {
 
 /**
  * Runs the group member's `run` as an XState actor under a `createSupervisor`
- * from @liminal/actors: a crash that escapes the handler (a participant
- * supervisor giving up, a fenced journal write, a decode error) fails the
- * actor, and the supervisor restarts it, which reopens every partition from
- * the durable logs. Resolves once `signal` stopped the run, or rejects with
- * `SupervisorEscalationError` when restarts exceed the intensity.
+ * from @liminal/actors. A crash that escapes the handler (a participant
+ * supervisor giving up, a fenced journal write) reaches the member as a failed
+ * message (`failed`; the member would retry it in place): here it stops the
+ * run and fails the actor with that crash, and the supervisor restarts the
+ * run with a fresh handler, which reopens every partition from the durable
+ * logs. A store outage is not a crash: the member waits it out. Resolves once
+ * `signal` stopped the run, or rejects with `SupervisorEscalationError` when
+ * restarts exceed the intensity.
  */
 export function superviseMember(options: MemberSupervisorOptions): Promise<void> {
   const { store, run, member, crashRate, stats, signal, log } = options;
@@ -48,12 +51,20 @@ export function superviseMember(options: MemberSupervisorOptions): Promise<void>
   const memberRun = fromPromise<void, RunInput>(async ({ input, signal: stopped }) => {
     const handler = orderHandler({ store, run, crashRate, stats, incarnation: starts++, metrics: options.metrics, restartClock: options.restartClock });
     const forget = member.on('revoked', handler.forget);
+    const crashed = new AbortController();
+    let crash: { readonly error: unknown } | undefined;
+    const onFailed = member.on('failed', (failure) => {
+      crash ??= { error: failure.cause };
+      crashed.abort();
+    });
     try {
-      await member.run(handler.handle, { signal: AbortSignal.any([stopped, signal]) });
+      await member.run(handler.handle, { signal: AbortSignal.any([stopped, signal, crashed.signal]) });
     } finally {
       forget();
+      onFailed();
       handler.close();
     }
+    if (crash !== undefined) throw crash.error;
     input.ended();
   });
   return new Promise((resolve, reject) => {

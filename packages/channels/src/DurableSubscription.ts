@@ -63,7 +63,8 @@ export async function subscribeDurable<T>(
     },
     { signal: stop.signal },
   );
-  // A decode error or a store failure ends `run`; the member leaves so the others take over.
+  // `run` ends only on an error it cannot wait out (a corrupt membership log); the member leaves so the others take over.
+  // A message that does not decode is retried with backoff by the member (a process warning each time).
   running.catch(() => member.leave().catch(() => undefined));
   return {
     member,

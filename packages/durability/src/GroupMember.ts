@@ -11,7 +11,7 @@ import {
 import type { MessageHandler } from './ChannelConsumer.js';
 import { codec, type GroupRecord } from './codec.js';
 import type { DurableChannel } from './DurableChannel.js';
-import { LeaseLostError } from './errors.js';
+import { LeaseLostError, type MessageFailedError } from './errors.js';
 import { groupKeysFor, type GroupKeys } from './internal/groupKeys.js';
 import { GroupView } from './internal/GroupView.js';
 import { HeartbeatObserver } from './internal/HeartbeatObserver.js';
@@ -21,11 +21,13 @@ import { groupSettings, type GroupSettings, type JoinOptions } from './JoinOptio
 
 export type PartitionsListener = (partitions: readonly number[]) => void;
 export type LeaseLostListener = (error: LeaseLostError) => void;
+export type MessageFailedListener = (error: MessageFailedError) => void;
 
 interface Listeners {
   assigned: PartitionsListener;
   revoked: PartitionsListener;
   lost: LeaseLostListener;
+  failed: MessageFailedListener;
 }
 
 export interface GroupRunOptions {
@@ -65,7 +67,7 @@ export class GroupMember {
   readonly #observer: HeartbeatObserver;
   readonly #wakeups: Wakeups;
   readonly #held = new Map<number, Lease>();
-  readonly #listeners: { [E in keyof Listeners]: Set<Listeners[E]> } = { assigned: new Set(), revoked: new Set(), lost: new Set() };
+  readonly #listeners: { [E in keyof Listeners]: Set<Listeners[E]> } = { assigned: new Set(), revoked: new Set(), lost: new Set(), failed: new Set() };
   readonly #life = new AbortController();
   #incarnation = -1;
   #beats = 0;
@@ -111,10 +113,14 @@ export class GroupMember {
     return [...this.#held.keys()].sort((a, b) => a - b);
   }
 
-  /** Listens to leases won (`assigned`), handed over (`revoked`) and lost to a takeover (`lost`); returns the unsubscribe. */
+  /**
+   * Listens to leases won (`assigned`), handed over (`revoked`), lost to a
+   * takeover (`lost`) and to failed attempts at a message (`failed`, retried
+   * with backoff); returns the unsubscribe.
+   */
   on<E extends keyof Listeners>(event: E, listener: Listeners[E]): () => void {
     const set = this.#listeners[event] as Set<Listeners[E]> | undefined;
-    if (set === undefined) throw new InvalidArgumentError('event', `expected 'assigned', 'revoked' or 'lost', got ${JSON.stringify(event)}`);
+    if (set === undefined) throw new InvalidArgumentError('event', `expected 'assigned', 'revoked', 'lost' or 'failed', got ${JSON.stringify(event)}`);
     if (typeof listener !== 'function') throw new InvalidArgumentError('listener', 'expected a function');
     set.add(listener);
     return () => set.delete(listener);
@@ -124,9 +130,13 @@ export class GroupMember {
    * Processes the partitions this member holds, now and as it wins more,
    * with `handler` (effectively once per message for the group). Live: it
    * waits for new messages (store `watch`, with `pollMs` as fallback) and
-   * never ends when caught up. Resolves when `signal` aborts or `leave()` is
-   * called; rejects with the first error of `handler` (or a decode error),
-   * after stopping every partition. The member stays joined either way.
+   * never ends when caught up. A message that fails (the handler throws, an
+   * effect conflicts, the entry does not decode) is retried with backoff on
+   * its partition, reported on `failed` each time, while the other
+   * partitions go on. Resolves when `signal` aborts or `leave()` is called
+   * (the member stays joined on an abort); rejects only if the membership
+   * loop meets an error it cannot wait out (a corrupt membership log), after
+   * stopping every partition.
    */
   run(handler: MessageHandler, options: GroupRunOptions = {}): Promise<void> {
     if (typeof handler !== 'function') throw new InvalidArgumentError('handler', 'expected a function');
@@ -343,6 +353,7 @@ export class GroupMember {
       batchSize: this.settings.batchSize,
       pollMs: this.settings.pollMs,
       signal: AbortSignal.any([signal, this.#life.signal]),
+      onFailure: (error) => this.#failed(error),
     }).then(
       () => undefined,
       (error: unknown) => {
@@ -373,6 +384,12 @@ export class GroupMember {
     this.#emit('lost', error);
     this.#logDirty = true;
     this.#wakeups.notify(this.#keys.log);
+  }
+
+  /** A failed attempt at a message: the listeners hear of it; with none, it is a process warning rather than silence. */
+  #failed(error: MessageFailedError): void {
+    if (this.#listeners.failed.size === 0) process.emitWarning(error);
+    else this.#emit('failed', error);
   }
 
   /** Appends to the membership log at its end, whoever else appends meanwhile; returns the sequence. */

@@ -142,3 +142,30 @@ export class SupervisorEscalationError extends LiminalError {
     );
   }
 }
+
+/**
+ * Processing a message of a group partition failed (the handler threw, a
+ * `tx.cas` conflicted, the entry does not decode): nothing of it was written.
+ * The member keeps the partition and retries the same message after
+ * `retryInMs` (100 ms doubling to 30 s); its other partitions go on. Reported
+ * on `member.on('failed', fn)`.
+ */
+export class MessageFailedError extends LiminalError {
+  readonly code = 'MESSAGE_FAILED';
+
+  constructor(
+    readonly group: string,
+    readonly partition: number,
+    /** The message's offset; `undefined` when reading the partition failed before a message was in hand. */
+    readonly offset: number | undefined,
+    /** Consecutive failures at this position, 1 for the first. */
+    readonly attempt: number,
+    readonly retryInMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `group ${JSON.stringify(group)}: partition ${partition}${offset === undefined ? '' : ` offset ${offset}`} failed (attempt ${attempt}), retrying in ${retryInMs} ms`,
+      options,
+    );
+  }
+}

@@ -54,13 +54,14 @@ export {
   EffectTxClosedError,
   InvalidTraceparentError,
   LeaseLostError,
+  MessageFailedError,
   SupervisorEscalationError,
 } from './errors.js';
 export type { EffectTx, OnceOutcome, OnceWork } from './EffectTx.js';
 export { GroupMember } from './GroupMember.js';
 export { listGroups, readGroup } from './groupInspection.js';
 export type { GroupInfo } from './groupInspection.js';
-export type { GroupRunOptions, LeaseLostListener, PartitionsListener } from './GroupMember.js';
+export type { GroupRunOptions, LeaseLostListener, MessageFailedListener, PartitionsListener } from './GroupMember.js';
 export { DEFAULT_HEARTBEAT_MS, DEFAULT_LEASE_MS, DEFAULT_POLL_MS } from './JoinOptions.js';
 export type { JoinOptions } from './JoinOptions.js';
 export { messageIdFor, newMessageId } from './messageId.js';

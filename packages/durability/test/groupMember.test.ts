@@ -1,7 +1,7 @@
 import { ConfigError, MemoryStore, type DurableStore } from '@liminal/store';
 import { ForwardingStore } from '@liminal/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DurableChannel, LeaseLostError, type ChannelEnvelope, type GroupMember, type JoinOptions } from '../src/index.js';
+import { DurableChannel, LeaseLostError, MessageFailedError, type ChannelEnvelope, type GroupMember, type JoinOptions } from '../src/index.js';
 import { bytes, text } from './support/stores.js';
 
 /** Long leases: in these tests a member only dies when the test says so (through its clock). */
@@ -173,6 +173,51 @@ describe('worker groups (one process)', () => {
     zStop.abort();
     aStop.abort();
     await Promise.all([zRun, aRun]);
+  });
+
+  it('a failing handler does not stop run: the message is retried with backoff on its partition (nothing written meanwhile), the other partitions go on, the member keeps its leases', async () => {
+    const channel = new DurableChannel(new MemoryStore(), 'orders', { partitions: 2 });
+    const member = await join(channel);
+    const failures: MessageFailedError[] = [];
+    member.on('failed', (error) => failures.push(error));
+    const poisonKey = ['a', 'b', 'c', 'd', 'e'].find((k) => channel.partitionFor(k) === 0) as string;
+    const otherKey = ['a', 'b', 'c', 'd', 'e'].find((k) => channel.partitionFor(k) === 1) as string;
+    const handled: string[] = [];
+    let attempts = 0;
+    const stop = new AbortController();
+    let settled = false;
+    const running = member.run(
+      (envelope, tx) => {
+        const body = text(envelope.payload);
+        if (body === 'poison' && ++attempts < 3) {
+          tx.cas('effects/poison', 0, attempts); // dropped with the failed attempt
+          throw new Error(`refused ${attempts}`);
+        }
+        if (body === 'poison') tx.cas('effects/poison', 0, 100);
+        handled.push(body);
+      },
+      { signal: stop.signal },
+    );
+    void running.finally(() => (settled = true));
+    await channel.publish(bytes('poison'), { key: poisonKey });
+    await until(() => failures.length === 1, 'the first failure is reported');
+    await channel.publish(bytes('other'), { key: otherKey });
+    await until(() => handled.includes('other'), 'the other partition goes on');
+    await until(() => handled.includes('poison'), 'the message succeeds on its third attempt');
+    await channel.publish(bytes('after'), { key: poisonKey });
+    await until(() => handled.includes('after'), 'its partition goes on after it');
+    expect(settled).toBe(false);
+    expect(member.assignment()).toEqual([0, 1]);
+    expect(failures.map((error) => [error.code, error.partition, error.offset, error.attempt, error.retryInMs])).toEqual([
+      ['MESSAGE_FAILED', 0, 0, 1, 100],
+      ['MESSAGE_FAILED', 0, 0, 2, 200],
+    ]);
+    expect(failures[0]).toBeInstanceOf(MessageFailedError);
+    expect((failures[1]?.cause as Error).message).toBe('refused 2');
+    expect(handled.filter((body) => body === 'poison')).toHaveLength(1);
+    expect(await channel.store.readValue('effects/poison')).toBe(100); // only the successful attempt's effect landed
+    stop.abort();
+    await running;
   });
 
   it('rejects bad options with ConfigError before anything is stored', async () => {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreUnavailableError, type CheckOp } from '@liminal/store';
 import type { ChannelConsumer, ChannelEnvelope, MessageHandler } from '../ChannelConsumer.js';
 import type { DurableChannel } from '../DurableChannel.js';
-import { ClaimLostError, ConditionFailedError, LeaseLostError } from '../errors.js';
+import { ClaimLostError, ConditionFailedError, LeaseLostError, MessageFailedError } from '../errors.js';
 import type { Wakeups } from './Wakeups.js';
 
 /** One held partition's work: what `workPartition` needs from its member. */
@@ -21,11 +21,21 @@ export interface PartitionWork {
   readonly pollMs: number;
   /** Stops the work at the next message boundary. */
   readonly signal: AbortSignal;
+  /** Told of every failed attempt at a message, before its retry. */
+  readonly onFailure: (error: MessageFailedError) => void;
 }
+
+/** Retry delays after a failed message: 100 ms doubling to 30 s, so a poison message costs little while it waits for a fix. */
+const FIRST_RETRY_MS = 100;
+const MAX_RETRY_MS = 30_000;
 
 /** Store errors a member waits out (PostgreSQL restarting, a connection dropped) instead of failing. */
 export function isOutage(error: unknown): boolean {
-  return error instanceof StoreUnavailableError;
+  // A handler's error caused by the store being down (a wrapped StoreUnavailableError) is the same outage.
+  for (let at = error, depth = 0; at instanceof Error && depth < 8; at = at.cause, depth++) {
+    if (at instanceof StoreUnavailableError) return true;
+  }
+  return false;
 }
 
 /**
@@ -40,13 +50,22 @@ export function isOutage(error: unknown): boolean {
  * Message claims last one group lease: a member that died inside a handler
  * left a claim that has expired by the time the group declares it dead, so
  * its successor does not wait for it.
+ *
+ * A message that fails (the handler throws, an effect conflicts, the entry
+ * does not decode) wrote nothing: it is reported through `onFailure` and
+ * retried from the cursor with backoff, while the member keeps the lease.
+ * Stopping the partition instead would hold it hostage (the member still
+ * heartbeats, so nobody takes it over); handing it over would pass a poison
+ * message from member to member.
  */
 export async function workPartition(work: PartitionWork): Promise<void> {
   const { channel, partition, signal, wakeups } = work;
   const stream = channel.streamFor(partition);
   wakeups.follow(stream, signal);
   let outageMs = 0;
+  let failures = 0;
   while (!signal.aborted) {
+    let current: number | undefined;
     try {
       const consumer = await channel.consume(work.group, partition, { batchSize: work.batchSize, owner: work.owner, leaseMs: work.leaseMs });
       try {
@@ -60,8 +79,11 @@ export async function workPartition(work: PartitionWork): Promise<void> {
           }
           for (const envelope of batch) {
             if (signal.aborted) return;
+            current = envelope.offset;
             const claimedUntil = await processFenced(work, consumer, envelope);
+            current = undefined;
             outageMs = 0;
+            failures = 0;
             if (claimedUntil !== undefined) {
               // Claimed by a member that lost the partition: wait for its claim to expire, then read from here again.
               await sleep(Math.min(work.leaseMs, Math.max(10, claimedUntil - Date.now())), undefined, { signal }).catch(() => undefined);
@@ -74,9 +96,18 @@ export async function workPartition(work: PartitionWork): Promise<void> {
         await consumer.releaseClaims();
       }
     } catch (error) {
-      if (!isOutage(error) || signal.aborted) throw error;
-      outageMs = Math.min(2_000, Math.max(100, outageMs * 2));
-      await sleep(outageMs, undefined, { signal }).catch(() => undefined);
+      // A lost lease is reported even while stopping: the zombie's listeners must hear that its work was refused.
+      if (error instanceof LeaseLostError) throw error;
+      if (signal.aborted) return;
+      if (isOutage(error)) {
+        outageMs = Math.min(2_000, Math.max(100, outageMs * 2));
+        await sleep(outageMs, undefined, { signal }).catch(() => undefined);
+        continue;
+      }
+      failures++;
+      const retryInMs = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.min(failures - 1, 20));
+      work.onFailure(new MessageFailedError(work.group, partition, current, failures, retryInMs, { cause: error }));
+      await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
     }
   }
 }
