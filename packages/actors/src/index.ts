@@ -4,6 +4,8 @@ export type { ConversationState, ParticipantExit } from './ConversationState.js'
 export type { SendOptions, WaitOptions } from './messaging.js';
 export { ConversationMessage } from './ConversationMessage.js';
 export { conversationMachine } from './conversationMachine.js';
+export { cancelConversation, ConcurrentChangeError, ConversationActionRefusedError, retryConversation } from './conversationActions.js';
+export type { ActionRefusal, ConversationActionOptions, ConversationActionResult } from './conversationActions.js';
 export { isConversationRecord, readConversationTimeline } from './conversationTimeline.js';
 export type { ConversationTimeline, RecordedValue, TimelineEntry, TimelineSummary } from './conversationTimeline.js';
 export type {

@@ -1,3 +1,4 @@
+import { cancelConversation, ConversationActionRefusedError, retryConversation, type ConversationActionResult } from '@liminal/actors';
 import { DedupCache, readDedupKey, type ClaimToken } from '@liminal/durability';
 import type { DurableStore } from '@liminal/store';
 import { NotFoundError, UsageError } from './errors.js';
@@ -27,4 +28,21 @@ export async function releaseExpiredClaim(store: DurableStore, namespace: string
   }
   await new DedupCache(store, namespace).releaseClaim(key, { token: entry.token as ClaimToken });
   return { namespace, key, owner: entry.owner, expiresAtMs: entry.expiresAtMs };
+}
+
+/**
+ * `liminal retry` / `liminal cancel`: @liminal/actors' `retryConversation` /
+ * `cancelConversation`, each one store `commit` conditional on the journal
+ * length (and index counters) it read, so a live worker that wrote meanwhile
+ * makes it fail with `ConcurrentChangeError` (exit 1) and nothing is written.
+ * A conversation the action does not apply to is bad input (exit 2).
+ */
+export async function conversationAction(store: DurableStore, action: 'retry' | 'cancel', id: string, nowMs: number): Promise<ConversationActionResult> {
+  try {
+    return await (action === 'retry' ? retryConversation : cancelConversation)(store, id, { now: () => nowMs });
+  } catch (error) {
+    if (!(error instanceof ConversationActionRefusedError)) throw error;
+    if (error.refusal === 'notFound') throw new NotFoundError('conversation', id);
+    throw new UsageError(error.message);
+  }
 }

@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError as CommanderArgumentError } from 'commander';
 import type { DurableStore } from '@liminal/store';
-import { releaseExpiredClaim } from './actions.js';
+import { conversationAction, releaseExpiredClaim } from './actions.js';
 import { channelRows, claimsView, groupsView, lagView } from './channels.js';
 import { cliNow } from './clock.js';
 import { listConversations, showConversation } from './conversations.js';
@@ -126,6 +126,20 @@ export function program(out: Output, startConsole: ConsoleStarter, env: NodeJS.P
         print(options, released, () => `released the expired claim of ${released.owner} on ${JSON.stringify(key)} (lease ended ${new Date(released.expiresAtMs).toISOString()})`);
       });
     });
+
+  const conversationCommand = (action: 'retry' | 'cancel', description: string, done: string) =>
+    command(action, `${description} (an action: needs --allow-actions)`)
+      .argument('<id>', 'conversation id')
+      .option('--allow-actions', 'allow this command to write to the store', false)
+      .action(async (id: string, options: Common & { allowActions: boolean }) => {
+        if (!options.allowActions) throw new UsageError(`${action} writes to the store; add --allow-actions to do it`);
+        await withStore(options, env, async (store) => {
+          const result = await conversationAction(store, action, id, cliNow(env));
+          print(options, result, () => `${done} ${result.id}: ${result.from} -> ${result.to} (journal record ${result.seq})`);
+        });
+      });
+  conversationCommand('retry', 'retry a failed conversation: back to active, its unfinished messages resume from their last recorded step when delivered again', 'retried');
+  conversationCommand('cancel', 'cancel a conversation that has not ended: it fails (requested: cancelled); a worker still holding it is fenced', 'cancelled');
 
   command('console', 'serve a web console on 127.0.0.1 with the same views, updating live')
     .option('--port <n>', 'port on 127.0.0.1 (0: any free port)', port, 4300)

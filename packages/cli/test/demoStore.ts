@@ -1,6 +1,7 @@
-import { DurableSteps } from '@liminal/actors';
+import { DurableSteps, openConversation, participant, type ParticipantInput } from '@liminal/actors';
 import { DedupCache, DurableConversation } from '@liminal/durability';
-import { openStore } from '@liminal/store';
+import { openStore, type DurableStore } from '@liminal/store';
+import { fromPromise } from 'xstate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelRow, ConversationDetail, ConversationPage, GroupsView, LagView } from '../src/index.js';
 import { liminal, liminalJson } from './support/cli.js';
@@ -9,6 +10,26 @@ import { demoRun1, runDemo, type DemoOutcome } from './support/demoRun.js';
 // Seed 42 (the default) fails orders 49, 64 and 75 among the first 80: the store holds compensated conversations.
 const messages = 80;
 const t0 = Date.parse('2026-01-01T00:00:00Z');
+
+/** A billing conversation whose payment provider is down until the counter `ops:provider-up` is 1. */
+function flakyOrder(store: DurableStore) {
+  const billing = participant(
+    'billing',
+    fromPromise<string, ParticipantInput<string>>(async ({ input: { steps } }) => {
+      await steps.step('reserve', async () => {
+        const reserved = (await store.readValue('ops:reserved')) ?? 0;
+        await store.cas('ops:reserved', reserved, reserved + 1);
+        return 'sku-1';
+      });
+      const charge = await steps.step('charge', async () => {
+        if ((await store.readValue('ops:provider-up')) !== 1) throw new Error('provider down');
+        return 'ch_1';
+      });
+      return `paid ${charge}`;
+    }),
+  );
+  return openConversation({ id: 'ops:flaky-1', mode: 'durable', store, onCrash: 'fail', participants: [billing], now: () => t0 });
+}
 
 /**
  * The CLI read against a store a real demo run filled (coordinator, worker
@@ -41,6 +62,10 @@ export function describeDemoStore(kind: string, storeUrl: () => Promise<string |
         // One that is busy but recent: in flight, not stuck.
         const recent = await indexed('ops:recent-1', t0 + 9 * 60_000);
         await recent.begin('m1', { receivedAt: t0 + 9 * 60_000 });
+        // A conversation that failed because its payment provider was down (onCrash: 'fail'): retry material.
+        const flaky = await flakyOrder(store);
+        await flaky.ask('order', { messageId: 'm1', timeoutMs: 60_000 }).catch(() => undefined);
+        for (let i = 0; i < 600 && (await store.readValue('conversation/ops:flaky-1/steps')) === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 50));
         // A claim whose worker died: its one-minute lease ends at t0 + 60 s.
         const claimed = await new DedupCache(store, 'ops:jobs').claimOrGet('job-17', t0, { owner: 'worker-7', leaseMs: 60_000 });
         if (claimed.kind !== 'claimed') throw new Error('a fresh key must be claimed');
@@ -207,6 +232,57 @@ export function describeDemoStore(kind: string, storeUrl: () => Promise<string |
       } finally {
         await store.close();
       }
+    });
+
+    it('retry brings a failed conversation back in one conditional commit; a worker then finishes it from its last step', async (context) => {
+      if (skipUnlessStore()) return context.skip();
+      const later = { LIMINAL_CLI_NOW: String(t0 + 60_000) };
+      const failed = await liminalJson<ConversationPage>(['conversations', '--failed', '--prefix', 'ops:', '--store', url!]);
+      expect(failed.rows.map((row) => [row.id, row.failure])).toEqual([['ops:flaky-1', 'participantCrashed: Error: provider down']]);
+      const refused = await liminal(['retry', 'ops:flaky-1', '--store', url!]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/--allow-actions/);
+      // A compensated order's effects were undone: it cannot be retried.
+      const compensated = await liminalJson<ConversationPage>(['conversations', '--failed', '--prefix', demoRun1.orderPrefix, '--limit', '1', '--store', url!]);
+      const undone = await liminal(['retry', compensated.rows[0]!.id, '--allow-actions', '--store', url!]);
+      expect(undone.code).toBe(2);
+      expect(undone.stderr).toMatch(/compensated/);
+      expect((await liminal(['retry', 'no-such-id', '--allow-actions', '--store', url!])).code).toBe(2);
+
+      const retried = await liminal(['retry', 'ops:flaky-1', '--allow-actions', '--store', url!], later);
+      expect(retried).toMatchObject({ code: 0, stderr: '' });
+      expect(retried.stdout).toMatch(/^retried ops:flaky-1: failed -> active/);
+      expect((await liminalJson<ConversationPage>(['conversations', '--failed', '--prefix', 'ops:', '--store', url!])).rows).toEqual([]);
+      const again = await liminal(['retry', 'ops:flaky-1', '--allow-actions', '--store', url!], later);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toMatch(/not failed/);
+
+      // The provider is back; the worker that takes the conversation up again redelivers its message.
+      const store = await openStore(url!);
+      try {
+        await store.cas('ops:provider-up', 0, 1);
+        const worker = await flakyOrder(store);
+        expect((await worker.ask('order', { messageId: 'm1', timeoutMs: 60_000 })).message.payload).toBe('paid ch_1');
+        await worker.close();
+        // The recorded step did not run again.
+        expect(await store.readValue('ops:reserved')).toBe(1);
+      } finally {
+        await store.close();
+      }
+      const finished = await liminalJson<ConversationPage>(['conversations', '--prefix', 'ops:flaky', '--store', url!]);
+      expect(finished.rows.map((row) => [row.id, row.phase, row.inFlight])).toEqual([['ops:flaky-1', 'closed', false]]);
+    });
+
+    it('cancel fails a conversation that has not ended, once; it refuses without --allow-actions', async (context) => {
+      if (skipUnlessStore()) return context.skip();
+      expect((await liminal(['cancel', 'ops:recent-1', '--store', url!])).code).toBe(2);
+      const cancelled = await liminalJson<{ id: string; from: string; to: string }>(['cancel', 'ops:recent-1', '--allow-actions', '--store', url!]);
+      expect(cancelled).toMatchObject({ id: 'ops:recent-1', from: 'created', to: 'failed' });
+      const failed = await liminalJson<ConversationPage>(['conversations', '--failed', '--prefix', 'ops:recent', '--store', url!]);
+      expect(failed.rows.map((row) => [row.id, row.failure])).toEqual([['ops:recent-1', 'requested: cancelled']]);
+      const twice = await liminal(['cancel', 'ops:recent-1', '--allow-actions', '--store', url!]);
+      expect(twice.code).toBe(2);
+      expect(twice.stderr).toMatch(/already failed/);
     });
 
     it('a conversation or channel that is not there is bad input: exit 2, one line', async (context) => {

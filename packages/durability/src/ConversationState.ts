@@ -363,6 +363,8 @@ function applyLifecycle(header: ConversationHeader, event: LifecycleEvent): Conv
     case 'conversationCreated':
       return { ...header, version: event.version, createdAt: event.createdAt, deadline: event.deadline };
     case 'phaseChanged': {
+      // failed -> active is a retry (`retryConversation` in @liminal/actors): it starts over with no failure and every participant alive.
+      if (header.phase === 'failed' && event.phase === 'active') return { ...header, phase: event.phase, failure: undefined, exits: new Map() };
       const failure =
         event.phase !== 'failed' ? header.failure : { reason: event.failure ?? 'requested', ...(event.cause === undefined ? {} : { cause: event.cause }) };
       return { ...header, phase: event.phase, failure };
