@@ -56,8 +56,6 @@ export class TimeoutError extends LiminalError {
   }
 }
 
-
-
 /**
  * A durable compensation was started but its process stopped before its
  * outcome was recorded: it is not run again (at most once), and whether its

@@ -1,31 +1,19 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conformanceCases, regressionCases } from '../durableActor/cases.js';
+import { killWhenReady } from './support/killWhenReady.js';
 
 const worker = fileURLToPath(new URL('./fixtures/durableActorWorker.ts', import.meta.url));
 const cases = [...conformanceCases, ...regressionCases];
 
 /** Runs one worker process until it prints "ready", then kills it with SIGKILL. */
-function runAndKill(path: string, effects: string, step: string): Promise<{ observations: Record<string, unknown>; snapshots: Record<string, number>; signal: NodeJS.Signals | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', worker, path, effects, step], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (stdout.endsWith('ready\n')) child.kill('SIGKILL');
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (!stdout.endsWith('ready\n')) reject(new Error(`worker (step ${step}) exited with ${code ?? signal} before it was ready:\n${stderr}`));
-      else resolve({ ...(JSON.parse(stdout.split('\n')[0]!) as { observations: Record<string, unknown>; snapshots: Record<string, number> }), signal });
-    });
-  });
+async function runAndKill(path: string, effects: string, step: string): Promise<{ observations: Record<string, unknown>; snapshots: Record<string, number>; signal: NodeJS.Signals | null }> {
+  const exit = await killWhenReady(worker, [path, effects, step]);
+  if (!exit.stdout.endsWith('ready\n')) throw new Error(`worker (step ${step}) exited with ${exit.code ?? exit.signal} before it was ready:\n${exit.stderr}`);
+  return { ...(JSON.parse(exit.stdout.split('\n')[0]!) as { observations: Record<string, unknown>; snapshots: Record<string, number> }), signal: exit.signal };
 }
 
 // Every case of cases.ts, each step in its own process killed with SIGKILL

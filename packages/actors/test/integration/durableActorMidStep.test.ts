@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killWhenReady } from './support/killWhenReady.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/durableActorMidStep.ts', import.meta.url));
 
@@ -15,23 +15,11 @@ interface Run {
 }
 
 /** Runs one phase; kills it with SIGKILL once it prints "ready" (or sees it kill itself). */
-function phase(url: string, effects: string, name: 'first' | 'again' | 'after'): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', fixture, url, effects, name], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (stdout.endsWith('ready\n')) child.kill('SIGKILL');
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (signal !== 'SIGKILL') reject(new Error(`phase ${name} exited with ${code ?? signal}:\n${stderr}`));
-      const lines = stdout.split('\n').filter((line) => line !== '' && line !== 'ready').map((line) => JSON.parse(line) as unknown);
-      resolve({ lines, signal, pid: child.pid! });
-    });
-  });
+async function phase(url: string, effects: string, name: 'first' | 'again' | 'after'): Promise<Run> {
+  const exit = await killWhenReady(fixture, [url, effects, name]);
+  if (exit.signal !== 'SIGKILL') throw new Error(`phase ${name} exited with ${exit.code ?? exit.signal}:\n${exit.stderr}`);
+  const lines = exit.stdout.split('\n').filter((line) => line !== '' && line !== 'ready').map((line) => JSON.parse(line) as unknown);
+  return { lines, signal: exit.signal, pid: exit.pid };
 }
 
 const postgres = await postgresForTests();
