@@ -26,6 +26,15 @@ export interface PostgresStoreOptions {
    * Default 30 000 ms.
    */
   readonly statementTimeoutMs?: number;
+  /**
+   * The server ends a session of this store that sits inside a transaction
+   * without sending its next statement for this long (PostgreSQL's
+   * `idle_in_transaction_session_timeout`), which rolls the transaction back
+   * and frees its row locks. A process paused mid-commit (SIGSTOP, a VM
+   * freeze, a stop-the-world pause) would otherwise block every other
+   * process writing the same rows until it resumes. Default 5 000 ms.
+   */
+  readonly idleInTransactionTimeoutMs?: number;
 }
 
 const uniqueViolation = '23505';
@@ -112,11 +121,16 @@ export class PostgresStore extends StoreBase {
     if (!Number.isSafeInteger(this.#statementTimeoutMs) || this.#statementTimeoutMs < 1) {
       throw new ConfigError(`PostgreSQL statementTimeoutMs must be a positive safe integer, got ${describe(this.#statementTimeoutMs)}`);
     }
+    const idleInTransactionTimeoutMs = options.idleInTransactionTimeoutMs ?? 5_000;
+    if (!Number.isSafeInteger(idleInTransactionTimeoutMs) || idleInTransactionTimeoutMs < 1) {
+      throw new ConfigError(`PostgreSQL idleInTransactionTimeoutMs must be a positive safe integer, got ${describe(idleInTransactionTimeoutMs)}`);
+    }
     this.#pool = new pg.Pool({
       connectionString,
       max: poolSize,
       connectionTimeoutMillis: 10_000,
       statement_timeout: this.#statementTimeoutMs,
+      idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
       query_timeout: this.#statementTimeoutMs + 2_000,
       // A peer that vanished (host down, path frozen) is found by the kernel instead of waiting forever.
       keepAlive: true,

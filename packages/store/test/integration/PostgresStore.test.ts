@@ -88,6 +88,8 @@ describe.skipIf(url === undefined)('PostgresStore', () => {
   it('says a string poolSize or statementTimeoutMs is a string', () => {
     expect(() => new PostgresStore(url!, { poolSize: '4' as never })).toThrow('got "4" (a string)');
     expect(() => new PostgresStore(url!, { statementTimeoutMs: 0 })).toThrow(ConfigError);
+    expect(() => new PostgresStore(url!, { idleInTransactionTimeoutMs: 0 })).toThrow(ConfigError);
+    expect(() => new PostgresStore(url!, { idleInTransactionTimeoutMs: '5000' as never })).toThrow('got "5000" (a string)');
   });
 
   it('reports an unreachable server as StoreUnavailableError, not ambiguous: nothing was sent', async () => {

@@ -1,7 +1,7 @@
-import { createServer, type Server, type Socket, connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresStore, StoreUnavailableError } from '@liminal/store';
 import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/testkit';
+import { startPgProxy } from '../support/pgProxy.js';
 
 const url = await postgresForTests();
 const schemas: string[] = [];
@@ -9,65 +9,12 @@ afterAll(async () => {
   for (const schema of schemas) await dropTestSchema(schema, url);
 });
 
-/**
- * A TCP proxy on 127.0.0.1 in front of PostgreSQL that, once armed, forwards
- * the first client message containing `marker` to the server, stops passing
- * the server's answers back, and then cuts both connections: the write
- * reached the server, its answer never reached the client.
- */
-async function startCuttingProxy(target: URL): Promise<{ port: number; arm(marker: string): Promise<void>; close(): Promise<void> }> {
-  let armed: { marker: Buffer; cut: () => void } | undefined;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(Number(target.port || 5432), target.hostname);
-    sockets.add(client).add(upstream);
-    upstream.pipe(client);
-    client.on('data', (chunk: Buffer) => {
-      const trigger = armed;
-      if (trigger === undefined || !chunk.includes(trigger.marker)) {
-        upstream.write(chunk);
-        return;
-      }
-      armed = undefined;
-      upstream.unpipe(client);
-      upstream.write(chunk, () => {
-        // Give the server time to execute what it received, then drop both sides.
-        setTimeout(() => {
-          client.destroy();
-          upstream.destroy();
-          trigger.cut();
-        }, 200);
-      });
-    });
-    for (const socket of [client, upstream]) socket.on('error', () => undefined).on('close', () => sockets.delete(socket));
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (typeof address !== 'object' || address === null) throw new Error('proxy has no port');
-  return {
-    port: address.port,
-    arm: (marker) => new Promise((resolve) => (armed = { marker: Buffer.from(marker), cut: resolve })),
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
 describe.skipIf(url === undefined)('PostgreSQL outcome certainty', () => {
-  const viaProxy = (port: number) => {
-    const proxied = new URL(url!);
-    proxied.host = `127.0.0.1:${port}`;
-    return proxied.toString();
-  };
-
   it('rejects with ambiguous: true when the connection is lost after COMMIT was sent (and the write may well be there)', async () => {
     const schema = uniqueSchemaName();
     schemas.push(schema);
-    const proxy = await startCuttingProxy(new URL(url!));
-    const store = new PostgresStore(viaProxy(proxy.port), { schema, poolSize: 1 });
+    const proxy = await startPgProxy(new URL(url!));
+    const store = new PostgresStore(proxy.url(url!), { schema, poolSize: 1 });
     const direct = new PostgresStore(url!, { schema, poolSize: 1 });
     try {
       await store.streamLength('warm-up'); // schema created, connection open
@@ -96,8 +43,8 @@ describe.skipIf(url === undefined)('PostgreSQL outcome certainty', () => {
   it('rejects a single append with ambiguous: true when its autocommit statement lost the connection after being sent', async () => {
     const schema = uniqueSchemaName();
     schemas.push(schema);
-    const proxy = await startCuttingProxy(new URL(url!));
-    const store = new PostgresStore(viaProxy(proxy.port), { schema, poolSize: 1 });
+    const proxy = await startPgProxy(new URL(url!));
+    const store = new PostgresStore(proxy.url(url!), { schema, poolSize: 1 });
     try {
       await store.streamLength('warm-up');
       const cut = proxy.arm('liminal_append_one');
@@ -113,10 +60,10 @@ describe.skipIf(url === undefined)('PostgreSQL outcome certainty', () => {
   it('rejects with ambiguous: false when nothing could be sent (no connection), and nothing is written', async () => {
     const schema = uniqueSchemaName();
     schemas.push(schema);
-    const proxy = await startCuttingProxy(new URL(url!));
-    const port = proxy.port;
+    const proxy = await startPgProxy(new URL(url!));
+    const unreachable = proxy.url(url!);
     await proxy.close(); // nothing listens on the port any more
-    const store = new PostgresStore(viaProxy(port), { schema, poolSize: 1 });
+    const store = new PostgresStore(unreachable, { schema, poolSize: 1 });
     const direct = new PostgresStore(url!, { schema, poolSize: 1 });
     try {
       for (const call of [
