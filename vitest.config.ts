@@ -10,5 +10,10 @@ export default defineConfig({
     ],
     passWithNoTests: disruptiveStage,
     fileParallelism: !disruptiveStage,
+    // Vitest's default on a 2-core machine is one worker (cores - 1), which runs
+    // the files one after another. Most of the time of the slow files is spent
+    // waiting (on child processes, PostgreSQL, fsync), so two workers cut the
+    // main stage from about 15 to about 12 minutes here with no failure.
+    maxWorkers: disruptiveStage ? 1 : 2,
   },
 });
