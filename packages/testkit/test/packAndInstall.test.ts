@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,10 +20,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * `publishConfig.exports`; an `npm pack` tarball keeps `workspace:*`, which
  * npm itself refuses to install (EUNSUPPORTEDPROTOCOL).
  *
- * `npm install --ignore-scripts`: the only install script in the tree is
- * better-sqlite3's native build, which fetches a prebuilt binary from outside
- * the npm registry or compiles SQLite for minutes. The examples run on
- * `memory:`, and better-sqlite3 loads its addon only when a database is opened.
+ * Install scripts run as they would for a user, so better-sqlite3 gets its
+ * native addon the way npm gives it to anyone: its install script
+ * (`prebuild-install || node-gyp rebuild`) looks for a prebuilt binary, and
+ * only without one compiles SQLite from source. CI reaches the npm registry
+ * only, so the GitHub download of that binary fails and the compile would
+ * add about a minute. The test hands prebuild-install the addon the workspace
+ * install already compiled instead, through prebuild-install's documented
+ * local-prebuild directory (`npm_config_better_sqlite3_local_prebuilds`): the
+ * same better-sqlite3 version (the consumer pins it with `overrides`, inside
+ * the store's range), the same Node ABI, packed under the file name the
+ * download would have. The store README's example then runs on a real SQLite
+ * file, and a second process reopens it.
  */
 
 const run = promisify(execFile);
@@ -82,6 +91,7 @@ function exportTargets(exportsField: unknown): string[] {
 
 let consumer: string;
 let packs: string;
+let sqliteVersion: string;
 
 beforeAll(async () => {
   // turbo builds in dependency order (^build) and caches, so a second run is quick.
@@ -102,6 +112,14 @@ beforeAll(async () => {
     pkg.packed = JSON.parse(packedManifest) as Manifest;
   }
 
+  // better-sqlite3 as the workspace installed (and compiled) it, packed as the prebuild its install script looks for.
+  const sqliteDir = dirname(createRequire(join(repo, 'packages/store/package.json')).resolve('better-sqlite3/package.json'));
+  sqliteVersion = readJson<Manifest>(join(sqliteDir, 'package.json')).version;
+  const prebuilds = join(packs, 'prebuilds');
+  mkdirSync(prebuilds);
+  const prebuildName = `better-sqlite3-v${sqliteVersion}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  await run('tar', ['-czf', join(prebuilds, prebuildName), '-C', sqliteDir, 'build/Release/better_sqlite3.node']);
+
   consumer = mkdtempSync(join(tmpdir(), 'liminal-consumer-'));
   const dependencies: Record<string, string> = {
     typescript: readJson<{ devDependencies: Record<string, string> }>(join(repo, 'package.json')).devDependencies['typescript']!,
@@ -109,7 +127,7 @@ beforeAll(async () => {
     xstate: readJson<Manifest>(join(repo, 'packages/actors/package.json')).dependencies!['xstate']!,
   };
   for (const pkg of published) dependencies[pkg.manifest.name] = `file:${pkg.tarball}`;
-  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies }, null, 2));
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies, overrides: { 'better-sqlite3': sqliteVersion } }, null, 2));
   writeFileSync(
     join(consumer, 'tsconfig.json'),
     JSON.stringify({
@@ -129,9 +147,10 @@ beforeAll(async () => {
     const example = firstTypeScriptExample(readFileSync(join(pkg.dir, 'README.md'), 'utf8'));
     if (example !== undefined) writeFileSync(join(consumer, `${pkg.slug}.ts`), example);
   }
-  await run('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], {
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], {
     cwd: consumer,
     timeout: minutes(4),
+    env: { ...process.env, npm_config_better_sqlite3_local_prebuilds: prebuilds },
   });
 }, minutes(8));
 
@@ -191,5 +210,27 @@ describe('published packages, installed from their tarballs with plain npm', () 
     const script = `const m = await import(${JSON.stringify(`./out/${pkg.slug}.js`)}); if (typeof m.main === 'function') await m.main();`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer, timeout: minutes(1) });
     for (const line of expected!) expect(stdout).toContain(line);
+  }, minutes(2));
+
+  it('better-sqlite3 got its addon from its own install script, from the shared prebuild (no compile)', () => {
+    const installed = join(consumer, 'node_modules/better-sqlite3');
+    expect(readJson<Manifest>(join(installed, 'package.json')).version).toBe(sqliteVersion);
+    expect(existsSync(join(installed, 'build/Release/better_sqlite3.node'))).toBe(true);
+    // node-gyp leaves its Makefile behind; a prebuild is only the .node file. A compile here means the prebuild
+    // name above no longer matches what prebuild-install asks for, and CI pays about a minute for it.
+    expect(existsSync(join(installed, 'build/Makefile')), 'better-sqlite3 was compiled from source').toBe(false);
+  });
+
+  it('@liminal/store: the README example runs on a SQLite file, and another process reads it back', async () => {
+    const file = join(consumer, 'orders.db');
+    const { stdout } = await run(process.execPath, [join(consumer, 'out/store.js'), `sqlite:${file}`], { cwd: consumer, timeout: minutes(1) });
+    for (const line of expectedOutput['@liminal/store']!) expect(stdout).toContain(line);
+    const reopen = `import { openStore } from '@liminal/store';
+      const store = await openStore(${JSON.stringify(`sqlite:${file}`)});
+      const entries = await store.readFrom('orders:42', 0, 10);
+      console.log(JSON.stringify({ kind: store.constructor.name, entries: entries.map((e) => new TextDecoder().decode(e.payload)), processed: await store.readValue('orders:processed') }));
+      await store.close();`;
+    const { stdout: read } = await run(process.execPath, ['--input-type=module', '-e', reopen], { cwd: consumer, timeout: minutes(1) });
+    expect(JSON.parse(read)).toEqual({ kind: 'SqliteStore', entries: ['created', 'paid', 'shipped'], processed: 1 });
   }, minutes(2));
 });
