@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChannelRegistry, type Delivery } from '../src/index.js';
-import { ManualClock } from './support.js';
+import { ManualClock } from '@liminal/testkit';
 
 let registry: ChannelRegistry;
 afterEach(() => registry.closeAll());

@@ -2,7 +2,8 @@ import { storeKeyPrefix } from '@liminal/durability';
 import { StoreUnavailableError } from '@liminal/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChannelRegistry, DeliveryFailedError } from '../src/index.js';
-import { FlakyStore, ManualClock } from './support.js';
+import { ManualClock } from '@liminal/testkit';
+import { FlakyStore } from './support.js';
 
 let registry: ChannelRegistry;
 afterEach(() => registry.closeAll());

@@ -1,44 +1,5 @@
 import { MemoryStore, StoreUnavailableError, type CommitResult, type WriteOp } from '@liminal/store';
 import { ForwardingStore } from '@liminal/testkit';
-import type { Clock } from '../src/index.js';
-
-/** A clock that moves only when the test says so. */
-export class ManualClock implements Clock {
-  #now = 1_000_000;
-  #timers = new Map<number, { at: number; callback: () => void }>();
-  #nextId = 1;
-
-  now(): number {
-    return this.#now;
-  }
-
-  setTimeout(callback: () => void, ms: number): unknown {
-    const id = this.#nextId++;
-    this.#timers.set(id, { at: this.#now + ms, callback });
-    return id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-
-  get pendingTimers(): number {
-    return this.#timers.size;
-  }
-
-  /** Moves time forward, firing due timers in order. */
-  advance(ms: number): void {
-    const until = this.#now + ms;
-    for (;;) {
-      const due = [...this.#timers.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
-      if (due === undefined) break;
-      this.#timers.delete(due[0]);
-      this.#now = due[1].at;
-      due[1].callback();
-    }
-    this.#now = until;
-  }
-}
 
 /**
  * A store whose appends to streams starting with `failingPrefix` fail while

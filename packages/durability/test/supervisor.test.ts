@@ -1,3 +1,4 @@
+import { ManualClock } from '@liminal/testkit';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createActor, createMachine, type AnyActorRef, type InspectionEvent } from 'xstate';
 import {
@@ -62,12 +63,6 @@ function start(logic: ReturnType<typeof createSupervisor>) {
 
 const summary = (events: SupervisorEvent[]) =>
   events.map((event) => `${event.type.replace('supervisor.', '')}:${event.child}${event.type === 'supervisor.restart' ? `<-${event.cause}` : ''}`);
-
-/** A manual clock for the restart window: `now` for the supervisor, `advance` for the test. */
-function manualClock() {
-  let time = 1_000_000;
-  return { now: () => time, advance: (ms: number) => void (time += ms) };
-}
 
 describe('restart strategies', () => {
   it('oneForOne restarts only the crashed child', () => {
@@ -151,9 +146,9 @@ describe('restart types', () => {
 describe('restart intensity', () => {
   it('more than `intensity` restarts within periodMs stops the children and escalates', () => {
     const starts: string[] = [];
-    const clock = manualClock();
+    const clock = new ManualClock();
     const { actor, emitted, inspected, errors } = start(
-      createSupervisor({ strategy: 'oneForOne', intensity: 2, periodMs: 1000, now: clock.now, children: [child('w', starts), child('other', starts)] }),
+      createSupervisor({ strategy: 'oneForOne', intensity: 2, periodMs: 1000, now: () => clock.now(), children: [child('w', starts), child('other', starts)] }),
     );
     const other = childOf(actor, 'other');
     for (let crash = 0; crash < 3; crash++) {
@@ -172,8 +167,8 @@ describe('restart intensity', () => {
 
   it('restarts spread wider than periodMs never escalate', () => {
     const starts: string[] = [];
-    const clock = manualClock();
-    const { actor, errors } = start(createSupervisor({ strategy: 'oneForOne', intensity: 2, periodMs: 1000, now: clock.now, children: [child('w', starts)] }));
+    const clock = new ManualClock();
+    const { actor, errors } = start(createSupervisor({ strategy: 'oneForOne', intensity: 2, periodMs: 1000, now: () => clock.now(), children: [child('w', starts)] }));
     for (let crash = 0; crash < 8; crash++) {
       childOf(actor, 'w').send({ type: 'crash' });
       clock.advance(600);
@@ -210,10 +205,10 @@ describe('restart intensity', () => {
 describe('nested supervisors', () => {
   it('an inner supervisor that escalates is restarted by its parent; the parent escalates in turn', () => {
     const starts: string[] = [];
-    const clock = manualClock();
-    const inner = createSupervisor({ strategy: 'oneForOne', intensity: 1, periodMs: 1000, now: clock.now, children: [child('worker', starts)] });
+    const clock = new ManualClock();
+    const inner = createSupervisor({ strategy: 'oneForOne', intensity: 1, periodMs: 1000, now: () => clock.now(), children: [child('worker', starts)] });
     const { actor, inspected, emitted, errors } = start(
-      createSupervisor({ strategy: 'oneForOne', intensity: 1, periodMs: 10_000, now: clock.now, children: [{ id: 'inner', logic: inner }, child('sibling', starts)] }),
+      createSupervisor({ strategy: 'oneForOne', intensity: 1, periodMs: 10_000, now: () => clock.now(), children: [{ id: 'inner', logic: inner }, child('sibling', starts)] }),
     );
     const crashWorker = () => childOf(actor, 'inner', 'worker').send({ type: 'crash' });
     crashWorker(); // inner restarts worker

@@ -1,4 +1,5 @@
 export { ForwardingStore } from './ForwardingStore.js';
+export { ManualClock } from './ManualClock.js';
 export { dropTestSchema, postgresForTests, testPostgresUrl } from './postgres.js';
 export { type PrivatePostgres, privatePostgresForTests, startPrivatePostgres } from './privatePostgres.js';
 export { availableStoreKinds, type StoreKind, uniqueSchemaName } from './storeKinds.js';

@@ -1,7 +1,6 @@
-import { availableStoreKinds } from '@liminal/testkit';
+import { availableStoreKinds, ManualClock } from '@liminal/testkit';
 import { describe, expect, it } from 'vitest';
 import { conformanceCases, regressionCases, START_TIME } from './cases.js';
-import { ManualClock } from './manualClock.js';
 import { openCase, runStep, settle } from './runner.js';
 
 const kinds = await availableStoreKinds();

@@ -1,8 +1,8 @@
 import { MemoryStore } from '@liminal/store';
 import { assign, emit, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '@liminal/testkit';
 import { durableParticipant, openConversation, PARTICIPANT_REPLY } from '../../src/index.js';
-import { ManualClock } from './manualClock.js';
 
 // A sales desk that remembers the conversation: a quote, then a decision, with a decision window.
 const desk = setup({ types: { context: {} as { quotes: number; item: string | null } } }).createMachine({

@@ -1,8 +1,8 @@
 import { MemoryStore } from '@liminal/store';
 import { assign, fromPromise, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '@liminal/testkit';
 import { ActorFencedError, createDurableActor } from '../../src/index.js';
-import { ManualClock } from './manualClock.js';
 import { settle } from './runner.js';
 
 function quoting() {

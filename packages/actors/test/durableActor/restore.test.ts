@@ -1,8 +1,8 @@
 import { MemoryStore } from '@liminal/store';
 import { assign, fromPromise, sendTo, setup, sendParent } from 'xstate';
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '@liminal/testkit';
 import { createDurableActor } from '../../src/index.js';
-import { ManualClock } from './manualClock.js';
 
 describe('smoke', () => {
   it.each([1000, 1, 2])('journals, replays without actions, restores timers and children (snapshotEvery %i)', async (snapshotEvery) => {

@@ -2,8 +2,8 @@ import { MemoryStore } from '@liminal/store';
 import fc from 'fast-check';
 import { assign, sendParent, sendTo, setup, type AnyStateMachine } from 'xstate';
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '@liminal/testkit';
 import { createDurableActor, type DurableActor } from '../../src/index.js';
-import { ManualClock } from './manualClock.js';
 import { settle } from './runner.js';
 
 // A machine with guards, timers (after + delayed sendTo by id), parallel

@@ -2,8 +2,8 @@ import { codec } from '@liminal/durability';
 import { DecodeError, InvalidArgumentError, MemoryStore } from '@liminal/store';
 import { assign, emit, fromPromise, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '@liminal/testkit';
 import { ActorStoppedError, createDurableActor, JournalMismatchError, VersionMismatchError } from '../../src/index.js';
-import { ManualClock } from './manualClock.js';
 
 const journal = (id: string) => `actor/${id}/journal`;
 
