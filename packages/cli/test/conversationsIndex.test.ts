@@ -118,7 +118,7 @@ describe(`liminal conversations pages the conversation index (${total} conversat
     expect((await walk({ phase: 'failed' }, 1000)).ids).toEqual(expected);
     expect((await walk({ prefix: 'order/0000' }, 1000)).ids).toEqual(Array.from({ length: Math.min(total, 100) }, (_, i) => idOf(i)));
     expect(store.journalReads).toBe(0);
-  });
+  }, 600_000);
 
   it('--stuck scans only the phases a conversation can be in flight in, merged in id order across pages', async () => {
     store.journalReads = 0;
@@ -131,7 +131,7 @@ describe(`liminal conversations pages the conversation index (${total} conversat
     expect(store.journalReads).toBe(0);
     const notYet = await listConversations(store, { stuckMs: 2 * 3_600_000 }, { limit: 10 }, now);
     expect(notYet.rows).toEqual([]);
-  });
+  }, 600_000);
 
   it('an unknown phase, or --failed with another phase, is a UsageError', async () => {
     await expect(listConversations(store, { phase: 'stuck' }, { limit: 10 }, now)).rejects.toBeInstanceOf(UsageError);
