@@ -18,7 +18,7 @@ const value = (families: readonly MetricFamily[], name: string, labels: Record<s
 describe('--metrics-port', () => {
   it('serves Prometheus /metrics on 127.0.0.1 while the demo runs: demo counters, conversation phases and step latencies', async () => {
     const store = `sqlite:${join(dir, 'metrics.db')}`;
-    const child = startCli(['--store', store, '--messages', '2000', '--partitions', '2', '--workers', '2', '--seed', '5', '--metrics-port', '0']);
+    const child = startCli(['--store', store, '--messages', '500', '--partitions', '2', '--workers', '2', '--seed', '5', '--metrics-port', '0']);
     const result = finished(child);
     const url = await new Promise<string>((resolve, reject) => {
       let seen = '';
