@@ -32,14 +32,14 @@ describe('the demo end to end (SQLite, worker processes)', () => {
 
   it('after kill -9 of the whole demo it resumes where it stopped, and refuses different settings meanwhile', async () => {
     const store = `sqlite:${join(dir, 'killed.db')}`;
-    const args = ['--store', store, '--messages', '3000', '--partitions', '2', '--workers', '2', '--seed', '9'];
+    const args = ['--store', store, '--messages', '600', '--partitions', '2', '--workers', '2', '--seed', '9'];
     const child = startCli(args);
     const result = finished(child);
     // Kill coordinator and workers together once some orders are done but not all.
     await new Promise<void>((resolve) => {
       child.stdout?.on('data', (chunk: Buffer) => {
-        const progress = /progress (\d+)\/3000/.exec(chunk.toString());
-        if (progress && Number(progress[1]) > 0 && Number(progress[1]) < 3000) resolve();
+        const progress = /progress (\d+)\/600/.exec(chunk.toString());
+        if (progress && Number(progress[1]) > 0 && Number(progress[1]) < 600) resolve();
       });
     });
     process.kill(-child.pid!, 'SIGKILL');
@@ -51,7 +51,7 @@ describe('the demo end to end (SQLite, worker processes)', () => {
 
     const conflicting = await runCli(['--store', store, '--messages', '700']);
     expect(conflicting.code).toBe(2);
-    expect(conflicting.stderr).toMatch(/unfinished run 1 with --messages 3000/);
+    expect(conflicting.stderr).toMatch(/unfinished run 1 with --messages 600/);
 
     const resumed = await runCli(args);
     expect(resumed.code).toBe(0);
@@ -59,24 +59,24 @@ describe('the demo end to end (SQLite, worker processes)', () => {
     expect(rowValue(resumed.stdout, 'lost \\(ledger read back\\)')).toBe('0');
     const verify = await runCli(['verify', '--store', store]);
     expect(verify.code).toBe(0);
-    expect(verify.stdout).toContain('3000/3000 orders finished');
-    // Two runs of 3000 orders, plus the resumed workers waiting out the killed ones' leases, on a loaded machine.
+    expect(verify.stdout).toContain('600/600 orders finished');
+    // Two runs of 600 orders, plus the resumed workers waiting out the killed ones' leases, on a loaded machine.
   }, 180_000);
 
   it('Ctrl-C stops the coordinator and its workers cleanly (exit 130), and the run stays resumable', async () => {
     const store = `sqlite:${join(dir, 'interrupted.db')}`;
-    const child = startCli(['--store', store, '--messages', '3000', '--partitions', '2', '--workers', '2']);
+    const child = startCli(['--store', store, '--messages', '600', '--partitions', '2', '--workers', '2']);
     const result = finished(child);
     await new Promise<void>((resolve) => {
       child.stdout?.on('data', (chunk: Buffer) => {
-        const progress = /progress (\d+)\/3000/.exec(chunk.toString());
-        if (progress && Number(progress[1]) > 0 && Number(progress[1]) < 3000) resolve();
+        const progress = /progress (\d+)\/600/.exec(chunk.toString());
+        if (progress && Number(progress[1]) > 0 && Number(progress[1]) < 600) resolve();
       });
     });
     process.kill(-child.pid!, 'SIGINT'); // what the terminal sends to the whole foreground group
     const interrupted = await result;
     expect(interrupted.code).toBe(130);
-    expect(interrupted.stdout).toMatch(/interrupted at \d+\/3000 orders; run the same command again to resume run 1/);
+    expect(interrupted.stdout).toMatch(/interrupted at \d+\/600 orders; run the same command again to resume run 1/);
     const verify = await runCli(['verify', '--store', store]);
     expect(verify.code).toBe(3);
     expect(verify.stdout).toContain('lost: 0, duplicated: 0');
