@@ -7,8 +7,9 @@ describe('chaos with a PostgreSQL restart in the middle', () => {
   it('workers reconnect instead of dying; nothing lost or duplicated (on a private cluster the harness starts and restarts)', async () => {
     const report = await runChaos({
       target: { kind: 'privatePostgres' },
-      orders: 800,
+      orders: 400,
       kills: 2,
+      zombies: 1,
       workers: 2,
       partitions: 4,
       seed: 303,
