@@ -154,7 +154,8 @@ export class SuiteRun implements BenchContext {
   }
 
   record(measurement: Measurement): void {
-    const met = measurement.atMost === undefined ? undefined : measurement.value <= measurement.atMost;
+    const bounds = [measurement.atMost === undefined ? [] : [measurement.value <= measurement.atMost], measurement.atLeast === undefined ? [] : [measurement.value >= measurement.atLeast]].flat();
+    const met = bounds.length === 0 ? undefined : bounds.every(Boolean);
     this.log(`${measurement.id}: ${measurement.value.toFixed(1)} ${measurement.unit}`);
     this.measurements.push({ suite: this.suiteTitle, ...measurement, ...(met === undefined ? {} : { met }) });
   }

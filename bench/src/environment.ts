@@ -20,6 +20,8 @@ const packages: readonly (readonly [name: string, from: string])[] = [
   ['@event-driven-io/emmett-postgresql', 'peers/emmett-postgresql'],
   ['@event-driven-io/pongo', 'peers/emmett-postgresql'],
   ['@dbos-inc/dbos-sdk', 'peers/dbos'],
+  ['graphile-worker', 'peers/graphile-worker'],
+  ['pg-boss', 'peers/pg-boss'],
 ];
 
 function installedVersion(name: string, from: string): string {

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchDir } from './environment.js';
 import { times } from './times.js';
-import type { MeasuredSide, Results, RowResult, SideResult } from './results.js';
+import type { MeasuredSide, MeasurementResult, Results, RowResult, SideResult } from './results.js';
 
 function ops(value: number): string {
   if (value >= 100) return Math.round(value).toLocaleString('en-US');
@@ -26,6 +26,13 @@ function sideRow(row: RowResult, side: SideResult, index: number): string {
   return `| ${side.label} | ${side.config} | ${ops(side.opsPerSec)} | ${spread(side)} | ${ratioCell} |`;
 }
 
+/** A measurement's target as text (`≤ 20 ms`, `≥ 1 ×`), if it has one. */
+function bound(m: MeasurementResult): string | undefined {
+  if (m.atMost !== undefined) return `≤ ${m.atMost} ${m.unit}`;
+  if (m.atLeast !== undefined) return `≥ ${m.atLeast} ${m.unit}`;
+  return undefined;
+}
+
 function verdict(met: boolean | undefined): string {
   return met === undefined ? '—' : met ? 'met' : '**missed**';
 }
@@ -43,8 +50,9 @@ function targetLines(results: Results): string[] {
       }
     }
     for (const m of suite.measurements) {
-      if (m.atMost === undefined) continue;
-      lines.push(`| ${m.id} | (${m.title}) | ${m.value.toFixed(1)} ${m.unit} | ≤ ${m.atMost} ${m.unit} | ${verdict(m.met)} |`);
+      const target = bound(m);
+      if (target === undefined) continue;
+      lines.push(`| ${m.id} | (${m.title}) | ${m.value.toFixed(2)} ${m.unit} | ${target} | ${verdict(m.met)} |`);
     }
   }
   return lines;
@@ -93,7 +101,8 @@ export function renderMarkdown(results: Results, analysis: string): string {
       out.push('');
     }
     for (const m of suite.measurements) {
-      out.push(`### ${m.title}`, '', `\`${m.id}\`: **${m.value.toFixed(1)} ${m.unit}**${m.atMost === undefined ? '' : ` (target ≤ ${m.atMost} ${m.unit}: ${verdict(m.met)})`}`, '');
+      const target = bound(m);
+      out.push(`### ${m.title}`, '', `\`${m.id}\`: **${m.value.toFixed(2)} ${m.unit}**${target === undefined ? '' : ` (target ${target}: ${verdict(m.met)})`}`, '');
       if (m.note) out.push(m.note, '');
     }
   }

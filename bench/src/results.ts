@@ -52,6 +52,7 @@ export interface MeasurementResult {
   readonly value: number;
   readonly unit: string;
   readonly atMost?: number;
+  readonly atLeast?: number;
   readonly met?: boolean;
   readonly note?: string;
 }

@@ -48,6 +48,8 @@ export interface Measurement {
   readonly unit: string;
   /** The value must stay at or below this. */
   readonly atMost?: number;
+  /** The value must reach at least this (a ratio of a custom-timed row). */
+  readonly atLeast?: number;
   readonly note?: string;
 }
 

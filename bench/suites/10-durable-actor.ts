@@ -71,7 +71,7 @@ async function eventsPerSecond(bench: BenchContext, store: DurableStore, adapter
 async function reopen(bench: BenchContext, store: DurableStore, events: number): Promise<void> {
   const write = async (id: string, snapshotEvery: number) => {
     const actor: DurableActor<AnyStateMachine> = await createDurableActor(flow, { store, id, snapshotEvery });
-    const sends: Promise<void>[] = [];
+    const sends: Promise<unknown>[] = [];
     for (let i = 0; i < events; i++) sends.push(actor.send({ type: 'tick' }));
     await Promise.all(sends);
     await actor.stop();
