@@ -39,13 +39,21 @@ export interface PublishOptions {
   readonly messageId?: string;
   /** W3C traceparent of the publisher's span; the delivery carries a child of it. */
   readonly traceparent?: string;
+  /**
+   * Durable channels only: store the message now, deliver it at this time
+   * (epoch ms) to durable subscribers (`subscribeDurable`, `DurableChannel`
+   * consumers); live `subscribe` handlers never get it.
+   */
+  readonly deliverAt?: number;
 }
 
 export interface PublishResult {
   readonly messageId: string;
   readonly partition: number;
-  /** Position in the partition's durable stream; durable channels only. */
+  /** Position in the partition's durable stream; durable channels only, and not for a scheduled message (it has none until due). */
   readonly sequence?: number;
+  /** Set for a scheduled publish: when it will be delivered (the first publish's time, for a duplicate). */
+  readonly deliverAt?: number;
   /** Subscribers (a consumer group counts once) whose handler was started with this message. */
   readonly delivered: number;
   /** The message waits for its cause and will be delivered later (or as `orphaned`). */

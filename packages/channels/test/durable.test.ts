@@ -1,6 +1,6 @@
 import { DurableChannel, messageIdFor, partitionStreamFor } from '@liminal/durability';
 import type { DurableStore } from '@liminal/store';
-import { availableStoreKinds } from '@liminal/testkit';
+import { availableStoreKinds, ManualClock } from '@liminal/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChannelRegistry, decodeDurableMessage, type Delivery } from '../src/index.js';
 
@@ -64,4 +64,54 @@ describe.each(kinds.map((kind) => [kind.name, kind] as const))('durable channels
     expect(seen).toEqual(['charge']);
     expect(await store.streamLength(partitionStreamFor('payments', 0))).toBe(1);
   });
+
+  it('a scheduled publish (deliverAt) reaches durable subscribers when the registry clock gets there, never live subscribers; a repeat is a duplicate', async () => {
+    store = await kind.open();
+    const clock = new ManualClock();
+    registry = new ChannelRegistry({ store, clock });
+    const channel = registry.create<{ text: string }>({ name: 'reminders', mode: 'durable', partitions: 1 });
+    const live: string[] = [];
+    channel.subscribe((d) => void live.push(d.message.text));
+    const stored: string[] = [];
+    const subscription = await channel.subscribeDurable('readers', (d) => void stored.push(`${d.message.text}@${d.sequence}@${clock.now()}`), {
+      leaseMs: 60_000,
+      heartbeatMs: 50,
+      pollMs: 600_000,
+    });
+    const at = clock.now();
+    const result = await channel.publish({ text: 'pay rent' }, { key: 'flat-1', idempotencyKey: 'rent-1', deliverAt: at + 1_000 });
+    expect(result).toMatchObject({ partition: 0, deliverAt: at + 1_000, delivered: 0, held: false, duplicate: false });
+    expect(result.sequence).toBeUndefined();
+    const again = await channel.publish({ text: 'pay rent' }, { key: 'flat-1', idempotencyKey: 'rent-1', deliverAt: at + 5_000 });
+    expect(again).toMatchObject({ messageId: result.messageId, deliverAt: at + 1_000, duplicate: true });
+    await expect(channel.publish({ text: 'pay rent' }, { key: 'flat-1', idempotencyKey: 'rent-1' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await channel.publish({ text: 'now' }, { key: 'flat-2' });
+    await until(() => stored.length === 1 && clock.pendingTimers === 1);
+    expect(stored).toEqual([`now@0@${at}`]);
+    clock.advance(1_000);
+    await until(() => stored.length === 2);
+    expect(stored).toEqual([`now@0@${at}`, `pay rent@1@${at + 1_000}`]);
+    expect(live).toEqual(['now']);
+    await subscription.close();
+  });
+
+  it('deliverAt that is not a non-negative safe integer is InvalidArgumentError, and an ephemeral channel refuses any; nothing is stored', async () => {
+    store = await kind.open();
+    registry = new ChannelRegistry({ store });
+    const durable = registry.create({ name: 'reminders', mode: 'durable', partitions: 1 });
+    const ephemeral = registry.create({ name: 'chat', mode: 'ephemeral' });
+    for (const deliverAt of [Number.NaN, Number.POSITIVE_INFINITY, 2.5, -1]) {
+      await expect(durable.publish({}, { deliverAt })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', argument: 'options.deliverAt' });
+    }
+    await expect(ephemeral.publish({}, { deliverAt: Date.now() })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', argument: 'options.deliverAt' });
+    expect(await store.listStreams('')).toEqual([]);
+  });
 });
+
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000; // a hang guard only
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

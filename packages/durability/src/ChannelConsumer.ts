@@ -52,6 +52,12 @@ export interface ConsumerSource {
   readonly channel: string;
   readonly partition: number;
   readonly stream: string;
+  /**
+   * Moves the partition's scheduled messages due at `nowMs` (at most
+   * `limit`) into its stream; returns when the next one is due
+   * (`DurableChannel.promoteDue`).
+   */
+  readonly promoteDue: (nowMs: number, limit: number) => Promise<number | undefined>;
 }
 
 /** Who a consumer claims messages as, and for how long. */
@@ -100,6 +106,7 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
   /** Claims taken ahead by a work commit, by message id, not yet used by `processOnce`. */
   readonly #ahead = new Map<string, { readonly token: ClaimToken; readonly expiresAtMs: number }>();
   #position: number;
+  #nextDueAt: number | undefined;
   #tail: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -128,11 +135,23 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
   }
 
   /**
-   * Up to `max` envelopes from `position`; `[]` when caught up. A malformed
-   * entry is a `DecodeError` and the position stays before it.
+   * When the earliest scheduled message of the partition that was not due at
+   * the last `poll` falls due (epoch ms, on this consumer's clock);
+   * `undefined` when none was scheduled. A live consumer polls again then.
+   */
+  get nextDueAt(): number | undefined {
+    return this.#nextDueAt;
+  }
+
+  /**
+   * Up to `max` envelopes from `position`; `[]` when caught up. First moves
+   * the scheduled messages due now (this consumer's `clock`) into the
+   * partition, so they are read like any other. A malformed entry is a
+   * `DecodeError` and the position stays before it.
    */
   async poll(max: number = this.batchSize): Promise<ChannelEnvelope[]> {
     assertPositiveSafeInteger('max', max);
+    this.#nextDueAt = await this.source.promoteDue(this.identity.clock(), max);
     const entries = await this.source.store.readFrom(this.source.stream, this.#position, max);
     const envelopes = entries.map(({ sequence, payload }): ChannelEnvelope => {
       const { kind: _kind, ...message } = codec.decodeAs(payload, 'channelMessage');

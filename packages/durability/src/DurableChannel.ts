@@ -15,6 +15,8 @@ import { ConsumerCursor, partitionStreamFor } from './ConsumerCursor.js';
 import { DedupCache } from './DedupCache.js';
 import { GroupMember } from './GroupMember.js';
 import { PartitionPublisher } from './internal/PartitionPublisher.js';
+import { PartitionSchedule, schedulePrefix } from './internal/PartitionSchedule.js';
+import { repeatOf } from './internal/publishResults.js';
 import { StreamLengths } from './internal/StreamLengths.js';
 import type { JoinOptions } from './JoinOptions.js';
 import { messageIdFor, newMessageId } from './messageId.js';
@@ -43,6 +45,17 @@ export interface PublishOptions {
   readonly traceparent?: string;
   /** Epoch milliseconds recorded as `publishedAt` and as the dedup timestamp; default now. */
   readonly nowMs?: number;
+  /** Only in `ScheduledPublishOptions`. */
+  readonly deliverAt?: undefined;
+}
+
+/** A publish delivered later: see the package README, "Scheduled messages". */
+export interface ScheduledPublishOptions extends Omit<PublishOptions, 'deliverAt'> {
+  /**
+   * Epoch milliseconds (a non-negative safe integer) before which no consumer
+   * sees the message; one at or before now is due at once.
+   */
+  readonly deliverAt: number;
 }
 
 /** Where a message was stored. `sequence` is its offset in the partition. */
@@ -50,6 +63,13 @@ export interface PublishResult {
   readonly messageId: string;
   readonly partition: number;
   readonly sequence: number;
+}
+
+/** Where a scheduled message waits. It gets an offset when it is due and a consumer moves it into its partition. */
+export interface ScheduledPublishResult {
+  readonly messageId: string;
+  readonly partition: number;
+  readonly deliverAt: number;
 }
 
 export interface ConsumeOptions {
@@ -88,8 +108,9 @@ export class DurableChannel {
   readonly publishDedup: DedupCache;
   readonly #lengths = new StreamLengths();
   readonly #publishers = new Map<number, PartitionPublisher>();
+  readonly #schedules = new Map<number, PartitionSchedule>();
   /** Idempotent publishes of this instance not settled yet: a concurrent repeat waits for the first. */
-  readonly #publishing = new Map<string, Promise<PublishResult>>();
+  readonly #publishing = new Map<string, Promise<PublishResult | ScheduledPublishResult>>();
 
   constructor(
     readonly store: DurableStore,
@@ -127,10 +148,16 @@ export class DurableChannel {
    * receipt are committed together: a repeat (in any process, after any
    * crash or unknown outcome) returns the original `PublishResult` and
    * appends nothing.
+   *
+   * With `deliverAt`, the message is scheduled instead: stored at once, but
+   * no consumer sees it before `deliverAt` (see the package README,
+   * "Scheduled messages").
    */
-  async publish(payload: Uint8Array, options: PublishOptions): Promise<PublishResult> {
+  publish(payload: Uint8Array, options: ScheduledPublishOptions): Promise<ScheduledPublishResult>;
+  publish(payload: Uint8Array, options: PublishOptions): Promise<PublishResult>;
+  async publish(payload: Uint8Array, options: PublishOptions | ScheduledPublishOptions): Promise<PublishResult | ScheduledPublishResult> {
     assertPayload('payload', payload);
-    const { key, idempotencyKey, messageId, causationId, traceparent, nowMs = Date.now() } = options ?? ({} as PublishOptions);
+    const { key, idempotencyKey, messageId, causationId, traceparent, nowMs = Date.now(), deliverAt } = options ?? ({} as PublishOptions);
     const partition = this.partitionFor(key);
     if (idempotencyKey !== undefined) assertName('idempotencyKey', idempotencyKey);
     if (messageId !== undefined) {
@@ -141,6 +168,7 @@ export class DurableChannel {
     // Parsed with the one traceparent parser: a header that channels or conversations would later refuse is refused here, before it is stored.
     if (traceparent !== undefined) TraceContext.parse(traceparent);
     assertNonNegativeSafeInteger('nowMs', nowMs);
+    if (deliverAt !== undefined) assertNonNegativeSafeInteger('deliverAt', deliverAt);
     const message: ChannelMessage = {
       kind: 'channelMessage',
       messageId: idempotencyKey === undefined ? (messageId ?? newMessageId()) : this.messageIdFor(idempotencyKey),
@@ -150,14 +178,35 @@ export class DurableChannel {
       publishedAt: nowMs,
       payload,
     };
-    const pending = { messageId: message.messageId, bytes: codec.encode(message), nowMs };
-    const publisher = this.#publisherFor(partition);
-    if (idempotencyKey === undefined) return publisher.publish(pending);
+    const pending = { messageId: message.messageId, bytes: codec.encode(message), nowMs, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) };
+    const store = () => (deliverAt === undefined ? this.#publisherFor(partition).publish(pending) : this.#scheduleFor(partition).add(pending, deliverAt));
+    if (idempotencyKey === undefined) return store();
     const earlier = this.#publishing.get(idempotencyKey);
-    if (earlier !== undefined) return earlier;
-    const publishing = publisher.publish({ ...pending, idempotencyKey }).finally(() => this.#publishing.delete(idempotencyKey));
+    if (earlier !== undefined) return repeatOf(idempotencyKey, await earlier, deliverAt !== undefined);
+    const publishing = store().finally(() => this.#publishing.delete(idempotencyKey));
     this.#publishing.set(idempotencyKey, publishing);
     return publishing;
+  }
+
+  /** The prefix of partition `partition`'s schedule entries (a worker watches it for newly scheduled messages). */
+  schedulePrefixFor(partition: number): string {
+    this.#assertPartition(partition);
+    return schedulePrefix(this.name, partition);
+  }
+
+  /**
+   * Moves the scheduled messages of `partition` that are due at `nowMs` (at
+   * most `limit`, earliest first) into the partition, each append committed
+   * with the delete of its schedule entry, so a message is moved once
+   * however many consumers find it due. Returns when the next one is due
+   * (`nowMs` or earlier when more than `limit` were due), `undefined` when
+   * none is scheduled. Consumers call it before each read (`poll`).
+   */
+  async promoteDue(partition: number, nowMs: number, limit: number): Promise<number | undefined> {
+    const { due, nextDueAt } = await this.#scheduleFor(partition).due(nowMs, limit);
+    const publisher = this.#publisherFor(partition);
+    await Promise.all(due.map(({ stream, messageId, bytes }) => publisher.promote({ messageId, bytes, nowMs, promotes: stream })));
+    return nextDueAt;
   }
 
   /** A consumer of one partition, starting at `consumerId`'s stored cursor (0 if none). */
@@ -172,7 +221,7 @@ export class DurableChannel {
     const driver = new CheckpointDriver(options.checkpoint ?? { kind: 'perMessage' });
     const cursor = await ConsumerCursor.resume(this.store, consumerId, this.name, partition);
     const processed = new DedupCache(this.store, storeKey('consumed', this.name, consumerId));
-    const source = { store: this.store, channel: this.name, partition, stream };
+    const source = { store: this.store, channel: this.name, partition, stream, promoteDue: (nowMs: number, limit: number) => this.promoteDue(partition, nowMs, limit) };
     return new ChannelConsumer(source, cursor, driver, batchSize, processed, { owner, leaseMs, clock, claimAhead: options.owner !== undefined });
   }
 
@@ -194,9 +243,19 @@ export class DurableChannel {
     return publisher;
   }
 
+  #scheduleFor(partition: number): PartitionSchedule {
+    let schedule = this.#schedules.get(partition);
+    if (schedule === undefined) {
+      schedule = new PartitionSchedule(this.store, this.name, partition, this.publishDedup);
+      this.#schedules.set(partition, schedule);
+    }
+    return schedule;
+  }
+
   #assertPartition(partition: number): void {
     if (!Number.isSafeInteger(partition) || partition < 0 || partition >= this.partitions) {
       throw new InvalidArgumentError('partition', `expected an integer in [0, ${this.partitions}), got ${String(partition)}`);
     }
   }
 }
+

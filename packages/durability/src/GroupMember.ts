@@ -349,6 +349,7 @@ export class GroupMember {
       handler: run.handler,
       owner: `${this.memberId}#${this.#incarnation}`,
       leaseMs: this.settings.leaseMs,
+      clock: this.settings.wallClock,
       wakeups: this.#wakeups,
       batchSize: this.settings.batchSize,
       pollMs: this.settings.pollMs,

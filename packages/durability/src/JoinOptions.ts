@@ -1,5 +1,6 @@
 import { ConfigError } from '@liminal/store';
 import { nanoid } from 'nanoid';
+import { systemClock, type Clock } from './Clock.js';
 import type { MonotonicClock } from './MonotonicClock.js';
 import { monotonicClock } from './MonotonicClock.js';
 
@@ -17,6 +18,12 @@ export interface JoinOptions {
   readonly batchSize?: number;
   /** Time source for liveness decisions; default `performance.now()`. */
   readonly clock?: MonotonicClock;
+  /**
+   * Epoch-millisecond time of message work: when a scheduled message is due
+   * (and the timer that wakes its partition's worker then), and the times of
+   * message claims and receipts; default `systemClock`. Tests pass a manual clock.
+   */
+  readonly wallClock?: Clock;
 }
 
 export interface GroupSettings {
@@ -26,6 +33,7 @@ export interface GroupSettings {
   readonly pollMs: number;
   readonly batchSize: number;
   readonly clock: MonotonicClock;
+  readonly wallClock: Clock;
 }
 
 export const DEFAULT_LEASE_MS = 2_000;
@@ -41,7 +49,7 @@ const HEARTBEAT_SHARE = DEFAULT_HEARTBEAT_MS / DEFAULT_LEASE_MS;
 export const DEFAULT_POLL_MS = 60_000;
 const DEFAULT_BATCH_SIZE = 64;
 
-const KNOWN = new Set(['memberId', 'leaseMs', 'heartbeatMs', 'pollMs', 'batchSize', 'clock']);
+const KNOWN = new Set(['memberId', 'leaseMs', 'heartbeatMs', 'pollMs', 'batchSize', 'clock', 'wallClock']);
 
 /** Validates `join` options (`ConfigError` on anything wrong) and fills in the defaults. */
 export function groupSettings(options: JoinOptions | undefined): GroupSettings {
@@ -49,9 +57,12 @@ export function groupSettings(options: JoinOptions | undefined): GroupSettings {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new ConfigError('join options must be an object');
   const unknown = Object.keys(options).filter((key) => !KNOWN.has(key));
   if (unknown.length > 0) throw new ConfigError(`unknown join option(s): ${unknown.join(', ')}`);
-  const { memberId = nanoid(), clock = monotonicClock } = options;
+  const { memberId = nanoid(), clock = monotonicClock, wallClock = systemClock } = options;
   if (typeof memberId !== 'string' || memberId.length === 0) throw new ConfigError(`memberId must be a non-empty string, got ${JSON.stringify(memberId)}`);
   if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') throw new ConfigError('clock must have a now() method');
+  if (typeof wallClock !== 'object' || wallClock === null || !['now', 'setTimeout', 'clearTimeout'].every((method) => typeof wallClock[method as keyof Clock] === 'function')) {
+    throw new ConfigError('wallClock must be a Clock: now(), setTimeout(callback, ms), clearTimeout(handle)');
+  }
   const leaseMs = positive('leaseMs', options.leaseMs ?? DEFAULT_LEASE_MS);
   const heartbeatMs = positive('heartbeatMs', options.heartbeatMs ?? Math.max(1, Math.round(leaseMs * HEARTBEAT_SHARE)));
   const pollMs = positive('pollMs', options.pollMs ?? DEFAULT_POLL_MS);
@@ -59,7 +70,7 @@ export function groupSettings(options: JoinOptions | undefined): GroupSettings {
   if (leaseMs <= heartbeatMs) {
     throw new ConfigError(`leaseMs (${leaseMs}) must be greater than heartbeatMs (${heartbeatMs}): a live member must beat at least once per lease`);
   }
-  return { memberId, leaseMs, heartbeatMs, pollMs, batchSize, clock };
+  return { memberId, leaseMs, heartbeatMs, pollMs, batchSize, clock, wallClock };
 }
 
 function positive(name: string, value: unknown): number {

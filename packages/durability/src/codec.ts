@@ -14,6 +14,7 @@ export type DurableRecord =
   | DedupReceiptRecord
   | ChannelMessage
   | PublishReceipt
+  | ScheduledPublishReceipt
   | ActorRecord
   | GroupRecord
   | ConversationSummaryRecord;
@@ -91,6 +92,17 @@ export interface PublishReceipt {
 }
 
 /**
+ * Where a scheduled publish (`deliverAt`) was put: its partition and time, not
+ * an offset, which it only gets once due. The dedup receipt of its idempotency key.
+ */
+export interface ScheduledPublishReceipt {
+  readonly kind: 'scheduledPublishReceipt';
+  readonly messageId: string;
+  readonly partition: number;
+  readonly deliverAt: number;
+}
+
+/**
  * One entry of a durable actor's journal or snapshot stream (@liminal/actors):
  * the envelope gives it a version and a kind; the payload is the actor
  * layer's own JSON record, which that layer validates.
@@ -145,6 +157,7 @@ const TAGS = {
   dedupReceipt: 0x24,
   channelMessage: 0x30,
   publishReceipt: 0x31,
+  scheduledPublishReceipt: 0x32,
   actorRecord: 0x40,
   memberJoined: 0x50,
   memberLeft: 0x51,
@@ -392,6 +405,11 @@ function encode(record: DurableRecord): Uint8Array {
       w.u64('partition', record.partition);
       w.u64('sequence', record.sequence);
       break;
+    case 'scheduledPublishReceipt':
+      w.string('messageId', record.messageId);
+      w.u64('partition', record.partition);
+      w.u64('deliverAt', record.deliverAt);
+      break;
     case 'conversationSummary':
       w.string('conversationId', record.conversationId);
       w.optionalString('version', record.version);
@@ -585,6 +603,8 @@ function readBody(r: Reader, kind: DurableRecordKind, tag: number): DurableRecor
     }
     case 'publishReceipt':
       return { kind, messageId: r.string('messageId'), partition: r.u64('partition'), sequence: r.u64('sequence') };
+    case 'scheduledPublishReceipt':
+      return { kind, messageId: r.string('messageId'), partition: r.u64('partition'), deliverAt: r.u64('deliverAt') };
     case 'conversationSummary': {
       const conversationId = r.string('conversationId');
       const version = r.optionalString('version');

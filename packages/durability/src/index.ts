@@ -19,6 +19,7 @@ export type {
   MemberLeftReason,
   PublishReceipt,
   RecordOf,
+  ScheduledPublishReceipt,
 } from './codec.js';
 export { listConversations, readConversationSummary } from './ConversationIndex.js';
 export type { ConversationPage, ConversationSummary, ListConversationsOptions } from './ConversationIndex.js';
@@ -36,7 +37,14 @@ export type { ClaimOptions, ClaimToken, DedupDecision, DedupEntry, SettleOptions
 export { DedupSweeper, SWEEP_PAGE_SIZE } from './DedupSweeper.js';
 export type { DedupSweepReport } from './DedupSweeper.js';
 export { DEFAULT_CLAIM_LEASE_MS, DurableChannel } from './DurableChannel.js';
-export type { ConsumeOptions, DurableChannelOptions, PublishOptions, PublishResult } from './DurableChannel.js';
+export type {
+  ConsumeOptions,
+  DurableChannelOptions,
+  PublishOptions,
+  PublishResult,
+  ScheduledPublishOptions,
+  ScheduledPublishResult,
+} from './DurableChannel.js';
 export {
   DEFAULT_SNAPSHOT_POLICY,
   DurableConversation,

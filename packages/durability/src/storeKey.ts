@@ -28,9 +28,9 @@ export function storeKey(...parts: readonly StoreKeyPart[]): string {
 
 /** The tag (first part) of every composite name this package writes. */
 /** `actor` names the journal and snapshot streams of @liminal/actors' durable actors; `group` a worker group's log and counters. */
-/** `conversation` and `conversationPhase` hold the conversation index (ConversationIndex.ts). */
-export type StoreKeyTag = 'partition' | 'cursor' | 'dedup' | 'claim' | 'snapshot' | 'actor' | 'group' | 'conversation' | 'conversationPhase';
-const TAGS: readonly StoreKeyTag[] = ['partition', 'cursor', 'dedup', 'claim', 'snapshot', 'actor', 'group', 'conversation', 'conversationPhase'];
+/** `conversation` and `conversationPhase` hold the conversation index (ConversationIndex.ts); `scheduled` a channel's scheduled messages. */
+export type StoreKeyTag = 'partition' | 'cursor' | 'dedup' | 'claim' | 'snapshot' | 'actor' | 'group' | 'conversation' | 'conversationPhase' | 'scheduled';
+const TAGS: readonly StoreKeyTag[] = ['partition', 'cursor', 'dedup', 'claim', 'snapshot', 'actor', 'group', 'conversation', 'conversationPhase', 'scheduled'];
 
 /**
  * Rejects a caller-chosen name used as a stream name on its own (a

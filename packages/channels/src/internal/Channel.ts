@@ -169,6 +169,9 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
   async publish(message: T, options: PublishOptions = {}): Promise<PublishResult> {
     this.#assertUsable();
     assertPublishOptions(options);
+    if (options.deliverAt !== undefined && this.mode !== 'durable') {
+      throw new InvalidArgumentError('options.deliverAt', `channel ${JSON.stringify(this.name)} is ephemeral: only durable channels store messages to deliver later`);
+    }
     const payload = this.#validate(message);
     if (this.mode === 'durable') assertEncodable(payload);
     const span = startPublishSpan(this.name, options.traceparent);
@@ -183,6 +186,7 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
     const append: AppendOptions = {
       ...(options.key === undefined ? {} : { key: options.key }),
       ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
+      ...(options.deliverAt === undefined ? {} : { deliverAt: options.deliverAt }),
     };
     return new Promise<PublishResult>((resolve, reject) => {
       this.#queue.push({
@@ -231,7 +235,8 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
     this.#assertUsable();
     const { log } = this.deps;
     if (!(log instanceof DurableLog)) throw new ConfigError(`channel ${JSON.stringify(this.name)} is ephemeral: only durable channels have stored messages to subscribe to`);
-    return subscribeDurable(log.channel, group, handler, options, {
+    // Scheduled messages fall due on the registry's clock unless the subscriber brings its own.
+    return subscribeDurable(log.channel, group, handler, { wallClock: this.deps.clock, ...options }, {
       handlerFailed: () => {
         this.#stats.handlerErrors += 1;
         this.deps.metrics.crashed(this.name, 'subscriber');
@@ -331,7 +336,8 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
 
   async #process(job: PublishJob): Promise<void> {
     if (job.written === undefined) {
-      const refusal = this.#refusal(job.record);
+      // A scheduled message is for durable subscribers only: live inboxes and groups have no say in it.
+      const refusal = job.options.deliverAt === undefined ? this.#refusal(job.record) : undefined;
       if (refusal !== undefined) return job.reject(refusal);
       const write = this.deps.log.append(job.record, job.options);
       const written = write instanceof Promise ? await write : write;
@@ -345,6 +351,8 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
     }
     this.#stats.published += 1;
     this.deps.metrics.published(this.name);
+    // Stored for later: its durable subscribers get it when it is due; live ones never (it is not "now").
+    if (written.kind === 'scheduled') return job.resolve({ ...coordinates(job.record.messageId, written), delivered: 0, held: false, duplicate: false });
     const { record } = job;
     const delivery: Delivery = {
       channel: this.name,
@@ -504,8 +512,13 @@ export class Channel<T> implements ChannelHandle<T>, ChannelWork {
   }
 }
 
-function coordinates(messageId: string, written: { partition: number; sequence?: number }) {
-  return { messageId, partition: written.partition, ...(written.sequence === undefined ? {} : { sequence: written.sequence }) };
+function coordinates(messageId: string, written: { partition: number; sequence?: number; deliverAt?: number }) {
+  return {
+    messageId,
+    partition: written.partition,
+    ...(written.sequence === undefined ? {} : { sequence: written.sequence }),
+    ...(written.deliverAt === undefined ? {} : { deliverAt: written.deliverAt }),
+  };
 }
 
 function inboxLimits(options: InboxOptions): InboxLimits {
@@ -524,6 +537,7 @@ function assertPublishOptions(options: PublishOptions): void {
     if (value !== undefined && typeof value !== 'string') throw new InvalidArgumentError(`options.${field}`, 'expected a string');
   }
   if (options.messageId === '') throw new InvalidArgumentError('options.messageId', 'expected a non-empty string');
+  if (options.deliverAt !== undefined) assertNonNegativeSafeInteger('options.deliverAt', options.deliverAt);
 }
 
 function assertEncodable(message: unknown): void {

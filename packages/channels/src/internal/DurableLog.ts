@@ -1,4 +1,4 @@
-import { codec, DurableChannel } from '@liminal/durability';
+import { codec, DurableChannel, type PublishReceipt, type ScheduledPublishReceipt } from '@liminal/durability';
 import { LiminalError, type DurableStore } from '@liminal/store';
 import type { Clock } from '../Clock.js';
 import { decodeDurableMessage, encodeDurableMessage } from '../durableMessage.js';
@@ -35,20 +35,28 @@ export class DurableLog implements MessageLog {
     this.#channel = new DurableChannel(this.store, this.name, { partitions: this.partitions });
   }
 
-  async append(record: ChannelRecord, { key, idempotencyKey }: AppendOptions): Promise<LogWrite> {
+  async append(record: ChannelRecord, { key, idempotencyKey, deliverAt }: AppendOptions): Promise<LogWrite> {
     try {
       if (idempotencyKey !== undefined) {
         const prior = await this.#channel.publishDedup.lookup(idempotencyKey);
-        if (prior?.kind === 'completed') return await this.#duplicate(prior.receipt);
+        const first = prior?.kind === 'completed' ? codec.decodeAs(prior.receipt, 'publishReceipt', 'scheduledPublishReceipt') : undefined;
+        // A repeat of the other kind (scheduled, then not, or the reverse) goes on to publish, which refuses it.
+        if (first !== undefined && (first.kind === 'scheduledPublishReceipt') === (deliverAt !== undefined)) return await this.#duplicate(first);
       }
-      const result = await this.#channel.publish(encodeDurableMessage(record), {
+      const options = {
         key: key ?? record.messageId,
         // One id per message: the log stores it under the id subscribers see (an idempotent publish's is derived from its key on both sides).
         ...(idempotencyKey === undefined ? { messageId: record.messageId } : { idempotencyKey }),
         ...(record.causationId === undefined ? {} : { causationId: record.causationId }),
         traceparent: record.traceparent,
         nowMs: this.clock.now(),
-      });
+      };
+      const payload = encodeDurableMessage(record);
+      if (deliverAt !== undefined) {
+        const scheduled = await this.#channel.publish(payload, { ...options, deliverAt });
+        return { kind: 'scheduled', partition: scheduled.partition, deliverAt: scheduled.deliverAt };
+      }
+      const result = await this.#channel.publish(payload, options);
       return { kind: 'appended', partition: result.partition, sequence: result.sequence };
     } catch (error) {
       if (error instanceof LiminalError && PER_MESSAGE_ERRORS.has(error.code)) return { kind: 'refused', error };
@@ -56,9 +64,12 @@ export class DurableLog implements MessageLog {
     }
   }
 
-  /** The first publish's coordinates, with the message id its subscribers saw. */
-  async #duplicate(receipt: Uint8Array): Promise<LogWrite> {
-    const stored = codec.decodeAs(receipt, 'publishReceipt');
+  /**
+   * The first publish's coordinates, with the message id its subscribers saw
+   * (a scheduled one's is the log's own: its entry is not in the partition yet).
+   */
+  async #duplicate(stored: PublishReceipt | ScheduledPublishReceipt): Promise<LogWrite> {
+    if (stored.kind === 'scheduledPublishReceipt') return { kind: 'duplicate', messageId: stored.messageId, partition: stored.partition, deliverAt: stored.deliverAt };
     const [entry] = await this.store.readFrom(this.#channel.streamFor(stored.partition), stored.sequence, 1);
     // The receipt names the log's own id; subscribers knew the message by ours.
     const messageId = entry === undefined ? stored.messageId : decodeDurableMessage(codec.decodeAs(entry.payload, 'channelMessage').payload).messageId;

@@ -12,12 +12,16 @@ export interface ChannelRecord {
 export interface AppendOptions {
   readonly key?: string;
   readonly idempotencyKey?: string;
+  /** Durable logs only (the channel refuses it for an ephemeral one). */
+  readonly deliverAt?: number;
 }
 
 export type LogWrite =
   | { readonly kind: 'appended'; readonly partition: number; readonly sequence?: number }
+  /** Stored to be delivered at `deliverAt`: nothing to deliver live. */
+  | { readonly kind: 'scheduled'; readonly partition: number; readonly deliverAt: number }
   /** The idempotency key was seen: these are the first publish's coordinates. */
-  | { readonly kind: 'duplicate'; readonly messageId: string; readonly partition: number; readonly sequence?: number }
+  | { readonly kind: 'duplicate'; readonly messageId: string; readonly partition: number; readonly sequence?: number; readonly deliverAt?: number }
   /** The write was refused for this message alone (a bad or in-flight idempotency key): not a crash. */
   | { readonly kind: 'refused'; readonly error: Error };
 

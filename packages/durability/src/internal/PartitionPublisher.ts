@@ -2,6 +2,7 @@ import { CommitConflictError, SequenceConflictError, type DurableStore, type Wri
 import { codec } from '../codec.js';
 import type { DedupCache } from '../DedupCache.js';
 import { isAmbiguous } from './dedupEntry.js';
+import { repeatOf, resultOf, type Published } from './publishResults.js';
 import { StreamLengths } from './StreamLengths.js';
 
 /** One message waiting to be appended. */
@@ -11,17 +12,16 @@ export interface PendingPublish {
   /** Set for an idempotent publish: its receipt is committed with the message. */
   readonly idempotencyKey?: string;
   readonly nowMs: number;
+  /** Set for a scheduled message that is due: its schedule entry, deleted in the commit that appends it. */
+  readonly promotes?: string;
 }
 
-export interface Published {
-  readonly messageId: string;
-  readonly partition: number;
-  readonly sequence: number;
-}
+export type { Published } from './publishResults.js';
 
 interface Waiter {
   readonly pending: PendingPublish;
-  readonly resolve: (result: Published) => void;
+  /** `undefined` for a promotion another consumer made first. */
+  readonly resolve: (result: Published | undefined) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -36,7 +36,9 @@ const MAX_ROUNDS = 64;
  * about n / batch commits instead of n(n+1)/2 conflicting appends. A commit
  * holds the messages and the receipts of the idempotent ones, so a message and
  * its receipt are stored together or not at all: there is no window in which a
- * crash leaves one without the other.
+ * crash leaves one without the other. A due scheduled message is moved in the
+ * same way (`promote`): its append and the delete of its schedule entry are
+ * one commit, so of the consumers that find it due, exactly one moves it.
  */
 export class PartitionPublisher {
   readonly #queue: Waiter[] = [];
@@ -51,6 +53,15 @@ export class PartitionPublisher {
   ) {}
 
   publish(pending: PendingPublish): Promise<Published> {
+    return this.#enqueue(pending) as Promise<Published>;
+  }
+
+  /** Appends a due scheduled message and deletes its entry; `false` when another consumer moved it first. */
+  async promote(pending: PendingPublish & { readonly promotes: string }): Promise<boolean> {
+    return (await this.#enqueue(pending)) !== undefined;
+  }
+
+  #enqueue(pending: PendingPublish): Promise<Published | undefined> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ pending, resolve, reject });
       if (!this.#draining) {
@@ -81,6 +92,12 @@ export class PartitionPublisher {
       const expectedSeq = this.lengths.get(this.stream);
       const ops: WriteOp[] = [{ op: 'append', stream: this.stream, payloads: batch.map((w) => w.pending.bytes), expectedSeq }];
       const receiptOf = new Map<number, Waiter>();
+      const promotionOf = new Map<number, Waiter>();
+      batch.forEach((waiter) => {
+        if (waiter.pending.promotes === undefined) return;
+        promotionOf.set(ops.length, waiter);
+        ops.push({ op: 'deleteStream', stream: waiter.pending.promotes, expectedLength: 1 });
+      });
       batch.forEach((waiter, index) => {
         const { idempotencyKey, messageId, nowMs } = waiter.pending;
         if (idempotencyKey === undefined) return;
@@ -109,14 +126,25 @@ export class PartitionPublisher {
           this.lengths.set(this.stream, error.cause.actual);
           continue;
         }
+        const promoted = promotionOf.get(error.index);
+        if (promoted !== undefined) {
+          // Another consumer moved that message into the partition first: commit the rest.
+          promoted.resolve(undefined);
+          batch = batch.filter((waiter) => waiter !== promoted);
+          continue;
+        }
         const duplicate = receiptOf.get(error.index);
         if (duplicate === undefined) throw error;
         // That key was published before: answer it with the original result and commit the rest.
-        const entry = await this.dedup.lookup(duplicate.pending.idempotencyKey!);
+        const key = duplicate.pending.idempotencyKey!;
+        const entry = await this.dedup.lookup(key);
         if (entry?.kind === 'completed') {
-          const { messageId, partition, sequence } = codec.decodeAs(entry.receipt, 'publishReceipt');
-          duplicate.resolve({ messageId, partition, sequence });
           batch = batch.filter((waiter) => waiter !== duplicate);
+          try {
+            duplicate.resolve(repeatOf(key, resultOf(entry.receipt), false));
+          } catch (refusal) {
+            duplicate.reject(refusal);
+          }
         }
       }
     }

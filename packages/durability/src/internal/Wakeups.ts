@@ -20,12 +20,16 @@ export class Wakeups {
 
   constructor(readonly store: DurableStore) {}
 
-  /** Watches `name` until `signal` aborts; a broken watch is restarted after a short pause. */
-  follow(name: string, signal: AbortSignal): void {
+  /**
+   * Watches the streams under `prefix` until `signal` aborts, waking the
+   * waiters of `name` (default `prefix` itself); a broken watch is restarted
+   * after a short pause.
+   */
+  follow(prefix: string, signal: AbortSignal, name: string = prefix): void {
     void (async () => {
       while (!signal.aborted) {
         try {
-          for await (const _grown of this.store.watch(name, { signal })) this.notify(name);
+          for await (const _grown of this.store.watch(prefix, { signal })) this.notify(name);
         } catch (error) {
           if (error instanceof StoreClosedError) return;
           // The store is unreachable; the fallback delay keeps waiters going meanwhile.

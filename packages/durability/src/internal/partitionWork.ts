@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreUnavailableError, type CheckOp } from '@liminal/store';
 import type { ChannelConsumer, ChannelEnvelope, MessageHandler } from '../ChannelConsumer.js';
+import type { Clock } from '../Clock.js';
 import type { DurableChannel } from '../DurableChannel.js';
 import { ClaimLostError, ConditionFailedError, LeaseLostError, MessageFailedError } from '../errors.js';
 import type { Wakeups } from './Wakeups.js';
@@ -16,6 +17,8 @@ export interface PartitionWork {
   /** Owner of this member's message claims (one per incarnation) and their lease: the group's lease. */
   readonly owner: string;
   readonly leaseMs: number;
+  /** Epoch time of claims and of scheduled messages falling due (`JoinOptions.wallClock`). */
+  readonly clock: Clock;
   readonly wakeups: Wakeups;
   readonly batchSize: number;
   readonly pollMs: number;
@@ -59,22 +62,24 @@ export function isOutage(error: unknown): boolean {
  * message from member to member.
  */
 export async function workPartition(work: PartitionWork): Promise<void> {
-  const { channel, partition, signal, wakeups } = work;
+  const { channel, partition, signal, wakeups, clock } = work;
   const stream = channel.streamFor(partition);
   wakeups.follow(stream, signal);
+  // A message scheduled on this partition (by any process) may fall due before the one this worker waits for.
+  wakeups.follow(channel.schedulePrefixFor(partition), signal, stream);
   let outageMs = 0;
   let failures = 0;
   while (!signal.aborted) {
     let current: number | undefined;
     try {
-      const consumer = await channel.consume(work.group, partition, { batchSize: work.batchSize, owner: work.owner, leaseMs: work.leaseMs });
+      const consumer = await channel.consume(work.group, partition, { batchSize: work.batchSize, owner: work.owner, leaseMs: work.leaseMs, clock: () => clock.now() });
       try {
         for (;;) {
           if (signal.aborted) return;
           const seen = wakeups.mark(stream);
           const batch = await consumer.poll();
           if (batch.length === 0) {
-            await wakeups.wait(stream, seen, work.pollMs, signal);
+            await waitIdle(work, stream, seen, consumer.nextDueAt);
             continue;
           }
           for (const envelope of batch) {
@@ -86,7 +91,7 @@ export async function workPartition(work: PartitionWork): Promise<void> {
             failures = 0;
             if (claimedUntil !== undefined) {
               // Claimed by a member that lost the partition: wait for its claim to expire, then read from here again.
-              await sleep(Math.min(work.leaseMs, Math.max(10, claimedUntil - Date.now())), undefined, { signal }).catch(() => undefined);
+              await sleep(Math.min(work.leaseMs, Math.max(10, claimedUntil - clock.now())), undefined, { signal }).catch(() => undefined);
               break;
             }
           }
@@ -109,6 +114,24 @@ export async function workPartition(work: PartitionWork): Promise<void> {
       work.onFailure(new MessageFailedError(work.group, partition, current, failures, retryInMs, { cause: error }));
       await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
     }
+  }
+}
+
+/**
+ * Waits, caught up, for a wake-up of the partition (an append, a newly
+ * scheduled message), for the next scheduled message to fall due (a timer on
+ * the work's clock), or `pollMs`, whichever comes first.
+ */
+async function waitIdle(work: PartitionWork, stream: string, seen: number, nextDueAt: number | undefined): Promise<void> {
+  const { clock, wakeups } = work;
+  if (nextDueAt === undefined) return wakeups.wait(stream, seen, work.pollMs, work.signal);
+  const delay = nextDueAt - clock.now();
+  if (delay <= 0) return;
+  const timer = clock.setTimeout(() => wakeups.notify(stream), delay);
+  try {
+    await wakeups.wait(stream, seen, work.pollMs, work.signal);
+  } finally {
+    clock.clearTimeout(timer);
   }
 }
 

@@ -85,6 +85,7 @@ export const recordArb: fc.Arbitrary<DurableRecord> = fc.oneof(
     { requiredKeys: ['kind', 'messageId', 'key', 'publishedAt', 'payload'] },
   ),
   fc.record({ kind: fc.constant('publishReceipt' as const), messageId: text, partition: safeInt, sequence: safeInt }),
+  fc.record({ kind: fc.constant('scheduledPublishReceipt' as const), messageId: text, partition: safeInt, deliverAt: safeInt }),
   fc.record({ kind: fc.constant('actorRecord' as const), payload }),
   fc.record({ kind: fc.constant('memberJoined' as const), memberId: text }),
   fc.record({ kind: fc.constant('memberLeft' as const), incarnation: safeInt, reason: fc.constantFrom('left' as const, 'expired' as const) }),
