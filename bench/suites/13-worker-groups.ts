@@ -312,7 +312,7 @@ export default defineSuite({
     });
 
     // 2. Throughput: 2 worker processes with 8-way concurrency in all, draining a queue filled before they start.
-    const messages = bench.scale(10_000, 1_000);
+    const messages = bench.scale(10_000, 500);
     const pgBoss = await pgBossQueueOf(bench, url);
     const rates = new Map<string, number>();
     for (const queue of [liminal, graphile, pgBoss]) {
@@ -357,7 +357,7 @@ export default defineSuite({
     });
 
     // 4. Idle cost.
-    const idle = await idleCost(bench, url, bench.scale(20_000, 6_000));
+    const idle = await idleCost(bench, url, bench.scale(20_000, 4_000));
     bench.log(`idle: ${idle.queries.toFixed(2)} statements/s, ${idle.transactions.toFixed(2)} transactions/s per member`);
     bench.record({
       id: '13-idle/queries-per-second',
@@ -380,7 +380,7 @@ export default defineSuite({
     });
 
     // 5. End to end: the demo vs DBOS workflows of 4 steps.
-    const orders = bench.scale(300, 40);
+    const orders = bench.scale(300, 20);
     const demo = await demoOrdersPerSecond(bench, url, orders);
     const dbos = await dbosWorkflowsPerSecond(bench, url, orders, 4);
     bench.log(`end to end: demo ${demo.toFixed(1)} orders/s, DBOS ${dbos.toFixed(1)} workflows/s`);
