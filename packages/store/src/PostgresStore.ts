@@ -4,7 +4,8 @@ import type { StoredEntry, StoredValue } from './DurableStore.js';
 import { CasConflictError, CommitConflictError, ConfigError, LiminalError, SequenceConflictError } from './errors.js';
 import { grownBy } from './internal/ChangeHub.js';
 import { PgChangeFeed } from './internal/PgChangeFeed.js';
-import { applyOpsOnPg, copyPayloads, type PgWriteOp, targetOf } from './internal/pgCommit.js';
+import { commitParams, commitResult, conflictOf, encodeCommit, type EncodedCommit } from './internal/pgCommit.js';
+import { commitConflictState, commitFunctions, type CommitFunctions } from './internal/pgCommitFunctions.js';
 import { pgCode, statements } from './internal/pgStatements.js';
 import { isTransient, retryTransient } from './internal/pgTransient.js';
 import { prefixUpperBound } from './internal/prefixRange.js';
@@ -54,14 +55,12 @@ interface PendingAppend {
 type AppendBatch = Map<string, PendingAppend>;
 
 interface PendingCommit {
-  readonly ops: readonly PgWriteOp[];
-  /** What its ops lock (see `targetOf`), sorted. */
-  readonly targets: readonly string[];
+  readonly commit: EncodedCommit;
   resolve(result: CommitResult): void;
   reject(error: unknown): void;
 }
 
-/** Commits run together in one transaction, each in its own savepoint; no two share a target. */
+/** Commits run together in one statement, each in a block of its own; no two share a target. */
 interface CommitBatch {
   readonly commits: PendingCommit[];
   readonly targets: Set<string>;
@@ -70,6 +69,8 @@ interface CommitBatch {
 /** Bounds one group-commit transaction of `commit` calls. */
 const maxCommitsPerBatch = 64;
 
+/** A commit of a group that the server refused a value of: it runs again alone, so its caller gets the server's own error. */
+const runAlone = Symbol('runAlone');
 
 /**
  * A conflict is re-checked against the stored state; when a concurrent delete
@@ -90,6 +91,7 @@ const maxAttempts = 3;
 export class PostgresStore extends StoreBase {
   readonly #pool: pg.Pool;
   readonly #sql: ReturnType<typeof statements>;
+  readonly #functions: CommitFunctions;
   readonly #schema: string;
   readonly #statementTimeoutMs: number;
   #ready: Promise<void> | undefined;
@@ -144,6 +146,7 @@ export class PostgresStore extends StoreBase {
     // does not listen; the call it serves already rejects (StoreUnavailableError), so the event only must not crash.
     this.#pool.on('connect', (client) => client.on('error', () => undefined));
     this.#sql = statements(pg.escapeIdentifier(this.#schema));
+    this.#functions = commitFunctions(pg.escapeIdentifier(this.#schema));
     this.#feed = new PgChangeFeed(
       { connectionString, channel: changeChannel(this.#schema) },
       (channel, names) => this.#pool.query({ ...this.#sql.notify, values: [channel, names] }),
@@ -336,15 +339,16 @@ export class PostgresStore extends StoreBase {
   }
 
   /**
-   * Group commit of `commit` calls: those queued together share one
-   * transaction, each in its own savepoint, so one caller's conflict (or an
-   * op PostgreSQL refuses) is rolled back alone and the others still commit.
-   * They queue with single appends, so one store applies calls in call order.
+   * Group commit of `commit` calls: those queued together are sent as one
+   * call of the commit function (one statement, one transaction), each in a
+   * block of its own, so one caller's conflict (or an op PostgreSQL refuses)
+   * is rolled back alone and the others still commit. They queue with single
+   * appends, so one store applies calls in call order.
    */
   protected doCommit(ops: readonly WriteOp[]): Promise<CommitResult> {
     return new Promise((resolve, reject) => {
-      const targets = [...new Set(ops.map(targetOf))].sort();
-      const pending: PendingCommit = { ops: copyPayloads(ops), targets, resolve, reject };
+      const pending: PendingCommit = { commit: encodeCommit(ops), resolve, reject };
+      const { targets } = pending.commit;
       const last = this.#queue.at(-1);
       // A commit sharing a target with the last batch waits for the next one,
       // so commits on one stream or counter keep their call order.
@@ -360,74 +364,70 @@ export class PostgresStore extends StoreBase {
    * The batch's commits are disjoint, so they may run in any order: sorted
    * by first target, which keeps most batches in the one lock order. Batches
    * whose targets interleave can still deadlock with another process's; the
-   * victim's commits then run again each in its own transaction, where the
+   * victim's commits then run again each in its own statement, where the
    * ops' own lock order rules out a cycle.
    */
   async #commitCommits(commits: PendingCommit[]): Promise<void> {
-    commits.sort((a, b) => (a.targets[0]! < b.targets[0]! ? -1 : 1));
+    commits.sort((a, b) => (a.commit.targets[0]! < b.commit.targets[0]! ? -1 : 1));
     try {
-      this.#settleCommits(commits, await this.#runCommits(commits));
+      await this.#settleCommits(commits, await this.#runCommits(commits));
     } catch (error) {
       if (!isTransient(error)) {
         const failure = this.#failure(error);
-        for (const commit of commits) commit.reject(failure);
+        for (const pending of commits) pending.reject(failure);
         return;
       }
-      await Promise.all(
-        commits.map(async (commit) => {
-          try {
-            this.#settleCommits([commit], await retryTransient(() => this.#runCommits([commit])));
-          } catch (alone) {
-            commit.reject(this.#failure(alone));
-          }
-        }),
-      );
+      await Promise.all(commits.map((pending) => this.#commitAlone(pending)));
     }
   }
 
-  #settleCommits(commits: readonly PendingCommit[], outcomes: readonly (CommitResult | LiminalError)[]): void {
-    commits.forEach((commit, index) => {
+  async #commitAlone(pending: PendingCommit): Promise<void> {
+    try {
+      await this.#settleCommits([pending], await retryTransient(() => this.#runCommits([pending])));
+    } catch (error) {
+      pending.reject(this.#failure(error));
+    }
+  }
+
+  async #settleCommits(commits: readonly PendingCommit[], outcomes: readonly (CommitResult | LiminalError | typeof runAlone)[]): Promise<void> {
+    const alone: PendingCommit[] = [];
+    commits.forEach((pending, index) => {
       const outcome = outcomes[index]!;
-      if (outcome instanceof LiminalError) commit.reject(outcome);
+      if (outcome === runAlone) alone.push(pending);
+      else if (outcome instanceof LiminalError) pending.reject(outcome);
       else {
-        commit.resolve(outcome);
-        this.#grew(grownBy(commit.ops));
+        pending.resolve(outcome);
+        this.#grew(grownBy(pending.commit.ops));
       }
     });
+    await Promise.all(alone.map((pending) => this.#commitAlone(pending)));
   }
 
   /**
-   * One transaction for all `commits`. A commit whose ops conflict (or that
-   * PostgreSQL refuses) is rolled back to its savepoint and gets its own
-   * error; a failure of the transaction itself is thrown for all.
+   * One statement for all `commits` (see `commitFunctions`). A commit whose
+   * ops conflict gets its `CommitConflictError`; a lone commit that
+   * PostgreSQL refuses gets its error, one of a group runs again alone; a
+   * failure of the statement itself is thrown for all.
    */
-  async #runCommits(commits: readonly PendingCommit[]): Promise<(CommitResult | LiminalError)[]> {
+  async #runCommits(commits: readonly PendingCommit[]): Promise<(CommitResult | LiminalError | typeof runAlone)[]> {
     await this.#ensureSchema();
-    const client = await this.#pool.connect();
+    let rows: { commit_no: number; outcome_state: string; outcome_detail: string | null }[];
     try {
-      await client.query('BEGIN');
-      const outcomes: (CommitResult | LiminalError)[] = [];
-      const savepoints = commits.length > 1;
-      for (const commit of commits) {
-        if (savepoints) await client.query('SAVEPOINT liminal_commit');
-        try {
-          outcomes.push(await applyOpsOnPg(client, this.#sql, commit.ops));
-          if (savepoints) await client.query('RELEASE SAVEPOINT liminal_commit');
-        } catch (error) {
-          if (!isOwnFailure(error)) throw error;
-          if (savepoints) await client.query('ROLLBACK TO SAVEPOINT liminal_commit');
-          outcomes.push(this.#failure(error));
-        }
-      }
-      if (outcomes.some((outcome) => !(outcome instanceof LiminalError))) await client.query('COMMIT').catch(markSentWriteLost);
-      else await client.query('ROLLBACK');
-      client.release();
-      return outcomes;
+      ({ rows } = await this.#sendWrite({ ...this.#functions.call, values: commitParams(commits.map((pending) => pending.commit)) }));
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.release(true);
+      const [only] = commits;
+      if (commits.length === 1 && only !== undefined && error instanceof pg.DatabaseError) {
+        if (error.code === commitConflictState) return [conflictOf(only.commit.ops, error.detail)];
+        if (isOwnFailure(error)) return [this.#failure(error)];
+      }
       throw error;
     }
+    const failed = new Map(rows.map((row) => [row.commit_no - 1, row]));
+    return commits.map((pending, index) => {
+      const row = failed.get(index);
+      if (row === undefined) return commitResult(pending.commit.ops);
+      return row.outcome_state === commitConflictState ? conflictOf(pending.commit.ops, row.outcome_detail ?? undefined) : runAlone;
+    });
   }
 
   protected async doReadFrom(stream: string, fromSeq: number, limit: number): Promise<StoredEntry[]> {
@@ -574,6 +574,15 @@ export class PostgresStore extends StoreBase {
       // catalogs; one lock per schema name makes processes take turns.
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`liminal-store:${this.#schema}`]);
       for (const ddl of this.#sql.schema) await client.query(ddl);
+      // A schema made by an older version lacks the functions of this one. They are
+      // created only when missing: replacing one would make every session using it recompile it.
+      const { functions } = this.#functions;
+      const existing = await client.query<{ proname: string }>(
+        'SELECT proname FROM pg_catalog.pg_proc WHERE pronamespace = $1::regnamespace AND proname = ANY($2::text[])',
+        [pg.escapeIdentifier(this.#schema), functions.map((fn) => fn.name)],
+      );
+      const present = new Set(existing.rows.map((row) => row.proname));
+      for (const fn of functions) if (!present.has(fn.name)) await client.query(fn.ddl);
     });
   }
 }

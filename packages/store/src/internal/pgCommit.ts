@@ -1,16 +1,30 @@
-import type pg from 'pg';
 import { CasConflictError, CheckFailedError, CommitConflictError, SequenceConflictError } from '../errors.js';
 import type { CommitResult, WriteOp } from '../WriteOp.js';
-import type { statements } from './pgStatements.js';
+import { opKind } from './pgCommitFunctions.js';
 
-type Statements = ReturnType<typeof statements>;
-
-/** A write op with its payloads copied into Buffers (the driver's bytea form). */
-export type PgWriteOp = Exclude<WriteOp, { op: 'append' }> | { op: 'append'; stream: string; payloads: Buffer[]; expectedSeq: number };
-
-/** Copies every payload now: the caller may reuse its buffers before the statement is sent. */
-export function copyPayloads(ops: readonly WriteOp[]): PgWriteOp[] {
-  return ops.map((op) => (op.op === 'append' ? { ...op, payloads: op.payloads.map((payload) => Buffer.from(payload)) } : op));
+/**
+ * One commit in the form the commit function takes (see `commitFunctions`):
+ * its ops in lock order as parallel arrays, and its payloads copied into one
+ * buffer (the caller may reuse its buffers once `commit` returned).
+ */
+export interface EncodedCommit {
+  /** The ops in the caller's order, for the result and for errors. */
+  readonly ops: readonly WriteOp[];
+  /** What its ops lock (see `targetOf`), sorted. */
+  readonly targets: readonly string[];
+  readonly kinds: number[];
+  /** Stream or counter key. */
+  readonly names: string[];
+  /** expectedSeq, expectedLength, expected or equals. */
+  readonly expected: number[];
+  /** An append's payload count, a cas's next value, else 0. */
+  readonly counts: number[];
+  /** Each op's index in the caller's order. */
+  readonly indexes: number[];
+  /** Each op's first payload, 0-based, in `lengths`. */
+  readonly firstPayloads: number[];
+  readonly payloads: Buffer;
+  readonly lengths: number[];
 }
 
 /** What an op locks, as a key of the one lock order: a stream, or a counter. */
@@ -25,106 +39,113 @@ export function targetOf(op: WriteOp): string {
  * commits always lock shared targets in the same order (no deadlock between
  * them).
  */
-function lockOrder(ops: readonly PgWriteOp[]): number[] {
+function lockOrder(ops: readonly WriteOp[]): number[] {
   return ops
     .map((op, index) => ({ target: targetOf(op), index }))
     .sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : a.index - b.index))
     .map(({ index }) => index);
 }
 
-/**
- * Runs one commit's ops on `client`, inside a transaction the caller opened.
- * Resolves with the result, or throws `CommitConflictError` for the first
- * failing op in the caller's order (the caller rolls back), or the driver's
- * error.
- */
-export async function applyOpsOnPg(client: pg.PoolClient, sql: Statements, ops: readonly PgWriteOp[]): Promise<CommitResult> {
-  const firstSeqs: (number | undefined)[] = ops.map(() => undefined);
-  // Once a target has failed, its later ops are skipped (they would see a
-  // state that never exists); ops on other targets still run, so the lowest
-  // failing index is the one the caller's order would have hit first.
-  const failedTargets = new Set<string>();
-  let firstFailure: CommitConflictError | undefined;
-  for (const index of lockOrder(ops)) {
+export function encodeCommit(ops: readonly WriteOp[]): EncodedCommit {
+  const encoded = {
+    ops,
+    targets: [...new Set(ops.map(targetOf))].sort(),
+    kinds: [] as number[],
+    names: [] as string[],
+    expected: [] as number[],
+    counts: [] as number[],
+    indexes: lockOrder(ops),
+    firstPayloads: [] as number[],
+    lengths: [] as number[],
+  };
+  const payloads: Uint8Array[] = [];
+  for (const index of encoded.indexes) {
     const op = ops[index]!;
-    const target = targetOf(op);
-    if (failedTargets.has(target)) continue;
-    const cause = await applyOne(client, sql, op);
-    if (typeof cause === 'number') firstSeqs[index] = cause;
-    else if (cause !== undefined) {
-      failedTargets.add(target);
-      if (firstFailure === undefined || index < firstFailure.index) firstFailure = new CommitConflictError(index, cause);
+    encoded.kinds.push(opKind[op.op]);
+    encoded.firstPayloads.push(payloads.length);
+    switch (op.op) {
+      case 'append':
+        encoded.names.push(op.stream);
+        encoded.expected.push(op.expectedSeq);
+        encoded.counts.push(op.payloads.length);
+        for (const payload of op.payloads) {
+          payloads.push(payload);
+          encoded.lengths.push(payload.byteLength);
+        }
+        break;
+      case 'deleteStream':
+        encoded.names.push(op.stream);
+        encoded.expected.push(op.expectedLength);
+        encoded.counts.push(0);
+        break;
+      case 'cas':
+        encoded.names.push(op.key);
+        encoded.expected.push(op.expected);
+        encoded.counts.push(op.next);
+        break;
+      case 'check':
+        encoded.names.push(op.key);
+        encoded.expected.push(op.equals);
+        encoded.counts.push(0);
+        break;
     }
   }
-  if (firstFailure !== undefined) throw firstFailure;
-  return { firstSeqs };
+  return { ...encoded, payloads: Buffer.concat(payloads) };
 }
 
-/** The first sequence of an append, undefined for a held condition, or the op's conflict. */
-async function applyOne(
-  client: pg.PoolClient,
-  sql: Statements,
-  op: PgWriteOp,
-): Promise<number | undefined | SequenceConflictError | CasConflictError | CheckFailedError> {
+/** The commit function's parameters for `commits`, run together in that order. */
+export function commitParams(commits: readonly EncodedCommit[]): unknown[] {
+  const firstPayloads: number[] = [];
+  let payloadCount = 0;
+  for (const commit of commits) {
+    // One-based: PostgreSQL arrays start at 1.
+    for (const first of commit.firstPayloads) firstPayloads.push(first + payloadCount + 1);
+    payloadCount += commit.lengths.length;
+  }
+  const lengths = commits.flatMap((commit) => commit.lengths);
+  return [
+    commits.flatMap((commit) => commit.kinds),
+    commits.flatMap((commit) => commit.names),
+    commits.flatMap((commit) => commit.expected),
+    commits.flatMap((commit) => commit.counts),
+    commits.flatMap((commit) => commit.indexes),
+    firstPayloads,
+    commits.length === 1 ? commits[0]!.payloads : Buffer.concat(commits.map((commit) => commit.payloads)),
+    offsets(lengths),
+    lengths,
+    commits.map((commit) => commit.kinds.length),
+  ];
+}
+
+/** What a commit that applied returns: `firstSeqs[i]` is op i's expectedSeq when it is an append. */
+export function commitResult(ops: readonly WriteOp[]): CommitResult {
+  return { firstSeqs: ops.map((op) => (op.op === 'append' ? op.expectedSeq : undefined)) };
+}
+
+/** The `CommitConflictError` the commit function reported, as `<op index> <actual value>`. */
+export function conflictOf(ops: readonly WriteOp[], detail: string | undefined): CommitConflictError {
+  const [index, actual] = (detail ?? '').split(' ').map(Number);
+  const op = index === undefined ? undefined : ops[index];
+  if (op === undefined || actual === undefined || !Number.isSafeInteger(actual)) {
+    throw new Error(`the commit function reported a conflict Liminal cannot read: ${JSON.stringify(detail)}`);
+  }
   switch (op.op) {
-    case 'append': {
-      if (op.payloads.length === 0) {
-        const actual = await heldLength(client, sql, op.stream, op.expectedSeq);
-        return actual === op.expectedSeq ? op.expectedSeq : new SequenceConflictError(op.stream, op.expectedSeq, actual);
-      }
-      if (op.payloads.length === 1) {
-        const { rowCount } = await client.query({ ...sql.commitAppendOne, values: [op.stream, op.expectedSeq, op.payloads[0]] });
-        if (rowCount === 1) return op.expectedSeq;
-        return new SequenceConflictError(op.stream, op.expectedSeq, await length(client, sql, op.stream));
-      }
-      const { rows } = await client.query<{ head: number }>({ ...sql.commitAppend, values: [op.stream, op.expectedSeq, op.payloads] });
-      if (rows[0]?.head === 1) return op.expectedSeq;
-      return new SequenceConflictError(op.stream, op.expectedSeq, await length(client, sql, op.stream));
-    }
-    case 'deleteStream': {
-      const actual = await heldLength(client, sql, op.stream, op.expectedLength);
-      if (actual !== op.expectedLength) return new SequenceConflictError(op.stream, op.expectedLength, actual);
-      if (actual > 0) await client.query(sql.deleteStream, [op.stream]);
-      return undefined;
-    }
-    case 'cas': {
-      const { rowCount } = await client.query({ ...(op.expected === 0 ? sql.casFromZero : sql.casUpdate), values: [op.key, op.expected, op.next] });
-      if (rowCount === 1) return undefined;
-      return new CasConflictError(op.key, op.expected, (await heldValue(client, sql, op.key)) ?? 0);
-    }
-    case 'check': {
-      let value = await heldValue(client, sql, op.key);
-      if (value === undefined) {
-        // No row to lock: hold the key's "absent" lock, then look again (a
-        // counter created while we waited is seen by the fresh statement).
-        await client.query({ ...sql.lockAbsentKey, values: [op.key] });
-        value = await heldValue(client, sql, op.key);
-      }
-      const actual = value ?? 0;
-      return actual === op.equals ? undefined : new CheckFailedError(op.key, op.equals, actual);
-    }
+    case 'append':
+      return new CommitConflictError(index!, new SequenceConflictError(op.stream, op.expectedSeq, actual));
+    case 'deleteStream':
+      return new CommitConflictError(index!, new SequenceConflictError(op.stream, op.expectedLength, actual));
+    case 'cas':
+      return new CommitConflictError(index!, new CasConflictError(op.key, op.expected, actual));
+    case 'check':
+      return new CommitConflictError(index!, new CheckFailedError(op.key, op.equals, actual));
   }
 }
 
-/**
- * The stream's length, held until the transaction ends when it is `expected`:
- * the last entry is locked first (for an empty stream, its empty-stream
- * lock), then the length read by a later statement (so it sees an append
- * that committed while the lock was awaited).
- */
-async function heldLength(client: pg.PoolClient, sql: Statements, stream: string, expected: number): Promise<number> {
-  if (expected > 0) await client.query({ ...sql.lockLast, values: [stream, expected] });
-  else await client.query({ ...sql.lockEmptyStream, values: [stream] });
-  return length(client, sql, stream);
-}
-
-async function length(client: pg.PoolClient, sql: Statements, stream: string): Promise<number> {
-  const result = await client.query<{ length: string }>({ ...sql.length, values: [stream] });
-  return Number(result.rows[0]?.length ?? 0);
-}
-
-async function heldValue(client: pg.PoolClient, sql: Statements, key: string): Promise<number | undefined> {
-  const result = await client.query<{ value: string }>({ ...sql.readValueForShare, values: [key] });
-  const row = result.rows[0];
-  return row === undefined ? undefined : Number(row.value);
+function offsets(lengths: readonly number[]): number[] {
+  let offset = 0;
+  return lengths.map((length) => {
+    const start = offset;
+    offset += length;
+    return start;
+  });
 }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, openStore, PostgresStore, SequenceConflictError, StoreTimeoutError, StoreUnavailableError } from '@liminal/store';
+import { CommitConflictError, ConfigError, openStore, PostgresStore, SequenceConflictError, StoreTimeoutError, StoreUnavailableError } from '@liminal/store';
 import { postgresForTests, uniqueSchemaName } from '@liminal/testkit';
 
 const url = await postgresForTests();
@@ -26,10 +26,54 @@ describe.skipIf(url === undefined)('PostgresStore', () => {
   it('creates its schema on first use even when many pools create it at once', async () => {
     const schema = freshSchema();
     const stores = Array.from({ length: 6 }, () => new PostgresStore(url!, { schema, poolSize: 1 }));
-    const results = await Promise.all(stores.map((store, index) => store.cas(`writer-${index}`, 0, 1)));
+    // A commit is a call of the store's commit function, which the schema creation makes too.
+    const results = await Promise.all(stores.map((store, index) => store.commit([{ op: 'cas', key: `writer-${index}`, expected: 0, next: 1 }])));
     expect(results).toHaveLength(6);
     expect(await stores[0]!.readValue('writer-5')).toBe(1);
     await Promise.all(stores.map((store) => store.close()));
+  });
+
+  it('opens a schema made by an older version (its tables, none of the functions), keeps its data and commits into it', async () => {
+    const schema = freshSchema();
+    const q = admin.escapeIdentifier(schema);
+    // The DDL of the versions before the commit functions, with data written by them.
+    await admin.query(`CREATE SCHEMA ${q}`);
+    await admin.query(`CREATE TABLE ${q}.entries (stream text COLLATE "C" NOT NULL, seq bigint NOT NULL, payload bytea NOT NULL, PRIMARY KEY (stream, seq))`);
+    await admin.query(`CREATE TABLE ${q}.counters (key text COLLATE "C" PRIMARY KEY, value bigint NOT NULL)`);
+    await admin.query(`INSERT INTO ${q}.entries VALUES ('old', 0, '\\x01')`);
+    await admin.query(`INSERT INTO ${q}.counters VALUES ('cursor', 4)`);
+    const stores = [new PostgresStore(url!, { schema, poolSize: 1 }), new PostgresStore(url!, { schema, poolSize: 1 })];
+    const result = await stores[0]!.commit([
+      { op: 'append', stream: 'old', payloads: [new Uint8Array([2])], expectedSeq: 1 },
+      { op: 'cas', key: 'cursor', expected: 4, next: 5 },
+    ]);
+    expect(result.firstSeqs).toEqual([1, undefined]);
+    expect(await stores[1]!.readFrom('old', 0, 10)).toEqual([
+      { sequence: 0, payload: new Uint8Array([1]) },
+      { sequence: 1, payload: new Uint8Array([2]) },
+    ]);
+    expect(await stores[1]!.readValue('cursor')).toBe(5);
+    await Promise.all(stores.map((store) => store.close()));
+  });
+
+  it('fails only the commit of a group whose value the server refuses; the others commit', async () => {
+    const schema = freshSchema();
+    const store = new PostgresStore(url!, { schema });
+    await store.streamLength('s'); // schema created
+    // A constraint of the operator's: PostgreSQL refuses this one payload.
+    await admin.query(`ALTER TABLE ${admin.escapeIdentifier(schema)}.entries ADD CONSTRAINT no_poison CHECK (payload <> '\\xdead')`);
+    const commits = ['a', 'b', 'c', 'd'].map((name) =>
+      store.commit([
+        { op: 'append', stream: name, payloads: [new Uint8Array(name === 'c' ? [0xde, 0xad] : [1])], expectedSeq: 0 },
+        { op: 'cas', key: `n-${name}`, expected: 0, next: 1 },
+      ]),
+    );
+    const outcomes = await Promise.allSettled(commits);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringContaining('no_poison') });
+    expect(await store.listStreams('')).toEqual(['a', 'b', 'd']);
+    expect(await store.listValues('n-')).toEqual(['a', 'b', 'd'].map((name) => ({ key: `n-${name}`, value: 1 })));
+    await store.close();
   });
 
   it('lets exactly one of two racing writers take a sequence; the other gets the real length', async () => {
@@ -154,7 +198,18 @@ describe.skipIf(url === undefined)('PostgresStore', () => {
     await reopened.close();
   });
 
-  it('never leaves a gap when deleteStream races with appenders', async () => {
+  it.each([
+    ['deleteStream', (store: PostgresStore) => store.deleteStream('churn')],
+    [
+      'a commit of deleteStream with the length read before',
+      async (store: PostgresStore) => {
+        const expectedLength = await store.streamLength('churn');
+        await store.commit([{ op: 'deleteStream', stream: 'churn', expectedLength }]).catch((error: unknown) => {
+          if (!(error instanceof CommitConflictError && error.cause instanceof SequenceConflictError)) throw error;
+        });
+      },
+    ],
+  ])('never leaves a gap when %s races with appenders', async (_, deleteChurn) => {
     const schema = freshSchema();
     const [writers, deleter] = [new PostgresStore(url!, { schema, poolSize: 4 }), new PostgresStore(url!, { schema, poolSize: 1 })];
     const sequences = async () => (await deleter.readFrom('churn', 0, 10_000)).map((entry) => entry.sequence);
@@ -175,7 +230,7 @@ describe.skipIf(url === undefined)('PostgresStore', () => {
     const appenders = [appender(), appender(), appender(), appender()];
     const snapshots: number[][] = [];
     for (let round = 0; round < 100; round++) {
-      await deleter.deleteStream('churn');
+      await deleteChurn(deleter);
       snapshots.push(await sequences());
     }
     running = false;

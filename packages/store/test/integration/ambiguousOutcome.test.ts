@@ -10,7 +10,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(url === undefined)('PostgreSQL outcome certainty', () => {
-  it('rejects with ambiguous: true when the connection is lost after COMMIT was sent (and the write may well be there)', async () => {
+  it('rejects a commit with ambiguous: true when the connection is lost after its statement was sent (and the write may well be there)', async () => {
     const schema = uniqueSchemaName();
     schemas.push(schema);
     const proxy = await startPgProxy(new URL(url!));
@@ -18,7 +18,8 @@ describe.skipIf(url === undefined)('PostgreSQL outcome certainty', () => {
     const direct = new PostgresStore(url!, { schema, poolSize: 1 });
     try {
       await store.streamLength('warm-up'); // schema created, connection open
-      const cut = proxy.arm('COMMIT\0');
+      // A commit is one statement, a call of the store's commit function (see pgCommitFunctions.ts).
+      const cut = proxy.arm('liminal_commit');
       const error = await store
         .commit([
           { op: 'append', stream: 'order', payloads: [new Uint8Array([1])], expectedSeq: 0 },
@@ -31,7 +32,7 @@ describe.skipIf(url === undefined)('PostgreSQL outcome certainty', () => {
       // All or none, and the caller resolves the doubt by reading.
       const [length, cursor] = [await direct.streamLength('order'), await direct.readValue('cursor')];
       expect({ length, cursor }).toEqual(length === 1 ? { length: 1, cursor: 1 } : { length: 0, cursor: undefined });
-      console.log(`ambiguous COMMIT: the write ${length === 1 ? 'had committed' : 'had not committed'} (read back afterwards)`);
+      console.log(`ambiguous commit: the write ${length === 1 ? 'had committed' : 'had not committed'} (read back afterwards)`);
       // The store recovers: a fresh connection serves the next call.
       expect(await store.streamLength('order')).toBe(length);
     } finally {

@@ -9,10 +9,11 @@ afterAll(async () => {
   for (const schema of schemas) await dropTestSchema(schema, url);
 });
 
-// A worker group's members all write the same membership counters. A member
-// paused in the middle of a commit (SIGSTOP, a frozen VM) holds those rows'
-// locks, and without a bound every other member waits on them until it resumes:
-// the group cannot take the paused member's partitions over.
+// A session paused in the middle of a transaction (SIGSTOP, a frozen VM) holds
+// its rows' locks, and without a bound every other writer of those rows waits
+// until it resumes. A commit cannot be paused that way (it is one statement:
+// the server runs it to the end whatever the client does), but deleteStream
+// is a transaction of several statements.
 describe.skipIf(url === undefined)('a PostgreSQL session paused inside a transaction', () => {
   it('does not block other writers past idleInTransactionTimeoutMs: the server ends it, rolls it back and frees its locks', async () => {
     const schema = uniqueSchemaName();
@@ -22,19 +23,13 @@ describe.skipIf(url === undefined)('a PostgreSQL session paused inside a transac
     const paused = new PostgresStore(proxy.url(url!), { schema, poolSize: 1 });
     const other = new PostgresStore(url!, { schema, poolSize: 1, statementTimeoutMs: 30_000 });
     try {
-      await paused.streamLength('warm-up'); // schema created, connection open
-      const held = proxy.withhold('COMMIT\0'); // the ops ran and locked their rows; COMMIT never arrives
-      const stuck = paused
-        .commit([
-          { op: 'append', stream: 'members', payloads: [new Uint8Array([1])], expectedSeq: 0 },
-          { op: 'cas', key: 'membership', expected: 0, next: 1 },
-        ])
-        .catch((caught: unknown) => caught);
+      await paused.appendMany('members', [new Uint8Array([1]), new Uint8Array([2])], 0);
+      const held = proxy.withhold('COMMIT\0'); // the DELETE ran and locked the entries; COMMIT never arrives
+      const stuck = paused.deleteStream('members').catch((caught: unknown) => caught);
       await held;
-      // Waits on the paused transaction's row lock until the server ends that session.
-      await other.cas('membership', 0, 7);
-      expect(await other.readValue('membership')).toBe(7);
-      expect(await other.streamLength('members')).toBe(0); // the paused commit was rolled back: none of it is stored
+      // Waits on the paused transaction's lock of the last entry until the server ends that session.
+      await other.append('members', new Uint8Array([3]), 2);
+      expect(await other.streamLength('members')).toBe(3); // the paused delete was rolled back: nothing of it is stored
       expect(await stuck).toBeInstanceOf(StoreUnavailableError);
     } finally {
       await Promise.all([paused.close(), other.close()]);
