@@ -5,16 +5,15 @@ import {
   CasConflictError,
   CommitConflictError,
   InvalidArgumentError,
-  SequenceConflictError,
   type DurableStore,
 } from '@liminal/store';
 import type { MessageHandler } from './ChannelConsumer.js';
-import { codec, type GroupRecord } from './codec.js';
 import type { DurableChannel } from './DurableChannel.js';
 import { LeaseLostError, type MessageFailedError } from './errors.js';
 import { groupKeysFor, type GroupKeys } from './internal/groupKeys.js';
 import { GroupView } from './internal/GroupView.js';
 import { HeartbeatObserver } from './internal/HeartbeatObserver.js';
+import { MembershipLog } from './internal/MembershipLog.js';
 import { isOutage, workPartition } from './internal/partitionWork.js';
 import { Wakeups } from './internal/Wakeups.js';
 import { groupSettings, type GroupSettings, type JoinOptions } from './JoinOptions.js';
@@ -64,6 +63,7 @@ export class GroupMember {
   readonly #store: DurableStore;
   readonly #keys: GroupKeys;
   readonly #view: GroupView;
+  readonly #log: MembershipLog;
   readonly #observer: HeartbeatObserver;
   readonly #wakeups: Wakeups;
   readonly #held = new Map<number, Lease>();
@@ -88,6 +88,7 @@ export class GroupMember {
     this.#store = channel.store;
     this.#keys = groupKeysFor(channel.name, group);
     this.#view = new GroupView(channel.partitions);
+    this.#log = new MembershipLog(channel.store, this.#keys, this.#view);
     this.#observer = new HeartbeatObserver(settings.leaseMs, settings.clock);
     this.#wakeups = new Wakeups(channel.store);
   }
@@ -177,14 +178,16 @@ export class GroupMember {
     const released = [...this.#held.keys()];
     for (const partition of released) await this.#release(partition);
     if (released.length > 0) this.#emit('revoked', released);
-    await this.#appendLog({ kind: 'memberLeft', incarnation: this.#incarnation, reason: 'left' });
+    await this.#log.append({ kind: 'memberLeft', incarnation: this.#incarnation, reason: 'left' });
     this.#state = 'left';
   }
 
   async #enter(): Promise<void> {
-    this.#incarnation = await this.#appendLog({ kind: 'memberJoined', memberId: this.memberId });
+    // Caught up first, so the join lands in the current epoch of the log at its end, not after a conflict.
+    await this.#log.catchUp();
+    this.#incarnation = await this.#log.append({ kind: 'memberJoined', memberId: this.memberId });
     this.#beats = 0;
-    await this.#view.catchUp(this.#store, this.#keys.log);
+    await this.#log.catchUp();
     this.#logDirty = false;
     // One reading of everyone now: after a whole-group restart, the dead members are found one lease
     // from now, not one lease each as they become this member's successor in turn.
@@ -232,10 +235,22 @@ export class GroupMember {
       this.#logSeen = generation;
       this.#logDirty = false;
       this.#nextPollAt = now + this.settings.pollMs;
-      await this.#view.catchUp(this.#store, this.#keys.log);
+      await this.#log.catchUp();
+      await this.#compactLog();
     }
     if (!this.#view.members.has(this.#incarnation)) await this.#rejoin();
     await this.#reconcile();
+  }
+
+  /**
+   * Compacts the membership log once its current epoch holds `compactAfter`
+   * records. Only the member with the lowest incarnation does, so the
+   * others do not race it for the same commit; if it is gone, the next
+   * lowest takes over once it is declared dead.
+   */
+  async #compactLog(): Promise<void> {
+    if (this.#log.length < this.settings.compactAfter || this.#view.sortedMembers()[0] !== this.#incarnation) return;
+    if (!(await this.#log.compact())) this.#logDirty = true; // something was appended meanwhile: look again
   }
 
   async #heartbeat(): Promise<void> {
@@ -256,7 +271,7 @@ export class GroupMember {
     if (successor === undefined) return;
     const beats = await this.#store.readValue(this.#keys.heartbeat(successor));
     if (this.#observer.observe(successor, beats) === 'alive') return;
-    await this.#appendLog({ kind: 'memberLeft', incarnation: successor, reason: 'expired' });
+    await this.#log.append({ kind: 'memberLeft', incarnation: successor, reason: 'expired' });
     this.#logDirty = true;
   }
 
@@ -333,7 +348,7 @@ export class GroupMember {
       if (error instanceof CommitConflictError) return; // already taken over: nothing of ours to free
       throw error;
     }
-    await this.#appendLog({ kind: 'leaseReleased', incarnation: this.#incarnation, partition });
+    await this.#log.append({ kind: 'leaseReleased', incarnation: this.#incarnation, partition });
   }
 
   #startWorker(partition: number, lease: Lease): void {
@@ -391,20 +406,6 @@ export class GroupMember {
   #failed(error: MessageFailedError): void {
     if (this.#listeners.failed.size === 0) process.emitWarning(error);
     else this.#emit('failed', error);
-  }
-
-  /** Appends to the membership log at its end, whoever else appends meanwhile; returns the sequence. */
-  async #appendLog(record: GroupRecord): Promise<number> {
-    const bytes = codec.encode(record);
-    let expected = this.#view.position;
-    for (;;) {
-      try {
-        return await this.#store.append(this.#keys.log, bytes, expected);
-      } catch (error) {
-        if (!(error instanceof SequenceConflictError)) throw error;
-        expected = error.actual;
-      }
-    }
   }
 
   #emit<E extends keyof Listeners>(event: E, value: Parameters<Listeners[E]>[0]): void {

@@ -16,6 +16,8 @@ export interface JoinOptions {
   readonly pollMs?: number;
   /** Envelopes read per partition read; default 64. */
   readonly batchSize?: number;
+  /** Membership-log records since its last compaction that make the group compact it (replaying it is what a join costs); default 256. */
+  readonly compactAfter?: number;
   /** Time source for liveness decisions; default `performance.now()`. */
   readonly clock?: MonotonicClock;
   /**
@@ -32,6 +34,7 @@ export interface GroupSettings {
   readonly heartbeatMs: number;
   readonly pollMs: number;
   readonly batchSize: number;
+  readonly compactAfter: number;
   readonly clock: MonotonicClock;
   readonly wallClock: Clock;
 }
@@ -39,8 +42,9 @@ export interface GroupSettings {
 export const DEFAULT_LEASE_MS = 2_000;
 /*
  * The defaults meet two budgets at once: an idle member costs
- * 2 / 1.1 s (its heartbeat and its neighbour's) + (held partitions + 1) / 60 s
- * ≈ 1.9 queries/s with 3 partitions (≤ 2 up to 10), and a dead member is
+ * 2 / 1.1 s (its heartbeat and its neighbour's) + (held partitions + 2) / 60 s
+ * (the partitions, and the log's epoch and stream) ≈ 1.9 queries/s with 3
+ * partitions (≤ 2 up to 8), and a dead member is
  * declared after 2 beats ≈ 2.2 s, so failover stays under 3 s.
  */
 export const DEFAULT_HEARTBEAT_MS = 1_100;
@@ -48,8 +52,10 @@ export const DEFAULT_HEARTBEAT_MS = 1_100;
 const HEARTBEAT_SHARE = DEFAULT_HEARTBEAT_MS / DEFAULT_LEASE_MS;
 export const DEFAULT_POLL_MS = 60_000;
 const DEFAULT_BATCH_SIZE = 64;
+/** A join replays at most this many records (one read) plus a snapshot; a compaction is one commit every this many changes. */
+const DEFAULT_COMPACT_AFTER = 256;
 
-const KNOWN = new Set(['memberId', 'leaseMs', 'heartbeatMs', 'pollMs', 'batchSize', 'clock', 'wallClock']);
+const KNOWN = new Set(['memberId', 'leaseMs', 'heartbeatMs', 'pollMs', 'batchSize', 'compactAfter', 'clock', 'wallClock']);
 
 /** Validates `join` options (`ConfigError` on anything wrong) and fills in the defaults. */
 export function groupSettings(options: JoinOptions | undefined): GroupSettings {
@@ -67,10 +73,11 @@ export function groupSettings(options: JoinOptions | undefined): GroupSettings {
   const heartbeatMs = positive('heartbeatMs', options.heartbeatMs ?? Math.max(1, Math.round(leaseMs * HEARTBEAT_SHARE)));
   const pollMs = positive('pollMs', options.pollMs ?? DEFAULT_POLL_MS);
   const batchSize = positive('batchSize', options.batchSize ?? DEFAULT_BATCH_SIZE);
+  const compactAfter = positive('compactAfter', options.compactAfter ?? DEFAULT_COMPACT_AFTER);
   if (leaseMs <= heartbeatMs) {
     throw new ConfigError(`leaseMs (${leaseMs}) must be greater than heartbeatMs (${heartbeatMs}): a live member must beat at least once per lease`);
   }
-  return { memberId, leaseMs, heartbeatMs, pollMs, batchSize, clock, wallClock };
+  return { memberId, leaseMs, heartbeatMs, pollMs, batchSize, compactAfter, clock, wallClock };
 }
 
 function positive(name: string, value: unknown): number {

@@ -114,13 +114,29 @@ export interface ActorRecord {
 
 /**
  * An entry of a worker group's membership log. A member's incarnation is the
- * sequence of its `memberJoined` entry; `leaseReleased` changes no membership,
+ * position of its `memberJoined` entry (counted across compactions); `leaseReleased` changes no membership,
  * it wakes the member waiting for that partition.
  */
 export type GroupRecord =
   | { readonly kind: 'memberJoined'; readonly memberId: string }
   | { readonly kind: 'memberLeft'; readonly incarnation: number; readonly reason: MemberLeftReason }
-  | { readonly kind: 'leaseReleased'; readonly incarnation: number; readonly partition: number };
+  | { readonly kind: 'leaseReleased'; readonly incarnation: number; readonly partition: number }
+  | GroupSnapshot;
+
+/**
+ * The first entry of a compacted membership log (see `MembershipLog`): the
+ * state the records before it left. `position` is the number of records the
+ * group ever appended before it, so the record after it has incarnation
+ * `position` and incarnations stay unique across compactions; `owners[p]` is
+ * the incarnation that owns partition `p`, `undefined` when nobody does.
+ */
+export interface GroupSnapshot {
+  readonly kind: 'groupSnapshot';
+  readonly position: number;
+  /** Live members, ascending by incarnation. */
+  readonly members: readonly { readonly incarnation: number; readonly memberId: string }[];
+  readonly owners: readonly (number | undefined)[];
+}
 
 /** `left`: the member called `leave()`; `expired`: another member saw its heartbeat stop for a lease. */
 export type MemberLeftReason = 'left' | 'expired';
@@ -162,6 +178,7 @@ const TAGS = {
   memberJoined: 0x50,
   memberLeft: 0x51,
   leaseReleased: 0x52,
+  groupSnapshot: 0x53,
   conversationSummary: 0x60,
 } as const satisfies Record<DurableRecordKind, number>;
 
@@ -373,12 +390,14 @@ function encode(record: DurableRecord): Uint8Array {
     case 'entryLogged':
       w.bytes('entry', record.entry);
       break;
-    case 'conversationSnapshot': {
+    case 'conversationSnapshot':
       writeSnapshot(w, record);
-      const body = w.finish();
-      w.u32(crc32(body));
+      w.u32(crc32(w.finish()));
       break;
-    }
+    case 'groupSnapshot':
+      writeGroupSnapshot(w, record);
+      w.u32(crc32(w.finish()));
+      break;
     case 'dedupClaim':
       w.string('key', record.key);
       w.string('token', record.token);
@@ -635,14 +654,67 @@ function readBody(r: Reader, kind: DurableRecordKind, tag: number): DurableRecor
     }
     case 'leaseReleased':
       return { kind, incarnation: r.u64('incarnation'), partition: r.u64('partition') };
+    case 'groupSnapshot':
+      return readGroupSnapshot(r);
   }
 }
 
-function readSnapshot(r: Reader): ConversationSnapshot {
+/** Members then owners; an owner is an index into the members (u32, 0 for none), so it cannot name a non-member. */
+function writeGroupSnapshot(w: Writer, snapshot: GroupSnapshot): void {
+  w.u64('position', snapshot.position);
+  // Checked as unknown: Array.isArray would narrow the typed values to any.
+  const members: unknown = snapshot.members;
+  const owners: unknown = snapshot.owners;
+  if (!Array.isArray(members) || !Array.isArray(owners)) throw new InvalidArgumentError('groupSnapshot', 'expected arrays of members and owners');
+  const index = new Map<number, number>();
+  let previous = -1;
+  w.u32(snapshot.members.length);
+  for (const { incarnation, memberId } of snapshot.members) {
+    if (incarnation <= previous) throw new InvalidArgumentError('members', 'must be ascending by incarnation, each once');
+    if (incarnation >= snapshot.position) throw new InvalidArgumentError('members', `incarnation ${incarnation} is not before position ${snapshot.position}`);
+    w.u64('incarnation', incarnation);
+    w.string('memberId', memberId);
+    index.set(incarnation, index.size + 1);
+    previous = incarnation;
+  }
+  w.u32(snapshot.owners.length);
+  for (const owner of snapshot.owners) {
+    const at = owner === undefined ? 0 : index.get(owner);
+    if (at === undefined) throw new InvalidArgumentError('owners', `owner ${owner} is not a member`);
+    w.u32(at);
+  }
+}
+
+function readGroupSnapshot(r: Reader): GroupSnapshot {
+  verifyChecksum(r);
+  const position = r.u64('position');
+  const members: { incarnation: number; memberId: string }[] = [];
+  for (let i = 0, count = r.u32(); i < count; i++) {
+    const incarnation = r.u64('incarnation');
+    const previous = members.at(-1)?.incarnation;
+    if ((previous !== undefined && incarnation <= previous) || incarnation >= position) throw new DecodeError(`group snapshot lists incarnation ${incarnation} out of order`);
+    members.push({ incarnation, memberId: r.string('memberId') });
+  }
+  const owners: (number | undefined)[] = [];
+  for (let p = 0, count = r.u32(); p < count; p++) {
+    const at = r.u32();
+    if (at > members.length) throw new DecodeError(`group snapshot names owner ${at} of ${members.length} members`);
+    owners.push(at === 0 ? undefined : members[at - 1]!.incarnation);
+  }
+  r.u32(); // the checksum, verified above
+  return { kind: 'groupSnapshot', position, members, owners };
+}
+
+/** A snapshot ends with the CRC-32 of every byte before it. */
+function verifyChecksum(r: Reader): void {
   const checked = r.bytes.subarray(0, r.bytes.length - 4);
   if (checked.length < HEADER_LENGTH) throw new DecodeError('record is truncated');
   const stored = new DataView(r.bytes.buffer, r.bytes.byteOffset + checked.length, 4).getUint32(0);
   if (crc32(checked) !== stored) throw new DecodeError('snapshot checksum does not match its bytes');
+}
+
+function readSnapshot(r: Reader): ConversationSnapshot {
+  verifyChecksum(r);
   const conversationId = r.string('conversationId');
   const fromSeq = r.u64('fromSeq');
   const coversSeq = r.u64('coversSeq');

@@ -3,6 +3,7 @@ import type { ChannelInfo } from './channelInspection.js';
 import { cursorKeyFor } from './ConsumerCursor.js';
 import { groupKeysFor } from './internal/groupKeys.js';
 import { GroupView } from './internal/GroupView.js';
+import { MembershipLog } from './internal/MembershipLog.js';
 import { parseStoreKey } from './parseStoreKey.js';
 import { storeKeyPrefix } from './storeKey.js';
 
@@ -28,8 +29,10 @@ export interface GroupInfo {
     readonly offset: number;
     readonly lag: number;
   }[];
-  /** Records in the membership log (joins, leaves, lease releases). */
+  /** Records ever appended to the membership log (joins, leaves, lease releases). */
   readonly logLength: number;
+  /** Times the log was compacted: a join replays its latest snapshot and the records after it only. */
+  readonly logCompactions: number;
 }
 
 /** The worker groups that ever joined `channel` (`channel.join(group)`), read without joining. */
@@ -42,8 +45,12 @@ export async function listGroups(store: DurableStore, channel: ChannelInfo): Pro
     if (names.length === 0) return groups;
     after = names.at(-1);
     for (const name of names) {
+      // The log's epoch 0 is `…/members`, a later epoch `…/members/<n>`: only one of them exists at a time, bar a moment.
       const parts = parseStoreKey(name);
-      if (parts?.length === 4 && parts[3] === 'members') groups.push(await readGroup(store, channel, parts[2]!));
+      const group = parts?.[2];
+      if (group !== undefined && parts?.[3] === 'members' && (parts.length === 4 || parts.length === 5) && groups.at(-1)?.group !== group) {
+        groups.push(await readGroup(store, channel, group));
+      }
     }
   }
 }
@@ -53,7 +60,8 @@ export async function readGroup(store: DurableStore, channel: ChannelInfo, group
   assertName('group', group);
   const keys = groupKeysFor(channel.name, group);
   const view = new GroupView(channel.partitions.length);
-  await view.catchUp(store, keys.log);
+  const log = new MembershipLog(store, keys, view);
+  await log.catchUp();
   const members = await Promise.all(
     view.sortedMembers().map(async (incarnation) => ({
       incarnation,
@@ -77,5 +85,5 @@ export async function readGroup(store: DurableStore, channel: ChannelInfo, group
       };
     }),
   );
-  return { group, members, partitions, logLength: view.position };
+  return { group, members, partitions, logLength: view.position, logCompactions: log.epoch };
 }

@@ -1,8 +1,8 @@
 import { ConfigError, MemoryStore, type DurableStore } from '@liminal/store';
 import { ForwardingStore } from '@liminal/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DurableChannel, LeaseLostError, MessageFailedError, type ChannelEnvelope, type GroupMember, type JoinOptions } from '../src/index.js';
-import { bytes, text } from './support/stores.js';
+import { DurableChannel, LeaseLostError, listGroups, MessageFailedError, readChannel, type ChannelEnvelope, type GroupMember, type JoinOptions } from '../src/index.js';
+import { bytes, CountingStore, text } from './support/stores.js';
 
 /** Long leases: in these tests a member only dies when the test says so (through its clock). */
 const quick: JoinOptions = { leaseMs: 60_000, heartbeatMs: 50, pollMs: 60_000 }; // no fallback poll: every wake-up comes from watch
@@ -220,6 +220,36 @@ describe('worker groups (one process)', () => {
     await running;
   });
 
+  it('compacts the membership log as members come and go: a join replays the snapshot and the records after it, not the history', async () => {
+    const store = new MemoryStore();
+    const channel = new DurableChannel(store, 'orders', { partitions: 4 });
+    const compactAfter = 8;
+    await channel.publish(bytes('x'), { key: 'x' }); // records the channel, for listGroups
+    const a = await join(channel, { memberId: 'a', compactAfter });
+    const b = await join(channel, { memberId: 'b', compactAfter });
+    await until(() => counts([a, b]).every((n) => n === 2), 'a 2/2 split');
+    for (let i = 0; i < 8; i++) {
+      const c = await join(channel, { memberId: `c${i}`, compactAfter });
+      await until(() => c.assignment().length === 1 && owned([a, b, c]).length === 4, `c${i} gets its share`);
+      await c.leave();
+      await until(() => counts([a, b]).every((n) => n === 2), `a and b take c${i}'s partition back`);
+    }
+    const [info] = await listGroups(store, (await readChannel(store, 'orders'))!);
+    expect(info?.logCompactions).toBeGreaterThan(0);
+    expect(info?.logLength).toBeGreaterThan(4 * compactAfter); // 8 joins, 8 leaves and their hand-overs
+    // Nobody rejoined (incarnations unchanged) and no change was lost: the log says a and b, each holding 2.
+    expect(info?.members.map((m) => [m.incarnation, m.memberId, m.assigned.length])).toEqual([
+      [a.incarnation, 'a', 2],
+      [b.incarnation, 'b', 2],
+    ]);
+    const counting = new CountingStore(store);
+    const d = await join(new DurableChannel(counting, 'orders', { partitions: 4 }), { memberId: 'd', compactAfter });
+    await until(() => counts([a, b, d]).sort().join() === '1,1,2', 'd gets its share');
+    const replayed = [...counting.entriesRead].filter(([stream]) => stream.includes('/members')).reduce((sum, [, n]) => sum + n, 0);
+    expect(replayed).toBeLessThanOrEqual(2 * (compactAfter + 4)); // two catch-ups at its join, each at most one epoch
+    expect(d.incarnation).toBeGreaterThanOrEqual(info!.logLength); // positions go on across epochs: no incarnation is reused
+  });
+
   it('rejects bad options with ConfigError before anything is stored', async () => {
     const store = new MemoryStore();
     const channel = new DurableChannel(store, 'orders', { partitions: 2 });
@@ -230,6 +260,7 @@ describe('worker groups (one process)', () => {
       { heartbeatMs: 0 },
       { pollMs: 1.5 },
       { batchSize: -3 },
+      { compactAfter: 0 },
       { leaseMs: '2000' },
       { memberId: '' },
       { clock: {} },

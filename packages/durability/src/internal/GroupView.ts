@@ -1,17 +1,16 @@
-import { readBatches, type DurableStore } from '@liminal/store';
-import { codec, type GroupRecord } from '../codec.js';
+import { DecodeError } from '@liminal/store';
+import type { GroupRecord, GroupSnapshot } from '../codec.js';
 import { assignPartitions, partitionsOf } from './assignPartitions.js';
-
-const LOG_BATCH = 1024;
 
 /**
  * A member's replay of the group's membership log: who is in the group and
  * who owns which partition. Every member replays the same log through the
  * same pure `assignPartitions`, so all of them agree on the owners at each
- * log position without talking to each other.
+ * log position without talking to each other. `MembershipLog` reads the log
+ * into it.
  */
 export class GroupView {
-  /** The next log sequence to read (= entries applied). */
+  /** The next log position to apply (= records the group appended before it, across compactions). */
   position = 0;
   /** Live members: incarnation → memberId. */
   readonly members = new Map<number, string>();
@@ -34,24 +33,34 @@ export class GroupView {
     return [...this.members.keys()].sort((a, b) => a - b);
   }
 
-  /** Reads and applies every log entry after `position`; true if the membership changed. */
-  async catchUp(store: DurableStore, log: string): Promise<boolean> {
-    let changed = false;
-    for await (const batch of readBatches(store, log, this.position, LOG_BATCH)) {
-      for (const entry of batch) {
-        changed = this.apply(entry.sequence, codec.decodeAs(entry.payload, 'memberJoined', 'memberLeft', 'leaseReleased')) || changed;
-        this.position = entry.sequence + 1;
-      }
-    }
-    return changed;
+  /** Applies the record at log position `position` (the next one). */
+  apply(position: number, record: Exclude<GroupRecord, GroupSnapshot>): void {
+    this.position = position + 1;
+    if (record.kind === 'leaseReleased') return;
+    if (record.kind === 'memberJoined') this.members.set(position, record.memberId);
+    else if (!this.members.delete(record.incarnation)) return;
+    this.#owners = assignPartitions(this.partitions, [...this.members.keys()], this.#owners);
   }
 
-  apply(sequence: number, record: GroupRecord): boolean {
-    if (record.kind === 'leaseReleased') return false;
-    if (record.kind === 'memberJoined') this.members.set(sequence, record.memberId);
-    else if (!this.members.delete(record.incarnation)) return false;
-    this.#owners = assignPartitions(this.partitions, [...this.members.keys()], this.#owners);
-    return true;
+  /** This state as the first record of a compacted log. */
+  snapshot(): GroupSnapshot {
+    return {
+      kind: 'groupSnapshot',
+      position: this.position,
+      members: this.sortedMembers().map((incarnation) => ({ incarnation, memberId: this.members.get(incarnation)! })),
+      owners: [...this.#owners],
+    };
+  }
+
+  /** Replaces this state with a snapshot's (a compacted log's first record). */
+  restore(snapshot: GroupSnapshot): void {
+    if (snapshot.owners.length !== this.partitions) {
+      throw new DecodeError(`group snapshot has owners for ${snapshot.owners.length} partitions, the channel has ${this.partitions}`);
+    }
+    this.members.clear();
+    for (const { incarnation, memberId } of snapshot.members) this.members.set(incarnation, memberId);
+    this.#owners = [...snapshot.owners];
+    this.position = snapshot.position;
   }
 
   /** The member after `incarnation` in ascending order, wrapping around; `undefined` when alone. */

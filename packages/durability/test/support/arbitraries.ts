@@ -46,6 +46,19 @@ const headerArb: fc.Arbitrary<ConversationHeader> = fc.record({
   stepCount: safeInt,
 });
 
+/** A membership-log snapshot: members ascending, each before `position`; owners among them. */
+const groupSnapshotArb = fc
+  .record({ members: fc.uniqueArray(fc.nat({ max: 1_000 }), { maxLength: 5 }), ids: fc.array(text, { minLength: 5, maxLength: 5 }), extra: fc.nat({ max: 10 }), picks: fc.array(fc.nat(), { maxLength: 12 }) })
+  .map(({ members, ids, extra, picks }) => {
+    const sorted = [...members].sort((a, b) => a - b);
+    return {
+      kind: 'groupSnapshot' as const,
+      position: (sorted.at(-1) ?? 0) + 1 + extra,
+      members: sorted.map((incarnation, i) => ({ incarnation, memberId: ids[i] as string })),
+      owners: picks.map((pick) => (sorted.length === 0 || pick % (sorted.length + 1) === 0 ? undefined : sorted[(pick % (sorted.length + 1)) - 1])),
+    };
+  });
+
 export const recordArb: fc.Arbitrary<DurableRecord> = fc.oneof(
   conversationEventArb,
   fc.record({
@@ -90,4 +103,5 @@ export const recordArb: fc.Arbitrary<DurableRecord> = fc.oneof(
   fc.record({ kind: fc.constant('memberJoined' as const), memberId: text }),
   fc.record({ kind: fc.constant('memberLeft' as const), incarnation: safeInt, reason: fc.constantFrom('left' as const, 'expired' as const) }),
   fc.record({ kind: fc.constant('leaseReleased' as const), incarnation: safeInt, partition: safeInt }),
+  groupSnapshotArb,
 );
