@@ -89,7 +89,8 @@ export class GroupMember {
     this.#keys = groupKeysFor(channel.name, group);
     this.#view = new GroupView(channel.partitions);
     this.#log = new MembershipLog(channel.store, this.#keys, this.#view);
-    this.#observer = new HeartbeatObserver(settings.leaseMs, settings.clock);
+    // As many readings as a lease holds beats: 2 with the defaults (2000 / 1100 rounded up).
+    this.#observer = new HeartbeatObserver(settings.leaseMs, Math.ceil(settings.leaseMs / settings.heartbeatMs), settings.clock);
     this.#wakeups = new Wakeups(channel.store);
   }
 
@@ -99,8 +100,8 @@ export class GroupMember {
     const member = new GroupMember(channel, group, groupSettings(options));
     member.#wakeups.follow(member.#keys.log, member.#life.signal);
     await member.#enter();
-    await member.#tick(true);
-    member.#control = member.#controlLoop();
+    await member.#tick();
+    member.#control = member.#startLoops();
     return member;
   }
 
@@ -196,18 +197,23 @@ export class GroupMember {
     }
   }
 
-  async #controlLoop(): Promise<void> {
-    const { heartbeatMs } = this.settings;
-    let nextBeatAt = performance.now() + heartbeatMs;
+  /**
+   * The member's two loops, each waiting out store outages: the beat (its
+   * own heartbeat, then its neighbour's) and the membership (the log and the
+   * leases). Apart, so that the beat never waits behind a hand-over, which
+   * waits for a revoked partition's message in flight (a slow handler would
+   * otherwise get a live member declared dead).
+   */
+  #startLoops(): Promise<void> {
+    return Promise.all([this.#loop(() => this.#beatRound()), this.#loop(() => this.#membershipRound())]).then(() => undefined);
+  }
+
+  /** Runs `round` until the member stops; outages are waited out, any other error stops the member's work. */
+  async #loop(round: () => Promise<void>): Promise<void> {
     let outageMs = 0;
     while (!this.#life.signal.aborted) {
-      const seen = this.#wakeups.mark(this.#keys.log);
-      await this.#wakeups.wait(this.#keys.log, seen, Math.max(0, nextBeatAt - performance.now()), this.#life.signal);
-      if (this.#life.signal.aborted) return;
-      const beat = performance.now() >= nextBeatAt;
-      if (beat) nextBeatAt = performance.now() + heartbeatMs;
       try {
-        await this.#tick(beat);
+        await round();
         outageMs = 0;
       } catch (error) {
         if (this.#life.signal.aborted) return;
@@ -223,12 +229,26 @@ export class GroupMember {
     }
   }
 
-  /** One round: heartbeat and neighbour check when due, then catch up with the log and fix the leases. */
-  async #tick(beat: boolean): Promise<void> {
-    if (beat) {
-      await this.#heartbeat();
-      await this.#observeSuccessor();
-    }
+  /**
+   * One beat, then `heartbeatMs` of rest: the period runs from the end of the
+   * beat, so a store slow to take writes slows this member's readings of its
+   * neighbour as much as its neighbour's heartbeats (see HeartbeatObserver).
+   */
+  async #beatRound(): Promise<void> {
+    await this.#heartbeat();
+    await this.#observeSuccessor();
+    await sleep(this.settings.heartbeatMs, undefined, { signal: this.#life.signal }).catch(() => undefined);
+  }
+
+  /** Catches up with the log and fixes the leases, then waits for the log to move (or `pollMs`). */
+  async #membershipRound(): Promise<void> {
+    const seen = this.#wakeups.mark(this.#keys.log);
+    await this.#tick();
+    await this.#wakeups.wait(this.#keys.log, seen, Math.max(0, this.#nextPollAt - performance.now()), this.#life.signal);
+  }
+
+  /** Catches up with the log when it moved (or `pollMs` passed), then fixes the leases. */
+  async #tick(): Promise<void> {
     const now = performance.now();
     const generation = this.#wakeups.mark(this.#keys.log);
     if (this.#logDirty || generation !== this.#logSeen || now >= this.#nextPollAt) {
@@ -254,13 +274,15 @@ export class GroupMember {
   }
 
   async #heartbeat(): Promise<void> {
-    const key = this.#keys.heartbeat(this.#incarnation);
+    const incarnation = this.#incarnation;
+    const key = this.#keys.heartbeat(incarnation);
     try {
       await this.#store.cas(key, this.#beats, this.#beats + 1);
-      this.#beats += 1;
+      // A rejoin meanwhile started the new incarnation's count at 0: this beat was the old one's.
+      if (this.#incarnation === incarnation) this.#beats += 1;
     } catch (error) {
       if (!(error instanceof CasConflictError)) throw error;
-      this.#beats = (await this.#store.readValue(key)) ?? 0;
+      if (this.#incarnation === incarnation) this.#beats = (await this.#store.readValue(key)) ?? 0;
     }
   }
 
@@ -273,6 +295,7 @@ export class GroupMember {
     if (this.#observer.observe(successor, beats) === 'alive') return;
     await this.#log.append({ kind: 'memberLeft', incarnation: successor, reason: 'expired' });
     this.#logDirty = true;
+    this.#wakeups.notify(this.#keys.log);
   }
 
   /** Someone declared this member expired (it was paused or cut off): drop every lease and join again. */

@@ -8,9 +8,9 @@ import { monotonicClock } from './MonotonicClock.js';
 export interface JoinOptions {
   /** A name for this member in logs and `members()`; default a random id. */
   readonly memberId?: string;
-  /** A member whose heartbeat has not moved for this long (on the observer's own clock) is dead; default 2000. */
+  /** A member whose heartbeat has not moved for this long (on the observer's own clock), and across as many of the observer's beats as it holds, is dead; default 2000. */
   readonly leaseMs?: number;
-  /** How often a member writes its heartbeat and checks its neighbour's; default 0.55 × `leaseMs` (1100 for the default lease); must be below `leaseMs`. */
+  /** Rest between the end of a member's beat (its heartbeat write, its neighbour's check) and the next; default 0.55 × `leaseMs` (1100 for the default lease); must be below `leaseMs`. */
   readonly heartbeatMs?: number;
   /** Fallback read of the membership log and of idle partitions when no `watch` wake-up came; default 60000. */
   readonly pollMs?: number;

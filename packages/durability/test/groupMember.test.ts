@@ -2,6 +2,7 @@ import { ConfigError, MemoryStore, type DurableStore } from '@liminal/store';
 import { ForwardingStore } from '@liminal/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DurableChannel, LeaseLostError, listGroups, MessageFailedError, readChannel, type ChannelEnvelope, type GroupMember, type JoinOptions } from '../src/index.js';
+import { codec } from '../src/codec.js';
 import { bytes, CountingStore, text } from './support/stores.js';
 
 /** Long leases: in these tests a member only dies when the test says so (through its clock). */
@@ -44,9 +45,30 @@ class FreezableStore extends ForwardingStore {
     this.#thaw = undefined;
   }
 
+  get frozen(): boolean {
+    return this.#thaw !== undefined;
+  }
+
+  /** Heartbeat counters read through this store (a member reads its neighbour's once per beat). */
+  heartbeatReads = 0;
+  #freezeAfterRead = false;
+
+  /** Freezes this store right after its next heartbeat read: its member has just seen its neighbour's counter. */
+  freezeAfterNextHeartbeatRead(): void {
+    this.#freezeAfterRead = true;
+  }
+
   override async readValue(key: string) {
     await this.#thaw;
-    return super.readValue(key);
+    const value = await super.readValue(key);
+    if (key.includes('/heartbeat/')) {
+      this.heartbeatReads += 1;
+      if (this.#freezeAfterRead) {
+        this.#freezeAfterRead = false;
+        this.freeze();
+      }
+    }
+    return value;
   }
 
   override async cas(key: string, expected: number, next: number) {
@@ -216,6 +238,66 @@ describe('worker groups (one process)', () => {
     expect((failures[1]?.cause as Error).message).toBe('refused 2');
     expect(handled.filter((body) => body === 'poison')).toHaveLength(1);
     expect(await channel.store.readValue('effects/poison')).toBe(100); // only the successful attempt's effect landed
+    stop.abort();
+    await running;
+  });
+
+  it('a store that stalls every member’s writes past the lease declares nobody dead: a late reading is no verdict, the neighbour gets the beats a lease holds', async () => {
+    const inner = new MemoryStore();
+    const [storeA, storeB] = [new FreezableStore(inner), new FreezableStore(inner)];
+    const clock = { t: 0, now: () => clock.t };
+    const options: JoinOptions = { clock, leaseMs: 1_000, heartbeatMs: 50 };
+    const a = await join(new DurableChannel(storeA, 'orders', { partitions: 4 }), { ...options, memberId: 'a' });
+    const b = await join(new DurableChannel(storeB, 'orders', { partitions: 4 }), { ...options, memberId: 'b' });
+    await until(() => counts([a, b]).every((n) => n === 2), 'a 2/2 split');
+    const revoked: number[] = [];
+    for (const member of [a, b]) member.on('revoked', (partitions) => revoked.push(...partitions));
+    // b's writes stall first; a reads b's last counter once more, then a's writes stall too.
+    storeB.freeze();
+    storeA.freezeAfterNextHeartbeatRead();
+    await until(() => storeA.heartbeatReads > 0 && storeA.frozen, 'a sees b’s last counter, then stalls');
+    clock.t += 10_000; // ten leases pass while neither member's writes go through (SQLite saturated, say)
+    const readsBefore = storeA.heartbeatReads;
+    storeA.thaw(); // a gets the store back first: its next beat lands, then it reads b's counter, still unchanged
+    await until(() => storeA.heartbeatReads > readsBefore, 'a reads b’s counter after the stall');
+    storeB.thaw();
+    const [incarnationA, incarnationB] = [a.incarnation, b.incarnation];
+    await until(async () => {
+      clock.t += 100;
+      return storeA.heartbeatReads > readsBefore + 25; // well past the 20 readings a verdict needs
+    }, 'a keeps reading b');
+    const log = await inner.readFrom('group/orders/billing/members', 0, 1_000);
+    expect(log.map((entry) => codec.decode(entry.payload)).filter((record) => record.kind === 'memberLeft')).toEqual([]);
+    expect([a.incarnation, b.incarnation]).toEqual([incarnationA, incarnationB]);
+    expect(revoked).toEqual([]);
+    expect(counts([a, b])).toEqual([2, 2]);
+  });
+
+  it('heartbeats go on while a hand-over waits for a slow message to finish (the beat is not queued behind the work)', async () => {
+    const store = new MemoryStore();
+    const channel = new DurableChannel(store, 'orders', { partitions: 2 });
+    const a = await join(channel, { memberId: 'a' });
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    let finish!: () => void;
+    const slow = new Promise<void>((resolve) => (finish = resolve));
+    const stop = new AbortController();
+    const running = a.run(
+      async () => {
+        entered();
+        await slow;
+      },
+      { signal: stop.signal },
+    );
+    const key = ['a', 'b', 'c', 'd'].find((k) => channel.partitionFor(k) === 1) as string;
+    await channel.publish(bytes('slow'), { key });
+    await inHandler;
+    const b = await join(channel, { memberId: 'b' }); // a must hand a partition over, so its membership loop waits for a's message
+    const beats = async () => (await store.readValue(`group/orders/billing/heartbeat/${a.incarnation}`)) ?? 0;
+    const before = await beats();
+    await until(async () => (await beats()) >= before + 5, 'five heartbeats of a while its message is in flight');
+    finish();
+    await until(() => counts([a, b]).every((n) => n === 1), 'a 1/1 split once the message finished');
     stop.abort();
     await running;
   });

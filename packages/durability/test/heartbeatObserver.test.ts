@@ -2,15 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { HeartbeatObserver } from '../src/internal/HeartbeatObserver.js';
 
 describe('HeartbeatObserver', () => {
-  const setUp = () => {
+  /** The defaults: a 2000 ms lease read every 1100 ms holds 2 readings. */
+  const setUp = (missedReadings = 2) => {
     const clock = { t: 1_000, now: () => clock.t };
-    return { clock, observer: new HeartbeatObserver(2_000, clock) };
+    return { clock, observer: new HeartbeatObserver(2_000, missedReadings, clock) };
   };
 
   it('declares a member dead only once its counter has not moved for a whole lease of the local clock', () => {
     const { clock, observer } = setUp();
     expect(observer.observe(7, 3)).toBe('alive');
-    clock.t += 1_999;
+    clock.t += 1_100;
+    expect(observer.observe(7, 3)).toBe('alive');
+    clock.t += 899;
     expect(observer.observe(7, 3)).toBe('alive');
     clock.t += 1;
     expect(observer.observe(7, 3)).toBe('dead');
@@ -27,6 +30,28 @@ describe('HeartbeatObserver', () => {
     expect(observer.observe(7, 4)).toBe('dead');
   });
 
+  it('a single late reading after a long stall of the observer is no verdict: the member gets the readings a lease holds', () => {
+    // The observer's own heartbeat write was blocked for 10 s (a saturated store delays every member's writes alike).
+    const { clock, observer } = setUp();
+    observer.observe(7, 3);
+    clock.t += 10_000;
+    expect(observer.observe(7, 3)).toBe('alive'); // one missed reading: the member's own write may still be queued
+    clock.t += 1_100;
+    expect(observer.observe(7, 4)).toBe('alive'); // it was
+    clock.t += 10_000;
+    expect(observer.observe(7, 4)).toBe('alive');
+    clock.t += 1_100;
+    expect(observer.observe(7, 4)).toBe('dead'); // two readings, 11 s: dead
+  });
+
+  it('counts readings as many as asked: with a 2000 ms lease and 50 ms beats, 40 of them', () => {
+    const { clock, observer } = setUp(40);
+    observer.observe(7, 3);
+    clock.t += 5_000;
+    for (let i = 1; i < 40; i++) expect(observer.observe(7, 3)).toBe('alive');
+    expect(observer.observe(7, 3)).toBe('dead');
+  });
+
   it('gives a member that never beat a full lease from when it was first watched', () => {
     const { clock, observer } = setUp();
     expect(observer.observe(9, undefined)).toBe('alive');
@@ -41,8 +66,10 @@ describe('HeartbeatObserver', () => {
     observer.observe(7, 3);
     observer.observe(8, 1);
     clock.t += 2_500;
+    expect(observer.observe(8, 1)).toBe('alive');
     expect(observer.observe(8, 1)).toBe('dead');
-    expect(observer.observe(7, 3)).toBe('dead'); // not read since: still judged from the first reading
+    expect(observer.observe(7, 3)).toBe('alive'); // not read since its first reading: one reading more to go
+    expect(observer.observe(7, 3)).toBe('dead');
     expect(observer.observe(9, 0)).toBe('alive'); // never read before
   });
 
@@ -51,6 +78,7 @@ describe('HeartbeatObserver', () => {
     observer.observe(7, 3);
     observer.retain(new Set([8]));
     clock.t += 5_000;
+    expect(observer.observe(7, 3)).toBe('alive');
     expect(observer.observe(7, 3)).toBe('alive');
   });
 });
