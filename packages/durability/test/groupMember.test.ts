@@ -332,6 +332,34 @@ describe('worker groups (one process)', () => {
     expect(d.incarnation).toBeGreaterThanOrEqual(info!.logLength); // positions go on across epochs: no incarnation is reused
   });
 
+  it('a handler that throws what is not an Error (undefined, a string, an Error that is its own cause) still only fails its message: run goes on, the leases stay', async () => {
+    const channel = new DurableChannel(new MemoryStore(), 'orders', { partitions: 2 });
+    const member = await join(channel);
+    const failures: MessageFailedError[] = [];
+    member.on('failed', (error) => failures.push(error));
+    const cyclic = new Error('cyclic');
+    (cyclic as { cause?: unknown }).cause = cyclic;
+    const thrown: unknown[] = [undefined, 'refused', cyclic];
+    const handled: string[] = [];
+    const stop = new AbortController();
+    let settled = false;
+    const running = member.run(
+      ({ payload }) => {
+        if (thrown.length > 0) throw thrown.shift();
+        handled.push(text(payload));
+      },
+      { signal: stop.signal },
+    );
+    void running.finally(() => (settled = true));
+    await channel.publish(bytes('m'), { key: 'k' });
+    await until(() => handled.includes('m'), 'the message succeeds on its fourth attempt');
+    expect(failures.map((error) => error.cause)).toEqual([undefined, 'refused', cyclic]);
+    expect(settled).toBe(false);
+    expect(member.assignment()).toEqual([0, 1]);
+    stop.abort();
+    await running;
+  });
+
   it('rejects bad options with ConfigError before anything is stored', async () => {
     const store = new MemoryStore();
     const channel = new DurableChannel(store, 'orders', { partitions: 2 });
