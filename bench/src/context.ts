@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { errorMessage } from '@liminal/store';
 import { fullPlan, measureSides, median, quickPlan } from './measure.js';
 import { times } from './times.js';
 import type { MeasurementResult, RatioResult, RowResult, SideResult } from './results.js';
@@ -65,7 +66,7 @@ export class SuiteRun implements BenchContext {
       samples = await measureSides(measurable, this.quick ? quickPlan : fullPlan);
     } catch (cause) {
       // One side throwing (a peer's own bug, a lost connection) loses this row, not the suite.
-      const error = cause instanceof Error ? cause.message : String(cause);
+      const error = errorMessage(cause);
       this.log(`${comparison.id}: FAILED: ${error}`);
       this.rows.push({
         suite: this.suiteTitle,

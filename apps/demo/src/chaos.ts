@@ -7,6 +7,7 @@
  * the ledger.
  */
 import { Command, CommanderError } from 'commander';
+import { errorMessage } from '@liminal/store';
 import { testPostgresUrl } from '@liminal/testkit';
 import { chaosPassed, runChaos, type ChaosTarget } from './chaosHarness.js';
 import { nonNegativeInteger, positiveInteger } from './options.js';
@@ -44,7 +45,7 @@ try {
     if (error.code === 'usage') process.stderr.write(`liminal-chaos: ${error.message}\n`);
     process.exitCode = error.exitCode === 0 ? 0 : 2;
   } else {
-    process.stderr.write(`liminal-chaos: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`liminal-chaos: ${errorMessage(error)}\n`);
     process.exitCode = 1;
   }
 }

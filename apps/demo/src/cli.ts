@@ -6,7 +6,7 @@
  * written), 3 `verify` on a run that has not finished yet, 130 interrupted.
  */
 import { Command, CommanderError } from 'commander';
-import { LiminalError } from '@liminal/store';
+import { errorMessage, LiminalError } from '@liminal/store';
 import { runDemo } from './coordinator.js';
 import { UsageError } from './errors.js';
 import { currentRun, type RunSettings } from './manifest.js';
@@ -120,7 +120,7 @@ async function main(argv: readonly string[]): Promise<void> {
       process.exitCode = 2;
       return;
     }
-    const detail = error instanceof LiminalError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+    const detail = error instanceof LiminalError ? `${error.code}: ${error.message}` : errorMessage(error);
     process.stderr.write(oneLine(`failed: ${detail}`));
     if (process.env['LIMINAL_DEBUG'] !== undefined) console.error(error);
     process.exitCode = 1;

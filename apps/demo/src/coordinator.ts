@@ -1,6 +1,6 @@
 import { serveMetrics, type MetricsServer } from '@liminal/channels';
 import { DurableChannel } from '@liminal/durability';
-import type { DurableStore } from '@liminal/store';
+import { errorMessage, type DurableStore } from '@liminal/store';
 import { UsageError } from './errors.js';
 import { committedOffset, startOrResume, type RequestedRun, type Run } from './manifest.js';
 import { DemoMetrics } from './metrics.js';
@@ -51,7 +51,7 @@ async function serve(metrics: DemoMetrics, port: number): Promise<MetricsServer>
   try {
     return await serveMetrics(metrics, { port });
   } catch (error) {
-    throw new UsageError(`--metrics-port ${port}: cannot serve metrics there (${error instanceof Error ? error.message : String(error)})`);
+    throw new UsageError(`--metrics-port ${port}: cannot serve metrics there (${errorMessage(error)})`);
   }
 }
 

@@ -7,7 +7,7 @@ import {
   type ParticipantInput,
   type StepObserver,
 } from '@liminal/actors';
-import { LiminalError, type DurableStore } from '@liminal/store';
+import { errorMessage, LiminalError, type DurableStore } from '@liminal/store';
 import { fromPromise } from 'xstate';
 import type { Order } from './orders.js';
 import { participantKinds, planSteps, undoEffects, type Effect, type ParticipantKind, type Step } from './saga.js';
@@ -69,7 +69,7 @@ export async function runOrderConversation(context: OrderConversationContext, or
       return await work();
     } catch (error) {
       if (error instanceof OrderRejected) throw error;
-      escalate(new OrderEscalation(`order ${order.id}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+      escalate(new OrderEscalation(`order ${order.id}: ${errorMessage(error)}`, { cause: error }));
       return new Promise<T>(() => {});
     }
   };

@@ -1,7 +1,7 @@
 import { createSupervisor, SupervisorEscalationError } from '@liminal/actors';
 import type { ChannelMetrics } from '@liminal/channels';
 import type { GroupMember } from '@liminal/durability';
-import type { DurableStore } from '@liminal/store';
+import { errorMessage, type DurableStore } from '@liminal/store';
 import { createActor, fromPromise } from 'xstate';
 import type { Run } from './manifest.js';
 import { orderHandler } from './partitionWorker.js';
@@ -92,7 +92,7 @@ export function superviseMember(options: MemberSupervisorOptions): Promise<void>
     );
     const lastCrash = new Map<string, string>();
     supervisor.on('supervisor.crash', (event) => {
-      lastCrash.set(event.child, event.error instanceof Error ? event.error.message : String(event.error));
+      lastCrash.set(event.child, errorMessage(event.error));
     });
     supervisor.on('supervisor.restart', (event) => {
       stats.partitionRestarts += 1;

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LiminalError, PostgresStore, SqliteStore, type DurableStore } from '@liminal/store';
+import { errorMessage, LiminalError, PostgresStore, SqliteStore, type DurableStore } from '@liminal/store';
 import { UsageError } from './errors.js';
 import { currentRunKey } from './names.js';
 
@@ -98,7 +98,7 @@ function openSqlite(path: string, mode: OpenMode): DurableStore {
 
 function reason(error: unknown): string {
   if (error instanceof LiminalError && error.cause instanceof Error) return error.cause.message;
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

@@ -10,7 +10,7 @@
  * totals to the coordinator over IPC.
  */
 import { ChannelMetrics } from '@liminal/channels';
-import type { DurableStore } from '@liminal/store';
+import { errorMessage, type DurableStore } from '@liminal/store';
 import { currentRun } from './manifest.js';
 import { retryOutages } from './outage.js';
 import { DurableChannel, type GroupMember } from '@liminal/durability';
@@ -73,7 +73,7 @@ try {
   await superviseMember({ store: connected, run, member: joined, crashRate: config.crashRate, stats, signal: abort.signal, log, ...(metrics === undefined ? {} : { metrics }) });
   await leave({ type: 'done' }, 0);
 } catch (error) {
-  log(`giving up: ${error instanceof Error ? error.message : String(error)}`);
+  log(`giving up: ${errorMessage(error)}`);
   await leave(undefined, 70);
 }
 

@@ -5,7 +5,7 @@
 // liminal: PostgresStore.append (a lost race is a SequenceConflictError);
 // raw: one autocommit INSERT per append on a pg pool of the same size (a lost race is a unique violation).
 import { createInterface } from 'node:readline';
-import { PostgresStore, SequenceConflictError } from '@liminal/store';
+import { errorMessage, PostgresStore, SequenceConflictError } from '@liminal/store';
 import pg from 'pg';
 import { payload, payloadBytes } from '../payload.js';
 
@@ -48,7 +48,7 @@ for await (const line of createInterface({ input: process.stdin })) {
   const tally = { appended: 0, conflicts: 0, failures: [] as string[] };
   const outcomes = await Promise.allSettled(streams.map((stream) => append(stream, seq)));
   for (const outcome of outcomes) {
-    if (outcome.status === 'rejected') tally.failures.push(outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason));
+    if (outcome.status === 'rejected') tally.failures.push(errorMessage(outcome.reason));
     else if (outcome.value === 'appended') tally.appended++;
     else tally.conflicts++;
   }

@@ -1,4 +1,4 @@
-import { LiminalError } from '@liminal/store';
+import { errorMessage, LiminalError } from '@liminal/store';
 import { CommanderError } from 'commander';
 import { NotFoundError, UsageError } from './errors.js';
 import { program, type ConsoleStarter, type Output } from './program.js';
@@ -36,7 +36,7 @@ export async function runCli(
       err.write(`liminal: ${error.code}: ${firstLine(error.message)}\n`);
       return EXIT.failure;
     }
-    err.write(`liminal: ${firstLine(error instanceof Error ? error.message : String(error))}\n`);
+    err.write(`liminal: ${firstLine(errorMessage(error))}\n`);
     return EXIT.failure;
   }
 }

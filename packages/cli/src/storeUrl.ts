@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { LiminalError, openStore, type DurableStore } from '@liminal/store';
+import { errorMessage, LiminalError, openStore, type DurableStore } from '@liminal/store';
 import { UsageError } from './errors.js';
 
 /** What `--store` defaults to: `LIMINAL_STORE`, else the demo's store. */
@@ -48,7 +48,7 @@ function redact(url: string): string {
 
 function reason(error: unknown): string {
   if (error instanceof LiminalError && error.cause instanceof Error) return firstLine(error.cause.message);
-  return firstLine(error instanceof Error ? error.message : String(error));
+  return firstLine(errorMessage(error));
 }
 
 export function firstLine(text: string): string {

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, LiminalError, type CommitConflictCause } from '@liminal/store';
+import { IndexedConflictError, InvalidArgumentError, LiminalError, type CommitConflictCause } from '@liminal/store';
 
 /** Why a dedup operation refused to touch an entry. */
 export type DedupCollisionReason =
@@ -55,15 +55,12 @@ export class ClaimLostError extends LiminalError {
  * a lease-epoch `check`) did not hold when the effects were committed. Nothing
  * was written: no effect, no receipt, no cursor move; the claim was released.
  */
-export class ConditionFailedError extends LiminalError {
+export class ConditionFailedError extends IndexedConflictError {
   readonly code = 'CONDITION_FAILED';
 
-  constructor(
-    /** Position in `options.conditions`. */
-    readonly index: number,
-    override readonly cause: CommitConflictCause,
-  ) {
-    super(`processOnce condition ${index} failed: ${cause.message}`, { cause });
+  /** `index`: position in `options.conditions`. */
+  constructor(index: number, cause: CommitConflictCause) {
+    super(index, cause, `processOnce condition ${index} failed`);
   }
 }
 
@@ -72,15 +69,12 @@ export class ConditionFailedError extends LiminalError {
  * committed. Nothing was written; the claim was released, so the message can
  * be processed again (the handler re-reads and decides anew).
  */
-export class EffectConflictError extends LiminalError {
+export class EffectConflictError extends IndexedConflictError {
   readonly code = 'EFFECT_CONFLICT';
 
-  constructor(
-    /** Position of the conflicting effect in the order the handler queued them. */
-    readonly index: number,
-    override readonly cause: CommitConflictCause,
-  ) {
-    super(`effect ${index} conflicted: ${cause.message}`, { cause });
+  /** `index`: position of the conflicting effect in the order the handler queued them. */
+  constructor(index: number, cause: CommitConflictCause) {
+    super(index, cause, `effect ${index} conflicted`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { CasConflictError, CheckFailedError, LiminalError } from '@liminal/store';
+import { CasConflictError, CheckFailedError, CommitConflictError, IndexedConflictError, LiminalError } from '@liminal/store';
 import { describe, expect, it } from 'vitest';
 import * as durability from '../src/index.js';
 
@@ -21,5 +21,16 @@ describe('durability errors', () => {
       expect(error).toBeInstanceOf(LiminalError);
       expect(error).toMatchObject(fields);
     }
+  });
+
+  it('processOnce conflicts name the caller\'s condition or effect, and are not store commit conflicts', () => {
+    const condition = new ConditionFailedError(1, new CheckFailedError('epoch', 2, 3));
+    const effect = new EffectConflictError(0, new CasConflictError('n', 1, 2));
+    for (const error of [condition, effect]) {
+      expect(error).toBeInstanceOf(IndexedConflictError);
+      expect(error).not.toBeInstanceOf(CommitConflictError);
+    }
+    expect(condition.message).toBe('processOnce condition 1 failed: counter "epoch": expected it to equal 2, but the stored value is 3');
+    expect(effect.message).toBe('effect 0 conflicted: counter "n": expected 1, but the stored value is 2');
   });
 });

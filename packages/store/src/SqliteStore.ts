@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { StoredEntry, StoredValue } from './DurableStore.js';
-import { CasConflictError, ConfigError, SequenceConflictError } from './errors.js';
+import { CasConflictError, ConfigError, errorMessage, SequenceConflictError } from './errors.js';
 import { prefixUpperBound } from './internal/prefixRange.js';
 import { toUint8Array } from './internal/toUint8Array.js';
 import { isOwnSqliteFailure, sqliteFailure } from './internal/sqliteFailure.js';
@@ -385,6 +385,6 @@ function openFile(path: string, busyTimeoutMs: number): Database.Database {
     return new Database(path, { timeout: busyTimeoutMs });
   } catch (error) {
     if (error instanceof Database.SqliteError) throw error;
-    throw new ConfigError(`SQLite cannot open ${JSON.stringify(path)}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new ConfigError(`SQLite cannot open ${JSON.stringify(path)}: ${errorMessage(error)}`, { cause: error });
   }
 }

@@ -11,6 +11,15 @@ export abstract class LiminalError extends Error {
   }
 }
 
+/**
+ * The message of anything a `catch` receives, for a one-line report: an
+ * `Error`'s `message`, or the `String()` form of a thrown non-Error
+ * (JavaScript lets any value be thrown).
+ */
+export function errorMessage(thrown: unknown): string {
+  return thrown instanceof Error ? thrown.message : String(thrown);
+}
+
 /** An append's `expectedSeq` was not the stream's current length; nothing was written. */
 export class SequenceConflictError extends LiminalError {
   readonly code = 'SEQUENCE_CONFLICT';
@@ -94,17 +103,32 @@ export class CheckFailedError extends LiminalError {
 export type CommitConflictCause = SequenceConflictError | CasConflictError | CheckFailedError;
 
 /**
- * A condition of a `commit` did not hold: op `index` (0-based, in the list
- * given to `commit`) failed with `cause`. Nothing of the commit was written.
+ * Base of the errors that name one failed condition of a commit by its
+ * position (`index`, 0-based) and carry that condition's own conflict as
+ * `cause`. Nothing of the commit was written. Each layer that builds a commit
+ * from a caller's list (the store's ops, `processOnce`'s conditions and
+ * effects) has its own subclass, so the `index` is always one the caller gave.
  */
-export class CommitConflictError extends LiminalError {
-  readonly code = 'COMMIT_CONFLICT';
-
+export abstract class IndexedConflictError extends LiminalError {
   constructor(
     readonly index: number,
     override readonly cause: CommitConflictCause,
+    /** What failed, for the message: `commit op 2 conflicted`. */
+    what: string,
   ) {
-    super(`commit op ${index} conflicted: ${cause.message}`, { cause });
+    super(`${what}: ${cause.message}`, { cause });
+  }
+}
+
+/**
+ * A condition of a `commit` did not hold: op `index` (0-based, in the list
+ * given to `commit`) failed with `cause`. Nothing of the commit was written.
+ */
+export class CommitConflictError extends IndexedConflictError {
+  readonly code = 'COMMIT_CONFLICT';
+
+  constructor(index: number, cause: CommitConflictCause) {
+    super(index, cause, `commit op ${index} conflicted`);
   }
 }
 

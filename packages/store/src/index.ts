@@ -6,6 +6,8 @@ export {
   CommitConflictError,
   ConfigError,
   DecodeError,
+  errorMessage,
+  IndexedConflictError,
   InvalidArgumentError,
   LiminalError,
   SequenceConflictError,

@@ -5,6 +5,8 @@ import {
   CommitConflictError,
   ConfigError,
   DecodeError,
+  errorMessage,
+  IndexedConflictError,
   InvalidArgumentError,
   LiminalError,
   SequenceConflictError,
@@ -40,5 +42,20 @@ describe('store errors', () => {
       expect(error).toMatchObject({ code, name, ...fields });
       expect(error.message.length).toBeGreaterThan(0);
     }
+  });
+
+  it('a commit conflict names the failed op by position and carries its conflict as cause', () => {
+    const cause = new CasConflictError('k', 0, 1);
+    const error = new CommitConflictError(2, cause);
+    expect(error).toBeInstanceOf(IndexedConflictError);
+    expect(error.cause).toBe(cause);
+    expect(error.message).toBe('commit op 2 conflicted: counter "k": expected 0, but the stored value is 1');
+  });
+
+  it('errorMessage reports anything thrown on one line', () => {
+    expect(errorMessage(new StoreClosedError())).toBe('the store is closed');
+    expect(errorMessage('plain string')).toBe('plain string');
+    expect(errorMessage(42)).toBe('42');
+    expect(errorMessage(undefined)).toBe('undefined');
   });
 });

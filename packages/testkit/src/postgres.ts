@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { StoreUnavailableError } from '@liminal/store';
+import { errorMessage, StoreUnavailableError } from '@liminal/store';
 
 /** The PostgreSQL every Liminal test uses: `LIMINAL_PG_URL`, or the local trust-auth cluster. */
 export const testPostgresUrl: string = process.env['LIMINAL_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -14,7 +14,7 @@ export async function postgresForTests(url: string = testPostgresUrl): Promise<s
     await probePostgres(url, 3_000);
     return url;
   } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = errorMessage(cause);
     if (process.env['CI'] === 'true') {
       throw new StoreUnavailableError(`PostgreSQL at ${url} is unreachable under CI=true: ${reason}`, { cause });
     }

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { StoreUnavailableError } from '@liminal/store';
+import { errorMessage, StoreUnavailableError } from '@liminal/store';
 import { probePostgres } from './postgres.js';
 
 const run = promisify(execFile);
@@ -100,7 +100,7 @@ export async function startPrivatePostgres(timeoutMs = 60_000): Promise<PrivateP
     cluster.stopNow();
     throw cause instanceof StoreUnavailableError
       ? cause
-      : new StoreUnavailableError(`could not start a private PostgreSQL cluster: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+      : new StoreUnavailableError(`could not start a private PostgreSQL cluster: ${errorMessage(cause)}`, { cause });
   }
 }
 
@@ -147,7 +147,7 @@ export async function privatePostgresForTests(): Promise<PrivatePostgres | undef
     return await startPrivatePostgres();
   } catch (cause) {
     if (process.env['CI'] === 'true') throw cause;
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = errorMessage(cause);
     console.warn(`\n${'!'.repeat(78)}\n!! No private PostgreSQL cluster (${reason}).\n!! Tests that restart PostgreSQL are SKIPPED.\n${'!'.repeat(78)}\n`);
     return undefined;
   }

@@ -1,4 +1,5 @@
 import { TraceContext } from '@liminal/durability';
+import { errorMessage } from '@liminal/store';
 import type * as Otel from '@opentelemetry/api';
 
 // @opentelemetry/api is an optional peer dependency: without it (or without a
@@ -81,13 +82,8 @@ function contextOf(api: typeof Otel, parent: { traceId: string; spanId: string; 
 
 function finish(api: typeof Otel, span: Otel.Span, error?: unknown): void {
   if (error !== undefined) {
-    span.recordException(error instanceof Error ? error : describe(error));
-    span.setStatus({ code: api.SpanStatusCode.ERROR, message: describe(error) });
+    span.recordException(error instanceof Error ? error : errorMessage(error));
+    span.setStatus({ code: api.SpanStatusCode.ERROR, message: errorMessage(error) });
   }
   span.end();
-}
-
-/** Anything can be thrown; a non-Error is recorded by its String() form. */
-function describe(thrown: unknown): string {
-  return thrown instanceof Error ? thrown.message : String(thrown);
 }

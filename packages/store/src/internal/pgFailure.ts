@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { ConfigError, InvalidArgumentError, LiminalError, StoreTimeoutError, StoreUnavailableError } from '../errors.js';
+import { ConfigError, errorMessage, InvalidArgumentError, LiminalError, StoreTimeoutError, StoreUnavailableError } from '../errors.js';
 
 /**
  * The connection failed after a write was sent (a COMMIT, or an autocommit
@@ -7,7 +7,7 @@ import { ConfigError, InvalidArgumentError, LiminalError, StoreTimeoutError, Sto
  */
 export class SentWriteLost extends Error {
   constructor(override readonly cause: unknown) {
-    super(cause instanceof Error ? cause.message : String(cause));
+    super(errorMessage(cause));
   }
 }
 
@@ -26,7 +26,7 @@ export function pgFailure(error: unknown, statementTimeoutMs: number): LiminalEr
   if (error instanceof LiminalError) return error;
   const ambiguous = error instanceof SentWriteLost;
   const raw = error instanceof SentWriteLost ? error.cause : error;
-  const reason = raw instanceof Error ? raw.message : String(raw);
+  const reason = errorMessage(raw);
   if (raw instanceof pg.DatabaseError) {
     const code = raw.code ?? '';
     // Statement timeout (the server cancelled the statement: nothing committed).

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import {
   ConfigError,
+  errorMessage,
   InvalidArgumentError,
   LiminalError,
   StoreCorruptError,
@@ -19,7 +20,7 @@ import {
  */
 export function sqliteFailure(error: unknown, busyTimeoutMs: number): LiminalError {
   if (error instanceof LiminalError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = errorMessage(error);
   const code = error instanceof Database.SqliteError ? error.code : '';
   const family = code.replace(/^(SQLITE_[A-Z]+).*$/, '$1');
   switch (family) {

@@ -1,5 +1,5 @@
 import { codec } from '@liminal/durability';
-import { DecodeError, InvalidArgumentError } from '@liminal/store';
+import { DecodeError, errorMessage, InvalidArgumentError } from '@liminal/store';
 
 /**
  * Where an actor of a durable actor's system lives: the ids from the root
@@ -73,7 +73,7 @@ export function toJson(argument: string, value: unknown): string {
     );
     return text ?? 'null';
   } catch (error) {
-    throw new InvalidArgumentError(argument, `must be JSON-serializable (${error instanceof Error ? error.message : String(error)})`);
+    throw new InvalidArgumentError(argument, `must be JSON-serializable (${errorMessage(error)})`);
   }
 }
 
