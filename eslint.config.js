@@ -30,6 +30,20 @@ export default tseslint.config(
     },
   },
   {
+    // The web console's page script runs in the browser as plain JavaScript:
+    // no TypeScript program holds it, so it gets the untyped rules and the
+    // browser's globals.
+    files: ['packages/cli/public/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'history', 'fetch', 'EventSource', 'FormData', 'Node', 'URL', 'URLSearchParams', 'console', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['**/test/**/*.ts', '**/examples/**/*.ts'],
     rules: {
       // Tests poke at values typed `any` on purpose: vitest's asymmetric
