@@ -13,7 +13,12 @@ describe('chaos with a PostgreSQL restart in the middle', () => {
       workers: 2,
       partitions: 4,
       seed: 303,
-      log: (line) => lines.push(line),
+      // Also printed as they come: if the run hangs until the timeout, the log shows the step it hung in
+      // (one CI run on a loaded machine timed out at 240 s with no output; alone it takes about 25 s).
+      log: (line) => {
+        lines.push(line);
+        console.log(line);
+      },
     });
     expect(report, lines.join('\n')).toMatchObject({ postgresRestarts: 1, kills: 2, demoExitCode: 0, verifyExitCode: 0, lost: 0, duplicated: 0, cursorRegressions: 0 });
     // Every killed worker was restarted. Since workers joined a group, the restart also costs a worker
