@@ -155,6 +155,9 @@ export class SuiteRun implements BenchContext {
   }
 
   record(measurement: Measurement): void {
+    // A NaN or infinite value (a rate over no interval) would otherwise reach
+    // results.json as null and break the report of every suite.
+    if (!Number.isFinite(measurement.value)) throw new Error(`${measurement.id}: measured ${String(measurement.value)} ${measurement.unit}, not a number`);
     const bounds = [measurement.atMost === undefined ? [] : [measurement.value <= measurement.atMost], measurement.atLeast === undefined ? [] : [measurement.value >= measurement.atLeast]].flat();
     const met = bounds.length === 0 ? undefined : bounds.every(Boolean);
     this.log(`${measurement.id}: ${measurement.value.toFixed(1)} ${measurement.unit}`);
