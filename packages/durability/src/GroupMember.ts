@@ -205,11 +205,23 @@ export class GroupMember {
    * otherwise get a live member declared dead).
    */
   #startLoops(): Promise<void> {
-    return Promise.all([this.#loop(() => this.#beatRound()), this.#loop(() => this.#membershipRound())]).then(() => undefined);
+    // The beat retries an outage within half a beat, and its observer judges from its first reading after
+    // the outage: members that come back from the same outage are seen beating again before a lease passes,
+    // so a store restart longer than the lease does not get live members declared dead.
+    const beat = this.#loop(
+      () => this.#beatRound(),
+      this.settings.heartbeatMs / 2,
+      () => this.#observer.restart(),
+    );
+    return Promise.all([beat, this.#loop(() => this.#membershipRound(), 2_000)]).then(() => undefined);
   }
 
-  /** Runs `round` until the member stops; outages are waited out, any other error stops the member's work. */
-  async #loop(round: () => Promise<void>): Promise<void> {
+  /**
+   * Runs `round` until the member stops; outages are waited out (backing off
+   * up to `maxBackoffMs`, calling `onOutage` at each), any other error stops
+   * the member's work.
+   */
+  async #loop(round: () => Promise<void>, maxBackoffMs: number, onOutage?: () => void): Promise<void> {
     let outageMs = 0;
     while (!this.#life.signal.aborted) {
       try {
@@ -223,7 +235,8 @@ export class GroupMember {
           this.#run?.end(error);
           return;
         }
-        outageMs = Math.min(2_000, Math.max(100, outageMs * 2));
+        onOutage?.();
+        outageMs = Math.min(maxBackoffMs, Math.max(Math.min(100, maxBackoffMs), outageMs * 2));
         await sleep(outageMs, undefined, { signal: this.#life.signal }).catch(() => undefined);
       }
     }

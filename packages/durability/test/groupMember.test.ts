@@ -1,4 +1,4 @@
-import { ConfigError, MemoryStore, type DurableStore } from '@liminal/store';
+import { ConfigError, MemoryStore, StoreUnavailableError, type DurableStore } from '@liminal/store';
 import { ForwardingStore } from '@liminal/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DurableChannel, LeaseLostError, listGroups, MessageFailedError, readChannel, type ChannelEnvelope, type GroupMember, type JoinOptions } from '../src/index.js';
@@ -31,10 +31,21 @@ const counts = (group: readonly GroupMember[]) => group.map((member) => member.a
 const owned = (group: readonly GroupMember[]) => group.flatMap((member) => member.assignment()).sort((a, b) => a - b);
 const all = (partitions: number) => Array.from({ length: partitions }, (_, p) => p);
 
-/** A store whose calls from one member can be frozen, as if its process were stopped (SIGSTOP). */
+/**
+ * A store whose calls from one member can be frozen, as if its process were
+ * stopped (SIGSTOP), or fail, as if its server were down.
+ */
 class FreezableStore extends ForwardingStore {
   #thaw: Promise<void> | undefined;
   #release: (() => void) | undefined;
+
+  /** While true, every call fails with StoreUnavailableError (the server is restarting). */
+  down = false;
+
+  async #gate(): Promise<void> {
+    await this.#thaw;
+    if (this.down) throw new StoreUnavailableError('connection refused (test outage)');
+  }
 
   freeze(): void {
     this.#thaw = new Promise((resolve) => (this.#release = resolve));
@@ -59,7 +70,7 @@ class FreezableStore extends ForwardingStore {
   }
 
   override async readValue(key: string) {
-    await this.#thaw;
+    await this.#gate();
     const value = await super.readValue(key);
     if (key.includes('/heartbeat/')) {
       this.heartbeatReads += 1;
@@ -72,22 +83,22 @@ class FreezableStore extends ForwardingStore {
   }
 
   override async cas(key: string, expected: number, next: number) {
-    await this.#thaw;
+    await this.#gate();
     return super.cas(key, expected, next);
   }
 
   override async commit(ops: Parameters<DurableStore['commit']>[0]) {
-    await this.#thaw;
+    await this.#gate();
     return super.commit(ops);
   }
 
   override async readFrom(stream: string, fromSeq: number, limit: number) {
-    await this.#thaw;
+    await this.#gate();
     return super.readFrom(stream, fromSeq, limit);
   }
 
   override async append(stream: string, payload: Uint8Array, expectedSeq: number) {
-    await this.#thaw;
+    await this.#gate();
     return super.append(stream, payload, expectedSeq);
   }
 }
@@ -265,6 +276,39 @@ describe('worker groups (one process)', () => {
     await until(async () => {
       clock.t += 100;
       return storeA.heartbeatReads > readsBefore + 25; // well past the 20 readings a verdict needs
+    }, 'a keeps reading b');
+    const log = await inner.readFrom('group/orders/billing/members', 0, 1_000);
+    expect(log.map((entry) => codec.decode(entry.payload)).filter((record) => record.kind === 'memberLeft')).toEqual([]);
+    expect([a.incarnation, b.incarnation]).toEqual([incarnationA, incarnationB]);
+    expect(revoked).toEqual([]);
+    expect(counts([a, b])).toEqual([2, 2]);
+  });
+
+  it('a store outage longer than the lease declares nobody dead: after it, each member is judged from its first reading after the outage, not from before it', async () => {
+    const inner = new MemoryStore();
+    const [storeA, storeB] = [new FreezableStore(inner), new FreezableStore(inner)];
+    const clock = { t: 0, now: () => clock.t };
+    const options: JoinOptions = { clock, leaseMs: 1_000, heartbeatMs: 50 };
+    const a = await join(new DurableChannel(storeA, 'orders', { partitions: 4 }), { ...options, memberId: 'a' });
+    const b = await join(new DurableChannel(storeB, 'orders', { partitions: 4 }), { ...options, memberId: 'b' });
+    await until(() => counts([a, b]).every((n) => n === 2), 'a 2/2 split');
+    const revoked: number[] = [];
+    for (const member of [a, b]) member.on('revoked', (partitions) => revoked.push(...partitions));
+    const [incarnationA, incarnationB] = [a.incarnation, b.incarnation];
+    const readsAtSplit = storeA.heartbeatReads;
+    await until(() => storeA.heartbeatReads >= readsAtSplit + 3, 'a watches b’s heartbeat');
+    storeA.down = storeB.down = true; // the server restarts: every call of both members fails
+    await new Promise((resolve) => setTimeout(resolve, 200)); // both members' loops meet the outage
+    clock.t += 10_000; // it lasts ten leases
+    // a's connection comes back first; b's is still down, so a reads b's counter, unchanged since before
+    // the outage, more often than a verdict needs (20 readings) while no time passes on a's clock.
+    const readsBefore = storeA.heartbeatReads;
+    storeA.down = false;
+    await until(() => storeA.heartbeatReads >= readsBefore + 25, 'a reads b’s counter after the outage');
+    storeB.down = false;
+    await until(async () => {
+      clock.t += 100;
+      return storeA.heartbeatReads > readsBefore + 55; // b beats again: another 30 readings, three leases
     }, 'a keeps reading b');
     const log = await inner.readFrom('group/orders/billing/members', 0, 1_000);
     expect(log.map((entry) => codec.decode(entry.payload)).filter((record) => record.kind === 'memberLeft')).toEqual([]);

@@ -73,6 +73,20 @@ describe('HeartbeatObserver', () => {
     expect(observer.observe(9, 0)).toBe('alive'); // never read before
   });
 
+  it('after restart, judges every member from its next reading: readings from before an outage are no verdict', () => {
+    const { clock, observer } = setUp();
+    observer.observe(7, 3);
+    clock.t += 1_100;
+    observer.observe(7, 3); // one miss before the outage
+    clock.t += 30_000; // the store was down for 15 leases
+    observer.restart();
+    expect(observer.observe(7, 3)).toBe('alive'); // the new first reading: 7 may not be back yet
+    expect(observer.observe(7, 3)).toBe('alive');
+    expect(observer.observe(7, 3)).toBe('alive'); // two misses, but no time of a lease since the outage
+    clock.t += 2_000;
+    expect(observer.observe(7, 3)).toBe('dead'); // a whole lease after the outage and still no beat
+  });
+
   it('forgets members that left', () => {
     const { clock, observer } = setUp();
     observer.observe(7, 3);

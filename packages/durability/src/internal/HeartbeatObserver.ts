@@ -48,6 +48,16 @@ export class HeartbeatObserver {
     return now - last.since >= this.leaseMs && last.misses >= this.missedReadings ? 'dead' : 'alive';
   }
 
+  /**
+   * Forgets every reading: the next reading of each member is its new first
+   * one. For an observer that could not read for a while (the store was
+   * down): its readings from before say nothing about whether the others
+   * beat again once the store came back.
+   */
+  restart(): void {
+    this.#readings.clear();
+  }
+
   /** Forgets every member not in `members` (they left the group). */
   retain(members: ReadonlySet<number>): void {
     for (const member of this.#readings.keys()) if (!members.has(member)) this.#readings.delete(member);
