@@ -215,7 +215,7 @@ export class SqliteStore extends StoreBase {
    * check and the insert cannot be split by another writer.
    */
   #appendOne({ stream, expectedSeq, payloads }: PendingAppend): number | SequenceConflictError {
-    const { changes } = this.#statements.insertIfNext.run({ stream, seq: expectedSeq, payload: payloads[0]! });
+    const { changes } = this.#statements.insertIfNext.run(stream, expectedSeq, payloads[0]!, stream, expectedSeq);
     if (changes === 1) return expectedSeq;
     return new SequenceConflictError(stream, expectedSeq, this.#length(stream));
   }
@@ -305,13 +305,11 @@ export class SqliteStore extends StoreBase {
    * (30k reads starved a 50 ms interval for 5.7 s): every 64th call yields
    * with `setImmediate`.
    */
-  protected override async paced<T>(result: Promise<T>): Promise<T> {
-    const value = await result;
-    if (++this.#callsSinceYield >= 64) {
-      this.#callsSinceYield = 0;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    return value;
+  protected override paced<T>(result: Promise<T>): Promise<T> {
+    // The other 63 calls are passed through untouched: an extra await per call cost ~5 % of a lone append.
+    if (++this.#callsSinceYield < 64) return result;
+    this.#callsSinceYield = 0;
+    return result.then((value) => new Promise((resolve) => setImmediate(resolve, value)));
   }
 
   protected override watchStarted(): void {
@@ -345,8 +343,8 @@ function prepareStatements(db: Database.Database) {
     insertEntry: db.prepare('INSERT INTO entries (stream, seq, payload) VALUES (?, ?, ?)'),
     insertIfNext: db.prepare(`
       INSERT INTO entries (stream, seq, payload)
-      SELECT @stream, @seq, @payload
-      WHERE (SELECT COALESCE(MAX(seq) + 1, 0) FROM entries WHERE stream = @stream) = @seq`),
+      SELECT ?, ?, ?
+      WHERE (SELECT COALESCE(MAX(seq) + 1, 0) FROM entries WHERE stream = ?) = ?`),
     readFrom: db.prepare('SELECT seq, payload FROM entries WHERE stream = ? AND seq >= ? ORDER BY seq LIMIT ?'),
     // Hops from one name to the next with one index seek each, so a long
     // stream costs no more than a short one. BINARY collation compares UTF-8
