@@ -1,4 +1,4 @@
-import type { ConversationLogEntry, ConversationMode, CrashPolicy, ParticipantStatus } from './conversationMachine.js';
+import type { ConversationLogEntry, ConversationMode, CrashPolicy, ParticipantStatus } from './conversationTypes.js';
 import type { ConversationPhase, FailureReason } from './phases.js';
 
 /** What `getState()` shows: a copy, safe to keep. */

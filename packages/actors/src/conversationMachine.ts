@@ -1,266 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import {
-  cancel,
-  enqueueActions,
-  fromPromise,
-  setup,
-  type ActorRefFrom,
-  type AnyActorLogic,
-  type AnyActorRef,
-  type DoneActorEvent,
-  type ErrorActorEvent,
-} from 'xstate';
-import { ConversationMessage } from './ConversationMessage.js';
+import { cancel, enqueueActions, setup, type ActorRefFrom } from 'xstate';
 import { ConfigError } from '@liminal/store';
+import type { ConversationContext, ConversationEmitted, ConversationEvent, ConversationInput } from './conversationTypes.js';
+import { NonDeterminismError } from './errors.js';
 import { assertConversationConfig } from './internal/assertConversationConfig.js';
+import { compensateInMemory, compensationActors, compensationEntries, compensationsId } from './internal/compensationRun.js';
+import { crashOutcome } from './internal/crashOutcome.js';
 import { Fifo } from './internal/Fifo.js';
 import { History } from './internal/History.js';
-import type { RestoredConversation } from './internal/conversationPersistence.js';
-import { ephemeralJournal, type Admission, type RecordingJournal, type TurnJournal } from './internal/TurnJournal.js';
-import { CompensationInterruptedError, NonDeterminismError } from './errors.js';
-import type { Envelope, ParticipantInput, ParticipantSpec, TurnCompletedEvent } from './participant.js';
-import { phaseChange, phaseEvents, type ConversationPhase, type FailureReason, type PhaseEventType } from './phases.js';
-import {
-  attemptCompensation,
-  DEFAULT_COMPENSATION_ATTEMPTS,
-  ephemeralSteps,
-  type CompensationRegistration,
-  type CompensationRegistry,
-  type CompensationResult,
-  type StepContext,
-  type StepObserver,
-  type StepTimers,
-} from './steps.js';
+import { markDead } from './internal/participantHealth.js';
+import { ephemeralJournal } from './internal/TurnJournal.js';
+import { advanceTurn, isPending, loose, startTurns, stopTurn, turnActors, turnOf } from './internal/turns.js';
+import { phaseChange, phaseEvents, type ConversationPhase, type PhaseEventType } from './phases.js';
+import { DEFAULT_COMPENSATION_ATTEMPTS, type CompensationResult } from './steps.js';
 
-/** What a conversation does when a participant crashes. There is deliberately no default. */
-export type CrashPolicy = 'fail' | 'routeToNext' | 'compensate';
-export type ConversationMode = 'ephemeral' | 'durable';
-
-export type ParticipantHealth = { readonly kind: 'alive' } | { readonly kind: 'dead'; readonly exitedAt: number };
-
-export interface ParticipantStatus {
-  readonly participant: string;
-  readonly health: ParticipantHealth;
-}
-
-/** The conversation's context log, oldest first. */
-export type ConversationLogEntry =
-  /** A handle sent a message into the conversation. */
-  | { readonly kind: 'sent'; readonly envelope: Envelope }
-  /** The conversation received a reply from a participant (delivered to `receive`/`ask`). */
-  | { readonly kind: 'received'; readonly envelope: Envelope }
-  | { readonly kind: 'participantCrashed'; readonly participant: string; readonly policy: CrashPolicy; readonly error: unknown }
-  /** A compensation ran and succeeded (after `attempts` tries). */
-  | { readonly kind: 'compensated'; readonly participant: string; readonly messageId: string; readonly step: string; readonly stepIndex: number; readonly attempts: number }
-  /**
-   * A compensation did not certainly happen: it threw on every attempt
-   * (`outcome: 'failed'`, `error` its last error; a string when read back from
-   * the durable log), or its process stopped while it ran (`'interrupted'`,
-   * `error` a `CompensationInterruptedError`). The remaining ones still ran.
-   */
-  | {
-      readonly kind: 'compensationFailed';
-      readonly participant: string;
-      readonly messageId: string;
-      readonly step: string;
-      readonly stepIndex: number;
-      readonly outcome: 'failed' | 'interrupted';
-      readonly error: unknown;
-    };
-
-/**
- * The conversation's configuration, given as the machine's `input`
- * (`createActor(conversationMachine, { input })`).
- */
-export interface ConversationInput {
-  /** Random when absent. */
-  readonly id?: string;
-  readonly participants: readonly ParticipantSpec[];
-  readonly onCrash: CrashPolicy;
-  readonly mode: ConversationMode;
-  /** Fails the conversation with reason `timeout` this long after it starts, unless it closed first. */
-  readonly timeoutMs?: number;
-  /** Where turns are recorded; ephemeral when absent. */
-  readonly journal?: TurnJournal;
-  /** Told about every participant step (ephemeral mode; a durable journal carries its own). */
-  readonly onStep?: StepObserver;
-  /** Handlers for steps declaring `compensate: '<name>'` (ephemeral mode; a durable journal carries its own). */
-  readonly compensations?: CompensationRegistry;
-  /** Tries of a throwing compensation before it is recorded failed (default 3; ephemeral mode). */
-  readonly compensationAttempts?: number;
-  /** The clock of `steps.sleep` (ephemeral mode; a durable journal carries its own). */
-  readonly timers?: StepTimers;
-}
-
-interface Turn {
-  readonly seq: number;
-  readonly participant: string;
-  readonly envelope: Envelope;
-}
-
-interface RegisteredCompensation extends CompensationRegistration {
-  readonly participant: string;
-}
-
-export interface ConversationContext {
-  readonly id: string;
-  readonly onCrash: CrashPolicy;
-  readonly mode: ConversationMode;
-  readonly timeoutMs: number | undefined;
-  readonly logic: Readonly<Record<string, AnyActorLogic>>;
-  readonly journal: TurnJournal;
-  readonly participants: readonly ParticipantStatus[];
-  /** Oldest first; `getState().log` gives it as an array. */
-  readonly log: History<ConversationLogEntry>;
-  /** Accepted messages no participant has taken yet, in arrival order. */
-  readonly queue: Fifo<Envelope>;
-  /** At most one turn per participant: a participant handles one message at a time. */
-  readonly turns: readonly Turn[];
-  readonly nextTurnSeq: number;
-  /** Index into `participants` where the round-robin search for the next participant starts. */
-  readonly roundRobin: number;
-  readonly compensations: readonly RegisteredCompensation[];
-  readonly compensating: boolean;
-  readonly failure: { readonly reason: FailureReason; readonly cause?: unknown } | undefined;
-  /** Out-of-order transitions that were refused, oldest first. */
-  readonly rejections: readonly { readonly from: ConversationPhase; readonly to: ConversationPhase }[];
-}
-
-export type ConversationEvent =
-  | { readonly type: 'activate' }
-  | { readonly type: 'beginCompleting' }
-  | { readonly type: 'close' }
-  | { readonly type: 'fail'; readonly reason?: FailureReason; readonly cause?: unknown }
-  | { readonly type: 'message'; readonly envelope: Envelope }
-  | { readonly type: 'compensation.register'; readonly participant: string; readonly registration: CompensationRegistration }
-  /** Durable mode, sent by `openConversation`: the log holds a compensation run, which the conversation resumes (or reads back) and fails with `compensated`. */
-  | { readonly type: 'compensation.resume' }
-  /** Durable mode, sent by `openConversation` right after start: the journal's phase, participants, log and failure. */
-  | { readonly type: 'conversation.restore'; readonly restored: RestoredConversation }
-  | { readonly type: 'conversation.timeout' }
-  | TurnCompletedEvent
-  | DoneActorEvent<unknown, string>
-  | ErrorActorEvent<unknown, string>;
-
-export type ConversationEmitted =
-  | { readonly type: 'reply'; readonly envelope: Envelope }
-  | { readonly type: 'participantExited'; readonly participant: string; readonly exitedAt: number }
-  | { readonly type: 'transitionRejected'; readonly from: ConversationPhase; readonly to: ConversationPhase }
-  /** A durable turn was refused by its journal (`NonDeterminismError`): nothing ran and the message did not move. */
-  | { readonly type: 'turnRefused'; readonly messageId: string; readonly error: NonDeterminismError };
-
-interface AdmissionInput {
-  readonly journal: RecordingJournal;
-  readonly envelope: Envelope;
-  readonly participant: string;
-}
-
-interface FinishInput {
-  readonly journal: RecordingJournal;
-  readonly messageId: string;
-  readonly reply: unknown;
-}
-
-const admissionId = (seq: number) => `admit:${seq}`;
-const runId = (seq: number) => `run:${seq}`;
-const finishId = (seq: number) => `finish:${seq}`;
-const compensationsId = 'compensations';
 const timeoutId = 'conversation.timeout';
-
-/** Turn ids are `admit:<seq>` / `run:<seq>` / `finish:<seq>`; anything else is not a turn. */
-function turnOf(context: ConversationContext, actorId: string): { turn: Turn; stage: 'admit' | 'run' | 'finish' } | undefined {
-  const [stage, seq] = actorId.split(':');
-  if (stage !== 'admit' && stage !== 'run' && stage !== 'finish') return undefined;
-  const turn = context.turns.find((candidate) => String(candidate.seq) === seq);
-  return turn === undefined ? undefined : { turn, stage };
-}
-
-const isAlive = (status: ParticipantStatus) => status.health.kind === 'alive';
-
-/** The message is waiting in the queue or being handled. */
-const isPending = (context: ConversationContext, messageId: string) =>
-  context.turns.some((turn) => turn.envelope.id === messageId) || context.queue.some((envelope) => envelope.id === messageId);
-
-/**
- * Hands queued messages to idle live participants, round-robin, keeping
- * arrival order: the head of the queue always goes first, so messages from
- * one sender are taken in the order they were sent.
- */
-function dispatch(context: ConversationContext): { context: ConversationContext; started: Turn[] } {
-  let { queue, turns, nextTurnSeq, roundRobin } = context;
-  const started: Turn[] = [];
-  // A compensating conversation is about to fail: it starts no new work.
-  if (context.compensating) return { context, started };
-  const count = context.participants.length;
-  while (queue.length > 0) {
-    let chosen: number | undefined;
-    for (let offset = 0; offset < count; offset++) {
-      const index = (roundRobin + offset) % count;
-      const status = context.participants[index];
-      if (status !== undefined && isAlive(status) && !turns.some((turn) => turn.participant === status.participant)) {
-        chosen = index;
-        break;
-      }
-    }
-    if (chosen === undefined) break;
-    // Shift only once a participant is free: shifting reverses the queue's
-    // back list, and a result thrown away would be reversed again next time.
-    const [envelope, rest] = queue.shift()!;
-    const turn: Turn = { seq: nextTurnSeq, participant: context.participants[chosen]!.participant, envelope };
-    queue = rest;
-    turns = [...turns, turn];
-    nextTurnSeq += 1;
-    roundRobin = (chosen + 1) % count;
-    started.push(turn);
-  }
-  return { context: { ...context, queue, turns, nextTurnSeq, roundRobin }, started };
-}
-
-function markDead(
-  participants: readonly ParticipantStatus[],
-  which: (participant: string) => boolean,
-  exitedAt: number,
-): { participants: ParticipantStatus[]; died: string[] } {
-  const died: string[] = [];
-  const next = participants.map((status) => {
-    if (!isAlive(status) || !which(status.participant)) return status;
-    died.push(status.participant);
-    return { participant: status.participant, health: { kind: 'dead', exitedAt } } satisfies ParticipantStatus;
-  });
-  return { participants: next, died };
-}
-
-/** What a crash of `actorId` leads to, decided from the context alone so guards and actions agree. */
-type CrashOutcome =
-  | { readonly kind: 'ignore' }
-  | { readonly kind: 'journalFailed' }
-  | { readonly kind: 'fail'; readonly turn: Turn }
-  | { readonly kind: 'reroute'; readonly turn: Turn }
-  | { readonly kind: 'noParticipantLeft'; readonly turn: Turn }
-  | { readonly kind: 'compensate'; readonly turn: Turn }
-  /** The journal refused the turn's replay (NonDeterminismError): nothing ran, nothing moves. */
-  | { readonly kind: 'refused'; readonly turn: Turn };
-
-function crashOutcome(context: ConversationContext, actorId: string, error: unknown): CrashOutcome {
-  // Only a durable compensation run can fail (an ephemeral one never throws): its log write failed.
-  if (actorId === compensationsId) return { kind: 'journalFailed' };
-  if (context.compensating) return { kind: 'ignore' };
-  const found = turnOf(context, actorId);
-  if (found === undefined) return { kind: 'ignore' };
-  if (error instanceof NonDeterminismError) return { kind: 'refused', turn: found.turn };
-  if (found.stage !== 'run') return { kind: 'journalFailed' };
-  const { turn } = found;
-  switch (context.onCrash) {
-    case 'fail':
-      return { kind: 'fail', turn };
-    case 'compensate':
-      return { kind: 'compensate', turn };
-    case 'routeToNext': {
-      const othersAlive = context.participants.some((status) => isAlive(status) && status.participant !== turn.participant);
-      return othersAlive ? { kind: 'reroute', turn } : { kind: 'noParticipantLeft', turn };
-    }
-  }
-}
 
 export const conversationMachine = setup({
   types: {
@@ -269,11 +23,7 @@ export const conversationMachine = setup({
     events: {} as ConversationEvent,
     emitted: {} as ConversationEmitted,
   },
-  actors: {
-    admission: fromPromise<Admission, AdmissionInput>(({ input }) => input.journal.admit(input.envelope, input.participant)),
-    finishing: fromPromise<unknown, FinishInput>(({ input }) => input.journal.finish(input.messageId, input.reply)),
-    compensations: fromPromise<CompensationResult[], { run: () => Promise<CompensationResult[]> }>(({ input }) => input.run()),
-  },
+  actors: { ...turnActors, ...compensationActors },
   guards: {
     crashFailsNow: ({ context, event }) => {
       if (!('actorId' in event) || !event.type.startsWith('xstate.error.actor.')) return false;
@@ -339,36 +89,7 @@ export const conversationMachine = setup({
       }
       const found = turnOf(context, actorId);
       if (found === undefined || (event.type === 'liminal.turnCompleted' && found.stage !== 'run')) return;
-      const { turn, stage } = found;
-      // A finished child stays in `children` until stopped; turns would pile up.
-      enqueue.stopChild(actorId);
-      const { journal } = context;
-      if (stage === 'admit') {
-        const admission = output as Admission;
-        if (admission.kind === 'run') {
-          spawnRun(loose(enqueue), context, turn, admission.steps);
-          return;
-        }
-        // Finished before: answered with the reply it recorded, nothing runs.
-        output = admission.reply;
-      } else if (stage === 'run' && journal.kind === 'durable') {
-        // The reply is released only once it and the message's end are in the log.
-        const input: FinishInput = { journal, messageId: turn.envelope.id, reply: output };
-        loose(enqueue).spawnChild('finishing', { id: finishId(turn.seq), input });
-        return;
-      }
-      let log = context.log;
-      if (output !== undefined) {
-        const reply: Envelope = {
-          id: `${turn.envelope.id}/reply`,
-          sender: turn.participant,
-          message: new ConversationMessage(output, turn.envelope.message.traceContext),
-          inReplyTo: turn.envelope.id,
-        };
-        log = log.append({ kind: 'received', envelope: reply });
-        enqueue.emit({ type: 'reply', envelope: reply });
-      }
-      startTurns(loose(enqueue), self, { ...context, log, turns: context.turns.filter((other) => other !== turn) });
+      advanceTurn(loose(enqueue), self, context, found, actorId, output);
     }),
     handleCrash: enqueueActions(({ context, event, enqueue, self }) => {
       if (!('actorId' in event) || !event.type.startsWith('xstate.error.actor.')) return;
@@ -552,34 +273,6 @@ export const conversationMachine = setup({
 
 export type ConversationActor = ActorRefFrom<typeof conversationMachine>;
 
-/** Ephemeral mode: the registered closures, newest first; one failure does not stop the rest. */
-async function compensateInMemory(compensations: readonly RegisteredCompensation[], attempts: number): Promise<CompensationResult[]> {
-  const results: CompensationResult[] = [];
-  for (const { participant, messageId, step, stepIndex, run } of [...compensations].reverse()) {
-    const outcome = await attemptCompensation(run, attempts);
-    results.push({ participant, messageId, step, stepIndex, compensation: undefined, outcome });
-  }
-  return results;
-}
-
-function compensationEntries(results: readonly CompensationResult[]): ConversationLogEntry[] {
-  return results.map(({ participant, messageId, step, stepIndex, outcome }): ConversationLogEntry => {
-    const where = { participant, messageId, step, stepIndex };
-    switch (outcome.kind) {
-      case 'compensated':
-        return { kind: 'compensated', ...where, attempts: outcome.attempts };
-      case 'failed':
-        return { kind: 'compensationFailed', ...where, outcome: 'failed', error: outcome.error };
-      case 'interrupted':
-        return { kind: 'compensationFailed', ...where, outcome: 'interrupted', error: new CompensationInterruptedError(messageId, step) };
-    }
-  });
-}
-
-function stopTurn(enqueue: { stopChild(id: string): void }, turn: Turn): void {
-  for (const id of [admissionId(turn.seq), runId(turn.seq), finishId(turn.seq)]) enqueue.stopChild(id);
-}
-
 /**
  * The lifecycle events of one phase, built from the one transition table
  * (`phaseChange` in phases.ts): a legal move goes to its phase (a `fail`
@@ -604,49 +297,4 @@ function reject(from: ConversationPhase) {
 
 function targetPhase(event: ConversationEvent): ConversationPhase {
   return phaseEvents[event.type as PhaseEventType];
-}
-
-/**
- * The slice of XState's action enqueuer the turn helpers use. Participant
- * logic is only known at run time, which the statically typed enqueuer
- * cannot express, so spawning goes through this narrower view.
- */
-interface LooseEnqueue {
-  assign(context: ConversationContext): void;
-  spawnChild(src: AnyActorLogic | 'admission' | 'finishing', options: { id: string; input: unknown }): void;
-}
-
-const loose = (enqueue: unknown) => enqueue as LooseEnqueue;
-
-/**
- * Assigns `context` after dispatching its queue and starts each new turn: a
- * durable journal admits it first (an actor, since that reads the store); an
- * ephemeral turn runs at once, which spares an actor per message.
- */
-function startTurns(enqueue: LooseEnqueue, self: AnyActorRef, context: ConversationContext): void {
-  const { context: next, started } = dispatch(context);
-  enqueue.assign(next);
-  for (const turn of started) {
-    const { journal } = next;
-    if (journal.kind === 'ephemeral') {
-      const register = (registration: CompensationRegistration) =>
-        self.send({ type: 'compensation.register', participant: turn.participant, registration });
-      spawnRun(enqueue, next, turn, ephemeralSteps(turn.envelope.id, turn.participant, register, journal.onStep, journal.compensations, journal.timers));
-      continue;
-    }
-    const input: AdmissionInput = { journal, envelope: turn.envelope, participant: turn.participant };
-    enqueue.spawnChild('admission', { id: admissionId(turn.seq), input });
-  }
-}
-
-function spawnRun(enqueue: LooseEnqueue, context: ConversationContext, turn: Turn, steps: StepContext): void {
-  const input: ParticipantInput = {
-    conversationId: context.id,
-    participant: turn.participant,
-    turnId: runId(turn.seq),
-    envelope: turn.envelope,
-    payload: turn.envelope.message.payload,
-    steps,
-  };
-  enqueue.spawnChild(context.logic[turn.participant]!, { id: runId(turn.seq), input });
 }

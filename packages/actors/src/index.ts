@@ -8,8 +8,8 @@ export { cancelConversation, ConcurrentChangeError, ConversationActionRefusedErr
 export type { ActionRefusal, ConversationActionOptions, ConversationActionResult } from './conversationActions.js';
 export { isConversationRecord, readConversationTimeline } from './conversationTimeline.js';
 export type { ConversationTimeline, RecordedValue, TimelineEntry, TimelineSummary } from './conversationTimeline.js';
+export type { ConversationActor } from './conversationMachine.js';
 export type {
-  ConversationActor,
   ConversationContext,
   ConversationEmitted,
   ConversationEvent,
@@ -19,7 +19,7 @@ export type {
   CrashPolicy,
   ParticipantHealth,
   ParticipantStatus,
-} from './conversationMachine.js';
+} from './conversationTypes.js';
 export { createDurableActor } from './createDurableActor.js';
 export type { DurableActor, DurableActorOptions, DurableActorRef, DurableActorStatus, DurableSendOptions, DurableSendResult } from './createDurableActor.js';
 export { ActorFencedError, ActorStoppedError, JournalMismatchError, VersionMismatchError } from './durableActorErrors.js';

@@ -1,5 +1,5 @@
 import { ConfigError } from '@liminal/store';
-import type { ConversationMode, CrashPolicy } from '../conversationMachine.js';
+import type { ConversationMode, CrashPolicy } from '../conversationTypes.js';
 import type { ParticipantSpec } from '../participant.js';
 import { assertCompensationOptions } from '../steps.js';
 

@@ -1,24 +1,13 @@
 import { TraceContext, type ConversationHeader, type LifecycleEvent } from '@liminal/durability';
 import { DecodeError } from '@liminal/store';
 import type { Actor } from 'xstate';
-import type { ConversationLogEntry, ParticipantStatus, conversationMachine } from '../conversationMachine.js';
+import type { conversationMachine } from '../conversationMachine.js';
+import type { ConversationLogEntry, RestoredConversation } from '../conversationTypes.js';
 import { ConversationMessage } from '../ConversationMessage.js';
 import type { Envelope } from '../participant.js';
-import type { ConversationPhase, FailureReason } from '../phases.js';
+import type { FailureReason } from '../phases.js';
 import { failureReasons } from '../phases.js';
 import { describeError } from './describeError.js';
-
-/**
- * What a durable conversation's journal says about it as a whole, in the
- * machine's terms: a reopened conversation starts from this instead of `created`.
- */
-export interface RestoredConversation {
-  readonly phase: ConversationPhase;
-  readonly participants: readonly ParticipantStatus[];
-  /** The latest entries (the journal's `recentLog`), oldest first. */
-  readonly log: readonly ConversationLogEntry[];
-  readonly failure: { readonly reason: FailureReason; readonly cause?: unknown } | undefined;
-}
 
 export function restoredFrom(header: ConversationHeader, participants: readonly string[]): RestoredConversation {
   const failure = header.failure;
