@@ -10,7 +10,7 @@ import { Fifo } from './internal/Fifo.js';
 import { History } from './internal/History.js';
 import { markDead } from './internal/participantHealth.js';
 import { ephemeralJournal } from './internal/TurnJournal.js';
-import { advanceTurn, isPending, loose, startTurns, stopTurn, turnActors, turnOf } from './internal/turns.js';
+import { advanceTurn, isPending, loose, startTurns, turnActors, turnOf } from './internal/turns.js';
 import { phaseChange, phaseEvents, type ConversationPhase, type PhaseEventType } from './phases.js';
 import { DEFAULT_COMPENSATION_ATTEMPTS, type CompensationResult } from './steps.js';
 
@@ -87,9 +87,9 @@ export const conversationMachine = setup({
       } else {
         return;
       }
-      const found = turnOf(context, actorId);
-      if (found === undefined || (event.type === 'liminal.turnCompleted' && found.stage !== 'run')) return;
-      advanceTurn(loose(enqueue), self, context, found, actorId, output);
+      // A participant's `turnCompleted` names its own child, so it finds only a turn at its run stage.
+      const turn = turnOf(context, actorId);
+      if (turn !== undefined) advanceTurn(loose(enqueue), self, context, turn, output);
     }),
     handleCrash: enqueueActions(({ context, event, enqueue, self }) => {
       if (!('actorId' in event) || !event.type.startsWith('xstate.error.actor.')) return;
@@ -130,7 +130,7 @@ export const conversationMachine = setup({
           startTurns(loose(enqueue), self, { ...crashed, queue: crashed.queue.unshift(turn.envelope) });
           return;
         case 'compensate': {
-          for (const other of crashed.turns) stopTurn(enqueue, other);
+          for (const other of crashed.turns) enqueue.stopChild(other.actorId);
           enqueue.assign({ ...crashed, turns: [], compensating: true });
           const cause = { participant: turn.participant, messageId: turn.envelope.id, error };
           const run = journal.kind === 'durable' ? () => journal.compensate(cause) : () => compensateInMemory(context.compensations, journal.compensationAttempts);
@@ -142,7 +142,7 @@ export const conversationMachine = setup({
     resumeCompensations: enqueueActions(({ context, enqueue }) => {
       const { journal } = context;
       if (journal.kind !== 'durable' || context.compensating) return;
-      for (const turn of context.turns) stopTurn(enqueue, turn);
+      for (const turn of context.turns) enqueue.stopChild(turn.actorId);
       enqueue.assign({ turns: [], compensating: true });
       enqueue.spawnChild('compensations', { id: compensationsId, input: { run: () => journal.compensate(undefined) } });
     }),
@@ -164,7 +164,7 @@ export const conversationMachine = setup({
     /** Entering `failed`: every turn is stopped and every participant still alive with it. */
     stopParticipants: enqueueActions(({ context, enqueue }) => {
       enqueue(cancel(timeoutId));
-      for (const turn of context.turns) stopTurn(enqueue, turn);
+      for (const turn of context.turns) enqueue.stopChild(turn.actorId);
       const exitedAt = Date.now();
       const { participants, died } = markDead(context.participants, () => true, exitedAt);
       for (const participant of died) enqueue.emit({ type: 'participantExited', participant, exitedAt });
@@ -172,7 +172,7 @@ export const conversationMachine = setup({
     }),
     stopTurns: enqueueActions(({ context, enqueue }) => {
       enqueue(cancel(timeoutId));
-      for (const turn of context.turns) stopTurn(enqueue, turn);
+      for (const turn of context.turns) enqueue.stopChild(turn.actorId);
       enqueue.assign({ turns: [], queue: Fifo.empty() });
     }),
   },

@@ -67,11 +67,20 @@ export interface ConversationInput {
   readonly timers?: StepTimers;
 }
 
+/**
+ * The stages of a turn, each run by one child actor: a durable journal admits
+ * the message, the participant runs, the journal finishes it; an ephemeral turn only runs.
+ */
+export type TurnStage = 'admit' | 'run' | 'finish';
+
 /** One message a participant is handling. */
 export interface Turn {
   readonly seq: number;
   readonly participant: string;
   readonly envelope: Envelope;
+  readonly stage: TurnStage;
+  /** The child running `stage`: its events find the turn by this id. */
+  readonly actorId: string;
 }
 
 export interface RegisteredCompensation extends CompensationRegistration {

@@ -19,11 +19,11 @@ export function crashOutcome(context: ConversationContext, actorId: string, erro
   // Only a durable compensation run can fail (an ephemeral one never throws): its log write failed.
   if (actorId === compensationsId) return { kind: 'journalFailed' };
   if (context.compensating) return { kind: 'ignore' };
-  const found = turnOf(context, actorId);
-  if (found === undefined) return { kind: 'ignore' };
-  if (error instanceof NonDeterminismError) return { kind: 'refused', turn: found.turn };
-  if (found.stage !== 'run') return { kind: 'journalFailed' };
-  const { turn } = found;
+  const turn = turnOf(context, actorId);
+  if (turn === undefined) return { kind: 'ignore' };
+  if (error instanceof NonDeterminismError) return { kind: 'refused', turn };
+  // A failed admit or finish is the journal's failure, not the participant's.
+  if (turn.stage !== 'run') return { kind: 'journalFailed' };
   switch (context.onCrash) {
     case 'fail':
       return { kind: 'fail', turn };

@@ -1,6 +1,6 @@
 import { fromPromise, type AnyActorLogic, type AnyActorRef } from 'xstate';
 import { ConversationMessage } from '../ConversationMessage.js';
-import type { ConversationContext, ConversationEmitted, Turn } from '../conversationTypes.js';
+import type { ConversationContext, ConversationEmitted, Turn, TurnStage } from '../conversationTypes.js';
 import type { Envelope, ParticipantInput } from '../participant.js';
 import { ephemeralSteps, type CompensationRegistration, type StepContext } from '../steps.js';
 import { isAlive } from './participantHealth.js';
@@ -24,17 +24,18 @@ export const turnActors = {
   finishing: fromPromise<unknown, FinishInput>(({ input }) => input.journal.finish(input.messageId, input.reply)),
 };
 
-const admissionId = (seq: number) => `admit:${seq}`;
-const runId = (seq: number) => `run:${seq}`;
-const finishId = (seq: number) => `finish:${seq}`;
+/**
+ * A stage's child id. Nothing reads a stage or a turn back out of it (a turn
+ * records its current child); a participant's id, `run:<seq>`, is also its
+ * `ParticipantInput.turnId` and what inspection shows.
+ */
+const childId = (stage: TurnStage, seq: number) => `${stage}:${seq}`;
 
-/** Turn ids are `admit:<seq>` / `run:<seq>` / `finish:<seq>`; anything else is not a turn. */
-export function turnOf(context: ConversationContext, actorId: string): { turn: Turn; stage: 'admit' | 'run' | 'finish' } | undefined {
-  const [stage, seq] = actorId.split(':');
-  if (stage !== 'admit' && stage !== 'run' && stage !== 'finish') return undefined;
-  const turn = context.turns.find((candidate) => String(candidate.seq) === seq);
-  return turn === undefined ? undefined : { turn, stage };
-}
+/** `turn` moved to `stage`, run by that stage's child. */
+const at = (stage: TurnStage, turn: Pick<Turn, 'seq' | 'participant' | 'envelope'>): Turn => ({ ...turn, stage, actorId: childId(stage, turn.seq) });
+
+/** The turn whose current stage `actorId` runs, if any. */
+export const turnOf = (context: ConversationContext, actorId: string): Turn | undefined => context.turns.find((turn) => turn.actorId === actorId);
 
 /** The message is waiting in the queue or being handled. */
 export const isPending = (context: ConversationContext, messageId: string) =>
@@ -50,6 +51,9 @@ function dispatch(context: ConversationContext): { context: ConversationContext;
   const started: Turn[] = [];
   // A compensating conversation is about to fail: it starts no new work.
   if (context.compensating) return { context, started };
+  // A durable journal admits a message first (an actor, since that reads the
+  // store); an ephemeral turn runs at once, which spares an actor per message.
+  const firstStage = context.journal.kind === 'durable' ? 'admit' : 'run';
   const count = context.participants.length;
   while (queue.length > 0) {
     let chosen: number | undefined;
@@ -65,7 +69,7 @@ function dispatch(context: ConversationContext): { context: ConversationContext;
     // Shift only once a participant is free: shifting reverses the queue's
     // back list, and a result thrown away would be reversed again next time.
     const [envelope, rest] = queue.shift()!;
-    const turn: Turn = { seq: nextTurnSeq, participant: context.participants[chosen]!.participant, envelope };
+    const turn = at(firstStage, { seq: nextTurnSeq, participant: context.participants[chosen]!.participant, envelope });
     queue = rest;
     turns = [...turns, turn];
     nextTurnSeq += 1;
@@ -89,16 +93,12 @@ export interface LooseEnqueue {
 
 export const loose = (enqueue: unknown) => enqueue as LooseEnqueue;
 
-/**
- * Assigns `context` after dispatching its queue and starts each new turn: a
- * durable journal admits it first (an actor, since that reads the store); an
- * ephemeral turn runs at once, which spares an actor per message.
- */
+/** Assigns `context` after dispatching its queue, and starts the first stage of each new turn. */
 export function startTurns(enqueue: LooseEnqueue, self: AnyActorRef, context: ConversationContext): void {
   const { context: next, started } = dispatch(context);
   enqueue.assign(next);
+  const { journal } = next;
   for (const turn of started) {
-    const { journal } = next;
     if (journal.kind === 'ephemeral') {
       const register = (registration: CompensationRegistration) =>
         self.send({ type: 'compensation.register', participant: turn.participant, registration });
@@ -106,49 +106,52 @@ export function startTurns(enqueue: LooseEnqueue, self: AnyActorRef, context: Co
       continue;
     }
     const input: AdmissionInput = { journal, envelope: turn.envelope, participant: turn.participant };
-    enqueue.spawnChild('admission', { id: admissionId(turn.seq), input });
+    enqueue.spawnChild('admission', { id: turn.actorId, input });
   }
 }
 
+/** Starts the participant of `turn`, which is at its `run` stage. */
 function spawnRun(enqueue: LooseEnqueue, context: ConversationContext, turn: Turn, steps: StepContext): void {
   const input: ParticipantInput = {
     conversationId: context.id,
     participant: turn.participant,
-    turnId: runId(turn.seq),
+    turnId: turn.actorId,
     envelope: turn.envelope,
     payload: turn.envelope.message.payload,
     steps,
   };
-  enqueue.spawnChild(context.logic[turn.participant]!, { id: runId(turn.seq), input });
+  enqueue.spawnChild(context.logic[turn.participant]!, { id: turn.actorId, input });
+}
+
+/** Moves `turn` on to `stage` and returns it there. */
+function moveTo(enqueue: LooseEnqueue, context: ConversationContext, turn: Turn, stage: TurnStage): Turn {
+  const moved = at(stage, turn);
+  enqueue.assign({ ...context, turns: context.turns.map((other) => (other === turn ? moved : other)) });
+  return moved;
 }
 
 /**
- * The child `actorId` of a turn finished with `output`: the turn moves to its
+ * The current child of `turn` finished with `output`: the turn moves to its
  * next stage, or ends, releasing its reply (if any) and its participant.
  */
-export function advanceTurn(
-  enqueue: LooseEnqueue,
-  self: AnyActorRef,
-  context: ConversationContext,
-  { turn, stage }: { turn: Turn; stage: 'admit' | 'run' | 'finish' },
-  actorId: string,
-  output: unknown,
-): void {
+export function advanceTurn(enqueue: LooseEnqueue, self: AnyActorRef, context: ConversationContext, turn: Turn, output: unknown): void {
   // A finished child stays in `children` until stopped; turns would pile up.
-  enqueue.stopChild(actorId);
+  enqueue.stopChild(turn.actorId);
   const { journal } = context;
-  if (stage === 'admit') {
+  if (turn.stage === 'admit') {
     const admission = output as Admission;
     if (admission.kind === 'run') {
-      spawnRun(enqueue, context, turn, admission.steps);
+      const running = moveTo(enqueue, context, turn, 'run');
+      spawnRun(enqueue, context, running, admission.steps);
       return;
     }
     // Finished before: answered with the reply it recorded, nothing runs.
     output = admission.reply;
-  } else if (stage === 'run' && journal.kind === 'durable') {
+  } else if (turn.stage === 'run' && journal.kind === 'durable') {
     // The reply is released only once it and the message's end are in the log.
+    const finishing = moveTo(enqueue, context, turn, 'finish');
     const input: FinishInput = { journal, messageId: turn.envelope.id, reply: output };
-    enqueue.spawnChild('finishing', { id: finishId(turn.seq), input });
+    enqueue.spawnChild('finishing', { id: finishing.actorId, input });
     return;
   }
   let log = context.log;
@@ -163,8 +166,4 @@ export function advanceTurn(
     enqueue.emit({ type: 'reply', envelope: reply });
   }
   startTurns(enqueue, self, { ...context, log, turns: context.turns.filter((other) => other !== turn) });
-}
-
-export function stopTurn(enqueue: { stopChild(id: string): void }, turn: Turn): void {
-  for (const id of [admissionId(turn.seq), runId(turn.seq), finishId(turn.seq)]) enqueue.stopChild(id);
 }
