@@ -51,7 +51,7 @@ export class ConversationHandle {
    */
   send<P>(message: P | ConversationMessage<P>, options?: SendOptions): string {
     assertMessageId(options?.messageId);
-    const phase = this.runtime.actor.getSnapshot().value;
+    const phase = this.runtime.phase();
     if (phase === 'failed') throw this.runtime.failureError();
     if (phase === 'closed') throw new ConversationClosedError(this.id);
     // A completing conversation takes no new message, but a redelivery of one
@@ -120,7 +120,7 @@ export class ConversationHandle {
    * `ConversationFailedError` (`from: 'failed'`).
    */
   async close(): Promise<void> {
-    const phase = this.runtime.actor.getSnapshot().value;
+    const phase = this.runtime.phase();
     if (phase === 'closed') return;
     if (phase === 'created') this.runtime.transition('activate');
     this.runtime.transition('beginCompleting');

@@ -4,13 +4,13 @@ import { ConfigError } from '@liminal/store';
 import type { ConversationContext, ConversationEmitted, ConversationEvent, ConversationInput } from './conversationTypes.js';
 import { NonDeterminismError } from './errors.js';
 import { assertConversationConfig } from './internal/assertConversationConfig.js';
-import { compensateInMemory, compensationActors, compensationEntries, compensationsId } from './internal/compensationRun.js';
-import { crashOutcome } from './internal/crashOutcome.js';
+import { compensationActors, compensationEntries, compensationsId, startCompensations } from './internal/compensationRun.js';
+import { crashOf, crashOutcome } from './internal/crashOutcome.js';
 import { Fifo } from './internal/Fifo.js';
 import { History } from './internal/History.js';
 import { markDead } from './internal/participantHealth.js';
 import { ephemeralJournal } from './internal/TurnJournal.js';
-import { advanceTurn, isPending, loose, startTurns, turnActors, turnOf } from './internal/turns.js';
+import { advanceTurn, loose, queueMessage, startTurns, turnActors, turnOf } from './internal/turns.js';
 import { phaseChange, phaseEvents, type ConversationPhase, type PhaseEventType } from './phases.js';
 import { DEFAULT_COMPENSATION_ATTEMPTS, type CompensationResult } from './steps.js';
 
@@ -26,11 +26,13 @@ export const conversationMachine = setup({
   actors: { ...turnActors, ...compensationActors },
   guards: {
     crashFailsNow: ({ context, event }) => {
-      if (!('actorId' in event) || !event.type.startsWith('xstate.error.actor.')) return false;
-      const outcome = crashOutcome(context, event.actorId, 'error' in event ? event.error : undefined);
-      return outcome.kind === 'fail' || outcome.kind === 'noParticipantLeft' || outcome.kind === 'journalFailed';
+      const { kind } = crashOutcome(context, crashOf(event));
+      return kind === 'fail' || kind === 'noParticipantLeft' || kind === 'journalFailed';
     },
-    compensationsDone: ({ event }) => 'actorId' in event && event.actorId === compensationsId,
+    crashCompensates: ({ context, event }) => crashOutcome(context, crashOf(event)).kind === 'compensate',
+    fromCompensations: ({ event }) => 'actorId' in event && event.actorId === compensationsId,
+    /** Only a durable log holds a compensation run to resume. */
+    journaled: ({ context }) => context.journal.kind === 'durable',
     restoresTo: ({ event }, { phase }: { phase: ConversationPhase }) => event.type === 'conversation.restore' && event.restored.phase === phase,
     /** A message the durable journal already received: a closing conversation still answers it. */
     isRedelivery: ({ context, event }) => event.type === 'message' && context.journal.kind === 'durable' && context.journal.hasReceived(event.envelope.id),
@@ -50,24 +52,18 @@ export const conversationMachine = setup({
     }),
     acceptMessage: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== 'message') return;
-      const { envelope } = event;
-      const { journal } = context;
-      if (journal.kind === 'durable') {
-        if (journal.hasReceived(envelope.id)) {
-          // A redelivery (a re-sent ask, or a reopen resuming it): it is one
-          // message, already in the log. One taken or waiting answers this
-          // one too; otherwise admission replays it or answers it from the log.
-          if (isPending(context, envelope.id)) return;
-          startTurns(loose(enqueue), self, { ...context, queue: context.queue.push(envelope) });
-          return;
-        }
-        // In the log before any participant takes it: a crash while it waits behind a busy participant does not lose it.
-        enqueue(() => journal.received(envelope));
-      }
-      startTurns(loose(enqueue), self, { ...context, queue: context.queue.push(envelope), log: context.log.append({ kind: 'sent', envelope }) });
+      const next = queueMessage(context, event.envelope, (write) => enqueue(write));
+      if (next !== undefined) startTurns(loose(enqueue), self, next);
+    }),
+    // A compensating conversation still takes (and journals) messages but
+    // starts no turn: it is about to fail, and `failed` drops its queue.
+    holdMessage: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'message') return;
+      const next = queueMessage(context, event.envelope, (write) => enqueue(write));
+      if (next !== undefined) enqueue.assign(next);
     }),
     registerCompensation: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'compensation.register' || context.compensating) return;
+      if (event.type !== 'compensation.register') return;
       const { participant, registration } = event;
       // A step replayed on a later attempt registers again; keep the first.
       const known = context.compensations.some(
@@ -92,11 +88,11 @@ export const conversationMachine = setup({
       if (turn !== undefined) advanceTurn(loose(enqueue), self, context, turn, output);
     }),
     handleCrash: enqueueActions(({ context, event, enqueue, self }) => {
-      if (!('actorId' in event) || !event.type.startsWith('xstate.error.actor.')) return;
-      const error = 'error' in event ? event.error : undefined;
-      const outcome = crashOutcome(context, event.actorId, error);
-      if (outcome.kind === 'ignore') return;
-      enqueue.stopChild(event.actorId);
+      const crash = crashOf(event);
+      const outcome = crashOutcome(context, crash);
+      if (crash === undefined || outcome.kind === 'ignore') return;
+      const { actorId, error } = crash;
+      enqueue.stopChild(actorId);
       if (outcome.kind === 'journalFailed') {
         enqueue.assign({ failure: { reason: 'journalFailed', cause: error } });
         return;
@@ -129,33 +125,29 @@ export const conversationMachine = setup({
           // The crashed participant's message goes first, to the next live participant.
           startTurns(loose(enqueue), self, { ...crashed, queue: crashed.queue.unshift(turn.envelope) });
           return;
-        case 'compensate': {
-          for (const other of crashed.turns) enqueue.stopChild(other.actorId);
-          enqueue.assign({ ...crashed, turns: [], compensating: true });
-          const cause = { participant: turn.participant, messageId: turn.envelope.id, error };
-          const run = journal.kind === 'durable' ? () => journal.compensate(cause) : () => compensateInMemory(context.compensations, journal.compensationAttempts);
-          enqueue.spawnChild('compensations', { id: compensationsId, input: { run } });
+        case 'compensate':
+          startCompensations(loose(enqueue), crashed, { participant: turn.participant, messageId: turn.envelope.id, error });
           return;
-        }
       }
     }),
-    resumeCompensations: enqueueActions(({ context, enqueue }) => {
-      const { journal } = context;
-      if (journal.kind !== 'durable' || context.compensating) return;
-      for (const turn of context.turns) enqueue.stopChild(turn.actorId);
-      enqueue.assign({ turns: [], compensating: true });
-      enqueue.spawnChild('compensations', { id: compensationsId, input: { run: () => journal.compensate(undefined) } });
-    }),
+    // The log holds the run and its cause (`journaled` guards this transition).
+    resumeCompensations: enqueueActions(({ context, enqueue }) => startCompensations(loose(enqueue), context, undefined)),
     recordCompensations: enqueueActions(({ context, event, enqueue }) => {
       if (!('output' in event)) return;
       const entries = compensationEntries(event.output as CompensationResult[]);
       enqueue.stopChild(compensationsId);
-      enqueue.assign({ log: context.log.append(...entries), compensating: false, failure: { reason: 'compensated' } });
+      enqueue.assign({ log: context.log.append(...entries), failure: { reason: 'compensated' } });
     }),
     logCompensationFailures: enqueueActions(({ context, event, enqueue }) => {
       if (!('output' in event)) return;
       enqueue.stopChild(compensationsId);
-      enqueue.assign({ log: context.log.append(...compensationEntries(event.output as CompensationResult[])), compensating: false });
+      enqueue.assign({ log: context.log.append(...compensationEntries(event.output as CompensationResult[])) });
+    }),
+    /** Only a durable run can fail (an ephemeral one never throws): its log write failed. */
+    recordJournalFailure: enqueueActions(({ event, enqueue }) => {
+      if (!('actorId' in event)) return;
+      enqueue.stopChild(event.actorId);
+      enqueue.assign({ failure: { reason: 'journalFailed', cause: 'error' in event ? event.error : undefined } });
     }),
     recordFailure: enqueueActions(({ event, enqueue }) => {
       if (event.type === 'fail') enqueue.assign({ failure: { reason: event.reason ?? 'requested', cause: event.cause } });
@@ -199,7 +191,6 @@ export const conversationMachine = setup({
       nextTurnSeq: 0,
       roundRobin: 0,
       compensations: [],
-      compensating: false,
       failure: undefined,
       rejections: [],
     };
@@ -218,21 +209,40 @@ export const conversationMachine = setup({
           target: phase,
           actions: 'restore' as const,
         })),
-        ...lifecycle('created'),
+        ...working('created'),
         message: { actions: 'acceptMessage' },
       },
     },
     active: {
       on: {
-        ...lifecycle('active'),
+        ...working('active'),
         message: { actions: 'acceptMessage' },
       },
     },
     completing: {
       on: {
-        ...lifecycle('completing'),
+        ...working('completing'),
         // Reopened while closing (or re-asked): the messages it already received are still answered.
         message: { guard: 'isRedelivery', actions: 'acceptMessage' },
+      },
+    },
+    // A crash under `compensate` (or a run resumed from the log) stopped every
+    // turn and runs the compensations; the conversation then fails with
+    // `compensated`. Its substate is the phase it compensates in, which it
+    // still reports (`phaseOf`) and which lifecycle events still move.
+    compensating: {
+      // XState asks for one; every way in names the phase it compensates in.
+      initial: 'active',
+      states: {
+        created: { on: { ...lifecycle('created', 'compensating'), message: { actions: 'holdMessage' } } },
+        active: { on: { ...lifecycle('active', 'compensating'), message: { actions: 'holdMessage' } } },
+        completing: { on: { ...lifecycle('completing', 'compensating'), message: { guard: 'isRedelivery', actions: 'holdMessage' } } },
+      },
+      on: {
+        // Steps of the stopped turns that still complete add nothing to undo: the run is already chosen.
+        'compensation.register': {},
+        'xstate.done.actor.*': { guard: 'fromCompensations', target: '#conversation.failed', actions: 'recordCompensations' },
+        'xstate.error.actor.*': { guard: 'fromCompensations', target: '#conversation.failed', actions: 'recordJournalFailure' },
       },
     },
     closed: {
@@ -240,8 +250,6 @@ export const conversationMachine = setup({
       on: {
         ...lifecycle('closed'),
         'conversation.timeout': {},
-        'xstate.done.actor.*': {},
-        'xstate.error.actor.*': {},
       },
     },
     failed: {
@@ -251,43 +259,63 @@ export const conversationMachine = setup({
         'conversation.timeout': {},
         // Compensations still running when a timeout or `fail` ended the
         // conversation finish here: their failures are logged, the reason stays.
-        'xstate.done.actor.*': { guard: 'compensationsDone', actions: 'logCompensationFailures' },
-        'xstate.error.actor.*': {},
+        'xstate.done.actor.*': { guard: 'fromCompensations', actions: 'logCompensationFailures' },
       },
     },
   },
   on: {
-    // Handled at the root for the live phases; closed and failed override the
-    // timeout, and late child events find no turn and are ignored.
+    // Handled at the root for the live phases (closed and failed override the
+    // timeout); late child events find no turn and are ignored.
     'conversation.timeout': { target: '.failed', actions: 'recordFailure' },
     'compensation.register': { actions: 'registerCompensation' },
-    'compensation.resume': { actions: 'resumeCompensations' },
     'liminal.turnCompleted': { actions: 'completeTurn' },
-    'xstate.done.actor.*': [
-      { guard: 'compensationsDone', target: '.failed', actions: 'recordCompensations' },
-      { actions: 'completeTurn' },
-    ],
-    'xstate.error.actor.*': [{ guard: 'crashFailsNow', target: '.failed', actions: 'handleCrash' }, { actions: 'handleCrash' }],
+    'xstate.done.actor.*': { actions: 'completeTurn' },
   },
 });
 
 export type ConversationActor = ActorRefFrom<typeof conversationMachine>;
 
+type LivePhase = Exclude<ConversationPhase, 'closed' | 'failed'>;
+
+function isLive(phase: ConversationPhase): phase is LivePhase {
+  return phase !== 'closed' && phase !== 'failed';
+}
+
 /**
  * The lifecycle events of one phase, built from the one transition table
  * (`phaseChange` in phases.ts): a legal move goes to its phase (a `fail`
  * records why), asking for the current phase does nothing, anything else is
- * refused and recorded. The machine states its lifecycle nowhere else.
+ * refused and recorded. The machine states its lifecycle nowhere else. A
+ * compensating conversation moves between the live phases inside `compensating`.
  */
-function lifecycle(from: ConversationPhase) {
+function lifecycle(from: ConversationPhase, within: 'working' | 'compensating' = 'working') {
   const transition = (type: PhaseEventType) => {
     const to = phaseEvents[type];
     const change = phaseChange(from, to);
     if (change.kind === 'unchanged') return {};
     if (change.kind === 'rejected') return { actions: reject(from) };
-    return type === 'fail' ? { target: `#conversation.${to}`, actions: 'recordFailure' as const } : { target: `#conversation.${to}` };
+    const target = within === 'compensating' && isLive(to) ? `#conversation.compensating.${to}` : `#conversation.${to}`;
+    return type === 'fail' ? { target, actions: 'recordFailure' as const } : { target };
   };
   return { activate: transition('activate'), beginCompleting: transition('beginCompleting'), close: transition('close'), fail: transition('fail') };
+}
+
+/**
+ * A live phase at work: its lifecycle, and the crashes of its turns, which
+ * fail it, go on in it, or (under `compensate`) start compensating in it, as a
+ * compensation run resumed from the log does.
+ */
+function working(phase: LivePhase) {
+  const compensating = `#conversation.compensating.${phase}` as const;
+  return {
+    ...lifecycle(phase),
+    'xstate.error.actor.*': [
+      { guard: 'crashFailsNow' as const, target: '#conversation.failed', actions: 'handleCrash' as const },
+      { guard: 'crashCompensates' as const, target: compensating, actions: 'handleCrash' as const },
+      { actions: 'handleCrash' as const },
+    ],
+    'compensation.resume': { guard: 'journaled' as const, target: compensating, actions: 'resumeCompensations' as const },
+  };
 }
 
 /** Refusing a transition records the phase it was refused in. */

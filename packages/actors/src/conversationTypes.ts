@@ -105,7 +105,6 @@ export interface ConversationContext {
   /** Index into `participants` where the round-robin search for the next participant starts. */
   readonly roundRobin: number;
   readonly compensations: readonly RegisteredCompensation[];
-  readonly compensating: boolean;
   readonly failure: { readonly reason: FailureReason; readonly cause?: unknown } | undefined;
   /** Out-of-order transitions that were refused, oldest first. */
   readonly rejections: readonly { readonly from: ConversationPhase; readonly to: ConversationPhase }[];

@@ -299,6 +299,32 @@ describe('compensation and close', () => {
     expect(undone).toEqual(['one']);
     expect(handle.getState().phase).toBe('failed');
   });
+
+  it('a compensating conversation is in state compensating, reports its phase, and starts no turn for a free participant', async () => {
+    let release!: () => void;
+    const undo = new Promise<void>((resolve) => (release = resolve));
+    const stepThenCrash = fromPromise<string, ParticipantInput<string>>(async ({ input }) => {
+      await input.steps.step('one', () => 1, { compensate: () => undo });
+      throw new Error('crash');
+    });
+    const handled: string[] = [];
+    const handle = await openConversation({ participants: [participant('crasher', stepThenCrash), worker('idle', handled)], onCrash: 'compensate', mode: 'ephemeral' });
+    handle.send('go');
+    await until(() => handle.actor.getSnapshot().matches('compensating'));
+    expect(handle.actor.getSnapshot().matches({ compensating: 'active' })).toBe(true);
+    expect(handle.getState().phase).toBe('active');
+    const later = handle.ask('later', { timeoutMs: 5000 }).catch((caught: unknown) => caught);
+    const closing = handle.close().catch((caught: unknown) => caught);
+    await tick();
+    expect(handle.actor.getSnapshot().matches({ compensating: 'completing' })).toBe(true);
+    expect(handle.getState()).toMatchObject({ phase: 'completing', inFlight: 1 });
+    expect(handled).toEqual([]);
+    release();
+    expect(await closing).toMatchObject({ code: 'CONVERSATION_FAILED', reason: 'compensated' });
+    expect(await later).toMatchObject({ code: 'CONVERSATION_FAILED', reason: 'compensated' });
+    expect(handled).toEqual([]);
+    expect(handle.getState()).toMatchObject({ phase: 'failed', inFlight: 0 });
+  });
 });
 
 describe('participants are linked XState children', () => {

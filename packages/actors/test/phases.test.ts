@@ -1,7 +1,9 @@
 import { getAdjacencyMap, getSimplePaths } from '@xstate/graph';
-import { createActor, SimulatedClock, type AnyStateMachine } from 'xstate';
+import { createActor, fromPromise, SimulatedClock, type AnyStateMachine } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { conversationMachine, phaseChange, type ConversationEvent, type ConversationPhase } from '../src/index.js';
+import { Conversation, conversationMachine, participant, phaseChange, type ConversationEvent, type ConversationPhase, type ParticipantInput } from '../src/index.js';
+import { phaseOf } from '../src/internal/phaseOf.js';
+import { tick } from './support.js';
 
 const input = { id: 'c', participants: [], onCrash: 'fail', mode: 'ephemeral' } as const;
 const phaseEventList = [{ type: 'activate' }, { type: 'beginCompleting' }, { type: 'close' }, { type: 'fail' }] as const satisfies readonly ConversationEvent[];
@@ -119,6 +121,58 @@ describe('conversationMachine, model-based (@xstate/graph)', () => {
       for (const sequence of [...sequences].filter((s) => s.length === depth)) for (const event of phaseEventList) sequences.push([...sequence, event]);
     }
     for (const sequence of sequences) expect(actorAt(sequence).getSnapshot().value, sequence.map((e) => e.type).join(',')).toBe(model(sequence));
+  });
+});
+
+describe('a compensating conversation keeps the phase rule', () => {
+  // A crash under `compensate` whose one compensation never ends keeps the conversation compensating.
+  const crasher = participant(
+    'crasher',
+    fromPromise<never, ParticipantInput>(async ({ input }) => {
+      await input.steps.step('one', () => 1, { compensate: () => new Promise<void>(() => {}) });
+      throw new Error('crash');
+    }),
+  );
+  const compensatingInput = { id: 'c', participants: [crasher], onCrash: 'compensate', mode: 'ephemeral' } as const;
+  const live = ['created', 'active', 'completing'] as const;
+  const span = Conversation.start('c');
+  const message = (id: string, payload: string): ConversationEvent => ({ type: 'message', envelope: { id, sender: 'test', message: span.message(payload), inReplyTo: undefined } });
+
+  async function compensatingIn(phase: (typeof live)[number]) {
+    const actor = createActor(conversationMachine, { input: compensatingInput }).start();
+    if (phase !== 'created') actor.send({ type: 'activate' });
+    actor.send(message('m1', 'go'));
+    await tick();
+    if (phase === 'completing') actor.send({ type: 'beginCompleting' });
+    return actor;
+  }
+
+  it.each(live.flatMap((from) => phaseEventList.map((event) => [from, event.type, event] as const)))(
+    'compensating in %s, %s follows the phase rule and stays compensating while live',
+    async (from, _type, event) => {
+      const actor = await compensatingIn(from);
+      expect(actor.getSnapshot().value).toEqual({ compensating: from });
+      const rejectionsBefore = actor.getSnapshot().context.rejections.length;
+      actor.send(event);
+      const to = target[event.type];
+      const change = phaseChange(from, to);
+      const expected = change.kind === 'moved' ? to : from;
+      const snapshot = actor.getSnapshot();
+      expect(phaseOf(snapshot)).toBe(expected);
+      expect(snapshot.matches('compensating')).toBe(expected !== 'closed' && expected !== 'failed');
+      expect(snapshot.context.rejections.slice(rejectionsBefore)).toEqual(change.kind === 'rejected' ? [{ from, to }] : []);
+    },
+  );
+
+  it.each(live)('compensating in %s, a message starts no turn', async (phase) => {
+    const actor = await compensatingIn(phase);
+    // A closing conversation takes no new message, compensating or not.
+    const queued = phase === 'completing' ? 0 : 1;
+    actor.send(message('m2', 'more'));
+    const { context, children } = actor.getSnapshot();
+    expect(context.turns).toEqual([]);
+    expect(context.queue.length).toBe(queued);
+    expect(Object.keys(children)).toEqual(['compensations']);
   });
 });
 

@@ -6,6 +6,7 @@ import type { conversationMachine } from '../conversationMachine.js';
 import { ConversationClosedError, ConversationFailedError, TimeoutError } from '../errors.js';
 import type { Envelope } from '../participant.js';
 import type { ConversationPhase } from '../phases.js';
+import { phaseOf } from './phaseOf.js';
 
 interface Waiter {
   resolve(envelope: Envelope): void;
@@ -35,11 +36,15 @@ export class ConversationRuntime {
     actor.on('participantExited', ({ participant, exitedAt }) => {
       for (const listener of this.exitListeners) listener({ participant, exitedAt });
     });
-    actor.subscribe((snapshot) => this.settle(snapshot.value));
+    actor.subscribe((snapshot) => this.settle(phaseOf(snapshot)));
   }
 
   get id(): string {
     return this.actor.getSnapshot().context.id;
+  }
+
+  phase(): ConversationPhase {
+    return phaseOf(this.actor.getSnapshot());
   }
 
   /** Durable mode: the journal has received `messageId`. */
@@ -162,7 +167,7 @@ export class ConversationRuntime {
   }
 
   endedError(): ConversationClosedError | ConversationFailedError | undefined {
-    const phase = this.actor.getSnapshot().value;
+    const phase = this.phase();
     if (phase === 'failed') return this.failureError();
     if (phase === 'closed') return new ConversationClosedError(this.id);
     return undefined;
@@ -190,7 +195,7 @@ export class ConversationRuntime {
     const { context } = snapshot;
     return {
       id: context.id,
-      phase: snapshot.value,
+      phase: phaseOf(snapshot),
       mode: context.mode,
       onCrash: context.onCrash,
       participants: [...context.participants],
@@ -205,9 +210,9 @@ export class ConversationRuntime {
     return new Promise((resolve, reject) => {
       const check = () => {
         const snapshot = this.actor.getSnapshot();
-        if (snapshot.value === 'failed') return reject(this.failureError()), true;
-        const { queue, turns, compensating } = snapshot.context;
-        if (queue.length === 0 && turns.length === 0 && !compensating) return resolve(), true;
+        if (snapshot.matches('failed')) return reject(this.failureError()), true;
+        const { queue, turns } = snapshot.context;
+        if (queue.length === 0 && turns.length === 0 && !snapshot.matches('compensating')) return resolve(), true;
         return false;
       };
       if (check()) return;

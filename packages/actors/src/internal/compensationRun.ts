@@ -1,7 +1,9 @@
 import { fromPromise } from 'xstate';
-import type { ConversationLogEntry, RegisteredCompensation } from '../conversationTypes.js';
+import type { ConversationContext, ConversationLogEntry, RegisteredCompensation } from '../conversationTypes.js';
+import type { CompensationCause } from '../DurableSteps.js';
 import { CompensationInterruptedError } from '../errors.js';
 import { attemptCompensation, type CompensationResult } from '../steps.js';
+import type { LooseEnqueue } from './turns.js';
 
 /** The id of the child running a conversation's compensations. */
 export const compensationsId = 'compensations';
@@ -11,8 +13,22 @@ export const compensationActors = {
   compensations: fromPromise<CompensationResult[], { run: () => Promise<CompensationResult[]> }>(({ input }) => input.run()),
 };
 
+/**
+ * Entering `compensating`: every turn stops first (the conversation is about
+ * to fail, so nothing it does now is kept), then the run starts: a durable
+ * journal's, from its log (`cause` is absent when it resumes one there), or
+ * the registered closures.
+ */
+export function startCompensations(enqueue: LooseEnqueue, context: ConversationContext, cause: CompensationCause | undefined): void {
+  const { journal } = context;
+  const run = journal.kind === 'durable' ? () => journal.compensate(cause) : () => compensateInMemory(context.compensations, journal.compensationAttempts);
+  for (const turn of context.turns) enqueue.stopChild(turn.actorId);
+  enqueue.assign({ ...context, turns: [] });
+  enqueue.spawnChild('compensations', { id: compensationsId, input: { run } });
+}
+
 /** Ephemeral mode: the registered closures, newest first; one failure does not stop the rest. */
-export async function compensateInMemory(compensations: readonly RegisteredCompensation[], attempts: number): Promise<CompensationResult[]> {
+async function compensateInMemory(compensations: readonly RegisteredCompensation[], attempts: number): Promise<CompensationResult[]> {
   const results: CompensationResult[] = [];
   for (const { participant, messageId, step, stepIndex, run } of [...compensations].reverse()) {
     const outcome = await attemptCompensation(run, attempts);

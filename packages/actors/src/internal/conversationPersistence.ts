@@ -8,6 +8,7 @@ import type { Envelope } from '../participant.js';
 import type { FailureReason } from '../phases.js';
 import { failureReasons } from '../phases.js';
 import { describeError } from './describeError.js';
+import { phaseOf } from './phaseOf.js';
 
 export function restoredFrom(header: ConversationHeader, participants: readonly string[]): RestoredConversation {
   const failure = header.failure;
@@ -43,7 +44,8 @@ export function persistChanges(
   const dead = new Set(restored.participants.filter((status) => status.health.kind === 'dead').map((status) => status.participant));
   let logged = restored.log.length;
   const observe = () => {
-    const { value, context } = actor.getSnapshot();
+    const snapshot = actor.getSnapshot();
+    const { context } = snapshot;
     if (context.log.length > logged) {
       for (const entry of context.log.since(logged)) record({ kind: 'entryLogged', entry: encodeLogEntry(entry) });
       logged = context.log.length;
@@ -54,7 +56,7 @@ export function persistChanges(
         record({ kind: 'participantExited', participant: status.participant, exitedAt: status.health.exitedAt });
       }
     }
-    const current = value;
+    const current = phaseOf(snapshot);
     if (current !== phase) {
       phase = current;
       const failure = current === 'failed' ? context.failure : undefined;

@@ -1,10 +1,9 @@
-import type { ConversationContext, Turn } from '../conversationTypes.js';
+import type { ConversationContext, ConversationEvent, Turn } from '../conversationTypes.js';
 import { NonDeterminismError } from '../errors.js';
-import { compensationsId } from './compensationRun.js';
 import { isAlive } from './participantHealth.js';
 import { turnOf } from './turns.js';
 
-/** What a crash of `actorId` leads to, decided from the context alone so guards and actions agree. */
+/** What a crash of a turn's child leads to, decided from the context alone so guards and actions agree. */
 export type CrashOutcome =
   | { readonly kind: 'ignore' }
   | { readonly kind: 'journalFailed' }
@@ -15,10 +14,20 @@ export type CrashOutcome =
   /** The journal refused the turn's replay (NonDeterminismError): nothing ran, nothing moves. */
   | { readonly kind: 'refused'; readonly turn: Turn };
 
-export function crashOutcome(context: ConversationContext, actorId: string, error: unknown): CrashOutcome {
-  // Only a durable compensation run can fail (an ephemeral one never throws): its log write failed.
-  if (actorId === compensationsId) return { kind: 'journalFailed' };
-  if (context.compensating) return { kind: 'ignore' };
+/** The crash an event reports: which child failed, and with what. */
+export interface Crash {
+  readonly actorId: string;
+  readonly error: unknown;
+}
+
+export function crashOf(event: ConversationEvent): Crash | undefined {
+  if (!event.type.startsWith('xstate.error.actor.') || !('actorId' in event)) return undefined;
+  return { actorId: event.actorId, error: 'error' in event ? event.error : undefined };
+}
+
+export function crashOutcome(context: ConversationContext, crash: Crash | undefined): CrashOutcome {
+  if (crash === undefined) return { kind: 'ignore' };
+  const { actorId, error } = crash;
   const turn = turnOf(context, actorId);
   if (turn === undefined) return { kind: 'ignore' };
   if (error instanceof NonDeterminismError) return { kind: 'refused', turn };

@@ -38,7 +38,7 @@ const at = (stage: TurnStage, turn: Pick<Turn, 'seq' | 'participant' | 'envelope
 export const turnOf = (context: ConversationContext, actorId: string): Turn | undefined => context.turns.find((turn) => turn.actorId === actorId);
 
 /** The message is waiting in the queue or being handled. */
-export const isPending = (context: ConversationContext, messageId: string) =>
+const isPending = (context: ConversationContext, messageId: string) =>
   context.turns.some((turn) => turn.envelope.id === messageId) || context.queue.some((envelope) => envelope.id === messageId);
 
 /**
@@ -49,8 +49,6 @@ export const isPending = (context: ConversationContext, messageId: string) =>
 function dispatch(context: ConversationContext): { context: ConversationContext; started: Turn[] } {
   let { queue, turns, nextTurnSeq, roundRobin } = context;
   const started: Turn[] = [];
-  // A compensating conversation is about to fail: it starts no new work.
-  if (context.compensating) return { context, started };
   // A durable journal admits a message first (an actor, since that reads the
   // store); an ephemeral turn runs at once, which spares an actor per message.
   const firstStage = context.journal.kind === 'durable' ? 'admit' : 'run';
@@ -80,18 +78,38 @@ function dispatch(context: ConversationContext): { context: ConversationContext;
 }
 
 /**
- * The slice of XState's action enqueuer the turn helpers use. Participant
- * logic is only known at run time, which the statically typed enqueuer
- * cannot express, so spawning goes through this narrower view.
+ * The slice of XState's action enqueuer the machine's helpers (turns,
+ * compensations) use. Participant logic is only known at run time, which the
+ * statically typed enqueuer cannot express, so spawning goes through this narrower view.
  */
 export interface LooseEnqueue {
   assign(context: ConversationContext): void;
-  spawnChild(src: AnyActorLogic | 'admission' | 'finishing', options: { id: string; input: unknown }): void;
+  spawnChild(src: AnyActorLogic | 'admission' | 'finishing' | 'compensations', options: { id: string; input: unknown }): void;
   stopChild(id: string): void;
   emit(event: ConversationEmitted): void;
 }
 
 export const loose = (enqueue: unknown) => enqueue as LooseEnqueue;
+
+/**
+ * `context` with `envelope` queued, or `undefined` for a redelivery already
+ * queued or handled. A durable journal records a new message (through
+ * `write`, an effect of the action) before any participant takes it, so a
+ * crash while it waits behind a busy participant does not lose it.
+ */
+export function queueMessage(context: ConversationContext, envelope: Envelope, write: (effect: () => void) => void): ConversationContext | undefined {
+  const { journal } = context;
+  if (journal.kind === 'durable') {
+    if (journal.hasReceived(envelope.id)) {
+      // A redelivery (a re-sent ask, or a reopen resuming it): it is one
+      // message, already in the log. One taken or waiting answers this
+      // one too; otherwise admission replays it or answers it from the log.
+      return isPending(context, envelope.id) ? undefined : { ...context, queue: context.queue.push(envelope) };
+    }
+    write(() => journal.received(envelope));
+  }
+  return { ...context, queue: context.queue.push(envelope), log: context.log.append({ kind: 'sent', envelope }) };
+}
 
 /** Assigns `context` after dispatching its queue, and starts the first stage of each new turn. */
 export function startTurns(enqueue: LooseEnqueue, self: AnyActorRef, context: ConversationContext): void {
