@@ -25,11 +25,21 @@ export const REPLAY_BATCH_SIZE = 1024;
 
 /** How often a conversation stores a snapshot of its state. */
 export type SnapshotPolicy =
-  /** After `events` events have been appended since the last snapshot. */
-  | { readonly kind: 'everyEvents'; readonly events: number }
+  /**
+   * After `events` events have been appended since the last snapshot, or,
+   * when an append leaves no message unfinished (the conversation is idle),
+   * after `idleEvents` (default 64, or `events` if that is smaller).
+   */
+  | { readonly kind: 'everyEvents'; readonly events: number; readonly idleEvents?: number }
   | { readonly kind: 'never' };
 
 export const DEFAULT_SNAPSHOT_POLICY: SnapshotPolicy = { kind: 'everyEvents', events: 1024 };
+
+/** See `SnapshotPolicy`: small enough that a recovery after idling replays little, large enough that a chatty idle conversation does not snapshot per event. */
+const DEFAULT_IDLE_EVENTS = 64;
+
+/** A validated policy: `idleEvents` resolved. */
+type ResolvedSnapshotPolicy = { readonly kind: 'everyEvents'; readonly events: number; readonly idleEvents: number } | { readonly kind: 'never' };
 
 export interface DurableConversationOptions {
   /** Default: a snapshot every 1024 events. */
@@ -95,7 +105,7 @@ export function snapshotStreamFor(conversationId: string): string {
 export class DurableConversation {
   readonly #store: DurableStore;
   readonly #state: ConversationState;
-  readonly #snapshots: SnapshotPolicy;
+  readonly #snapshots: ResolvedSnapshotPolicy;
   #expectedSeq: number;
   /** Where the chain ends: the first event no snapshot covers, and how many snapshots the stream holds. */
   #chain: SnapshotChain;
@@ -106,7 +116,7 @@ export class DurableConversation {
     state: ConversationState,
     expectedSeq: number,
     chain: SnapshotChain,
-    snapshots: SnapshotPolicy,
+    snapshots: ResolvedSnapshotPolicy,
     readonly recoveredFrom: RecoverySource,
     index: ConversationIndexWriter | undefined,
     options: DurableConversationOptions,
@@ -248,7 +258,11 @@ export class DurableConversation {
   async #maybeSnapshot(): Promise<void> {
     const policy = this.#snapshots;
     const chain = this.#chain;
-    if (policy.kind === 'never' || this.#expectedSeq - chain.coversSeq < policy.events) return;
+    if (policy.kind === 'never') return;
+    // An idle conversation is where processes are usually stopped and restarted: a snapshot there, once a
+    // few events have piled up, lets the next recovery replay (almost) nothing instead of up to `events`.
+    const since = this.#expectedSeq - chain.coversSeq;
+    if (since < (this.#state.hasUnfinished ? policy.events : Math.min(policy.events, policy.idleEvents))) return;
     const coversSeq = this.#expectedSeq;
     const stream = snapshotStreamFor(this.id);
     // A broken chain (none yet, or one that did not verify) restarts with a
@@ -332,14 +346,18 @@ async function replayInto(state: ConversationState, store: DurableStore, id: str
   return next;
 }
 
-function snapshotPolicy(options: DurableConversationOptions): SnapshotPolicy {
+function snapshotPolicy(options: DurableConversationOptions): ResolvedSnapshotPolicy {
   if (typeof options !== 'object' || options === null) throw new ConfigError('conversation options must be an object');
   const policy = options.snapshots ?? DEFAULT_SNAPSHOT_POLICY;
   if (policy.kind === 'never') return policy;
   if (policy.kind !== 'everyEvents' || !Number.isSafeInteger(policy.events) || policy.events < 1) {
-    throw new ConfigError(`snapshot policy must be {kind:'never'} or {kind:'everyEvents', events >= 1}`);
+    throw new ConfigError(`snapshot policy must be {kind:'never'} or {kind:'everyEvents', events >= 1, idleEvents?: >= 1}`);
   }
-  return policy;
+  const idleEvents = policy.idleEvents ?? Math.min(policy.events, DEFAULT_IDLE_EVENTS);
+  if (!Number.isSafeInteger(idleEvents) || idleEvents < 1) {
+    throw new ConfigError(`snapshot policy idleEvents must be a safe integer >= 1, got ${String(policy.idleEvents)}`);
+  }
+  return { kind: 'everyEvents', events: policy.events, idleEvents };
 }
 
 function assertConversationId(id: string): void {

@@ -111,7 +111,7 @@ describe.each(storeKinds)('DurableConversation on $name', (kind) => {
     expect(() => DurableConversation.create(store, 'partition/orders/0')).toThrow(InvalidArgumentError);
     expect(() => DurableConversation.create(store, '')).toThrow(InvalidArgumentError);
     await expect(DurableConversation.recover(store, '')).rejects.toBeInstanceOf(InvalidArgumentError);
-    const badOptions = [null, { snapshots: { kind: 'everyEvents', events: 0 } }, { snapshots: { kind: 'everyEvents', events: 1.5 } }, { snapshots: { kind: 'sometimes' } }];
+    const badOptions = [null, { snapshots: { kind: 'everyEvents', events: 0 } }, { snapshots: { kind: 'everyEvents', events: 1.5 } }, { snapshots: { kind: 'sometimes' } }, { snapshots: { kind: 'everyEvents', events: 8, idleEvents: 0 } }];
     for (const options of badOptions) {
       expect(() => DurableConversation.create(store, 'conv-1', options as never)).toThrow(ConfigError);
       await expect(DurableConversation.recover(store, 'conv-1', options as never)).rejects.toBeInstanceOf(ConfigError);
@@ -147,6 +147,29 @@ describe.each(storeKinds)('DurableConversation on $name', (kind) => {
     expect(describeState(recovered.state, ['m'])).toEqual(describeState(conversation.state, ['m']));
     // Incremental: the snapshot at 8 holds only what changed after the one at 4.
     expect(await inner.streamLength(snapshotStreamFor('conv-1'))).toBe(2);
+  });
+
+  it('snapshots an idle conversation after idleEvents, so a reopen after idling replays nothing; a busy one waits for N events', async () => {
+    const inner = await open();
+    const conversation = DurableConversation.create(inner, 'conv-1', { snapshots: { kind: 'everyEvents', events: 100, idleEvents: 6 } });
+    await conversation.receiveMessage('m1', 1);
+    await conversation.recordProcessingStarted('m1');
+    for (let step = 0; step < 8; step++) await conversation.recordStepCompleted('m1', step, bytes(`s${step}`));
+    // 10 events, m1 still unfinished: no snapshot yet (a busy conversation keeps the every-100 rule).
+    expect(await inner.streamLength(snapshotStreamFor('conv-1'))).toBe(0);
+    await conversation.recordProcessingFinished('m1');
+    // Nothing unfinished, 11 events since the last snapshot: one snapshot covering the whole log.
+    expect(await inner.streamLength(snapshotStreamFor('conv-1'))).toBe(1);
+    const store = new CountingStore(inner);
+    const recovered = await DurableConversation.recover(store, 'conv-1');
+    expect(recovered.recoveredFrom).toEqual({ kind: 'snapshot', coversSeq: 11, rejected: 0 });
+    expect(store.entriesRead.get('conv-1') ?? 0).toBe(0);
+    expect(describeState(recovered.state, ['m1'])).toEqual(describeState(conversation.state, ['m1']));
+    // Idle but fewer than idleEvents since the snapshot: no new one.
+    await conversation.receiveMessage('m2', 2);
+    await conversation.recordProcessingStarted('m2');
+    await conversation.recordProcessingFinished('m2');
+    expect(await inner.streamLength(snapshotStreamFor('conv-1'))).toBe(1);
   });
 
   it('falls back to a full replay when the snapshot is corrupt or belongs to another conversation', async () => {
