@@ -119,7 +119,10 @@ export class ConversationState {
     // restore adopts them instead of copying 100,000 of them a second time.
     adopt = (messages, header) => ConversationState.#restore(messages, header, (output) => output);
     adoptDelta = (state, messages, header) => {
-      state.#header = header;
+      // A snapshot's header carries only the log entries since the previous snapshot.
+      const recentLog = [...state.#header.recentLog, ...header.recentLog];
+      if (recentLog.length > RECENT_LOG_LIMIT) recentLog.splice(0, recentLog.length - RECENT_LOG_LIMIT);
+      state.#header = { ...header, recentLog };
       state.#upsert(messages, (output) => output);
     };
   }

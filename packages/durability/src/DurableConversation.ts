@@ -141,7 +141,7 @@ export class DurableConversation {
     assertConversationId(id);
     const snapshots = snapshotPolicy(options);
     const index = options.index === true ? ConversationIndexWriter.empty(id) : undefined;
-    return new DurableConversation(store, id, new ConversationState(), 0, { coversSeq: 0, entries: 0, broken: true }, snapshots, { kind: 'empty' }, index, options);
+    return new DurableConversation(store, id, new ConversationState(), 0, NO_CHAIN, snapshots, { kind: 'empty' }, index, options);
   }
 
   /**
@@ -265,21 +265,41 @@ export class DurableConversation {
     if (since < (this.#state.hasUnfinished ? policy.events : Math.min(policy.events, policy.idleEvents))) return;
     const coversSeq = this.#expectedSeq;
     const stream = snapshotStreamFor(this.id);
-    // A broken chain (none yet, or one that did not verify) restarts with a
-    // snapshot of every message; otherwise only what changed since the last one.
-    const fromSeq = chain.broken ? 0 : chain.coversSeq;
-    const messages = chain.broken ? (this.#state.takeChanged(), [...this.#state.messages()]) : this.#state.takeChanged();
-    const bytes = codec.encode({ kind: 'conversationSnapshot', conversationId: this.id, fromSeq, coversSeq, header: this.#state.header, messages });
+    // A broken chain (none yet, or one that did not verify) restarts with a snapshot of every message, and
+    // so does a chain whose deltas outweigh twice its first snapshot: recovery then reads at most about
+    // three full snapshots, and the bytes written stay linear (each restart at least doubles the chain).
+    const restart = chain.broken || chain.bytes >= CHAIN_RESTART_FACTOR * chain.baseBytes;
+    const fromSeq = restart ? 0 : chain.coversSeq;
+    const messages = restart ? (this.#state.takeChanged(), [...this.#state.messages()]) : this.#state.takeChanged();
+    const header = this.#state.header;
+    // Only the log entries since the previous snapshot: recovery appends them to the ones before.
+    const newEntries = restart ? header.recentLog.length : Math.min(header.recentLog.length, header.loggedCount - chain.loggedCount);
+    const written = { ...header, recentLog: header.recentLog.slice(header.recentLog.length - newEntries) };
+    const bytes = codec.encode({ kind: 'conversationSnapshot', conversationId: this.id, fromSeq, coversSeq, header: written, messages });
     try {
-      if (chain.broken && chain.entries > 0) await this.#store.deleteStream(stream);
-      await this.#store.append(stream, bytes, chain.broken ? 0 : chain.entries);
-      this.#chain = { coversSeq, entries: (chain.broken ? 0 : chain.entries) + 1, broken: false };
+      if (restart && chain.entries > 0) {
+        await this.#store.commit([
+          { op: 'deleteStream', stream, expectedLength: chain.entries },
+          { op: 'append', stream, payloads: [bytes], expectedSeq: 0 },
+        ]);
+      } else {
+        await this.#store.append(stream, bytes, restart ? 0 : chain.entries);
+      }
+      this.#chain = {
+        coversSeq,
+        entries: (restart ? 0 : chain.entries) + 1,
+        broken: false,
+        loggedCount: header.loggedCount,
+        bytes: (restart ? 0 : chain.bytes) + bytes.length,
+        baseBytes: restart ? bytes.length : chain.baseBytes,
+      };
     } catch {
       // The event is already durable and the caller must not see its append
       // as failed (retrying it would double-record). The messages taken for
       // this snapshot are lost to the chain, so the next one restarts it;
       // until then recovery replays more events.
-      this.#chain = { coversSeq: chain.coversSeq, entries: await this.#store.streamLength(stream).catch(() => chain.entries + 1), broken: true };
+      const entries = await this.#store.streamLength(stream).catch(() => chain.entries + 1);
+      this.#chain = { ...chain, entries, broken: true };
     }
   }
 }
@@ -291,7 +311,17 @@ interface SnapshotChain {
   readonly entries: number;
   /** The next snapshot must restart the chain (nothing usable, or something unusable at its end). */
   readonly broken: boolean;
+  /** `header.loggedCount` after `coversSeq` events: the next snapshot carries the log entries after it. */
+  readonly loggedCount: number;
+  /** Bytes of the chain's snapshots, and of its first one (a snapshot of every message). */
+  readonly bytes: number;
+  readonly baseBytes: number;
 }
+
+const NO_CHAIN: SnapshotChain = { coversSeq: 0, entries: 0, broken: true, loggedCount: 0, bytes: 0, baseBytes: 0 };
+
+/** A chain restarts once its snapshots hold this many times the bytes of its first one. */
+const CHAIN_RESTART_FACTOR = 2;
 
 /**
  * Reads the snapshot chain: each snapshot must verify and start where the
@@ -306,6 +336,8 @@ async function readSnapshotChain(store: DurableStore, id: string): Promise<{ sta
   let coversSeq = 0;
   let used = 0;
   let entries = 0;
+  let bytes = 0;
+  let baseBytes = 0;
   for await (const batch of readBatches(store, stream, 0, SNAPSHOT_BATCH_SIZE)) {
     for (const entry of batch) {
       entries = entry.sequence + 1;
@@ -315,11 +347,14 @@ async function readSnapshotChain(store: DurableStore, id: string): Promise<{ sta
       if (state === undefined) state = adoptProgress(snapshot.messages, snapshot.header);
       else applySnapshotDelta(state, snapshot.messages, snapshot.header);
       coversSeq = snapshot.coversSeq;
+      if (used === 0) baseBytes = entry.payload.length;
+      bytes += entry.payload.length;
       used += 1;
     }
   }
   const rejected = entries - used;
-  return { state: state ?? new ConversationState(), chain: { coversSeq, entries, broken: used === 0 || rejected > 0 }, rejected };
+  const loggedCount = state?.header.loggedCount ?? 0;
+  return { state: state ?? new ConversationState(), chain: { coversSeq, entries, broken: used === 0 || rejected > 0, loggedCount, bytes, baseBytes }, rejected };
 }
 
 /** Snapshots per read of the chain: each may be large, so fewer than events per batch. */

@@ -24,8 +24,9 @@ export type RecordOf<K extends DurableRecordKind> = Extract<DurableRecord, { kin
 
 /**
  * An incremental snapshot: the conversation's header after its first
- * `coversSeq` events, and every message that events `fromSeq..coversSeq-1`
- * changed (every message, when `fromSeq` is 0). Applying a conversation's
+ * `coversSeq` events (its `recentLog` holding only the entries logged by
+ * events `fromSeq..coversSeq-1`), and every message those events changed
+ * (every message, when `fromSeq` is 0). Applying a conversation's
  * snapshots in order, each starting where the previous one ended, gives its
  * state after `coversSeq` events, so each snapshot costs what changed since
  * the last one, not what the conversation ever saw.
@@ -165,9 +166,10 @@ const TAGS = {
   phaseChanged: 0x07,
   participantExited: 0x08,
   entryLogged: 0x09,
-  // 0x10 was the snapshot without checksum or header: now an unknown tag, so
-  // such a snapshot is ignored and the log replayed.
-  conversationSnapshot: 0x11,
+  // 0x10 was the snapshot without checksum or header, 0x11 the one whose
+  // header held the whole recent log: now unknown tags, so such a snapshot is
+  // ignored, the log replayed, and the next snapshot starts a new chain.
+  conversationSnapshot: 0x12,
   // 0x20-0x22 were the claim/receipt/tombstone of unowned claims (retired with owner-fenced claims).
   dedupClaim: 0x23,
   dedupReceipt: 0x24,

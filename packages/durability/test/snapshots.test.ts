@@ -1,4 +1,4 @@
-import { MemoryStore } from '@liminal/store';
+import { MemoryStore, type DurableStore } from '@liminal/store';
 import { ForwardingStore } from '@liminal/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -111,6 +111,58 @@ class ByteCountingStore extends ForwardingStore {
  * snapshots they grew with their square: 25x the event bytes at 20k
  * messages). `LIMINAL_SNAPSHOT_MESSAGES=200000` runs the long measurement.
  */
+describe('the header across a snapshot chain', () => {
+  const logged = (i: number) => bytes(`log entry ${i}`);
+  /** The conversation's journal under another id, without snapshots: recovering it is a full replay. */
+  const replayOfCopy = async (store: DurableStore) => {
+    await store.appendMany('copy', (await readAll(store, 'c')).map((entry) => entry.payload), 0);
+    return DurableConversation.recover(store, 'copy', never);
+  };
+
+  it('each snapshot carries only the log entries since the previous one; the recovered log equals a full replay, trimmed to the latest 256', async () => {
+    const store = new ByteCountingStore(new MemoryStore());
+    const writer = DurableConversation.create(store, 'c', { snapshots: { kind: 'everyEvents', events: 7 } });
+    for (let i = 0; i < 700; i++) {
+      if (i % 5 === 0) await writer.recordMessageReceived(`m${i}`, i);
+      await writer.recordLifecycle({ kind: 'entryLogged', entry: logged(i) });
+      if (i % 5 === 4) await writer.recordProcessingFinished(`m${i - 4}`);
+    }
+    const fromChain = await DurableConversation.recover(store, 'c');
+    const replayed = await replayOfCopy(store);
+    expect(fromChain.recoveredFrom.kind).toBe('snapshot');
+    expect(replayed.recoveredFrom).toEqual({ kind: 'replay' });
+    expect(fromChain.state.header).toEqual(replayed.state.header);
+    expect(fromChain.state.header.recentLog).toEqual(Array.from({ length: 256 }, (_, i) => logged(700 - 256 + i)));
+    expect(fromChain.state.header.loggedCount).toBe(700);
+    // 840 events (18 KB), a snapshot every 7: with the whole recent log in each header they were 120 snapshots
+    // of up to 256 entries (~4 KB each, ~300 KB); with deltas about as many bytes as the events.
+    expect(store.snapshotBytes).toBeLessThan(2 * store.eventBytes);
+  });
+
+  it('a chain whose deltas outweigh twice its first snapshot restarts with one snapshot of everything: recovery reads a bounded chain, and equals a full replay', async () => {
+    const store = new MemoryStore();
+    const writer = DurableConversation.create(store, 'c', { snapshots: { kind: 'everyEvents', events: 3 } });
+    let longest = 0;
+    let restarts = 0;
+    for (let i = 0; i < 300; i++) {
+      await writer.recordMessageReceived(`m${i}`, i);
+      await writer.recordStepCompleted(`m${i}`, 0, bytes(`out ${i}`));
+      await writer.recordProcessingFinished(`m${i}`);
+      const length = await store.streamLength(snapshotStreamFor('c'));
+      if (length < longest) restarts += 1;
+      longest = length;
+    }
+    expect(restarts).toBeGreaterThan(2);
+    const fromChain = await DurableConversation.recover(store, 'c');
+    const replayed = await replayOfCopy(store);
+    expect(replayed.recoveredFrom).toEqual({ kind: 'replay' });
+    expect(fromChain.recoveredFrom).toEqual({ kind: 'snapshot', coversSeq: 900, rejected: 0 });
+    const all = Array.from({ length: 300 }, (_, i) => `m${i}`);
+    expect(describeState(fromChain.state, all)).toEqual(describeState(replayed.state, all));
+    expect(fromChain.state.header).toEqual(replayed.state.header);
+  });
+});
+
 describe('snapshot cost of a long-lived conversation', () => {
   const total = Number(process.env['LIMINAL_SNAPSHOT_MESSAGES'] ?? 20_000);
 
