@@ -265,10 +265,13 @@ export class DurableConversation {
     if (since < (this.#state.hasUnfinished ? policy.events : Math.min(policy.events, policy.idleEvents))) return;
     const coversSeq = this.#expectedSeq;
     const stream = snapshotStreamFor(this.id);
-    // A broken chain (none yet, or one that did not verify) restarts with a snapshot of every message, and
-    // so does a chain whose deltas outweigh twice its first snapshot: recovery then reads at most about
-    // three full snapshots, and the bytes written stay linear (each restart at least doubles the chain).
-    const restart = chain.broken || chain.bytes >= CHAIN_RESTART_FACTOR * chain.baseBytes;
+    // A broken chain (none yet, or one that did not verify) restarts with a snapshot of every message, and so
+    // does a chain that outweighs twice what a full snapshot would be now (estimated from its first one, per
+    // message): recovery then reads at most about two full snapshots' worth. A chain of deltas that each hold
+    // new messages stays about one full snapshot, so it never restarts; one whose deltas repeat the same
+    // messages (a long message snapshotted while it runs, headers of many small snapshots) does.
+    const fullEstimate = (chain.baseBytes * Math.max(1, this.#state.messageCount)) / Math.max(1, chain.baseMessages);
+    const restart = chain.broken || chain.bytes >= CHAIN_RESTART_FACTOR * fullEstimate;
     const fromSeq = restart ? 0 : chain.coversSeq;
     const messages = restart ? (this.#state.takeChanged(), [...this.#state.messages()]) : this.#state.takeChanged();
     const header = this.#state.header;
@@ -292,6 +295,7 @@ export class DurableConversation {
         loggedCount: header.loggedCount,
         bytes: (restart ? 0 : chain.bytes) + bytes.length,
         baseBytes: restart ? bytes.length : chain.baseBytes,
+        baseMessages: restart ? messages.length : chain.baseMessages,
       };
     } catch {
       // The event is already durable and the caller must not see its append
@@ -313,14 +317,15 @@ interface SnapshotChain {
   readonly broken: boolean;
   /** `header.loggedCount` after `coversSeq` events: the next snapshot carries the log entries after it. */
   readonly loggedCount: number;
-  /** Bytes of the chain's snapshots, and of its first one (a snapshot of every message). */
+  /** Bytes of the chain's snapshots; bytes and messages of its first one (a snapshot of every message). */
   readonly bytes: number;
   readonly baseBytes: number;
+  readonly baseMessages: number;
 }
 
-const NO_CHAIN: SnapshotChain = { coversSeq: 0, entries: 0, broken: true, loggedCount: 0, bytes: 0, baseBytes: 0 };
+const NO_CHAIN: SnapshotChain = { coversSeq: 0, entries: 0, broken: true, loggedCount: 0, bytes: 0, baseBytes: 0, baseMessages: 0 };
 
-/** A chain restarts once its snapshots hold this many times the bytes of its first one. */
+/** A chain restarts once its snapshots hold this many times the estimated bytes of a full snapshot. */
 const CHAIN_RESTART_FACTOR = 2;
 
 /**
@@ -338,6 +343,7 @@ async function readSnapshotChain(store: DurableStore, id: string): Promise<{ sta
   let entries = 0;
   let bytes = 0;
   let baseBytes = 0;
+  let baseMessages = 0;
   for await (const batch of readBatches(store, stream, 0, SNAPSHOT_BATCH_SIZE)) {
     for (const entry of batch) {
       entries = entry.sequence + 1;
@@ -347,14 +353,14 @@ async function readSnapshotChain(store: DurableStore, id: string): Promise<{ sta
       if (state === undefined) state = adoptProgress(snapshot.messages, snapshot.header);
       else applySnapshotDelta(state, snapshot.messages, snapshot.header);
       coversSeq = snapshot.coversSeq;
-      if (used === 0) baseBytes = entry.payload.length;
+      if (used === 0) [baseBytes, baseMessages] = [entry.payload.length, snapshot.messages.length];
       bytes += entry.payload.length;
       used += 1;
     }
   }
   const rejected = entries - used;
   const loggedCount = state?.header.loggedCount ?? 0;
-  return { state: state ?? new ConversationState(), chain: { coversSeq, entries, broken: used === 0 || rejected > 0, loggedCount, bytes, baseBytes }, rejected };
+  return { state: state ?? new ConversationState(), chain: { coversSeq, entries, broken: used === 0 || rejected > 0, loggedCount, bytes, baseBytes, baseMessages }, rejected };
 }
 
 /** Snapshots per read of the chain: each may be large, so fewer than events per batch. */
