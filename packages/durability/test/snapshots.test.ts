@@ -145,8 +145,8 @@ describe('the header across a snapshot chain', () => {
     expect(fromChain.state.header.recentLog).toEqual(Array.from({ length: 256 }, (_, i) => logged(700 - 256 + i)));
     expect(fromChain.state.header.loggedCount).toBe(700);
     // 840 events (18 KB), a snapshot every 7: with the whole recent log in each header they were 120 snapshots
-    // of up to 256 entries (~4 KB each, ~300 KB); with deltas about as many bytes as the events.
-    expect(store.snapshotBytes).toBeLessThan(2 * store.eventBytes);
+    // of up to 256 entries (~4 KB each, ~16x the event bytes); with deltas, chain restarts included, ~4x.
+    expect(store.snapshotBytes).toBeLessThan(6 * store.eventBytes);
   });
 
   it('a chain whose deltas repeat the same message (a long one, snapshotted while it runs) restarts with one full snapshot: what recovery reads stays bounded, and equals a full replay', async () => {
