@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { DurableSteps, openConversation, participant, type ParticipantInput, type StepContext } from '@liminal/actors';
 import { codec, DurableConversation, snapshotStreamFor, type ConversationEvent, type LifecycleEvent } from '@liminal/durability';
 import { readBatches, SqliteStore, type DurableStore } from '@liminal/store';
+import { measureSnapshotGrowth } from '@liminal/testkit';
 import { fromPromise } from 'xstate';
 import { defineSuite, type BenchContext } from '../src/suite.js';
 
@@ -215,10 +216,24 @@ async function stepRows(bench: BenchContext): Promise<void> {
   });
 }
 
+/** Bytes written by one long-lived conversation (default snapshot policy), quarter by quarter: linear, not quadratic. */
+async function snapshotGrowthRows(bench: BenchContext): Promise<void> {
+  const total = bench.scale(200_000, 20_000);
+  const started = performance.now();
+  const { store, checkpoints: quarters } = await measureSnapshotGrowth((counting) => DurableConversation.create(counting, 'long'), total);
+  const perQuarter = quarters.map((q, i) => q.snapshotBytes - (i === 0 ? 0 : quarters[i - 1]!.snapshotBytes));
+  bench.log(`${total} messages in ${((performance.now() - started) / 1000).toFixed(1)} s; snapshot bytes per quarter: ${perQuarter.join(', ')}`);
+  const n = total.toLocaleString('en-US');
+  const note = `DurableConversation, default snapshot policy, MemoryStore counting bytes; ${n} messages of 4 events each (received, started, one step, finished).`;
+  bench.record({ id: '14-snapshot-bytes/last-vs-first-quarter', title: `Snapshot bytes written in the last quarter of ${n} messages ÷ in the first (quadratic growth gives 7)`, value: perQuarter[3]! / perQuarter[0]!, unit: '×', atMost: 1.25, note });
+  bench.record({ id: '14-snapshot-bytes/vs-event-bytes', title: `Snapshot bytes ÷ event bytes after ${n} messages`, value: store.snapshotBytes / store.eventBytes, unit: '×', atMost: 1, note });
+}
+
 export default defineSuite({
   title: '14. Reopening a durable conversation, and the cost of step names',
   async run(bench) {
     await reopenRows(bench);
     await stepRows(bench);
+    await snapshotGrowthRows(bench);
   },
 });

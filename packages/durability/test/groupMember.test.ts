@@ -103,6 +103,29 @@ class FreezableStore extends ForwardingStore {
   }
 }
 
+/** Two members of one group, each through its own FreezableStore, on one injected clock (lease 1000 ms, beat 50 ms), split 2/2. */
+async function twoMembersOnAClock() {
+  const inner = new MemoryStore();
+  const [storeA, storeB] = [new FreezableStore(inner), new FreezableStore(inner)];
+  const clock = { t: 0, now: () => clock.t };
+  const options: JoinOptions = { clock, leaseMs: 1_000, heartbeatMs: 50 };
+  const a = await join(new DurableChannel(storeA, 'orders', { partitions: 4 }), { ...options, memberId: 'a' });
+  const b = await join(new DurableChannel(storeB, 'orders', { partitions: 4 }), { ...options, memberId: 'b' });
+  await until(() => counts([a, b]).every((n) => n === 2), 'a 2/2 split');
+  const revoked: number[] = [];
+  for (const member of [a, b]) member.on('revoked', (partitions) => revoked.push(...partitions));
+  return { inner, storeA, storeB, clock, a, b, revoked };
+}
+
+/** Nobody was declared expired: no memberLeft in the log, the same incarnations, nothing revoked, the split kept. */
+async function expectNobodyExpired(inner: MemoryStore, group: readonly GroupMember[], incarnations: readonly number[], revoked: readonly number[]): Promise<void> {
+  const log = await inner.readFrom('group/orders/billing/members', 0, 1_000);
+  expect(log.map((entry) => codec.decode(entry.payload)).filter((record) => record.kind === 'memberLeft')).toEqual([]);
+  expect(group.map((member) => member.incarnation)).toEqual(incarnations);
+  expect(revoked).toEqual([]);
+  expect(counts(group)).toEqual([2, 2]);
+}
+
 describe('worker groups (one process)', () => {
   it('spreads 8 partitions over 3 members as 3/3/2, and a join moves only what it must', async () => {
     const channel = new DurableChannel(new MemoryStore(), 'orders', { partitions: 8 });
@@ -254,15 +277,7 @@ describe('worker groups (one process)', () => {
   });
 
   it('a store that stalls every member’s writes past the lease declares nobody dead: a late reading is no verdict, the neighbour gets the beats a lease holds', async () => {
-    const inner = new MemoryStore();
-    const [storeA, storeB] = [new FreezableStore(inner), new FreezableStore(inner)];
-    const clock = { t: 0, now: () => clock.t };
-    const options: JoinOptions = { clock, leaseMs: 1_000, heartbeatMs: 50 };
-    const a = await join(new DurableChannel(storeA, 'orders', { partitions: 4 }), { ...options, memberId: 'a' });
-    const b = await join(new DurableChannel(storeB, 'orders', { partitions: 4 }), { ...options, memberId: 'b' });
-    await until(() => counts([a, b]).every((n) => n === 2), 'a 2/2 split');
-    const revoked: number[] = [];
-    for (const member of [a, b]) member.on('revoked', (partitions) => revoked.push(...partitions));
+    const { inner, storeA, storeB, clock, a, b, revoked } = await twoMembersOnAClock();
     // b's writes stall first; a reads b's last counter once more, then a's writes stall too.
     storeB.freeze();
     storeA.freezeAfterNextHeartbeatRead();
@@ -277,23 +292,11 @@ describe('worker groups (one process)', () => {
       clock.t += 100;
       return storeA.heartbeatReads > readsBefore + 25; // well past the 20 readings a verdict needs
     }, 'a keeps reading b');
-    const log = await inner.readFrom('group/orders/billing/members', 0, 1_000);
-    expect(log.map((entry) => codec.decode(entry.payload)).filter((record) => record.kind === 'memberLeft')).toEqual([]);
-    expect([a.incarnation, b.incarnation]).toEqual([incarnationA, incarnationB]);
-    expect(revoked).toEqual([]);
-    expect(counts([a, b])).toEqual([2, 2]);
+    await expectNobodyExpired(inner, [a, b], [incarnationA, incarnationB], revoked);
   });
 
   it('a store outage longer than the lease declares nobody dead: after it, each member is judged from its first reading after the outage, not from before it', async () => {
-    const inner = new MemoryStore();
-    const [storeA, storeB] = [new FreezableStore(inner), new FreezableStore(inner)];
-    const clock = { t: 0, now: () => clock.t };
-    const options: JoinOptions = { clock, leaseMs: 1_000, heartbeatMs: 50 };
-    const a = await join(new DurableChannel(storeA, 'orders', { partitions: 4 }), { ...options, memberId: 'a' });
-    const b = await join(new DurableChannel(storeB, 'orders', { partitions: 4 }), { ...options, memberId: 'b' });
-    await until(() => counts([a, b]).every((n) => n === 2), 'a 2/2 split');
-    const revoked: number[] = [];
-    for (const member of [a, b]) member.on('revoked', (partitions) => revoked.push(...partitions));
+    const { inner, storeA, storeB, clock, a, b, revoked } = await twoMembersOnAClock();
     const [incarnationA, incarnationB] = [a.incarnation, b.incarnation];
     const readsAtSplit = storeA.heartbeatReads;
     await until(() => storeA.heartbeatReads >= readsAtSplit + 3, 'a watches b’s heartbeat');
@@ -310,11 +313,7 @@ describe('worker groups (one process)', () => {
       clock.t += 100;
       return storeA.heartbeatReads > readsBefore + 55; // b beats again: another 30 readings, three leases
     }, 'a keeps reading b');
-    const log = await inner.readFrom('group/orders/billing/members', 0, 1_000);
-    expect(log.map((entry) => codec.decode(entry.payload)).filter((record) => record.kind === 'memberLeft')).toEqual([]);
-    expect([a.incarnation, b.incarnation]).toEqual([incarnationA, incarnationB]);
-    expect(revoked).toEqual([]);
-    expect(counts([a, b])).toEqual([2, 2]);
+    await expectNobodyExpired(inner, [a, b], [incarnationA, incarnationB], revoked);
   });
 
   it('heartbeats go on while a hand-over waits for a slow message to finish (the beat is not queued behind the work)', async () => {

@@ -1,5 +1,5 @@
 import { MemoryStore, type DurableStore } from '@liminal/store';
-import { ForwardingStore } from '@liminal/testkit';
+import { ByteCountingStore, measureSnapshotGrowth } from '@liminal/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DurableConversation, recoveryMetrics, snapshotStreamFor, type ConversationEvent } from '../src/index.js';
@@ -93,28 +93,6 @@ describe('snapshot integrity', () => {
   });
 });
 
-/** Counts the bytes appended to each stream, by `append` or inside a `commit` (a chain restart is one). */
-class ByteCountingStore extends ForwardingStore {
-  eventBytes = 0;
-  snapshotBytes = 0;
-
-  #count(stream: string, payload: Uint8Array): void {
-    if (stream.startsWith('snapshot/')) this.snapshotBytes += payload.length;
-    else this.eventBytes += payload.length;
-  }
-
-  override async append(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
-    this.#count(stream, payload);
-    return super.append(stream, payload, expectedSeq);
-  }
-
-  override async commit(ops: Parameters<DurableStore['commit']>[0]) {
-    const result = await super.commit(ops);
-    for (const op of ops) if (op.op === 'append') for (const payload of op.payloads) this.#count(op.stream, payload);
-    return result;
-  }
-}
-
 /**
  * Snapshot bytes written per message stay constant as a conversation ages:
  * total snapshot bytes grow linearly with the messages (before incremental
@@ -182,18 +160,7 @@ describe('snapshot cost of a long-lived conversation', () => {
   const total = Number(process.env['LIMINAL_SNAPSHOT_MESSAGES'] ?? 20_000);
 
   it(`bytes written grow linearly over ${total.toLocaleString('en-US')} messages`, { timeout: 600_000 }, async () => {
-    const store = new ByteCountingStore(new MemoryStore());
-    const writer = DurableConversation.create(store, 'long');
-    const checkpoints: { messages: number; eventBytes: number; snapshotBytes: number }[] = [];
-    const output = bytes('{"v":"ok"}');
-    for (let i = 1; i <= total; i++) {
-      const id = `order-${i}`;
-      await writer.recordMessageReceived(id, i);
-      await writer.recordProcessingStarted(id);
-      await writer.recordStepCompleted(id, 0, output);
-      await writer.recordProcessingFinished(id);
-      if (i % (total / 4) === 0) checkpoints.push({ messages: i, eventBytes: store.eventBytes, snapshotBytes: store.snapshotBytes });
-    }
+    const { store, checkpoints } = await measureSnapshotGrowth((counting) => DurableConversation.create(counting, 'long'), total);
     console.log(JSON.stringify({ snapshotGrowth: checkpoints }));
     const perMessage = checkpoints.map((c) => c.snapshotBytes / c.messages);
     // Linear: the snapshot bytes per message of the last quarter stay within
