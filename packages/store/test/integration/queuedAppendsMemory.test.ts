@@ -11,7 +11,8 @@ afterAll(async () => {
 });
 
 // 100 MB of payloads: a queue that kept them all would hold 4 times the SQLite bound below, and 20 times what may be left after.
-const count = 50_000;
+// 50k keeps CI short; LIMINAL_QUEUED_APPENDS=100000 runs the 100k (200 MB).
+const count = Number(process.env['LIMINAL_QUEUED_APPENDS'] ?? 50_000);
 const bytes = 2_048;
 /** What a queue holding every payload given to it would hold at least. */
 const payloadBytes = count * bytes;
