@@ -172,6 +172,25 @@ describe.each(storeKinds)('DurableConversation on $name', (kind) => {
     expect(await inner.streamLength(snapshotStreamFor('conv-1'))).toBe(1);
   });
 
+  it('restarts a snapshot chain in one commit (delete + append) when it outgrows a full snapshot, and recovers from the new chain', async () => {
+    const store = await open();
+    const conversation = DurableConversation.create(store, 'conv-1', { snapshots: { kind: 'everyEvents', events: 3 } });
+    await conversation.receiveMessage('m', 1);
+    await conversation.recordProcessingStarted('m');
+    let restarts = 0;
+    for (let step = 0, previous = 0; step < 90; step++) {
+      await conversation.recordStepCompleted('m', step, bytes(`output ${step}`));
+      const length = await store.streamLength(snapshotStreamFor('conv-1'));
+      if (length < previous) restarts += 1;
+      previous = length;
+    }
+    expect(restarts).toBeGreaterThan(0);
+    const recovered = await DurableConversation.recover(store, 'conv-1');
+    expect(recovered.recoveredFrom).toMatchObject({ kind: 'snapshot', rejected: 0 });
+    expect(recovered.expectedSeq).toBe(92);
+    expect(describeState(recovered.state, ['m'])).toEqual(describeState(conversation.state, ['m']));
+  });
+
   it('falls back to a full replay when the snapshot is corrupt or belongs to another conversation', async () => {
     const store = await open();
     const conversation = DurableConversation.create(store, 'conv-1', { snapshots: { kind: 'everyEvents', events: 2 } });
