@@ -262,7 +262,7 @@ export class DurableConversation {
     // An idle conversation is where processes are usually stopped and restarted: a snapshot there, once a
     // few events have piled up, lets the next recovery replay (almost) nothing instead of up to `events`.
     const since = this.#expectedSeq - chain.coversSeq;
-    if (since < (this.#state.hasUnfinished ? policy.events : Math.min(policy.events, policy.idleEvents))) return;
+    if (since < (this.#state.hasUnfinished ? policy.events : policy.idleEvents)) return;
     const coversSeq = this.#expectedSeq;
     const stream = snapshotStreamFor(this.id);
     // A broken chain (none yet, or one that did not verify) restarts with a snapshot of every message, and so
@@ -398,11 +398,12 @@ function snapshotPolicy(options: DurableConversationOptions): ResolvedSnapshotPo
   if (policy.kind !== 'everyEvents' || !Number.isSafeInteger(policy.events) || policy.events < 1) {
     throw new ConfigError(`snapshot policy must be {kind:'never'} or {kind:'everyEvents', events >= 1, idleEvents?: >= 1}`);
   }
-  const idleEvents = policy.idleEvents ?? Math.min(policy.events, DEFAULT_IDLE_EVENTS);
+  const idleEvents = policy.idleEvents ?? DEFAULT_IDLE_EVENTS;
   if (!Number.isSafeInteger(idleEvents) || idleEvents < 1) {
     throw new ConfigError(`snapshot policy idleEvents must be a safe integer >= 1, got ${String(policy.idleEvents)}`);
   }
-  return { kind: 'everyEvents', events: policy.events, idleEvents };
+  // Idle never waits longer than busy.
+  return { kind: 'everyEvents', events: policy.events, idleEvents: Math.min(policy.events, idleEvents) };
 }
 
 function assertConversationId(id: string): void {
