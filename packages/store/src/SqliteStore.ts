@@ -306,7 +306,8 @@ export class SqliteStore extends StoreBase {
    * with `setImmediate`.
    */
   protected override paced<T>(result: Promise<T>): Promise<T> {
-    // The other 63 calls are passed through untouched: an extra await per call cost ~5 % of a lone append.
+    // The other 63 calls are passed through untouched, without an await of their own (the gain on a lone
+    // append was within the benchmark's noise: bench/ANALYSIS.md, suite 1).
     if (++this.#callsSinceYield < 64) return result;
     this.#callsSinceYield = 0;
     return result.then((value) => new Promise((resolve) => setImmediate(resolve, value)));
