@@ -44,6 +44,12 @@ interface Lease {
   worker?: Worker | undefined;
 }
 
+/** A lease this member stopped working on and still has to free: the holder value it wrote, and its epoch. */
+interface Release {
+  readonly holder: number;
+  readonly epoch: number;
+}
+
 interface ActiveRun {
   readonly handler: MessageHandler;
   readonly signal: AbortSignal;
@@ -67,6 +73,12 @@ export class GroupMember {
   readonly #observer: HeartbeatObserver;
   readonly #wakeups: Wakeups;
   readonly #held = new Map<number, Lease>();
+  /**
+   * Partitions handed over whose release has not committed yet. Kept until
+   * it does: a release lost to an outage would otherwise leave the lease
+   * with this live member, which nobody else may take.
+   */
+  readonly #releasing = new Map<number, Release>();
   readonly #listeners: { [E in keyof Listeners]: Set<Listeners[E]> } = { assigned: new Set(), revoked: new Set(), lost: new Set(), failed: new Set() };
   readonly #life = new AbortController();
   #incarnation = -1;
@@ -175,10 +187,7 @@ export class GroupMember {
     this.#life.abort();
     await this.#control;
     this.#run?.end();
-    await this.#stopWorkers();
-    const released = [...this.#held.keys()];
-    for (const partition of released) await this.#release(partition);
-    if (released.length > 0) this.#emit('revoked', released);
+    await this.#handOver([...this.#held.keys()]);
     await this.#log.append({ kind: 'memberLeft', incarnation: this.#incarnation, reason: 'left' });
     this.#state = 'left';
   }
@@ -322,12 +331,7 @@ export class GroupMember {
 
   async #reconcile(): Promise<void> {
     const target = new Set(this.#view.partitionsOf(this.#incarnation));
-    const revoked = [...this.#held.keys()].filter((partition) => !target.has(partition));
-    if (revoked.length > 0) {
-      await Promise.all(revoked.map((partition) => this.#stopWorker(partition)));
-      for (const partition of revoked) await this.#release(partition);
-      this.#emit('revoked', revoked);
-    }
+    await this.#handOver([...this.#held.keys()].filter((partition) => !target.has(partition)));
     const assigned: number[] = [];
     for (const partition of target) {
       if (!this.#held.has(partition) && (await this.#acquire(partition))) assigned.push(partition);
@@ -370,21 +374,42 @@ export class GroupMember {
     return true;
   }
 
-  /** Frees a lease this member holds (its worker already stopped) and wakes whoever waits for it. */
-  async #release(partition: number): Promise<void> {
-    const lease = this.#held.get(partition);
-    if (lease === undefined) return;
-    this.#held.delete(partition);
-    try {
-      await this.#store.commit([
-        { op: 'cas', key: this.#keys.holder(partition), expected: this.#incarnation + 1, next: 0 },
-        { op: 'cas', key: this.#keys.epoch(partition), expected: lease.epoch, next: lease.epoch + 1 },
-      ]);
-    } catch (error) {
-      if (error instanceof CommitConflictError) return; // already taken over: nothing of ours to free
-      throw error;
+  /**
+   * Stops the workers of `partitions`, drops them from the assignment
+   * (`revoked` then tells listeners, so both agree), and frees their leases.
+   */
+  async #handOver(partitions: readonly number[]): Promise<void> {
+    if (partitions.length > 0) {
+      await Promise.all(partitions.map((partition) => this.#stopWorker(partition)));
+      for (const partition of partitions) {
+        this.#releasing.set(partition, { holder: this.#incarnation + 1, epoch: this.#held.get(partition)!.epoch });
+        this.#held.delete(partition);
+      }
+      this.#emit('revoked', partitions);
     }
-    await this.#log.append({ kind: 'leaseReleased', incarnation: this.#incarnation, partition });
+    await this.#releasePending();
+  }
+
+  /**
+   * Frees the leases handed over, each in one commit, then records it in the
+   * log, which wakes whoever waits for it. An outage leaves the rest for the
+   * next round; a release that conflicts was taken over or had already
+   * landed (an ambiguous failure), and is recorded either way: the record
+   * only wakes the others, a spare one costs a replay step.
+   */
+  async #releasePending(): Promise<void> {
+    for (const [partition, { holder, epoch }] of this.#releasing) {
+      try {
+        await this.#store.commit([
+          { op: 'cas', key: this.#keys.holder(partition), expected: holder, next: 0 },
+          { op: 'cas', key: this.#keys.epoch(partition), expected: epoch, next: epoch + 1 },
+        ]);
+      } catch (error) {
+        if (!(error instanceof CommitConflictError)) throw error;
+      }
+      await this.#log.append({ kind: 'leaseReleased', incarnation: holder - 1, partition });
+      this.#releasing.delete(partition);
+    }
   }
 
   #startWorker(partition: number, lease: Lease): void {

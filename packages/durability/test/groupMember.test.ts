@@ -35,6 +35,11 @@ const all = (partitions: number) => Array.from({ length: partitions }, (_, p) =>
  * A store whose calls from one member can be frozen, as if its process were
  * stopped (SIGSTOP), or fail, as if its server were down.
  */
+type CommitOps = Parameters<DurableStore['commit']>[0];
+
+/** A commit that frees a partition's lease (its holder back to 0). */
+const freesALease = (ops: CommitOps) => ops.some((op) => op.op === 'cas' && op.key.includes('/holder/') && op.next === 0);
+
 class FreezableStore extends ForwardingStore {
   #thaw: Promise<void> | undefined;
   #release: (() => void) | undefined;
@@ -87,7 +92,33 @@ class FreezableStore extends ForwardingStore {
     return super.cas(key, expected, next);
   }
 
-  override async commit(ops: Parameters<DurableStore['commit']>[0]) {
+  #trap: { readonly matches: (ops: CommitOps) => boolean; readonly outcome: 'lost' | 'ambiguous' | 'frozen' } | undefined;
+  trappedCommits = 0;
+
+  /**
+   * The next commit `matches` accepts fails with StoreUnavailableError as if
+   * the connection dropped before it was written (`lost`) or after it landed
+   * (`ambiguous`: the caller cannot tell which), or it lands and then
+   * freezes this store (`frozen`: the next calls wait for `thaw`).
+   */
+  trapNextCommit(matches: (ops: CommitOps) => boolean, outcome: 'lost' | 'ambiguous' | 'frozen'): void {
+    this.#trap = { matches, outcome };
+  }
+
+  override async commit(ops: CommitOps) {
+    const trap = this.#trap;
+    if (trap?.matches(ops)) {
+      this.#trap = undefined;
+      this.trappedCommits += 1;
+      await this.#gate();
+      if (trap.outcome === 'lost') throw new StoreUnavailableError('connection lost (test outage)');
+      const result = await super.commit(ops);
+      if (trap.outcome === 'frozen') {
+        this.freeze();
+        return result;
+      }
+      throw new StoreUnavailableError('connection lost (test outage)', { ambiguous: true });
+    }
     await this.#gate();
     return super.commit(ops);
   }
@@ -176,6 +207,40 @@ describe('worker groups (one process)', () => {
     expect(b.assignment()).toEqual([]);
     expect(revoked.flat().sort()).toEqual([...left]);
     await until(() => a.assignment().length === 6, 'a takes over'); // the lease is 60 s: only the hand-over explains this
+  });
+
+  it('a hand-over whose release commit fails (nothing written, or written but unconfirmed) is retried: the newcomer gets its partitions without waiting for the lease', async () => {
+    for (const outcome of ['lost', 'ambiguous'] as const) {
+      const inner = new MemoryStore();
+      const storeA = new FreezableStore(inner);
+      const a = await join(new DurableChannel(storeA, 'orders', { partitions: 4 }), { memberId: 'a' });
+      await until(() => a.assignment().length === 4, 'a holds every partition');
+      storeA.trapNextCommit(freesALease, outcome);
+      const b = await join(new DurableChannel(inner, 'orders', { partitions: 4 }), { memberId: 'b' });
+      // Lease and fallback poll are 60 s: only a retried release (and its log record) explains the split.
+      await until(() => counts([a, b]).every((n) => n === 2), `a 2/2 split after a release that failed (${outcome})`);
+      expect(storeA.trappedCommits).toBe(1);
+      expect(owned([a, b])).toEqual(all(4));
+    }
+  });
+
+  it('a member has told its listeners a partition is revoked before anyone else can hold it', async () => {
+    const inner = new MemoryStore();
+    const storeA = new FreezableStore(inner);
+    const a = await join(new DurableChannel(storeA, 'orders', { partitions: 4 }), { memberId: 'a' });
+    await until(() => a.assignment().length === 4, 'a holds every partition');
+    const revoked: number[] = [];
+    a.on('revoked', (partitions) => revoked.push(...partitions));
+    // a stops right after freeing its second lease, before recording it: b can take both meanwhile.
+    let releases = 0;
+    storeA.trapNextCommit((ops) => freesALease(ops) && ++releases === 2, 'frozen');
+    const b = await join(new DurableChannel(inner, 'orders', { partitions: 4 }), { memberId: 'b' });
+    try {
+      await until(() => b.assignment().length === 2, 'b holds its two partitions');
+      expect(revoked.sort()).toEqual([...b.assignment()]);
+    } finally {
+      storeA.thaw();
+    }
   });
 
   it('a member paused past its lease is declared dead; its late commit writes nothing (LeaseLostError) and its partitions are processed once by the others', async () => {
