@@ -1,40 +1,46 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { errorMessage, LiminalError, PostgresStore, SqliteStore, type DurableStore } from '@liminal/store';
+import {
+  causeMessage,
+  ConfigError,
+  parseStoreUrl as parseUrl,
+  PostgresStore,
+  SqliteStore,
+  type DurableStore,
+  type StoreLocation as StoreUrlLocation,
+} from '@liminal/store';
 import { UsageError } from './errors.js';
 import { currentRunKey } from './names.js';
 
 export const defaultStoreUrl = 'sqlite:./.liminal/demo.db';
 const defaultSchema = 'liminal_demo';
 
-/** Where the demo keeps its data, parsed from `--store` before anything is opened. */
+/** Where the demo keeps its data, parsed from `--store` before anything is opened: never `memory:`, and a PostgreSQL schema always named. */
 export type StoreLocation =
-  | { readonly kind: 'sqlite'; readonly path: string }
-  | { readonly kind: 'postgres'; readonly connectionString: string; readonly schema: string };
+  | Extract<StoreUrlLocation, { kind: 'sqlite' }>
+  | (Extract<StoreUrlLocation, { kind: 'postgres' }> & { readonly schema: string });
 
 export function parseStoreUrl(url: string): StoreLocation {
-  if (/^postgres(ql)?:\/\//i.test(url)) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new UsageError(`--store ${JSON.stringify(url)} is not a valid PostgreSQL URL`);
+  let location: StoreUrlLocation;
+  try {
+    location = parseUrl(url);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(`--store: ${error.message}`, { cause: error });
+    throw error;
+  }
+  switch (location.kind) {
+    case 'memory':
+      throw new UsageError('--store memory: cannot be shared by worker processes; use sqlite:<file> or postgres://...');
+    case 'postgres': {
+      // `?schema=` picks the schema, so several demos can share one database.
+      const schema = location.schema ?? defaultSchema;
+      if (!/^[a-z_][a-z0-9_]{0,62}$/i.test(schema)) throw new UsageError(`--store schema ${JSON.stringify(schema)} is not a plain SQL identifier`);
+      return { ...location, schema };
     }
-    // `?schema=` picks the schema (so several demos can share one database); pg itself must not see it.
-    const schema = parsed.searchParams.get('schema') ?? defaultSchema;
-    if (!/^[a-z_][a-z0-9_]{0,62}$/i.test(schema)) throw new UsageError(`--store schema ${JSON.stringify(schema)} is not a plain SQL identifier`);
-    parsed.searchParams.delete('schema');
-    return { kind: 'postgres', connectionString: parsed.toString(), schema };
+    case 'sqlite':
+      // `pnpm demo` runs in apps/demo; a relative path means relative to where the user typed the command.
+      return { kind: 'sqlite', path: resolve(process.env['INIT_CWD'] ?? process.cwd(), location.path) };
   }
-  if (url === 'memory:' || url.startsWith('memory:')) {
-    throw new UsageError('--store memory: cannot be shared by worker processes; use sqlite:<file> or postgres://...');
-  }
-  const path = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
-  if (/^[a-z][a-z0-9+.-]*:/i.test(path) || path.length === 0) {
-    throw new UsageError(`--store ${JSON.stringify(url)}: expected sqlite:<file>, a file path, or postgres://...`);
-  }
-  // `pnpm demo` runs in apps/demo; a relative path means relative to where the user typed the command.
-  return { kind: 'sqlite', path: resolve(process.env['INIT_CWD'] ?? process.cwd(), path) };
 }
 
 /** How a store is opened: `create` may make a new SQLite file, `existing` never writes anything new. */
@@ -53,7 +59,7 @@ export async function openDemoStore(location: StoreLocation, mode: OpenMode, pro
   } catch (error) {
     await store.close().catch(() => undefined);
     if (error instanceof UsageError) throw error;
-    throw new UsageError(`cannot use ${describeLocation(location)}: ${reason(error)}`, { cause: error });
+    throw new UsageError(`cannot use ${describeLocation(location)}: ${causeMessage(error)}`, { cause: error });
   }
 }
 
@@ -92,13 +98,8 @@ function openSqlite(path: string, mode: OpenMode): DurableStore {
     return new SqliteStore(path, { synchronous: 'NORMAL' });
   } catch (error) {
     if (createdDirectory) rmSync(directory, { recursive: true, force: true });
-    throw new UsageError(`cannot use SQLite file ${path}: ${reason(error)}`, { cause: error });
+    throw new UsageError(`cannot use SQLite file ${path}: ${causeMessage(error)}`, { cause: error });
   }
-}
-
-function reason(error: unknown): string {
-  if (error instanceof LiminalError && error.cause instanceof Error) return error.cause.message;
-  return errorMessage(error);
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { errorMessage, LiminalError, openStore, type DurableStore } from '@liminal/store';
+import { causeMessage, ConfigError, openStore, parseStoreUrl, type DurableStore, type StoreLocation } from '@liminal/store';
 import { UsageError } from './errors.js';
 
 /** What `--store` defaults to: `LIMINAL_STORE`, else the demo's store. */
@@ -16,14 +16,17 @@ export function defaultStoreUrl(env: NodeJS.ProcessEnv = process.env): string {
  * The store is probed with one read, so an unreachable server is one clear line.
  */
 export async function openCliStore(url: string, env: NodeJS.ProcessEnv = process.env): Promise<DurableStore> {
-  if (url === 'memory:') throw new UsageError('--store memory: is empty in a new process; use sqlite:<file> or postgres://...');
+  let location: StoreLocation;
+  try {
+    location = parseStoreUrl(url);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(`--store: ${error.message}`, { cause: error });
+    throw error;
+  }
+  if (location.kind === 'memory') throw new UsageError('--store memory: is empty in a new process; use sqlite:<file> or postgres://...');
   let target = url;
-  if (!/^postgres(ql)?:\/\//i.test(url)) {
-    const path = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
-    if (path.length === 0 || /^[a-z][a-z0-9+.-]*:/i.test(path)) {
-      throw new UsageError(`--store ${JSON.stringify(url)}: expected sqlite:<file>, a file path, or postgres://user@host/db[?schema=name]`);
-    }
-    const absolute = resolve(env['INIT_CWD'] ?? process.cwd(), path);
+  if (location.kind === 'sqlite') {
+    const absolute = resolve(env['INIT_CWD'] ?? process.cwd(), location.path);
     if (!existsSync(absolute)) throw new UsageError(`--store: SQLite file ${absolute} does not exist`);
     target = `sqlite:${absolute}`;
   }
@@ -31,13 +34,13 @@ export async function openCliStore(url: string, env: NodeJS.ProcessEnv = process
   try {
     store = await openStore(target);
   } catch (error) {
-    throw new UsageError(`--store ${JSON.stringify(url)}: ${reason(error)}`, { cause: error });
+    throw new UsageError(`--store ${JSON.stringify(url)}: ${firstLine(causeMessage(error))}`, { cause: error });
   }
   try {
     await store.readValue('liminal-cli:probe');
   } catch (error) {
     await store.close().catch(() => undefined);
-    throw new UsageError(`--store ${JSON.stringify(redact(url))} cannot be read: ${reason(error)}`, { cause: error });
+    throw new UsageError(`--store ${JSON.stringify(redact(url))} cannot be read: ${firstLine(causeMessage(error))}`, { cause: error });
   }
   return store;
 }
@@ -46,10 +49,6 @@ function redact(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }
 
-function reason(error: unknown): string {
-  if (error instanceof LiminalError && error.cause instanceof Error) return firstLine(error.cause.message);
-  return firstLine(errorMessage(error));
-}
 
 export function firstLine(text: string): string {
   return text.split('\n')[0] ?? '';

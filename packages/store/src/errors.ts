@@ -20,6 +20,17 @@ export function errorMessage(thrown: unknown): string {
   return thrown instanceof Error ? thrown.message : String(thrown);
 }
 
+/**
+ * For a one-line report of why a store could not be used: the message of the
+ * driver's error a `LiminalError` wraps (`connect ECONNREFUSED 127.0.0.1:5432`,
+ * `file is not a database`), which is what the user acts on; otherwise
+ * `errorMessage(thrown)`.
+ */
+export function causeMessage(thrown: unknown): string {
+  if (thrown instanceof LiminalError && thrown.cause instanceof Error) return thrown.cause.message;
+  return errorMessage(thrown);
+}
+
 /** An append's `expectedSeq` was not the stream's current length; nothing was written. */
 export class SequenceConflictError extends LiminalError {
   readonly code = 'SEQUENCE_CONFLICT';

@@ -6,6 +6,7 @@ export {
   CommitConflictError,
   ConfigError,
   DecodeError,
+  causeMessage,
   errorMessage,
   IndexedConflictError,
   InvalidArgumentError,
@@ -25,6 +26,7 @@ export {
 } from './internal/validate.js';
 export { MemoryStore } from './MemoryStore.js';
 export { openStore } from './openStore.js';
+export { parseStoreUrl, type StoreLocation } from './storeUrl.js';
 export { PostgresStore, type PostgresStoreOptions } from './PostgresStore.js';
 export { readBatches } from './readBatches.js';
 export { SqliteStore, type SqliteStoreOptions, type SqliteSynchronous } from './SqliteStore.js';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, MemoryStore, openStore, PostgresStore, SqliteStore } from '@liminal/store';
+import { ConfigError, MemoryStore, openStore, parseStoreUrl, PostgresStore, SqliteStore } from '@liminal/store';
 import { useTempDirectory } from './support/tempDirectory.js';
 
 const any = (value: unknown) => value as never;
@@ -19,6 +19,22 @@ describe('store configuration', () => {
       const error = await openStore(url).catch((caught: unknown) => caught);
       expect(error, String(url)).toBeInstanceOf(ConfigError);
       expect(error).toMatchObject({ code: 'CONFIG' });
+    }
+  });
+
+  it('parses store URLs without opening anything: the schema is kept apart from the driver URL', () => {
+    expect(parseStoreUrl('memory:')).toEqual({ kind: 'memory' });
+    expect(parseStoreUrl('sqlite:data/x.db')).toEqual({ kind: 'sqlite', path: 'data/x.db' });
+    expect(parseStoreUrl('relative/y.db')).toEqual({ kind: 'sqlite', path: 'relative/y.db' });
+    expect(parseStoreUrl('C:\\data\\z.db')).toEqual({ kind: 'sqlite', path: 'C:\\data\\z.db' });
+    expect(parseStoreUrl('postgres://u@h:5432/db?schema=abc&application_name=app')).toEqual({
+      kind: 'postgres',
+      connectionString: 'postgres://u@h:5432/db?application_name=app',
+      schema: 'abc',
+    });
+    expect(parseStoreUrl('postgresql://u@h/db')).toEqual({ kind: 'postgres', connectionString: 'postgresql://u@h/db', schema: undefined });
+    for (const url of ['', any(undefined), 'sqlite', 'memory:extra', 'mysql://localhost/db', 'sqlite:', 'postgres://[not-a-host']) {
+      expect(() => parseStoreUrl(url), String(url)).toThrow(ConfigError);
     }
   });
 
