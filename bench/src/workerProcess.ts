@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { benchDir } from './environment.js';
+import { sourceNodeArgs } from '@liminal/testkit';
 
 export interface WorkerEvent {
   readonly ev: 'ready' | 'held' | 'count' | 'first' | 'latencies';
@@ -30,7 +31,7 @@ export class WorkerProcess {
   #changed: () => void = () => undefined;
 
   constructor(script: string, args: readonly string[]) {
-    this.#child = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', join(benchDir, 'src', 'children', script), ...args], {
+    this.#child = spawn(process.execPath, [...sourceNodeArgs, join(benchDir, 'src', 'children', script), ...args], {
       cwd: benchDir,
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -9,6 +9,7 @@ import { payload, payloadBytes } from '../src/payload.js';
 import { dropSchemaOnCleanup } from '../src/postgres.js';
 import { RawPg } from '../src/baselines/rawPg.js';
 import { defineSuite, type BenchContext } from '../src/suite.js';
+import { sourceNodeArgs } from '@liminal/testkit';
 
 /**
  * The commit measured on every side: 2 appends, 1 cas, 1 check (a fencing
@@ -97,7 +98,7 @@ class SharedAppenders {
   static async start(bench: BenchContext, args: readonly string[], processes: number): Promise<SharedAppenders> {
     const file = fileURLToPath(new URL('../src/children/sharedAppender.ts', import.meta.url));
     const children = Array.from({ length: processes }, () => {
-      const child = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', file, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [...sourceNodeArgs, file, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
       bench.cleanup(() => child.stdin?.end());
       return { child, lines: createInterface({ input: child.stdout! }) };
     });

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Run } from './manifest.js';
 import type { StoreLocation } from './storeUrl.js';
 import type { WorkerConfig } from './workerMain.js';
+import { sourceNodeArgs } from '@liminal/testkit';
 
 const workerFile = fileURLToPath(new URL('./workerMain.ts', import.meta.url));
 
@@ -13,7 +14,7 @@ const workerFile = fileURLToPath(new URL('./workerMain.ts', import.meta.url));
  */
 export function startExtraWorker(location: StoreLocation, run: Run, index: number): { readonly child: ChildProcess; readonly exited: Promise<number | null> } {
   const config: WorkerConfig = { location, run: run.run, index, crashRate: 0, metrics: false };
-  const child = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', workerFile, JSON.stringify(config)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...sourceNodeArgs, workerFile, JSON.stringify(config)], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr?.resume();
   return { child, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
 }

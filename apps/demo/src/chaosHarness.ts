@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { DurableStore } from '@liminal/store';
-import { type PrivatePostgres, startPrivatePostgres } from '@liminal/testkit';
+import { type PrivatePostgres, sourceNodeArgs, startPrivatePostgres } from '@liminal/testkit';
 import pg from 'pg';
 import { DEFAULT_LEASE_MS } from '@liminal/durability';
 import { FailoverClock, Holdings, median, startExtraWorker } from './chaosDisruptions.js';
@@ -76,7 +76,7 @@ const ZOMBIE_PAUSE_MS = Math.round(DEFAULT_LEASE_MS * 1.75);
 
 const demoDir = fileURLToPath(new URL('..', import.meta.url));
 const cliFile = fileURLToPath(new URL('./cli.ts', import.meta.url));
-const nodeArgs = ['--conditions=@liminal/source', '--import', 'tsx', cliFile];
+const nodeArgs = [...sourceNodeArgs, cliFile];
 
 /**
  * Runs the demo CLI as a child process over a fresh store and fights it:

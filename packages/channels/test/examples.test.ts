@@ -3,12 +3,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { sourceNodeArgs } from '@liminal/testkit';
 
 const run = promisify(execFile);
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
 async function example(name: string): Promise<string> {
-  const { stdout } = await run(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', `examples/${name}.ts`], {
+  const { stdout } = await run(process.execPath, [...sourceNodeArgs, `examples/${name}.ts`], {
     cwd: packageDir,
     timeout: 60_000,
   });

@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sourceNodeArgs } from '@liminal/testkit';
 
 const directories: string[] = [];
 afterEach(() => directories.splice(0).forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 function run(example: string, ...args: string[]) {
   const file = fileURLToPath(new URL(`../examples/${example}`, import.meta.url));
-  const result = spawnSync(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', file, ...args], {
+  const result = spawnSync(process.execPath, [...sourceNodeArgs, file, ...args], {
     encoding: 'utf8',
     timeout: 60_000,
   });

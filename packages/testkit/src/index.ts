@@ -5,3 +5,4 @@ export { type ConversationWriter, type GrowthCheckpoint, measureSnapshotGrowth }
 export { dropTestSchema, postgresForTests, testPostgresUrl } from './postgres.js';
 export { type PrivatePostgres, privatePostgresForTests, startPrivatePostgres } from './privatePostgres.js';
 export { availableStoreKinds, type StoreKind, uniqueSchemaName } from './storeKinds.js';
+export { sourceNodeArgs } from './sourceNodeArgs.js';

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { sourceNodeArgs } from '@liminal/testkit';
 
 export const demoDir = fileURLToPath(new URL('../..', import.meta.url));
 const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
@@ -12,7 +13,7 @@ export interface CliResult {
 
 /** Starts the demo CLI the way a user would (TypeScript sources through tsx), with a non-TTY stdout. */
 export function startCli(args: readonly string[]): ChildProcess {
-  return spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', cli, ...args], {
+  return spawn(process.execPath, [...sourceNodeArgs, cli, ...args], {
     cwd: demoDir,
     env: { ...process.env, INIT_CWD: demoDir },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,13 +7,14 @@ import { DurableConversation } from '@liminal/durability';
 import { SqliteStore } from '@liminal/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeStepRecord } from '../../src/internal/stepRecord.js';
+import { sourceNodeArgs } from '@liminal/testkit';
 
 const fixture = fileURLToPath(new URL('./fixtures/conversationProcess.ts', import.meta.url));
 // Process tests on a shared 2-core machine: generous, never a timing assertion of their own.
 const PROCESS_TEST_MS = 120_000;
 
 function start(scenario: string, db: string, out: string, env: Record<string, string> = {}): { child: ChildProcess; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
-  const child = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', fixture, scenario, db, out], {
+  const child = spawn(process.execPath, [...sourceNodeArgs, fixture, scenario, db, out], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -7,6 +7,7 @@ import { SqliteStore } from '@liminal/store';
 import { assign, setup } from 'xstate';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDurableActor } from '../../src/index.js';
+import { sourceNodeArgs } from '@liminal/testkit';
 
 const owner = fileURLToPath(new URL('./fixtures/durableActorOwner.ts', import.meta.url));
 
@@ -16,7 +17,7 @@ class Owner {
   #waiters: ((line: string) => void)[] = [];
 
   constructor(path: string) {
-    this.#child = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', owner, path]);
+    this.#child = spawn(process.execPath, [...sourceNodeArgs, owner, path]);
     this.#child.stdout.on('data', (chunk: Buffer) => {
       this.#buffer += chunk.toString();
       let newline: number;

@@ -6,13 +6,14 @@ import { fileURLToPath } from 'node:url';
 import { DurableConversation } from '@liminal/durability';
 import { SqliteStore } from '@liminal/store';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sourceNodeArgs } from '@liminal/testkit';
 
 const fixture = fileURLToPath(new URL('./fixtures/durableWorker.ts', import.meta.url));
 const compensatingFixture = fileURLToPath(new URL('./fixtures/compensatingWorker.ts', import.meta.url));
 
 function runWorker(path: string, messages: string[], env: Record<string, string> = {}, file = fixture) {
   return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', file, path, ...messages], {
+    const child = spawn(process.execPath, [...sourceNodeArgs, file, path, ...messages], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

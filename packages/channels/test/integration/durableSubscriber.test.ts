@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DurableChannel } from '@liminal/durability';
 import { openStore } from '@liminal/store';
-import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/testkit';
+import { dropTestSchema, postgresForTests, sourceNodeArgs, uniqueSchemaName } from '@liminal/testkit';
 import { afterEach, expect, it } from 'vitest';
 import { ChannelRegistry } from '../../src/index.js';
 
@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 
 function startSubscriber(url: string) {
-  const child: ChildProcess = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', workerFile, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [...sourceNodeArgs, workerFile, url], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let stderr = '';
   let buffered = '';

@@ -4,6 +4,7 @@ import { openStore, type DurableStore } from '@liminal/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cursorKeyFor, DurableChannel } from '../../src/index.js';
 import { processBackends, type Backend } from './backends.js';
+import { sourceNodeArgs } from '@liminal/testkit';
 
 /**
  * Separate consumer processes on ONE partition under one consumer id, each
@@ -28,7 +29,7 @@ afterEach(async () => {
 
 /** Runs one consumer process to its end; `code` is null when it was killed. */
 function consumer(url: string, owner: string, settings: object): Promise<{ code: number | null; signal: string | null; counts?: Counts; stderr: string }> {
-  const child = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', workerFile, url, owner, JSON.stringify(settings)], {
+  const child = spawn(process.execPath, [...sourceNodeArgs, workerFile, url, owner, JSON.stringify(settings)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

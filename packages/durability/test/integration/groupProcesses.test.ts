@@ -4,6 +4,7 @@ import { openStore, type DurableStore } from '@liminal/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DurableChannel, readGroup, readChannel } from '../../src/index.js';
 import { processBackends, type Backend } from './backends.js';
+import { sourceNodeArgs } from '@liminal/testkit';
 
 /**
  * Independent member processes (as pods: no shared parent logic, each only
@@ -36,7 +37,7 @@ class MemberProcess {
     options: object,
     delayMs: number,
   ) {
-    this.child = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', workerFile, url, memberId, JSON.stringify(options), String(delayMs)], {
+    this.child = spawn(process.execPath, [...sourceNodeArgs, workerFile, url, memberId, JSON.stringify(options), String(delayMs)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let buffered = '';

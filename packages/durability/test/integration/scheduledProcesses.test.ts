@@ -7,6 +7,7 @@ import { openStore, type DurableStore } from '@liminal/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DurableChannel } from '../../src/index.js';
 import { processBackends } from './backends.js';
+import { sourceNodeArgs } from '@liminal/testkit';
 
 /**
  * A scheduled message across a kill -9 of the only consumer process: the
@@ -29,7 +30,7 @@ afterEach(async () => {
 
 /** A running member process and the lines it printed so far. */
 function member(url: string, timeFile: string): { child: ChildProcess; lines: Line[]; next: (ev: string, payload?: string) => Promise<Line> } {
-  const child = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', workerFile, url, timeFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...sourceNodeArgs, workerFile, url, timeFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   cleanups.push(async () => void child.kill('SIGKILL'));
   const lines: Line[] = [];
   let buffered = '';

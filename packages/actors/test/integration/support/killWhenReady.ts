@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { sourceNodeArgs } from '@liminal/testkit';
 
 /** How a fixture process ended, with everything it printed. */
 export interface FixtureExit {
@@ -18,7 +19,7 @@ export interface FixtureExit {
  */
 export function killWhenReady(fixture: string, args: readonly string[]): Promise<FixtureExit> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=@liminal/source', '--import', 'tsx', fixture, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...sourceNodeArgs, fixture, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
