@@ -1,4 +1,4 @@
-import { fnv1a64 } from './internal/fnv1a64.js';
+import { fnv1a64Hex } from './internal/fnv1a64.js';
 
 /**
  * FNV-1a 64-bit over the key's UTF-8 bytes, as 16 lowercase hex digits. A
@@ -6,5 +6,5 @@ import { fnv1a64 } from './internal/fnv1a64.js';
  * same way, so it can name streams that another process must find again.
  */
 export function keyHash(key: string): string {
-  return fnv1a64(key).toString(16).padStart(16, '0');
+  return fnv1a64Hex(key);
 }

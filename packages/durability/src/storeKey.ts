@@ -56,6 +56,8 @@ function escapePart(part: StoreKeyPart, index: number): string {
   if (typeof part !== 'string' || part.length === 0) {
     throw new InvalidArgumentError(`parts[${index}]`, `expected a non-empty string, got ${JSON.stringify(part)}`);
   }
+  // Most parts (hashes, tags, ids) need no escape: skip the regex pass, which costs more than the scan.
+  if (!part.includes('%') && !part.includes('/')) return part;
   return part.replace(ESCAPES, (char) => (char === '%' ? '%25' : '%2F'));
 }
 
