@@ -6,6 +6,7 @@ import { ActorFencedError, ActorStoppedError, JournalMismatchError, VersionMisma
 import {
   decodeJournalRecord,
   decodeSnapshotRecord,
+  copyEvent,
   encodeRecord,
   roundTrip,
   type InputRecord,
@@ -31,6 +32,8 @@ const READ_BATCH = 1024;
 
 interface Pending {
   readonly record: ProducedInput | Extract<JournalRecord, { kind: 'actionError' }>;
+  /** The JSON of `record.event`, when `copyEvent` made it. */
+  readonly eventText?: string;
   /** A keyed event from outside: journaled only if no event with this key was (see `#append`). */
   readonly idempotencyKey?: string;
   readonly settle?: { resolve(result: DurableSendResult): void; reject(error: unknown): void };
@@ -147,7 +150,7 @@ export class DurableActorRuntime {
     if (!runtime.#replay(machine, header, snapshot, from, tail)) return undefined;
     // The ownership mark goes before anything live: a stale owner's next write now conflicts.
     try {
-      await runtime.#append([{ kind: 'opened', at: options.clock.now() }]);
+      await runtime.#append([encodeRecord({ kind: 'opened', at: options.clock.now() })]);
     } catch (error) {
       runtime.#actor.stop();
       throw error;
@@ -159,7 +162,7 @@ export class DurableActorRuntime {
   static async #create(machine: AnyStateMachine, options: RuntimeOptions): Promise<DurableActorRuntime> {
     const header: JournalRecord = { kind: 'created', machineId: machine.id, version: options.version, input: roundTrip('input', options.input ?? null), at: options.clock.now() };
     const runtime = new DurableActorRuntime(options.id, options.version, options);
-    await runtime.#append([header]);
+    await runtime.#append([encodeRecord(header)]);
     runtime.#gate.mode = 'live';
     runtime.#gate.scheduler.goLive();
     runtime.#gate.beginInput(header.at, undefined);
@@ -279,19 +282,19 @@ export class DurableActorRuntime {
     if (typeof event !== 'object' || event === null || typeof (event as { type?: unknown }).type !== 'string') {
       return Promise.reject(new InvalidArgumentError('event', 'expected an object with a string `type`'));
     }
-    let copy: EventObject;
+    let copy: { readonly event: EventObject; readonly text: string };
     let idempotencyKey: string | undefined;
     try {
       if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'expected { idempotencyKey? }');
       idempotencyKey = options.idempotencyKey;
       if (idempotencyKey !== undefined) assertName('idempotencyKey', idempotencyKey);
-      copy = roundTrip('event', event as EventObject);
+      copy = copyEvent('event', event as EventObject);
     } catch (error) {
       return Promise.reject(error);
     }
     if (this.#status !== 'active') return Promise.reject(this.#refusal());
     return new Promise<DurableSendResult>((resolve, reject) =>
-      this.#enqueue({ record: { kind: 'event', target, event: copy }, ...(idempotencyKey === undefined ? {} : { idempotencyKey }), settle: { resolve, reject } }),
+      this.#enqueue({ record: { kind: 'event', target, event: copy.event }, eventText: copy.text, ...(idempotencyKey === undefined ? {} : { idempotencyKey }), settle: { resolve, reject } }),
     );
   }
 
@@ -329,7 +332,8 @@ export class DurableActorRuntime {
         for (;;) {
           records = batch.map(({ record }) => (record.kind === 'event' ? { ...record, at } : record));
           first = this.#seq;
-          const duplicate = await this.#append(records, batch.map((pending) => pending.idempotencyKey));
+          const payloads = records.map((record, index) => encodeRecord(record, batch[index]!.eventText));
+          const duplicate = await this.#append(payloads, batch.map((pending) => pending.idempotencyKey));
           if (duplicate === undefined) break;
           // An event with this key is in the journal already: it is not applied again; the rest commit without it.
           batch[duplicate]!.settle?.resolve(DUPLICATE);
@@ -386,7 +390,7 @@ export class DurableActorRuntime {
   }
 
   /**
-   * Appends `records` at the journal's expected length (a newer owner's mark
+   * Appends encoded records at the journal's expected length (a newer owner's mark
    * makes it conflict: fenced). Records with an idempotency key (`keys[i]`)
    * go in one `commit` with each key's dedup receipt (`DedupCache.receiptOp`,
    * the library's one idempotency path): either the events and their
@@ -394,8 +398,7 @@ export class DurableActorRuntime {
    * journaled at most once. Returns the index of a record whose key was seen
    * before (nothing was written), or undefined once written.
    */
-  async #append(records: readonly (JournalRecord | SnapshotRecord)[], keys: readonly (string | undefined)[] = []): Promise<number | undefined> {
-    const payloads = records.map(encodeRecord);
+  async #append(payloads: readonly Uint8Array[], keys: readonly (string | undefined)[] = []): Promise<number | undefined> {
     try {
       if (keys.some((key) => key !== undefined)) {
         const now = this.#clock.now();

@@ -199,6 +199,14 @@ export class SystemGate {
     const gate = this;
     Object.assign(system, {
       realRelay: relay,
+      // Nobody else inspects: only `@xstate.actor` matters, so XState need not copy and dispatch every microstep, action and event.
+      ...(this.userInspect === undefined
+        ? {
+            _sendInspectionEvent: (event: InspectionEvent) => {
+              if (event.type === '@xstate.actor') this.#install(actorOf(event));
+            },
+          }
+        : {}),
       _bookId: () => {
         if (this.#restoring !== undefined) return `x:restored:${this.#restoredSessions++}`;
         this.#lastBooked = this.#nextUid++;

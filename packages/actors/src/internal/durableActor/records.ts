@@ -68,13 +68,32 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  */
 export function toJson(argument: string, value: unknown): string {
   try {
-    const text = JSON.stringify(value, (_key, v: unknown) =>
-      v instanceof Error ? { [ERROR_TAG]: { name: v.name, message: v.message } } : typeof v === 'bigint' ? fail('a bigint') : v,
-    );
+    // A replacer takes JSON.stringify off its fast path: only values it would change need one.
+    const text = needsReplacer(value, [])
+      ? JSON.stringify(value, (_key, v: unknown) =>
+          v instanceof Error ? { [ERROR_TAG]: { name: v.name, message: v.message } } : typeof v === 'bigint' ? fail('a bigint') : v,
+        )
+      : JSON.stringify(value);
     return text ?? 'null';
   } catch (error) {
     throw new InvalidArgumentError(argument, `must be JSON-serializable (${errorMessage(error)})`);
   }
+}
+
+/**
+ * Whether `value` holds what the replacer handles (an Error, a bigint), a
+ * `toJSON` (whose result the replacer would see), or a cycle (the replacer
+ * path reports it): what JSON.stringify visits, own enumerable keys.
+ */
+function needsReplacer(value: unknown, ancestors: object[]): boolean {
+  if (typeof value === 'bigint') return true;
+  if (typeof value !== 'object' || value === null) return false;
+  if (value instanceof Error || typeof (value as { toJSON?: unknown }).toJSON === 'function' || ancestors.includes(value)) return true;
+  ancestors.push(value);
+  const children = Array.isArray(value) ? value : Object.values(value);
+  const needs = children.some((child) => needsReplacer(child, ancestors));
+  ancestors.pop();
+  return needs;
 }
 
 export function fromJson(text: string): unknown {
@@ -96,12 +115,24 @@ export function roundTrip<T>(argument: string, value: T): T {
   return fromJson(toJson(argument, value)) as T;
 }
 
+/** `roundTrip` of an event, with the JSON text its journal entry holds (see `encodeRecord`). */
+export function copyEvent<T>(argument: string, value: T): { readonly event: T; readonly text: string } {
+  const text = toJson(argument, value);
+  return { event: fromJson(text) as T, text };
+}
+
 function fail(what: string): never {
   throw new TypeError(`cannot store ${what}`);
 }
 
-export function encodeRecord(record: JournalRecord | SnapshotRecord): Uint8Array {
-  return codec.encode({ kind: 'actorRecord', payload: encoder.encode(toJson('record', record)) });
+/** `eventText`: the JSON of an `event` record's event when `copyEvent` gave it, so the event is not serialized again. */
+export function encodeRecord(record: JournalRecord | SnapshotRecord, eventText?: string): Uint8Array {
+  const json = record.kind === 'event' && eventText !== undefined ? eventRecordJson(record, eventText) : toJson('record', record);
+  return codec.encode({ kind: 'actorRecord', payload: encoder.encode(json) });
+}
+
+function eventRecordJson({ event: _event, ...rest }: Extract<JournalRecord, { kind: 'event' }>, eventText: string): string {
+  return `${toJson('record', rest).slice(0, -1)},"event":${eventText}}`;
 }
 
 export function decodeJournalRecord(bytes: Uint8Array): JournalRecord {

@@ -29,6 +29,7 @@ export interface Scheduler {
 export interface InternalSystem {
   scheduler: Scheduler;
   _bookId: () => string;
+  _sendInspectionEvent(event: InspectionEvent): void;
   _relay(source: InternalActor | undefined, target: InternalActor, event: EventObject): void;
   get(systemId: string): InternalActor | undefined;
 }
