@@ -1,7 +1,8 @@
-import { DurableConversation, type LifecycleEvent } from '@liminal/durability';
-import { ConfigError, DecodeError, type DurableStore } from '@liminal/store';
+import { DurableConversation, type ConversationEvent, type LifecycleEvent, type RedeliveryDecision } from '@liminal/durability';
+import { assertNonNegativeSafeInteger, assertPayload, ConfigError, DecodeError, InvalidArgumentError, type DurableStore } from '@liminal/store';
 import { NonDeterminismError } from './errors.js';
 import { describeError } from './internal/describeError.js';
+import { JournalWriter, type EventBuilder } from './internal/JournalWriter.js';
 import { decodeStepRecord, encodeStepRecord, recordedName, type FinalRecord, type RecordedCompensation, type StepRecord } from './internal/stepRecord.js';
 import {
   assertTimer,
@@ -97,8 +98,7 @@ interface PlannedCompensation extends RecordedCompensation {
  * (another process) is fenced with `SequenceConflictError` and must `open` again.
  */
 export class DurableSteps {
-  /** Writes go one at a time, in call order: the log takes appends at the expected sequence only. */
-  #tail: Promise<unknown> = Promise.resolve();
+  readonly #writer: JournalWriter;
 
   readonly #compensations: CompensationRegistry;
   readonly #attempts: number;
@@ -115,6 +115,7 @@ export class DurableSteps {
     this.#attempts = options.compensationAttempts ?? DEFAULT_COMPENSATION_ATTEMPTS;
     this.#interrupted = options.interruptedCompensations ?? 'report';
     this.#timers = options.timers ?? systemTimers;
+    this.#writer = new JournalWriter(conversation);
   }
 
   /** Recovers (or starts) the conversation stream `conversationId` in `store`. */
@@ -133,10 +134,13 @@ export class DurableSteps {
     return this.conversation.id;
   }
 
-  #serial<T>(write: () => Promise<T>): Promise<T> {
-    const result = this.#tail.then(write);
-    this.#tail = result.catch(() => {});
-    return result;
+  /** A write of `build`'s events, after every earlier write. */
+  #write(build: EventBuilder): Promise<void> {
+    return this.#writer.serial((commit) => commit(build));
+  }
+
+  #recordStep(messageId: string, stepIndex: number, output: Uint8Array): Promise<void> {
+    return this.#write(() => [{ kind: 'stepCompleted', messageId, stepIndex, output }]);
   }
 
   /**
@@ -148,9 +152,14 @@ export class DurableSteps {
    */
   receive(messageId: string, payload: Uint8Array): Promise<void> {
     const receivedAt = this.#timers.now();
-    return this.#serial(async () => {
-      await this.conversation.receiveMessage(messageId, receivedAt, payload);
-    });
+    try {
+      assertMessageId(messageId);
+      assertPayload('payload', payload);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Deferred: it commits with the message's admission, which usually follows at once.
+    return this.#writer.defer((log) => (log.received(messageId) ? [] : [{ kind: 'messageReceived', messageId, receivedAt, payload }]));
   }
 
   /** The messages received and not finished whose receipt carries the message, oldest first (the compensation run is not one). */
@@ -165,9 +174,21 @@ export class DurableSteps {
   /** Admits a delivery of `messageId`: skip it, or run it with a step context positioned by the log. */
   async begin(messageId: string, options: BeginOptions = {}): Promise<MessageAdmission> {
     const receivedAt = options.receivedAt ?? Date.now();
-    const decision = await this.#serial(() => this.conversation.receiveMessage(messageId, receivedAt));
+    assertMessageId(messageId);
+    assertNonNegativeSafeInteger('receivedAt', receivedAt);
+    // The receipt (unless the log has it) and the start of processing are one commit.
+    const decision = await this.#writer.serial(async (commit) => {
+      let decided: RedeliveryDecision = { kind: 'skip' };
+      await commit((log) => {
+        decided = this.conversation.state.redeliveryDecision(messageId);
+        if (decided.kind === 'skip') return [];
+        if (decided.kind === 'start' && log.received(messageId)) decided = { kind: 'resumeFrom', step: 0 };
+        const started: ConversationEvent = { kind: 'processingStarted', messageId };
+        return decided.kind === 'start' ? [{ kind: 'messageReceived', messageId, receivedAt }, started] : [started];
+      });
+      return decided as RedeliveryDecision;
+    });
     if (decision.kind === 'skip') return { kind: 'skip', reply: this.recordedReply(messageId) };
-    await this.#serial(() => this.conversation.recordProcessingStarted(messageId));
     this.#requested.set(messageId, 0);
     const resumedAt = decision.kind === 'resumeFrom' ? decision.step : 0;
     const participant = options.participant ?? '';
@@ -200,16 +221,17 @@ export class DurableSteps {
     return found;
   }
 
-  /** Appends a conversation-wide event (phase, participant exit, log entry) behind the writes already queued. */
+  /** Appends a conversation-wide event (phase, participant exit, log entry) behind the writes already queued, with the next one. */
   recordLifecycle(event: LifecycleEvent): Promise<void> {
-    return this.#serial(async () => {
-      await this.conversation.recordLifecycle(event);
-    });
+    if (typeof event !== 'object' || event === null || 'messageId' in event) {
+      return Promise.reject(new InvalidArgumentError('event', 'expected a conversationCreated, phaseChanged, participantExited or entryLogged event'));
+    }
+    return this.#writer.defer(() => [event]);
   }
 
   /** Resolves once every write issued so far has settled (whether it succeeded or not). */
-  async flush(): Promise<void> {
-    await this.#tail;
+  flush(): Promise<void> {
+    return this.#writer.flush();
   }
 
   /**
@@ -225,14 +247,14 @@ export class DurableSteps {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#serial(async () => {
+    // The final step and the end of the message are one commit.
+    return this.#write(() => {
+      const finished: ConversationEvent = { kind: 'processingFinished', messageId };
       const compensations = this.#registeredBy(messageId);
-      if (reply !== undefined || compensations.length > 0) {
-        const final: FinalRecord = { ...(reply === undefined ? {} : { reply: { value: reply } }), compensations };
-        const index = this.conversation.state.nextStepIndex(messageId);
-        await this.conversation.recordStepCompleted(messageId, index, encodeStepRecord({ kind: 'final', final }));
-      }
-      await this.conversation.recordProcessingFinished(messageId);
+      if (reply === undefined && compensations.length === 0) return [finished];
+      const final: FinalRecord = { ...(reply === undefined ? {} : { reply: { value: reply } }), compensations };
+      const stepIndex = this.conversation.state.nextStepIndex(messageId);
+      return [{ kind: 'stepCompleted', messageId, stepIndex, output: encodeStepRecord({ kind: 'final', final }) }, finished];
     });
   }
 
@@ -252,9 +274,7 @@ export class DurableSteps {
   }
 
   recordError(messageId: string, error: unknown): Promise<void> {
-    return this.#serial(async () => {
-      await this.conversation.recordError(messageId, describeError(error));
-    });
+    return this.#write(() => [{ kind: 'errorOccurred', messageId, error: describeError(error) }]);
   }
 
   /**
@@ -304,11 +324,12 @@ export class DurableSteps {
       plan = this.#planFromLog();
       this.#assertHandlers(plan);
       const planBytes = jsonCodec.encode({ cause: cause && { ...cause, error: describeError(cause.error) }, compensations: plan });
-      await this.#serial(async () => {
-        await this.conversation.receiveMessage(id, Date.now());
-        await this.conversation.recordProcessingStarted(id);
-        await this.conversation.recordStepCompleted(id, 0, planBytes);
-      });
+      const receivedAt = Date.now();
+      await this.#write((log) => [
+        ...(log.received(id) ? [] : [{ kind: 'messageReceived', messageId: id, receivedAt } as const]),
+        { kind: 'processingStarted', messageId: id },
+        { kind: 'stepCompleted', messageId: id, stepIndex: 0, output: planBytes },
+      ]);
     } else {
       plan = decodePlan(recordedPlan);
       this.#assertHandlers(plan);
@@ -326,13 +347,13 @@ export class DurableSteps {
         if (started && this.#interrupted === 'report') {
           outcome = { kind: 'interrupted' };
         } else {
-          if (!started) await this.#serial(() => this.conversation.recordStepCompleted(id, startedIndex, jsonCodec.encode({ started: true })));
+          if (!started) await this.#recordStep(id, startedIndex, jsonCodec.encode({ started: true }));
           const handler = namedHandler(this.#compensations, planned.compensation, planned.step);
           const info = { messageId: planned.messageId, participant: planned.participant, step: planned.step, stepIndex: planned.stepIndex };
           outcome = await attemptCompensation(() => handler(planned.output, info), this.#attempts);
         }
         const recorded = outcome.kind === 'failed' ? { ...outcome, error: describeError(outcome.error) } : outcome;
-        await this.#serial(() => this.conversation.recordStepCompleted(id, outcomeIndex, jsonCodec.encode(recorded)));
+        await this.#recordStep(id, outcomeIndex, jsonCodec.encode(recorded));
       }
       const { participant, messageId, step, stepIndex, compensation } = planned;
       results.push({ participant, messageId, step, stepIndex, compensation, outcome });
@@ -392,7 +413,7 @@ export class DurableSteps {
       } else {
         wakeAt = wakeAtIfNew();
         // Recorded before waiting: a restart waits for this deadline, not a new one.
-        await this.#serial(() => this.conversation.recordStepCompleted(messageId, index, encodeStepRecord({ kind: 'timer', name, wakeAt })));
+        await this.#recordStep(messageId, index, encodeStepRecord({ kind: 'timer', name, wakeAt }));
       }
       await waitUntil(this.#timers, wakeAt);
     };
@@ -433,17 +454,18 @@ export class DurableSteps {
           // Journaled with the output, by the steps' clock (injected in tests), for `liminal show`.
           const durationMs = Math.max(0, this.#timers.now() - started);
           const payload = codec.encode(output);
-          await this.#serial(() =>
-            this.conversation.recordStepCompleted(
+          await this.#write((log) => [
+            {
+              kind: 'stepCompleted',
               messageId,
-              index,
-              encodeStepRecord(
+              stepIndex: index,
+              output: encodeStepRecord(
                 compensate === undefined
                   ? { kind: 'step', name, payload, durationMs }
-                  : { kind: 'compensable', payload, durationMs, registration: { compensation: compensate, participant, step: name, order: this.conversation.expectedSeq } },
+                  : { kind: 'compensable', payload, durationMs, registration: { compensation: compensate, participant, step: name, order: log.nextSeq } },
               ),
-            ),
-          );
+            },
+          ]);
         }
         const compensation = compensationOf({ messageId, participant, step: name, stepIndex: index }, output, options, this.#compensations);
         if (compensation !== undefined) register?.(compensation);
@@ -471,4 +493,8 @@ function decodePlan(bytes: Uint8Array): PlannedCompensation[] {
   const plan = jsonCodec.decode(bytes) as { compensations?: unknown } | undefined;
   if (typeof plan !== 'object' || plan === null || !Array.isArray(plan.compensations)) throw new DecodeError('compensation plan is malformed');
   return plan.compensations as PlannedCompensation[];
+}
+
+function assertMessageId(messageId: string): void {
+  if (typeof messageId !== 'string') throw new InvalidArgumentError('messageId', 'expected a string');
 }

@@ -78,31 +78,48 @@ export class ConversationIndexWriter {
     return new ConversationIndexWriter(id, 0, undefined, 0, 0, 0);
   }
 
-  /** The index ops for appending `event` to a journal whose state, after it, is `after`; `apply` once they committed. */
-  ops(event: ConversationEvent, after: { readonly header: ConversationHeader; readonly hasUnfinished: boolean }, now: number): { ops: WriteOp[]; apply: () => void } {
+  /**
+   * The index ops for appending `events` in one commit to a journal whose
+   * state after each of them is the matching entry of `after`; `apply` once
+   * they committed. The counters and the phase entry move once, to where the
+   * last event leaves them; each event that changes the summary adds its own record.
+   */
+  ops(
+    events: readonly ConversationEvent[],
+    after: readonly { readonly header: ConversationHeader; readonly hasUnfinished: boolean }[],
+    now: number,
+  ): { ops: WriteOp[]; apply: () => void } {
     const ops: WriteOp[] = [];
-    const header = after.header;
-    const steps = header.stepCount;
-    const inFlight = after.hasUnfinished ? 1 : 0;
+    const last = after.at(-1)!;
+    const steps = last.header.stepCount;
+    const inFlight = last.hasUnfinished ? 1 : 0;
     const activity = Math.max(now, this.activity);
     if (activity !== this.activity) ops.push({ op: 'cas', key: counter(this.id, 'activity'), expected: this.activity, next: activity });
     if (steps !== this.steps) ops.push({ op: 'cas', key: counter(this.id, 'steps'), expected: this.steps, next: steps });
     if (inFlight !== this.inFlight) ops.push({ op: 'cas', key: counter(this.id, 'inFlight'), expected: this.inFlight, next: inFlight });
-    const summaryDue = this.summaries === 0 || event.kind === 'conversationCreated' || event.kind === 'phaseChanged';
-    if (summaryDue) {
-      const summary = codec.encode({
-        kind: 'conversationSummary',
-        conversationId: this.id,
-        ...(header.version === undefined ? {} : { version: header.version }),
-        ...(header.createdAt === undefined ? {} : { createdAt: header.createdAt }),
-        phase: header.phase,
-        ...(header.failure === undefined ? {} : { failure: header.failure.reason }),
-        ...(header.failure?.cause === undefined ? {} : { cause: header.failure.cause }),
-      });
-      ops.push({ op: 'append', stream: summaryStream(this.id), payloads: [summary], expectedSeq: this.summaries });
-      if (this.phase !== header.phase) {
+    const summaries: Uint8Array[] = [];
+    let phase = this.phase;
+    events.forEach((event, index) => {
+      if (this.summaries + summaries.length > 0 && event.kind !== 'conversationCreated' && event.kind !== 'phaseChanged') return;
+      const header = after[index]!.header;
+      summaries.push(
+        codec.encode({
+          kind: 'conversationSummary',
+          conversationId: this.id,
+          ...(header.version === undefined ? {} : { version: header.version }),
+          ...(header.createdAt === undefined ? {} : { createdAt: header.createdAt }),
+          phase: header.phase,
+          ...(header.failure === undefined ? {} : { failure: header.failure.reason }),
+          ...(header.failure?.cause === undefined ? {} : { cause: header.failure.cause }),
+        }),
+      );
+      phase = header.phase;
+    });
+    if (summaries.length > 0) {
+      ops.push({ op: 'append', stream: summaryStream(this.id), payloads: summaries, expectedSeq: this.summaries });
+      if (this.phase !== phase) {
         if (this.phase !== undefined) ops.push({ op: 'deleteStream', stream: phaseStream(this.phase, this.id), expectedLength: 1 });
-        ops.push({ op: 'append', stream: phaseStream(header.phase, this.id), payloads: [new Uint8Array(0)], expectedSeq: 0 });
+        ops.push({ op: 'append', stream: phaseStream(phase!, this.id), payloads: [new Uint8Array(0)], expectedSeq: 0 });
       }
     }
     return {
@@ -111,10 +128,8 @@ export class ConversationIndexWriter {
         this.activity = activity;
         this.steps = steps;
         this.inFlight = inFlight;
-        if (summaryDue) {
-          this.summaries += 1;
-          this.phase = header.phase;
-        }
+        this.summaries += summaries.length;
+        this.phase = phase;
       },
     };
   }

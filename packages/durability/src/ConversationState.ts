@@ -345,19 +345,33 @@ function progressOf(messageId: string, m: MutableProgress): MessageProgress {
 }
 
 /**
- * Internal: what the header and the unfinished flag become once `event` is
- * applied, without applying it (the index commits them with the event, which
- * is applied only once the commit succeeded). O(1), unlike a clone.
+ * Internal: what the header and the unfinished flag become after each of
+ * `events`, applied in order, without applying them (the index commits them
+ * with the events, which are applied only once the commit succeeded).
+ * O(events), unlike a clone.
  */
-export function previewAfter(state: ConversationState, event: ConversationEvent): { header: ConversationHeader; hasUnfinished: boolean } {
-  if (!('messageId' in event)) return { header: applyLifecycle(state.header, event), hasUnfinished: state.hasUnfinished };
-  const received = state.hasReceived(event.messageId);
-  const finished = state.isFullyProcessed(event.messageId);
-  const receivedAfter = received || event.kind === 'messageReceived';
-  const finishedAfter = finished || event.kind === 'processingFinished';
-  const unfinished = state.unfinishedCount - Number(received && !finished) + Number(receivedAfter && !finishedAfter);
-  const header = event.kind === 'stepCompleted' ? { ...state.header, stepCount: state.header.stepCount + 1 } : state.header;
-  return { header, hasUnfinished: unfinished > 0 };
+export function previewsAfter(state: ConversationState, events: readonly ConversationEvent[]): { header: ConversationHeader; hasUnfinished: boolean }[] {
+  let header = state.header;
+  let unfinished = state.unfinishedCount;
+  // Messages the earlier events of the batch received or finished.
+  const received = new Set<string>();
+  const finished = new Set<string>();
+  return events.map((event) => {
+    if (!('messageId' in event)) {
+      header = applyLifecycle(header, event);
+      return { header, hasUnfinished: unfinished > 0 };
+    }
+    const id = event.messageId;
+    const wasReceived = received.has(id) || state.hasReceived(id);
+    const wasFinished = finished.has(id) || state.isFullyProcessed(id);
+    const receivedAfter = wasReceived || event.kind === 'messageReceived';
+    const finishedAfter = wasFinished || event.kind === 'processingFinished';
+    unfinished += Number(receivedAfter && !finishedAfter) - Number(wasReceived && !wasFinished);
+    if (receivedAfter) received.add(id);
+    if (finishedAfter) finished.add(id);
+    if (event.kind === 'stepCompleted') header = { ...header, stepCount: header.stepCount + 1 };
+    return { header, hasUnfinished: unfinished > 0 };
+  });
 }
 
 /** The one reducer of lifecycle events (pure: a new header each time). */

@@ -12,7 +12,7 @@ import {
 import { codec } from './codec.js';
 import { ConversationIndexWriter } from './ConversationIndex.js';
 import { CONVERSATION_EVENT_KINDS, type ConversationEvent, type LifecycleEvent } from './ConversationEvent.js';
-import { adoptProgress, applySnapshotDelta, ConversationState, previewAfter, type RedeliveryDecision } from './ConversationState.js';
+import { adoptProgress, applySnapshotDelta, ConversationState, previewsAfter, type RedeliveryDecision } from './ConversationState.js';
 import type { ConversationSnapshot } from './codec.js';
 import { assertNotStoreKeyOfTag, storeKey } from './storeKey.js';
 
@@ -233,20 +233,41 @@ export class DurableConversation {
     return this.#append(event);
   }
 
-  async #append(event: ConversationEvent): Promise<number> {
-    const payload = codec.encode(event);
-    const sequence = this.#index === undefined ? await this.#store.append(this.id, payload, this.#expectedSeq) : await this.#commitWithIndex(event, payload);
-    this.#expectedSeq = sequence + 1;
-    this.#state.apply(event);
+  /**
+   * Appends `events`, in order, in one store commit: all of them or none.
+   * Resolves to the first one's sequence. Events that follow each other with
+   * nothing done in between (a receipt and the start of processing, a
+   * message's last step and its end) then cost one round trip instead of one each.
+   */
+  async recordEvents(events: readonly ConversationEvent[]): Promise<number> {
+    if (!Array.isArray(events) || events.length === 0) throw new InvalidArgumentError('events', 'expected a non-empty array of conversation events');
+    for (const event of events) assertEvent(event);
+    return this.#appendAll(events);
+  }
+
+  #append(event: ConversationEvent): Promise<number> {
+    return this.#appendAll([event]);
+  }
+
+  async #appendAll(events: readonly ConversationEvent[]): Promise<number> {
+    const payloads = events.map((event) => codec.encode(event));
+    const sequence =
+      this.#index !== undefined
+        ? await this.#commitWithIndex(events, payloads)
+        : payloads.length === 1
+          ? await this.#store.append(this.id, payloads[0]!, this.#expectedSeq)
+          : await this.#store.appendMany(this.id, payloads, this.#expectedSeq);
+    this.#expectedSeq = sequence + events.length;
+    for (const event of events) this.#state.apply(event);
     await this.#maybeSnapshot();
     return sequence;
   }
 
   /** The journal append and the index's writes as one commit; a journal conflict surfaces as the store's SequenceConflictError. */
-  async #commitWithIndex(event: ConversationEvent, payload: Uint8Array): Promise<number> {
-    const { ops, apply } = this.#index!.ops(event, previewAfter(this.#state, event), this.#now());
+  async #commitWithIndex(events: readonly ConversationEvent[], payloads: readonly Uint8Array[]): Promise<number> {
+    const { ops, apply } = this.#index!.ops(events, previewsAfter(this.#state, events), this.#now());
     try {
-      const result = await this.#store.commit([{ op: 'append', stream: this.id, payloads: [payload], expectedSeq: this.#expectedSeq }, ...ops]);
+      const result = await this.#store.commit([{ op: 'append', stream: this.id, payloads, expectedSeq: this.#expectedSeq }, ...ops]);
       apply();
       return result.firstSeqs[0]!;
     } catch (error) {
@@ -414,4 +435,29 @@ function assertConversationId(id: string): void {
 
 function assertMessageId(messageId: string): void {
   if (typeof messageId !== 'string') throw new InvalidArgumentError('messageId', 'expected a string');
+}
+
+/** The checks the `record*` methods make, for an event built by the caller (`recordEvents`). */
+function assertEvent(event: ConversationEvent): void {
+  if (typeof event !== 'object' || event === null || !CONVERSATION_EVENT_KINDS.includes(event.kind)) {
+    throw new InvalidArgumentError('event', `expected a conversation event, one of ${CONVERSATION_EVENT_KINDS.join(', ')}`);
+  }
+  if (!('messageId' in event)) return;
+  assertMessageId(event.messageId);
+  switch (event.kind) {
+    case 'messageReceived':
+      assertNonNegativeSafeInteger('receivedAt', event.receivedAt);
+      if (event.payload !== undefined) assertPayload('payload', event.payload);
+      return;
+    case 'stepCompleted':
+      assertNonNegativeSafeInteger('stepIndex', event.stepIndex);
+      assertPayload('output', event.output);
+      return;
+    case 'errorOccurred':
+      if (typeof event.error !== 'string') throw new InvalidArgumentError('error', 'expected a string');
+      return;
+    case 'processingStarted':
+    case 'processingFinished':
+      return;
+  }
 }

@@ -42,6 +42,61 @@ describe.each(storeKinds)('conversation index on $name', (kind) => {
     expect((await listConversations(store, { phase: 'failed' })).conversations).toEqual([]);
   });
 
+  it('recordEvents writes several events in one commit: the index ends where the last leaves it, with a summary per phase change', async () => {
+    const store = await open();
+    let commits = 0;
+    const counting = new (class extends ForwardingStore {
+      override commit(ops: Parameters<ForwardingStore['commit']>[0]) {
+        commits += 1;
+        return super.commit(ops);
+      }
+    })(store);
+    const conversation = DurableConversation.create(counting, 'batch', { index: true, now: () => 500 });
+    const first = await conversation.recordEvents([
+      { kind: 'conversationCreated', version: 'v1', createdAt: 500 },
+      { kind: 'phaseChanged', phase: 'active', at: 500 },
+      { kind: 'messageReceived', messageId: 'm1', receivedAt: 500 },
+      { kind: 'processingStarted', messageId: 'm1' },
+      { kind: 'stepCompleted', messageId: 'm1', stepIndex: 0, output: bytes('a') },
+    ]);
+    expect({ first, commits, expectedSeq: conversation.expectedSeq }).toEqual({ first: 0, commits: 1, expectedSeq: 5 });
+    expect(await readConversationSummary(store, 'batch')).toEqual({
+      id: 'batch', phase: 'active', version: 'v1', createdAt: 500, lastActivityAt: 500, stepCount: 1, inFlight: true, failure: undefined,
+    });
+    // One summary record per phase-changing event, and only the last phase listed.
+    expect(await store.streamLength('conversation/batch')).toBe(2);
+    expect((await listConversations(store, { phase: 'created' })).conversations).toEqual([]);
+    expect((await listConversations(store, { phase: 'active' })).conversations.map((c) => c.id)).toEqual(['batch']);
+    await conversation.recordEvents([
+      { kind: 'processingFinished', messageId: 'm1' },
+      { kind: 'phaseChanged', phase: 'completing', at: 600 },
+      { kind: 'phaseChanged', phase: 'closed', at: 600 },
+    ]);
+    expect(await readConversationSummary(store, 'batch')).toMatchObject({ phase: 'closed', stepCount: 1, inFlight: false });
+    expect((await listConversations(store, { phase: 'active' })).conversations).toEqual([]);
+    expect((await listConversations(store, { phase: 'closed' })).conversations.map((c) => c.id)).toEqual(['batch']);
+    // The state replayed from the log is the one the writer holds.
+    const recovered = await DurableConversation.recover(store, 'batch');
+    expect({ phase: recovered.state.header.phase, finished: recovered.state.isFullyProcessed('m1'), seq: recovered.expectedSeq }).toEqual({ phase: 'closed', finished: true, seq: 8 });
+  });
+
+  it('recordEvents is all or nothing: a fenced batch writes no event and leaves the writer where it was', async () => {
+    const store = await open();
+    const a = DurableConversation.create(store, 'fenced', { index: true, now: () => 10 });
+    await a.recordLifecycle({ kind: 'conversationCreated', version: '1', createdAt: 10 });
+    const stale = await DurableConversation.recover(store, 'fenced', { index: true, now: () => 20 });
+    await a.receiveMessage('m', 10);
+    await expect(
+      stale.recordEvents([
+        { kind: 'messageReceived', messageId: 'n', receivedAt: 20 },
+        { kind: 'processingStarted', messageId: 'n' },
+      ]),
+    ).rejects.toBeInstanceOf(SequenceConflictError);
+    expect({ length: await store.streamLength('fenced'), seq: stale.expectedSeq, received: stale.state.hasReceived('n') }).toEqual({ length: 2, seq: 1, received: false });
+    await expect(stale.recordEvents([])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(stale.recordEvents([{ kind: 'stepCompleted', messageId: 'n', stepIndex: -1, output: bytes('x') }])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
   it('lists pages in id order and filters by phase', async () => {
     const store = await open();
     const ids = ['a', 'b/slash', 'c%', 'd', 'e'];
