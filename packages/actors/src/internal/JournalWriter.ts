@@ -26,9 +26,8 @@ interface Deferred {
  * appends at the expected sequence only), each event in call order. A write
  * nobody waits on before going on (a receipt, a lifecycle event) is
  * deferred: it rides in the commit of the next write, so a turn's receipt,
- * its log entry and its start (and the previous turn's reply entry) are one
- * round trip instead of four. One that no write follows in the same
- * macrotask commits on its own right after it.
+ * its log entry and its start are one round trip instead of three. One that
+ * no write follows in the same synchronous run commits on its own right after it.
  */
 export class JournalWriter {
   #tail: Promise<unknown> = Promise.resolve();
@@ -59,9 +58,10 @@ export class JournalWriter {
       this.#deferred.push({ ticket: this.#tickets++, build, resolve, reject });
       if (this.#flushQueued) return;
       this.#flushQueued = true;
-      // After the current macrotask: a turn's admission follows its receipt through a chain of promise jobs (the
-      // caller's await, the conversation actor's mailbox), and a microtask would commit the receipt alone first.
-      setImmediate(() => {
+      // A microtask, not a timer: the writes the same code issues next (a turn's admission, issued in the same
+      // transition) still come first, and a write nobody follows is in the log as soon as it used to be, so a
+      // conversation reopened right after (another instance, another process) neither misses nor is fenced by it.
+      queueMicrotask(() => {
         this.#flushQueued = false;
         void this.serial((commit) => commit(() => [])).catch(() => {});
       });
