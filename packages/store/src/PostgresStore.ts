@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { StoredEntry, StoredValue } from './DurableStore.js';
 import { CasConflictError, CommitConflictError, ConfigError, LiminalError, SequenceConflictError } from './errors.js';
 import { grownBy } from './internal/ChangeHub.js';
 import { PgChangeFeed } from './internal/PgChangeFeed.js';
+import { changeChannel } from './internal/pgNotify.js';
 import { commitParams, commitResult, conflictOf, encodeCommit, type EncodedCommit } from './internal/pgCommit.js';
 import { commitConflictState, commitFunctions, type CommitFunctions } from './internal/pgCommitFunctions.js';
 import { pgCode, statements } from './internal/pgStatements.js';
@@ -145,11 +145,11 @@ export class PostgresStore extends StoreBase {
     // A checked-out client whose connection drops between statements emits 'error' on itself, where the pool
     // does not listen; the call it serves already rejects (StoreUnavailableError), so the event only must not crash.
     this.#pool.on('connect', (client) => client.on('error', () => undefined));
-    this.#sql = statements(pg.escapeIdentifier(this.#schema));
-    this.#functions = commitFunctions(pg.escapeIdentifier(this.#schema));
+    const channel = changeChannel(this.#schema);
+    this.#sql = statements(pg.escapeIdentifier(this.#schema), channel);
+    this.#functions = commitFunctions(pg.escapeIdentifier(this.#schema), channel);
     this.#feed = new PgChangeFeed(
-      { connectionString, channel: changeChannel(this.#schema) },
-      (channel, names) => this.#pool.query({ ...this.#sql.notify, values: [channel, names] }),
+      { connectionString, channel },
       (names) => this.notifyGrown(names),
       () => void this.#resync(),
     );
@@ -163,11 +163,9 @@ export class PostgresStore extends StoreBase {
     void this.#feed.unlisten();
   }
 
-  /** Committed writes: wake this process's watchers now, and other processes' through NOTIFY. */
+  /** Committed writes: wake this process's watchers now (other processes' heard the commit's own NOTIFY). */
   #grew(streams: readonly string[]): void {
-    if (streams.length === 0) return;
-    this.notifyGrown(streams);
-    this.#feed.published(streams);
+    if (streams.length > 0) this.notifyGrown(streams);
   }
 
   /**
@@ -498,7 +496,6 @@ export class PostgresStore extends StoreBase {
     // Appends accepted before close() still get their commit and their answer.
     await this.#committing;
     await this.#feed.unlisten();
-    await this.#feed.flushed();
     await this.#pool.end();
   }
 
@@ -597,9 +594,4 @@ function isOwnFailure(error: unknown): boolean {
   if (!(error instanceof pg.DatabaseError)) return false;
   const sqlClass = error.code?.slice(0, 2);
   return sqlClass === '22' || sqlClass === '23' || sqlClass === '54';
-}
-
-/** The NOTIFY channel of one schema's store: a short identifier (channel names are at most 63 bytes). */
-function changeChannel(schema: string): string {
-  return `liminal_${createHash('sha256').update(schema).digest('hex').slice(0, 16)}`;
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { absentKeyLock, emptyStreamLock, firstEntryFenced } from './pgLocks.js';
+import { notifyGrown } from './pgNotify.js';
 import { prepared } from './pgStatements.js';
 
 /**
@@ -40,11 +41,15 @@ export interface CommitFunctions {
  * program limit) rolls back that commit alone and is returned as a row
  * `(commit_no, state, detail)`, while the others commit together.
  *
+ * Each stream a commit grew is NOTIFYed on `channel` from inside it (see
+ * `notifyGrown`): a commit that raises, or a block that rolls back, sends
+ * nothing.
+ *
  * Function names carry a hash of their text (which includes the schema), like
  * prepared statements: a process of another library version finds its own
  * functions, never a different body under the same name.
  */
-export function commitFunctions(schema: string): CommitFunctions {
+export function commitFunctions(schema: string, channel: string): CommitFunctions {
   const entries = `${schema}.entries`;
   const counters = `${schema}.counters`;
   const args = `k smallint[], nm text[], a bigint[], b bigint[], ix int[], pf int[], blob bytea, offs int[], lens int[]`;
@@ -83,6 +88,7 @@ BEGIN
           INSERT INTO ${entries} (stream, seq, payload)
             SELECT v_name, v_expected + j, ${payload('pf[i] + j')} FROM generate_series(1, v_count - 1) AS j;
         END IF;
+        PERFORM ${notifyGrown(channel, 'v_name')};
       ELSE
         SELECT COALESCE(MAX(seq) + 1, 0) INTO v_actual FROM ${entries} WHERE stream = v_name;
         v_failed := true;

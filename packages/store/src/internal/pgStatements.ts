@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { absentKeyLock, firstEntryFenced } from './pgLocks.js';
+import { notifyGrown } from './pgNotify.js';
 
-/** Every statement the PostgreSQL adapter sends, for one schema. */
-export function statements(schema: string) {
+/**
+ * Every statement the PostgreSQL adapter sends, for one schema. Appends
+ * NOTIFY `channel` of the stream they grew, in their own transaction.
+ */
+export function statements(schema: string, channel: string) {
   const entries = `${schema}.entries`;
   const counters = `${schema}.counters`;
   return {
@@ -19,24 +23,30 @@ export function statements(schema: string) {
          key text COLLATE "C" PRIMARY KEY,
          value bigint NOT NULL)`,
     ],
+    // One row when the entry was written.
     appendOne: prepared(
       'append_one',
-      `INSERT INTO ${entries} (stream, seq, payload)
-       SELECT $1::text, $2::bigint, $3::bytea
-       WHERE CASE WHEN $2::bigint = 0 THEN ${firstEntryFenced('$1::text')}
-             ELSE EXISTS (SELECT 1 FROM ${entries} WHERE stream = $1::text AND seq = $2::bigint - 1 FOR KEY SHARE) END`,
+      `WITH written AS (
+         INSERT INTO ${entries} (stream, seq, payload)
+         SELECT $1::text, $2::bigint, $3::bytea
+         WHERE CASE WHEN $2::bigint = 0 THEN ${firstEntryFenced('$1::text')}
+               ELSE EXISTS (SELECT 1 FROM ${entries} WHERE stream = $1::text AND seq = $2::bigint - 1 FOR KEY SHARE) END
+         RETURNING stream)
+       SELECT ${notifyGrown(channel, 'stream')} FROM written`,
     ),
     // One row per append, each to its own stream; conflicting rows are skipped, not fatal.
     appendBatch: prepared('append_batch', `
-      INSERT INTO ${entries} (stream, seq, payload)
-      SELECT batch.stream, batch.seq, batch.payload
-      FROM unnest($1::text[], $2::bigint[], $3::bytea[]) WITH ORDINALITY AS batch (stream, seq, payload, ordinal)
-      WHERE CASE WHEN batch.seq = 0 THEN ${firstEntryFenced('batch.stream')}
-            ELSE EXISTS (SELECT 1 FROM ${entries} e WHERE e.stream = batch.stream AND e.seq = batch.seq - 1 FOR KEY SHARE) END
-      -- In the order given: the caller sorts by stream, the lock order every batch shares.
-      ORDER BY batch.ordinal
-      ON CONFLICT (stream, seq) DO NOTHING
-      RETURNING stream`),
+      WITH written AS (
+        INSERT INTO ${entries} (stream, seq, payload)
+        SELECT batch.stream, batch.seq, batch.payload
+        FROM unnest($1::text[], $2::bigint[], $3::bytea[]) WITH ORDINALITY AS batch (stream, seq, payload, ordinal)
+        WHERE CASE WHEN batch.seq = 0 THEN ${firstEntryFenced('batch.stream')}
+              ELSE EXISTS (SELECT 1 FROM ${entries} e WHERE e.stream = batch.stream AND e.seq = batch.seq - 1 FOR KEY SHARE) END
+        -- In the order given: the caller sorts by stream, the lock order every batch shares.
+        ORDER BY batch.ordinal
+        ON CONFLICT (stream, seq) DO NOTHING
+        RETURNING stream)
+      SELECT stream, ${notifyGrown(channel, 'stream')} FROM written`),
     lengths: prepared('lengths', `SELECT stream, MAX(seq) + 1 AS length FROM ${entries} WHERE stream = ANY($1::text[]) GROUP BY stream`),
     readFrom: prepared('read_from', `SELECT seq, payload FROM ${entries} WHERE stream = $1 AND seq >= $2 ORDER BY seq LIMIT $3`),
     length: prepared('length', `SELECT COALESCE(MAX(seq) + 1, 0) AS length FROM ${entries} WHERE stream = $1`),
@@ -70,7 +80,6 @@ export function statements(schema: string) {
       SELECT $1, $3::bigint FROM (SELECT pg_advisory_xact_lock(${absentKeyLock('$1')})) AS fence
       ON CONFLICT (key) DO UPDATE SET value = $3 WHERE c.value = $2`),
     casUpdate: prepared('cas_update', `UPDATE ${counters} SET value = $3 WHERE key = $1 AND value = $2`),
-    notify: prepared('notify', 'SELECT pg_notify($1, name) FROM unnest($2::text[]) AS name'),
   };
 }
 
