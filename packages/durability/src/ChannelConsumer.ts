@@ -46,6 +46,11 @@ export interface ProcessOptions {
   readonly conditions?: readonly WriteOp[];
 }
 
+export interface PollOptions {
+  /** Move the scheduled messages due now into the partition first. Default true. */
+  readonly promoteDue?: boolean;
+}
+
 /** Parts of a `DurableChannel` a consumer needs (kept narrow to avoid an import cycle). */
 export interface ConsumerSource {
   readonly store: DurableStore;
@@ -146,12 +151,16 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
   /**
    * Up to `max` envelopes from `position`; `[]` when caught up. First moves
    * the scheduled messages due now (this consumer's `clock`) into the
-   * partition, so they are read like any other. A malformed entry is a
-   * `DecodeError` and the position stays before it.
+   * partition, so they are read like any other; `{promoteDue: false}` skips
+   * that (one store read fewer) for a caller that watches the partition's
+   * schedule and knows nothing fell due since its last poll (`nextDueAt`
+   * then keeps its value). A malformed entry is a `DecodeError` and the
+   * position stays before it.
    */
-  async poll(max: number = this.batchSize): Promise<ChannelEnvelope[]> {
+  async poll(max: number = this.batchSize, options: PollOptions = {}): Promise<ChannelEnvelope[]> {
     assertPositiveSafeInteger('max', max);
-    this.#nextDueAt = await this.source.promoteDue(this.identity.clock(), max);
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'expected an object');
+    if (options.promoteDue !== false) this.#nextDueAt = await this.source.promoteDue(this.identity.clock(), max);
     const entries = await this.source.store.readFrom(this.source.stream, this.#position, max);
     const envelopes = entries.map(({ sequence, payload }): ChannelEnvelope => {
       const { kind: _kind, ...message } = codec.decodeAs(payload, 'channelMessage');

@@ -1,7 +1,7 @@
 export { ChannelConsumer } from './ChannelConsumer.js';
 export { listChannels, listConsumerPositions, readChannel, readConsumerPositions } from './channelInspection.js';
 export type { ChannelInfo, ConsumerPosition } from './channelInspection.js';
-export type { ChannelEnvelope, ConsumerIdentity, ConsumerSource, MessageHandler, ProcessOptions, ProcessOutcome } from './ChannelConsumer.js';
+export type { ChannelEnvelope, ConsumerIdentity, ConsumerSource, MessageHandler, PollOptions, ProcessOptions, ProcessOutcome } from './ChannelConsumer.js';
 export { systemClock } from './Clock.js';
 export type { Clock } from './Clock.js';
 export { CheckpointDriver } from './CheckpointDriver.js';

@@ -134,6 +134,22 @@ class FreezableStore extends ForwardingStore {
   }
 }
 
+/** Counts reads of partition streams and listings of schedules (a poll's two reads). */
+class PollCountingStore extends ForwardingStore {
+  partitionReads = 0;
+  scheduleScans = 0;
+
+  override async readFrom(stream: string, fromSeq: number, limit: number) {
+    if (stream.startsWith('partition/')) this.partitionReads += 1;
+    return super.readFrom(stream, fromSeq, limit);
+  }
+
+  override async listStreams(prefix: string, options?: Parameters<DurableStore['listStreams']>[1]) {
+    if (prefix.startsWith('scheduled/')) this.scheduleScans += 1;
+    return super.listStreams(prefix, options);
+  }
+}
+
 /** Two members of one group, each through its own FreezableStore, on one injected clock (lease 1000 ms, beat 50 ms), split 2/2. */
 async function twoMembersOnAClock() {
   const inner = new MemoryStore();
@@ -193,6 +209,27 @@ describe('worker groups (one process)', () => {
       const order = seen.filter((m) => m.startsWith(`k${k}:`)).map((m) => Number(m.split(':')[1]));
       expect(order).toEqual([...order].sort((x, y) => x - y));
     }
+  });
+
+  it('a caught-up member reads each new message once: no read again after a short batch, no schedule scan unless the schedule moved', async () => {
+    const store = new PollCountingStore(new MemoryStore());
+    const channel = new DurableChannel(store, 'orders', { partitions: 1 });
+    const member = await join(channel);
+    await until(() => member.assignment().length === 1, 'the partition');
+    const handled: { partitionReads: number; scheduleScans: number }[] = [];
+    const stop = new AbortController();
+    const run = member.run(() => void handled.push({ partitionReads: store.partitionReads, scheduleScans: store.scheduleScans }), { signal: stop.signal });
+    for (let i = 1; i <= 5; i++) {
+      await channel.publish(bytes(`m${i}`), { key: 'k' });
+      await until(() => handled.length === i, `message ${i}`);
+    }
+    stop.abort();
+    await run;
+    // From the second message on (the first poll scans, as after every start): one partition read per message, whether
+    // it was published while the member was still committing the one before or once it waited.
+    const [, second, , , fifth] = handled;
+    expect(fifth!.partitionReads - second!.partitionReads).toBe(3);
+    expect(fifth!.scheduleScans - second!.scheduleScans).toBe(0);
   });
 
   it('a graceful leave hands the partitions over at once, long before the lease would expire', async () => {

@@ -22,14 +22,14 @@ export class Wakeups {
 
   /**
    * Watches the streams under `prefix` until `signal` aborts, waking the
-   * waiters of `name` (default `prefix` itself); a broken watch is restarted
-   * after a short pause.
+   * waiters of each of `names` (default `prefix` itself); a broken watch is
+   * restarted after a short pause.
    */
-  follow(prefix: string, signal: AbortSignal, name: string = prefix): void {
+  follow(prefix: string, signal: AbortSignal, names: readonly string[] = [prefix]): void {
     void (async () => {
       while (!signal.aborted) {
         try {
-          for await (const _grown of this.store.watch(prefix, { signal })) this.notify(name);
+          for await (const _grown of this.store.watch(prefix, { signal })) for (const name of names) this.notify(name);
         } catch (error) {
           if (error instanceof StoreClosedError) return;
           // The store is unreachable; the fallback delay keeps waiters going meanwhile.

@@ -64,24 +64,27 @@ export function isOutage(error: unknown): boolean {
 export async function workPartition(work: PartitionWork): Promise<void> {
   const { channel, partition, signal, wakeups, clock } = work;
   const stream = channel.streamFor(partition);
+  const schedule = channel.schedulePrefixFor(partition);
   wakeups.follow(stream, signal);
   // A message scheduled on this partition (by any process) may fall due before the one this worker waits for.
-  wakeups.follow(channel.schedulePrefixFor(partition), signal, stream);
+  wakeups.follow(schedule, signal, [stream, schedule]);
   let outageMs = 0;
   let failures = 0;
   while (!signal.aborted) {
     let current: number | undefined;
     try {
       const consumer = await channel.consume(work.group, partition, { batchSize: work.batchSize, owner: work.owner, leaseMs: work.leaseMs, clock: () => clock.now() });
+      const scans = new ScheduleScans(work, consumer, schedule);
       try {
         for (;;) {
           if (signal.aborted) return;
           const seen = wakeups.mark(stream);
-          const batch = await consumer.poll();
+          const batch = await consumer.poll(work.batchSize, { promoteDue: scans.due() });
           if (batch.length === 0) {
             await waitIdle(work, stream, seen, consumer.nextDueAt);
             continue;
           }
+          let rewound = false;
           for (const envelope of batch) {
             if (signal.aborted) return;
             current = envelope.offset;
@@ -92,9 +95,12 @@ export async function workPartition(work: PartitionWork): Promise<void> {
             if (claimedUntil !== undefined) {
               // Claimed by a member that lost the partition: wait for its claim to expire, then read from here again.
               await sleep(Math.min(work.leaseMs, Math.max(10, claimedUntil - clock.now())), undefined, { signal }).catch(() => undefined);
+              rewound = true;
               break;
             }
           }
+          // A short batch was all there was at the read: unless a wake-up came since, reading again would find nothing.
+          if (!rewound && batch.length < work.batchSize) await waitIdle(work, stream, seen, consumer.nextDueAt);
         }
       } finally {
         // Stopping, revoked or failing: hand the message claimed ahead (if any) to whoever works the partition next.
@@ -114,6 +120,34 @@ export async function workPartition(work: PartitionWork): Promise<void> {
       work.onFailure(new MessageFailedError(work.group, partition, current, failures, retryInMs, { cause: error }));
       await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
     }
+  }
+}
+
+/**
+ * When a poll scans the partition's schedule (one store read): at the first
+ * poll, after a wake-up of the schedule, once the next scheduled message is
+ * due, and at least every `pollMs` (a NOTIFY lost only delays). Other polls
+ * read the partition alone.
+ */
+class ScheduleScans {
+  #seen: number | undefined;
+  #nextScanAt = 0;
+
+  constructor(
+    private readonly work: PartitionWork,
+    private readonly consumer: ChannelConsumer,
+    private readonly schedule: string,
+  ) {}
+
+  /** Whether the poll about to run scans; if so, counts it as done. */
+  due(): boolean {
+    const generation = this.work.wakeups.mark(this.schedule);
+    const now = this.work.clock.now();
+    const { nextDueAt } = this.consumer;
+    if (generation === this.#seen && now < this.#nextScanAt && (nextDueAt === undefined || nextDueAt > now)) return false;
+    this.#seen = generation;
+    this.#nextScanAt = now + this.work.pollMs;
+    return true;
   }
 }
 
