@@ -178,15 +178,17 @@ export class DurableSteps {
     assertNonNegativeSafeInteger('receivedAt', receivedAt);
     // The receipt (unless the log has it) and the start of processing are one commit.
     const decision = await this.#writer.serial(async (commit) => {
-      let decided: RedeliveryDecision = { kind: 'skip' };
+      // Decided inside the commit, against the log as the commit sees it.
+      const decided: { value: RedeliveryDecision } = { value: { kind: 'skip' } };
       await commit((log) => {
-        decided = this.conversation.state.redeliveryDecision(messageId);
-        if (decided.kind === 'skip') return [];
-        if (decided.kind === 'start' && log.received(messageId)) decided = { kind: 'resumeFrom', step: 0 };
+        let decision = this.conversation.state.redeliveryDecision(messageId);
+        if (decision.kind === 'start' && log.received(messageId)) decision = { kind: 'resumeFrom', step: 0 };
+        decided.value = decision;
+        if (decision.kind === 'skip') return [];
         const started: ConversationEvent = { kind: 'processingStarted', messageId };
-        return decided.kind === 'start' ? [{ kind: 'messageReceived', messageId, receivedAt }, started] : [started];
+        return decision.kind === 'start' ? [{ kind: 'messageReceived', messageId, receivedAt }, started] : [started];
       });
-      return decided as RedeliveryDecision;
+      return decided.value;
     });
     if (decision.kind === 'skip') return { kind: 'skip', reply: this.recordedReply(messageId) };
     this.#requested.set(messageId, 0);

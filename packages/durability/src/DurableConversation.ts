@@ -241,7 +241,7 @@ export class DurableConversation {
    */
   async recordEvents(events: readonly ConversationEvent[]): Promise<number> {
     if (!Array.isArray(events) || events.length === 0) throw new InvalidArgumentError('events', 'expected a non-empty array of conversation events');
-    for (const event of events) assertEvent(event);
+    for (const event of events as readonly ConversationEvent[]) assertEvent(event);
     return this.#appendAll(events);
   }
 
