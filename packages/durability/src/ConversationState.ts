@@ -407,7 +407,7 @@ function dropAllButLastOutput(message: MutableProgress): void {
 }
 
 /** Validates an event built by a caller; decoded events already satisfy this. */
-function assertEvent(event: ConversationEvent): void {
+export function assertEvent(event: ConversationEvent): void {
   if (typeof event !== 'object' || event === null) throw new InvalidArgumentError('event', 'expected an object');
   switch (event.kind) {
     case 'conversationCreated':

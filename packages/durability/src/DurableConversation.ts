@@ -12,7 +12,7 @@ import {
 import { codec } from './codec.js';
 import { ConversationIndexWriter } from './ConversationIndex.js';
 import { CONVERSATION_EVENT_KINDS, type ConversationEvent, type LifecycleEvent } from './ConversationEvent.js';
-import { adoptProgress, applySnapshotDelta, ConversationState, previewsAfter, type RedeliveryDecision } from './ConversationState.js';
+import { adoptProgress, applySnapshotDelta, assertEvent, ConversationState, previewsAfter, type RedeliveryDecision } from './ConversationState.js';
 import type { ConversationSnapshot } from './codec.js';
 import { assertNotStoreKeyOfTag, storeKey } from './storeKey.js';
 
@@ -435,29 +435,4 @@ function assertConversationId(id: string): void {
 
 function assertMessageId(messageId: string): void {
   if (typeof messageId !== 'string') throw new InvalidArgumentError('messageId', 'expected a string');
-}
-
-/** The checks the `record*` methods make, for an event built by the caller (`recordEvents`). */
-function assertEvent(event: ConversationEvent): void {
-  if (typeof event !== 'object' || event === null || !CONVERSATION_EVENT_KINDS.includes(event.kind)) {
-    throw new InvalidArgumentError('event', `expected a conversation event, one of ${CONVERSATION_EVENT_KINDS.join(', ')}`);
-  }
-  if (!('messageId' in event)) return;
-  assertMessageId(event.messageId);
-  switch (event.kind) {
-    case 'messageReceived':
-      assertNonNegativeSafeInteger('receivedAt', event.receivedAt);
-      if (event.payload !== undefined) assertPayload('payload', event.payload);
-      return;
-    case 'stepCompleted':
-      assertNonNegativeSafeInteger('stepIndex', event.stepIndex);
-      assertPayload('output', event.output);
-      return;
-    case 'errorOccurred':
-      if (typeof event.error !== 'string') throw new InvalidArgumentError('error', 'expected a string');
-      return;
-    case 'processingStarted':
-    case 'processingFinished':
-      return;
-  }
 }
