@@ -63,7 +63,7 @@ export class JournalWriter {
       // conversation reopened right after (another instance, another process) neither misses nor is fenced by it.
       queueMicrotask(() => {
         this.#flushQueued = false;
-        void this.serial((commit) => commit(() => [])).catch(() => {});
+        void this.flush();
       });
     });
   }
