@@ -1,5 +1,5 @@
-import { DurableConversation, type ConversationEvent, type LifecycleEvent, type RedeliveryDecision } from '@liminal/durability';
-import { assertNonNegativeSafeInteger, assertPayload, ConfigError, DecodeError, InvalidArgumentError, type DurableStore } from '@liminal/store';
+import { assertConversationEvent, assertLifecycleEvent, DurableConversation, type ConversationEvent, type LifecycleEvent, type RedeliveryDecision } from '@liminal/durability';
+import { assertPayload, ConfigError, DecodeError, type DurableStore } from '@liminal/store';
 import { NonDeterminismError } from './errors.js';
 import { describeError } from './internal/describeError.js';
 import { JournalWriter, type EventBuilder } from './internal/JournalWriter.js';
@@ -152,14 +152,15 @@ export class DurableSteps {
    */
   receive(messageId: string, payload: Uint8Array): Promise<void> {
     const receivedAt = this.#timers.now();
+    const received: ConversationEvent = { kind: 'messageReceived', messageId, receivedAt, payload };
     try {
-      assertMessageId(messageId);
       assertPayload('payload', payload);
+      assertConversationEvent(received);
     } catch (error) {
       return Promise.reject(error);
     }
     // Deferred: it commits with the message's admission, which usually follows at once.
-    return this.#writer.defer((log) => (log.received(messageId) ? [] : [{ kind: 'messageReceived', messageId, receivedAt, payload }]));
+    return this.#writer.defer((log) => (log.received(messageId) ? [] : [received]));
   }
 
   /** The messages received and not finished whose receipt carries the message, oldest first (the compensation run is not one). */
@@ -174,8 +175,7 @@ export class DurableSteps {
   /** Admits a delivery of `messageId`: skip it, or run it with a step context positioned by the log. */
   async begin(messageId: string, options: BeginOptions = {}): Promise<MessageAdmission> {
     const receivedAt = options.receivedAt ?? Date.now();
-    assertMessageId(messageId);
-    assertNonNegativeSafeInteger('receivedAt', receivedAt);
+    assertConversationEvent({ kind: 'messageReceived', messageId, receivedAt });
     // The receipt (unless the log has it) and the start of processing are one commit.
     const decision = await this.#writer.serial(async (commit) => {
       // Decided inside the commit, against the log as the commit sees it.
@@ -225,8 +225,10 @@ export class DurableSteps {
 
   /** Appends a conversation-wide event (phase, participant exit, log entry) behind the writes already queued, with the next one. */
   recordLifecycle(event: LifecycleEvent): Promise<void> {
-    if (typeof event !== 'object' || event === null || 'messageId' in event) {
-      return Promise.reject(new InvalidArgumentError('event', 'expected a conversationCreated, phaseChanged, participantExited or entryLogged event'));
+    try {
+      assertLifecycleEvent(event);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.#writer.defer(() => [event]);
   }
@@ -495,8 +497,4 @@ function decodePlan(bytes: Uint8Array): PlannedCompensation[] {
   const plan = jsonCodec.decode(bytes) as { compensations?: unknown } | undefined;
   if (typeof plan !== 'object' || plan === null || !Array.isArray(plan.compensations)) throw new DecodeError('compensation plan is malformed');
   return plan.compensations as PlannedCompensation[];
-}
-
-function assertMessageId(messageId: string): void {
-  if (typeof messageId !== 'string') throw new InvalidArgumentError('messageId', 'expected a string');
 }

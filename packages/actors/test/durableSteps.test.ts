@@ -31,6 +31,22 @@ describe.each(kinds)('DurableSteps on $name', (kind) => {
     return steps.step('c', async () => `${b}c${await bump(store, `count:${steps.messageId}:c`)}`);
   }
 
+  it('a malformed lifecycle event or receipt is refused when it is issued, so it never fails the writes it would have been committed with', async () => {
+    const steps = await DurableSteps.open(store, 'conv');
+    // Issued in the same tick as the message's admission, which they would otherwise ride with.
+    const refused = [
+      steps.recordLifecycle({ kind: 'participantExited', participant: 5, exitedAt: 1 } as never),
+      steps.recordLifecycle({ kind: 'phaseChanged', phase: 'active', at: -1 }),
+      steps.receive('m0', 'not bytes' as never),
+    ];
+    const ran = steps.run('m1', (ctx) => threeSteps(ctx));
+    for (const write of refused) await expect(write).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(await ran).toEqual({ kind: 'completed', value: 'a1b1c1' });
+    const reopened = await DurableSteps.open(store, 'conv');
+    expect(reopened.conversation.state.hasReceived('m0')).toBe(false);
+    expect(await reopened.run('m1', (ctx) => threeSteps(ctx))).toEqual({ kind: 'skipped' });
+  });
+
   it('runs a new message once; redelivering it is skipped', async () => {
     const steps = await DurableSteps.open(store, 'conv');
     expect(await steps.run('m1', (ctx) => threeSteps(ctx))).toEqual({ kind: 'completed', value: 'a1b1c1' });

@@ -406,7 +406,20 @@ function dropAllButLastOutput(message: MutableProgress): void {
   if (last !== undefined) message.steps.set(message.maxStep, last);
 }
 
-/** Validates an event built by a caller; decoded events already satisfy this. */
+/** A conversation-wide event built by a caller: not a message's event, and well formed (`assertEvent`). */
+export function assertLifecycleEvent(event: LifecycleEvent): void {
+  if (typeof event !== 'object' || event === null || 'messageId' in event) {
+    throw new InvalidArgumentError('event', 'expected a conversationCreated, phaseChanged, participantExited or entryLogged event');
+  }
+  assertEvent(event);
+}
+
+/**
+ * Validates an event built by a caller (InvalidArgumentError); decoded
+ * events already satisfy this. A writer that queues events to commit later
+ * checks them when they are queued, so a bad one never fails the commit of
+ * the writes it would ride with.
+ */
 export function assertEvent(event: ConversationEvent): void {
   if (typeof event !== 'object' || event === null) throw new InvalidArgumentError('event', 'expected an object');
   switch (event.kind) {

@@ -12,7 +12,7 @@ import {
 import { codec } from './codec.js';
 import { ConversationIndexWriter } from './ConversationIndex.js';
 import { CONVERSATION_EVENT_KINDS, type ConversationEvent, type LifecycleEvent } from './ConversationEvent.js';
-import { adoptProgress, applySnapshotDelta, assertEvent, ConversationState, previewsAfter, type RedeliveryDecision } from './ConversationState.js';
+import { adoptProgress, applySnapshotDelta, assertEvent, assertLifecycleEvent, ConversationState, previewsAfter, type RedeliveryDecision } from './ConversationState.js';
 import type { ConversationSnapshot } from './codec.js';
 import { assertNotStoreKeyOfTag, storeKey } from './storeKey.js';
 
@@ -227,9 +227,7 @@ export class DurableConversation {
 
   /** Appends a conversation-wide event (creation, phase, participant exit, log entry). */
   async recordLifecycle(event: LifecycleEvent): Promise<number> {
-    if (typeof event !== 'object' || event === null || 'messageId' in event) {
-      throw new InvalidArgumentError('event', 'expected a conversationCreated, phaseChanged, participantExited or entryLogged event');
-    }
+    assertLifecycleEvent(event);
     return this.#append(event);
   }
 

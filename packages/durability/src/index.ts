@@ -26,7 +26,13 @@ export type { ConversationPage, ConversationSummary, ListConversationsOptions } 
 export { ConsumerCursor, cursorKeyFor, partitionStreamFor } from './ConsumerCursor.js';
 export { CONVERSATION_EVENT_KINDS, CONVERSATION_PHASES } from './ConversationEvent.js';
 export type { ConversationEvent, ConversationEventKind, ConversationPhase, LifecycleEvent, MessageEvent } from './ConversationEvent.js';
-export { ConversationState, EMPTY_HEADER, RECENT_LOG_LIMIT } from './ConversationState.js';
+export {
+  assertEvent as assertConversationEvent,
+  assertLifecycleEvent,
+  ConversationState,
+  EMPTY_HEADER,
+  RECENT_LOG_LIMIT,
+} from './ConversationState.js';
 export type { ConversationHeader, MessageProgress, RedeliveryDecision } from './ConversationState.js';
 export { createSupervisor, supervisionEvent } from './createSupervisor.js';
 export type { ChildSpec, RestartStrategy, RestartType, SupervisorEvent, SupervisorOptions } from './createSupervisor.js';
