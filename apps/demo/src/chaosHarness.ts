@@ -38,8 +38,8 @@ export interface ChaosReport {
   readonly orders: number;
   readonly crashRate: number;
   readonly kills: number;
-  /** Worker processes the demo's coordinator restarted (seen in its output). */
-  readonly workerRestarts: number;
+  /** Worker deaths the demo's coordinator noticed (seen in its output): each restarted, but for one during shutdown. */
+  readonly workerDeaths: number;
   readonly postgresRestarts: number;
   readonly demoExitCode: number | null;
   readonly verifyExitCode: number | null;
@@ -67,7 +67,7 @@ export function chaosPassed(report: ChaosReport, wantedKills: number, wantedZomb
     report.duplicated === 0 &&
     report.cursorRegressions === 0 &&
     report.kills >= wantedKills &&
-    report.workerRestarts >= report.kills
+    report.workerDeaths >= report.kills
   );
 }
 
@@ -124,7 +124,7 @@ async function runChaosOn(
       ],
     );
     const workerPids = new Map<number, number>();
-    let workerRestarts = 0;
+    let workerDeaths = 0;
     const demoOutput: string[] = [];
     const holdings = new Holdings();
     createInterface({ input: demo.stdout! }).on('line', (line) => {
@@ -132,7 +132,7 @@ async function runChaosOn(
       holdings.read(line);
       const started = /^worker (\d+) started \(pid (\d+)/.exec(line);
       if (started) workerPids.set(Number(started[1]), Number(started[2]));
-      if (/^worker \d+ \(pid \d+\) died/.test(line)) workerRestarts += 1;
+      if (/^worker \d+ \(pid \d+\) died/.test(line)) workerDeaths += 1;
     });
     const demoErr: string[] = [];
     createInterface({ input: demo.stderr! }).on('line', (line) => demoErr.push(line));
@@ -202,7 +202,7 @@ async function runChaosOn(
         }
         const threshold = thresholds[kills];
         // One kill at a time: the next waits until the coordinator has restarted the previous victim.
-        if (paused === undefined && threshold !== undefined && fraction >= threshold && workerRestarts >= kills) {
+        if (paused === undefined && threshold !== undefined && fraction >= threshold && workerDeaths >= kills) {
           // Only workers still running: one that drained its partitions and exited cannot be a victim.
           const alive = [...workerPids].filter(([, pid]) => isAlive(pid));
           const victim = alive[Math.floor(random() * alive.length)];
@@ -226,7 +226,7 @@ async function runChaosOn(
     }
     const demoExitCode = await demoExit;
     const summary = (label: string) => new RegExp(`│ ${label}\\s*│ ([^│]*?)\\s*│`).exec(demoOutput.join('\n'))?.[1] ?? '?';
-    log(`  demo exited with code ${demoExitCode}; ${workerRestarts} worker restarts; crashes injected ${summary('crashes injected')}; restarts ${summary('restarts')}`);
+    log(`  demo exited with code ${demoExitCode}; ${workerDeaths} worker deaths; crashes injected ${summary('crashes injected')}; restarts ${summary('restarts')}`);
     if (demoExitCode !== 0) for (const line of [...demoOutput.slice(-30), ...demoErr.slice(-20)]) log(`  | ${line}`);
 
     const verify = spawnNode(['verify', '--store', url]);
@@ -242,7 +242,7 @@ async function runChaosOn(
       orders: options.orders,
       crashRate,
       kills,
-      workerRestarts,
+      workerDeaths,
       postgresRestarts,
       demoExitCode,
       verifyExitCode,
@@ -257,7 +257,7 @@ async function runChaosOn(
       elapsedMs: Date.now() - startedAt,
     };
     log(
-      `  => ${chaosPassed(report, options.kills, options.zombies ?? 3) ? 'PASS' : 'FAIL'}: kills ${report.kills} (failover ${report.failoverMs.join(', ') || '-'} ms, median ${String(median(report.failoverMs) ?? '-')}), zombies ${report.zombies}, joins ${report.joins}, graceful leaves ${report.leaves}, worker restarts ${report.workerRestarts}, PostgreSQL restarts ${report.postgresRestarts}, ` +
+      `  => ${chaosPassed(report, options.kills, options.zombies ?? 3) ? 'PASS' : 'FAIL'}: kills ${report.kills} (failover ${report.failoverMs.join(', ') || '-'} ms, median ${String(median(report.failoverMs) ?? '-')}), zombies ${report.zombies}, joins ${report.joins}, graceful leaves ${report.leaves}, worker deaths ${report.workerDeaths}, PostgreSQL restarts ${report.postgresRestarts}, ` +
         `lost ${String(report.lost)}, duplicated ${String(report.duplicated)}, cursor regressions ${report.cursorRegressions}, ${(report.elapsedMs / 1000).toFixed(1)} s`,
     );
     return report;

@@ -141,9 +141,17 @@ export class WorkerPool {
           const pid = child.pid ?? -1;
           child.on('exit', (code, signal) => {
             this.#children.delete(pid);
-            if (this.#stopping || this.#failed) return resolve();
-            this.events.note(`worker ${slot.index} (pid ${pid}) died (${signal ?? `exit code ${code}`}); restarting it`);
-            reject(new WorkerDiedError(slot.index, pid, signal ?? `exit code ${code}`));
+            if (this.#failed) return resolve();
+            const exit = signal ?? `exit code ${code}`;
+            if (this.#stopping) {
+              // A worker asked to leave exits 0; any other exit (a kill -9 landing
+              // during shutdown) is still a death an operator should see, but
+              // restarting it would only start a process to stop it again.
+              if (code !== 0) this.events.note(`worker ${slot.index} (pid ${pid}) died (${exit}) while the pool was stopping; not restarted`);
+              return resolve();
+            }
+            this.events.note(`worker ${slot.index} (pid ${pid}) died (${exit}); restarting it`);
+            reject(new WorkerDiedError(slot.index, pid, exit));
           });
         }),
     );
