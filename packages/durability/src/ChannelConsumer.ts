@@ -1,11 +1,12 @@
-import { assertPayload, assertPositiveSafeInteger, CasConflictError, InvalidArgumentError, type DurableStore, type WriteOp } from '@liminal/store';
+import { assertPayload, assertPositiveSafeInteger, CasConflictError, CommitConflictError, InvalidArgumentError, type DurableStore, type WriteOp } from '@liminal/store';
 import type { CheckpointDriver } from './CheckpointDriver.js';
 import { codec } from './codec.js';
 import type { ConsumerCursor } from './ConsumerCursor.js';
 import type { ClaimToken, DedupCache } from './DedupCache.js';
 import type { EffectTx, OnceOutcome } from './EffectTx.js';
-import { commitClaimedWork, release, validConditions } from './internal/commitEffects.js';
-import { newClaim } from './internal/dedupEntry.js';
+import { ConditionFailedError } from './errors.js';
+import { commitClaimedWork, release, releaseAll, validConditions, type ClaimedUnit, type CommittedWork } from './internal/commitEffects.js';
+import { isAmbiguous, newClaim } from './internal/dedupEntry.js';
 import { EffectBuffer } from './internal/EffectBuffer.js';
 import { StreamLengths } from './internal/StreamLengths.js';
 import { storeKey } from './storeKey.js';
@@ -218,8 +219,49 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
   }
 
   /**
+   * `processOnce` for consecutive envelopes of one `poll` (ascending offsets
+   * with no gap), committed together: their claims in one commit (none when
+   * the previous batch's commit claimed them ahead), then each handler in
+   * offset order with its own `EffectTx`, then ONE commit of every receipt,
+   * every handler's effects (a later handler's appends go after an earlier
+   * one's), `options.conditions` once, one cursor advance past the last, and
+   * the claims of as many polled messages after it. Per message it costs
+   * what `processOnce` costs divided by the batch's length; the batch is
+   * what the caller hands over, never waited for. Its handlers must all
+   * finish within the claim lease (`leaseMs`), as one handler must in
+   * `processOnce`, or a competing instance may take a claim over (then the
+   * commit writes nothing: `ClaimLostError`).
+   *
+   * All or nothing up to the first failure:
+   * - The commit fails on a condition or a lost claim, or the process dies
+   *   before it: nothing of the batch is written; every message comes again.
+   * - A handler throws (or returns something that is not a `Uint8Array`), or
+   *   one of its effects conflicts: the messages before it are committed
+   *   (their receipts, effects and the cursor up to it), its claim and those
+   *   after it are released, `position` rewinds to it, and the error is
+   *   rethrown. The messages after it did not run, or their work is dropped.
+   * - One of the messages is already done or claimed by another owner: the
+   *   batch goes one message at a time through `processOnce`, and ends at the
+   *   first `inFlight` outcome (the outcomes list is then shorter).
+   */
+  async processBatch(envelopes: readonly ChannelEnvelope[], handler: MessageHandler, options: ProcessOptions = {}): Promise<ProcessOutcome[]> {
+    this.#assertRun(envelopes);
+    if (typeof handler !== 'function') throw new InvalidArgumentError('handler', 'expected a function');
+    const conditions = validConditions(options);
+    if (envelopes.length === 1) return [await this.processOnce(envelopes[0]!, handler, options)];
+    const tokens = await this.#claimAll(envelopes, conditions);
+    if (tokens === undefined) return this.#oneByOne(envelopes, handler, options);
+    for (const { offset } of envelopes) this.#active.add(offset);
+    try {
+      return await this.#processBatchClaimed(envelopes, tokens, handler, conditions);
+    } finally {
+      for (const { offset } of envelopes) this.#active.delete(offset);
+    }
+  }
+
+  /**
    * Gives up the claims taken ahead for messages this consumer has not
-   * processed (at most one per work commit), so that another consumer can
+   * processed (at most a batch per work commit), so that another consumer can
    * take them at once. Call it when stopping for good; a consumer that dies
    * instead leaves them to expire (or to its restart under the same owner).
    */
@@ -257,33 +299,124 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
       throw error;
     }
     tx.close();
-    return this.#serial(() => this.#commitWork(envelope, decision.token, tx, receipt, conditions));
+    const unit = { key: envelope.messageId, token: decision.token, tx, receipt };
+    const committed = await this.#serial(() => this.#commitWork([envelope], [unit], conditions, true));
+    if (committed.failure !== undefined) throw committed.failure; // not reached: a first unit's conflict rejects
+    return { kind: 'processed', receipt };
   }
 
   /** A claim taken ahead for `messageId` with at least half a lease left (less would shorten the handler's lease). */
   #takeAhead(messageId: string, nowMs: number): { readonly kind: 'claimed'; readonly token: ClaimToken } | undefined {
-    const held = this.#ahead.get(messageId);
-    if (held === undefined) return undefined;
+    const token = this.#aheadToken(messageId, nowMs);
     this.#ahead.delete(messageId);
     // An older one is taken over by this owner's claimOrGet, which fences its token.
-    return held.expiresAtMs - nowMs >= this.identity.leaseMs / 2 ? { kind: 'claimed', token: held.token } : undefined;
+    return token === undefined ? undefined : { kind: 'claimed', token };
+  }
+
+  #aheadToken(messageId: string, nowMs: number): ClaimToken | undefined {
+    const held = this.#ahead.get(messageId);
+    return held !== undefined && held.expiresAtMs - nowMs >= this.identity.leaseMs / 2 ? held.token : undefined;
   }
 
   /**
-   * The claim of the message after `offset`, to commit with `offset`'s work:
-   * in the common sequential case every message then costs one commit (its
-   * work) instead of two (claim, then work). Only for a message this
-   * consumer polled and is not processing or holding already.
+   * A claim of every envelope: the ones claimed ahead, and one commit (under
+   * `conditions`) for the others. `undefined` when one of those is held or
+   * done already, or the commit's outcome is unknown: the caller then goes
+   * one message at a time, whose `claimOrGet` reads each head and takes over
+   * this owner's own claims.
    */
-  #claimAheadAfter(offset: number, nowMs: number): { readonly ops: readonly WriteOp[]; readonly landed: () => void } | undefined {
+  async #claimAll(envelopes: readonly ChannelEnvelope[], conditions: readonly WriteOp[]): Promise<ClaimToken[] | undefined> {
+    const { owner, leaseMs, clock } = this.identity;
+    const nowMs = clock();
+    const tokens = envelopes.map(({ messageId }) => this.#aheadToken(messageId, nowMs));
+    const claims = envelopes.flatMap(({ messageId }, index) =>
+      tokens[index] === undefined ? [{ index, claim: newClaim(this.processed.namespace, messageId, owner, nowMs, leaseMs) }] : [],
+    );
+    if (claims.length > 0) {
+      try {
+        await this.source.store.commit([...conditions, ...claims.flatMap(({ claim }) => claim.ops)]);
+      } catch (error) {
+        if (isAmbiguous(error) || (error instanceof CommitConflictError && error.index >= conditions.length)) return undefined;
+        this.#rewind(envelopes[0]!);
+        if (error instanceof CommitConflictError) throw new ConditionFailedError(error.index, error.cause);
+        throw error;
+      }
+      for (const { index, claim } of claims) tokens[index] = claim.record.token as ClaimToken;
+    }
+    for (const { messageId } of envelopes) this.#ahead.delete(messageId);
+    return tokens as ClaimToken[];
+  }
+
+  /** `processOnce` of each envelope in turn, up to the first that another owner holds. */
+  async #oneByOne(envelopes: readonly ChannelEnvelope[], handler: MessageHandler, options: ProcessOptions): Promise<ProcessOutcome[]> {
+    const outcomes: ProcessOutcome[] = [];
+    for (const envelope of envelopes) {
+      const outcome = await this.processOnce(envelope, handler, options);
+      outcomes.push(outcome);
+      if (outcome.kind === 'inFlight') break;
+    }
+    return outcomes;
+  }
+
+  async #processBatchClaimed(
+    envelopes: readonly ChannelEnvelope[],
+    tokens: readonly ClaimToken[],
+    handler: MessageHandler,
+    conditions: readonly WriteOp[],
+  ): Promise<ProcessOutcome[]> {
+    const units: ClaimedUnit[] = [];
+    let failure: { readonly error: unknown } | undefined;
+    for (const [index, envelope] of envelopes.entries()) {
+      const tx = new EffectBuffer(envelope.idempotencyKey, conditions);
+      try {
+        const receipt = (await handler(envelope, tx)) ?? EMPTY_RECEIPT;
+        assertPayload('receipt (the handler’s return value)', receipt);
+        units.push({ key: envelope.messageId, token: tokens[index]!, tx, receipt });
+      } catch (error) {
+        failure = { error };
+        break;
+      } finally {
+        tx.close();
+      }
+    }
+    if (failure !== undefined) {
+      // The failed message and those after it wrote nothing: anyone may take them again, from the failed one on.
+      this.#rewind(envelopes[units.length]!);
+      await releaseAll(
+        this.processed,
+        envelopes.slice(units.length).map(({ messageId }, index) => ({ key: messageId, token: tokens[units.length + index]! })),
+      );
+    }
+    if (units.length > 0) {
+      const committed = await this.#serial(() => this.#commitWork(envelopes.slice(0, units.length), units, conditions, failure === undefined));
+      if (committed.failure !== undefined) throw committed.failure;
+    }
+    if (failure !== undefined) throw failure.error;
+    return units.map(({ receipt }) => ({ kind: 'processed', receipt }));
+  }
+
+  /**
+   * The claims of the `count` messages after `offset`, to commit with the
+   * work up to `offset`: in the common sequential case every message (or
+   * batch) then costs one commit (its work) instead of two (claims, then
+   * work). Only for messages this consumer polled, in a row, and is not
+   * processing or holding already.
+   */
+  #claimAheadAfter(offset: number, count: number, nowMs: number): { readonly ops: readonly WriteOp[]; readonly landed: () => void } | undefined {
     if (!this.identity.claimAhead) return undefined;
-    const next = this.#polled.find((envelope) => envelope.offset === offset + 1);
-    if (next === undefined || this.#active.has(next.offset) || this.#ahead.has(next.messageId)) return undefined;
     const { owner, leaseMs } = this.identity;
-    const claim = newClaim(this.processed.namespace, next.messageId, owner, nowMs, leaseMs);
+    const claims: (ReturnType<typeof newClaim> & { readonly messageId: string })[] = [];
+    for (let next = offset + 1; claims.length < count; next++) {
+      const envelope = this.#polled.find((polled) => polled.offset === next);
+      if (envelope === undefined || this.#active.has(next) || this.#ahead.has(envelope.messageId)) break;
+      claims.push({ messageId: envelope.messageId, ...newClaim(this.processed.namespace, envelope.messageId, owner, nowMs, leaseMs) });
+    }
+    if (claims.length === 0) return undefined;
     return {
-      ops: claim.ops,
-      landed: () => void this.#ahead.set(next.messageId, { token: claim.record.token as ClaimToken, expiresAtMs: claim.record.expiresAtMs }),
+      ops: claims.flatMap(({ ops }) => ops),
+      landed: () => {
+        for (const { messageId, record } of claims) this.#ahead.set(messageId, { token: record.token as ClaimToken, expiresAtMs: record.expiresAtMs });
+      },
     };
   }
 
@@ -296,37 +429,42 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
     }
   }
 
+  /**
+   * Commits the claimed work of `envelopes` (consecutive, one unit each),
+   * the cursor advance past the last one committed and, when `claimAhead`,
+   * the claims of as many polled messages after them. On a later unit's
+   * effect conflict the prefix before it is committed, `position` rewinds to
+   * it and the result carries the failure.
+   */
   async #commitWork(
-    envelope: ChannelEnvelope,
-    token: ClaimToken,
-    tx: EffectBuffer,
-    receipt: Uint8Array,
+    envelopes: readonly ChannelEnvelope[],
+    units: readonly ClaimedUnit[],
     conditions: readonly WriteOp[],
-  ): Promise<ProcessOutcome> {
+    claimAhead: boolean,
+  ): Promise<CommittedWork> {
+    const first = envelopes[0]!.offset;
     try {
       const nowMs = this.identity.clock();
-      const claimAhead = this.#claimAheadAfter(envelope.offset, nowMs);
-      const advanced = await commitClaimedWork({
+      const ahead = claimAhead ? this.#claimAheadAfter(envelopes.at(-1)!.offset, envelopes.length, nowMs) : undefined;
+      const committed = await commitClaimedWork({
         cache: this.processed,
-        key: envelope.messageId,
-        token,
-        tx,
-        receipt,
+        units,
         nowMs,
         lengths: this.#lengths,
         conditions,
-        ...(claimAhead === undefined ? {} : { claimAhead }),
-        advance: () => {
-          const due = this.driver.dueOffsetIfProcessed(this.cursor, envelope.offset);
+        ...(ahead === undefined ? {} : { claimAhead: ahead }),
+        advance: (count) => {
+          const due = this.driver.dueOffsetIfProcessed(this.cursor, first, count);
           return due === undefined ? undefined : this.cursor.advanceOp(due);
         },
         onAdvanceConflict: async () => void (await this.cursor.refresh()),
       });
-      if (advanced !== undefined) this.cursor.advanced(advanced.next);
-      this.driver.markProcessed(this.cursor, envelope.offset);
-      return { kind: 'processed', receipt };
+      if (committed.advance !== undefined) this.cursor.advanced(committed.advance.next);
+      for (const envelope of envelopes.slice(0, committed.units)) this.driver.markProcessed(this.cursor, envelope.offset);
+      if (committed.failure !== undefined) this.#rewind(envelopes[committed.units]!);
+      return committed;
     } catch (error) {
-      this.#rewind(envelope);
+      this.#rewind(envelopes[0]!);
       throw error;
     }
   }
@@ -367,6 +505,19 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
     const run = this.#tail.then(work, work);
     this.#tail = run.catch(() => undefined);
     return run;
+  }
+
+  /** A non-empty run of this partition's envelopes with consecutive offsets. */
+  #assertRun(envelopes: readonly ChannelEnvelope[]): void {
+    // Checked as unknown: Array.isArray would narrow the typed envelopes to any[].
+    const given: unknown = envelopes;
+    if (!Array.isArray(given) || envelopes.length === 0) throw new InvalidArgumentError('envelopes', 'expected a non-empty array of envelopes');
+    envelopes.forEach((envelope, index) => {
+      this.#assertOwn(envelope);
+      if (index > 0 && envelope.offset !== envelopes[index - 1]!.offset + 1) {
+        throw new InvalidArgumentError('envelopes', `expected consecutive offsets, got ${envelopes[index - 1]!.offset} then ${envelope.offset}`);
+      }
+    });
   }
 
   #assertOwn(envelope: ChannelEnvelope): void {

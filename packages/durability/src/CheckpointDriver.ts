@@ -54,15 +54,17 @@ export class CheckpointDriver {
   }
 
   /**
-   * What `dueOffset` would say once `offset` is processed, without marking it:
-   * a caller that commits the checkpoint together with the work itself
-   * (`processOnce`) marks the offset only after that commit succeeded.
+   * What `dueOffset` would say once the `count` offsets from `offset` on are
+   * processed, without marking them: a caller that commits the checkpoint
+   * together with the work itself (`processOnce`, `processBatch`) marks the
+   * offsets only after that commit succeeded.
    */
-  dueOffsetIfProcessed(cursor: ConsumerCursor, offset: number): number | undefined {
+  dueOffsetIfProcessed(cursor: ConsumerCursor, offset: number, count = 1): number | undefined {
     assertNonNegativeSafeInteger('offset', offset);
+    assertNonNegativeSafeInteger('count', count);
     let frontier = this.#advance(cursor);
-    if (offset === frontier) {
-      frontier++;
+    if (offset <= frontier && frontier < offset + count) {
+      frontier = offset + count;
       while (this.#ahead.has(frontier)) frontier++;
     }
     return this.#due(cursor, frontier);

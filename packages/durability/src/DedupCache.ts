@@ -175,7 +175,7 @@ export class DedupCache {
       throw error;
     }
     tx.close();
-    await commitClaimedWork({ cache: this, key, token, tx, receipt, nowMs, lengths: this.#lengths, conditions });
+    await commitClaimedWork({ cache: this, units: [{ key, token, tx, receipt }], nowMs, lengths: this.#lengths, conditions });
     return { kind: 'processed', receipt };
   }
 

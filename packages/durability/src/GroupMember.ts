@@ -30,7 +30,7 @@ interface Listeners {
 }
 
 export interface GroupRunOptions {
-  /** Aborting it stops `run` at the next message boundary (the member stays joined). */
+  /** Aborting it stops `run` at the next batch boundary (the member stays joined). */
   readonly signal?: AbortSignal;
 }
 
@@ -177,7 +177,7 @@ export class GroupMember {
   }
 
   /**
-   * Leaves the group: stops `run` at the next message boundary, releases every
+   * Leaves the group: stops `run` at the next batch boundary, releases every
    * lease and records the leave, so the others take the partitions over at
    * once instead of waiting for the lease to expire.
    */
@@ -428,6 +428,7 @@ export class GroupMember {
       clock: this.settings.wallClock,
       wakeups: this.#wakeups,
       batchSize: this.settings.batchSize,
+      messagesPerCommit: this.settings.messagesPerCommit,
       pollMs: this.settings.pollMs,
       signal: AbortSignal.any([signal, this.#life.signal]),
       onFailure: (error) => this.#failed(error),

@@ -16,6 +16,19 @@ export interface JoinOptions {
   readonly pollMs?: number;
   /** Envelopes read per partition read; default 64. */
   readonly batchSize?: number;
+  /**
+   * Most messages of one partition whose work commits together: of the
+   * envelopes one read returned, up to this many are claimed together, run
+   * one after the other, and committed in ONE store commit (their receipts
+   * and effects, one cursor advance, one lease check). A batch is only ever
+   * what was already read, never waited for: a message that arrives alone
+   * commits alone at once. Larger batches cost fewer commits per message
+   * (a backlog drains faster) but a member stops or hands a partition over
+   * only between batches, and all of a batch's handlers must finish within
+   * `leaseMs`; default 64 (one read's worth with the default `batchSize`).
+   * 1 commits every message alone.
+   */
+  readonly messagesPerCommit?: number;
   /** Membership-log records since its last compaction that make the group compact it (replaying it is what a join costs); default 256. */
   readonly compactAfter?: number;
   /** Time source for liveness decisions; default `performance.now()`. */
@@ -34,6 +47,7 @@ export interface GroupSettings {
   readonly heartbeatMs: number;
   readonly pollMs: number;
   readonly batchSize: number;
+  readonly messagesPerCommit: number;
   readonly compactAfter: number;
   readonly clock: MonotonicClock;
   readonly wallClock: Clock;
@@ -52,10 +66,16 @@ export const DEFAULT_HEARTBEAT_MS = 1_100;
 const HEARTBEAT_SHARE = DEFAULT_HEARTBEAT_MS / DEFAULT_LEASE_MS;
 export const DEFAULT_POLL_MS = 60_000;
 const DEFAULT_BATCH_SIZE = 64;
+/*
+ * A backlog then drains at about 2 commits per 64 messages (the batch's work
+ * and the next batch's claims ride in one commit), as a job queue fetching
+ * and completing 64 jobs per statement does.
+ */
+const DEFAULT_MESSAGES_PER_COMMIT = 64;
 /** A join replays at most this many records (one read) plus a snapshot; a compaction is one commit every this many changes. */
 const DEFAULT_COMPACT_AFTER = 256;
 
-const KNOWN = new Set(['memberId', 'leaseMs', 'heartbeatMs', 'pollMs', 'batchSize', 'compactAfter', 'clock', 'wallClock']);
+const KNOWN = new Set(['memberId', 'leaseMs', 'heartbeatMs', 'pollMs', 'batchSize', 'messagesPerCommit', 'compactAfter', 'clock', 'wallClock']);
 
 /** Validates `join` options (`ConfigError` on anything wrong) and fills in the defaults. */
 export function groupSettings(options: JoinOptions | undefined): GroupSettings {
@@ -73,11 +93,12 @@ export function groupSettings(options: JoinOptions | undefined): GroupSettings {
   const heartbeatMs = positive('heartbeatMs', options.heartbeatMs ?? Math.max(1, Math.round(leaseMs * HEARTBEAT_SHARE)));
   const pollMs = positive('pollMs', options.pollMs ?? DEFAULT_POLL_MS);
   const batchSize = positive('batchSize', options.batchSize ?? DEFAULT_BATCH_SIZE);
+  const messagesPerCommit = positive('messagesPerCommit', options.messagesPerCommit ?? DEFAULT_MESSAGES_PER_COMMIT);
   const compactAfter = positive('compactAfter', options.compactAfter ?? DEFAULT_COMPACT_AFTER);
   if (leaseMs <= heartbeatMs) {
     throw new ConfigError(`leaseMs (${leaseMs}) must be greater than heartbeatMs (${heartbeatMs}): a live member must beat at least once per lease`);
   }
-  return { memberId, leaseMs, heartbeatMs, pollMs, batchSize, compactAfter, clock, wallClock };
+  return { memberId, leaseMs, heartbeatMs, pollMs, batchSize, messagesPerCommit, compactAfter, clock, wallClock };
 }
 
 function positive(name: string, value: unknown): number {

@@ -1,7 +1,7 @@
 import { ConfigError, MemoryStore, StoreUnavailableError, type DurableStore } from '@liminal/store';
 import { ForwardingStore } from '@liminal/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DurableChannel, LeaseLostError, listGroups, MessageFailedError, readChannel, type ChannelEnvelope, type GroupMember, type JoinOptions } from '../src/index.js';
+import { cursorKeyFor, DurableChannel, LeaseLostError, listGroups, MessageFailedError, readChannel, type ChannelEnvelope, type GroupMember, type JoinOptions } from '../src/index.js';
 import { codec } from '../src/codec.js';
 import { bytes, CountingStore, text } from './support/stores.js';
 
@@ -230,6 +230,29 @@ describe('worker groups (one process)', () => {
     const [, second, , , fifth] = handled;
     expect(fifth!.partitionReads - second!.partitionReads).toBe(3);
     expect(fifth!.scheduleScans - second!.scheduleScans).toBe(0);
+  });
+
+  it('commits a backlog messagesPerCommit messages at a time, in key order, and a message arriving alone at once', async () => {
+    const inner = new MemoryStore();
+    const channel = new DurableChannel(inner, 'orders', { partitions: 1 });
+    for (let i = 0; i < 20; i++) await channel.publish(bytes(`m${i}`), { key: `k${i % 3}` });
+    const store = new CountingStore(inner);
+    const member = await join(new DurableChannel(store, 'orders', { partitions: 1 }), { messagesPerCommit: 8 });
+    await until(() => member.assignment().length === 1, 'the partition');
+    const cursor = cursorKeyFor('billing', 'orders', 0);
+    const cursorMoves = () => store.commitOps.flatMap((ops) => ops.flatMap((op) => (op.op === 'cas' && op.key === cursor ? [op.next] : [])));
+    const seen: number[] = [];
+    const stop = new AbortController();
+    const run = member.run((envelope) => void seen.push(envelope.offset), { signal: stop.signal });
+    await until(() => seen.length === 20, 'the backlog');
+    await until(async () => (await inner.readValue(cursor)) === 20, 'the last commit');
+    expect(seen).toEqual(all(20)); // one partition: offset order, so every key's order too
+    expect(cursorMoves()).toEqual([8, 16, 20]); // one commit per batch
+    await channel.publish(bytes('alone'), { key: 'k0' }); // nothing else comes: committed without waiting for a batch
+    await until(async () => (await inner.readValue(cursor)) === 21, 'the lone message');
+    expect(cursorMoves()).toEqual([8, 16, 20, 21]);
+    stop.abort();
+    await run;
   });
 
   it('a graceful leave hands the partitions over at once, long before the lease would expire', async () => {
@@ -515,6 +538,9 @@ describe('worker groups (one process)', () => {
       { heartbeatMs: 0 },
       { pollMs: 1.5 },
       { batchSize: -3 },
+      { messagesPerCommit: 0 },
+      { messagesPerCommit: 2.5 },
+      { messagesPerCommit: '8' },
       { compactAfter: 0 },
       { leaseMs: '2000' },
       { memberId: '' },

@@ -2,110 +2,161 @@ import { CommitConflictError, InvalidArgumentError, SequenceConflictError, type 
 import type { ClaimToken, DedupCache } from '../DedupCache.js';
 import { ClaimLostError, ConditionFailedError, EffectConflictError } from '../errors.js';
 import { completeOps, inFlightClaim, isAmbiguous, readHead } from './dedupEntry.js';
-import type { EffectBuffer } from './EffectBuffer.js';
+import type { EffectBuffer, EffectOps } from './EffectBuffer.js';
 import type { StreamLengths } from './StreamLengths.js';
 
 /** Each retry follows another writer's successful append to an effect stream (or move of the cursor). */
 const MAX_ROUNDS = 64;
 
-/** What one exactly-once unit of work commits, besides its effects. */
-export interface ClaimedWork {
-  readonly cache: DedupCache;
+/** One claimed key's work: the handler's effects and the receipt to store under its claim. */
+export interface ClaimedUnit {
   readonly key: string;
   readonly token: ClaimToken;
   readonly tx: EffectBuffer;
   readonly receipt: Uint8Array;
+}
+
+/** What one commit of exactly-once work carries, besides its units' effects and receipts. */
+export interface ClaimedWork {
+  readonly cache: DedupCache;
+  /** In order: a later unit's effects see the earlier units' appends, and a prefix of them may commit alone. */
+  readonly units: readonly ClaimedUnit[];
   readonly nowMs: number;
   readonly lengths: StreamLengths;
-  /** Caller's extra ops (fencing checks); a failure is `ConditionFailedError { index }`. */
+  /** Caller's extra ops (fencing checks), once for the whole commit; a failure is `ConditionFailedError { index }`. */
   readonly conditions: readonly WriteOp[];
-  /** Built anew for each attempt (a cursor advance); `undefined` for none. */
-  readonly advance?: () => CasOp | undefined;
+  /** Built anew for each attempt (a cursor advance), given how many units it commits; `undefined` for none. */
+  readonly advance?: (units: number) => CasOp | undefined;
   /** The `advance` op conflicted (another writer moved the counter): refresh before the next attempt. */
   readonly onAdvanceConflict?: () => Promise<void>;
   /**
-   * A claim of the caller's next key, taken in the same commit so that the
-   * next unit of work needs no commit of its own. It rides along only while
-   * it holds: if it conflicts (someone else claimed or finished that key) the
-   * work is committed without it. `landed` is told when it was committed.
+   * Claims of the caller's next keys, taken in the same commit so that the
+   * next unit of work needs no commit of its own. They ride along only while
+   * they hold, and only with every unit: if one conflicts (someone else
+   * claimed or finished that key) or a unit is left out, the work is
+   * committed without them. `landed` is told when they were committed.
    */
   readonly claimAhead?: { readonly ops: readonly WriteOp[]; readonly landed: () => void };
 }
 
+/** What `commitClaimedWork` committed. */
+export interface CommittedWork {
+  /** How many units (a prefix of `units`) were committed: all of them unless `failure` is set. */
+  readonly units: number;
+  /** The advance op that was committed, if any. */
+  readonly advance: CasOp | undefined;
+  /** The unit right after the committed prefix had an effect that conflicted: it and the rest were not written, their claims released. */
+  readonly failure?: EffectConflictError;
+}
+
 /**
- * The one exactly-once path: commits a claimed key's effects, its receipt
- * (conditional on the claim's fence) and the caller's conditions and advance
- * in ONE store commit, so they all happen or none does.
+ * The one exactly-once path: commits claimed keys' effects, their receipts
+ * (each conditional on its claim's fence) and the caller's conditions and
+ * advance in ONE store commit, so they all happen or none does.
  *
- * Returns the advance op that was committed (if any). Rejects with
- * `ClaimLostError` (the token was fenced; nothing written), or with
- * `ConditionFailedError` / `EffectConflictError` / the store's error after
- * releasing the claim (nothing was written, so the key may be retried at
- * once). An unknown outcome is resolved by reading the receipt back: found
- * under this token means committed.
+ * Rejects with `ClaimLostError` (a token was fenced; nothing written), or
+ * with `ConditionFailedError` / `EffectConflictError` of the first unit /
+ * the store's error after releasing the claims (nothing was written, so the
+ * keys may be retried at once). When a later unit's effect conflicts, the
+ * units before it are committed without it and the result names the
+ * failure. An unknown outcome is resolved by reading the last unit's
+ * receipt back: found under its token means committed (all units were).
  */
-export async function commitClaimedWork(work: ClaimedWork): Promise<CasOp | undefined> {
-  const { cache, key, token, tx, conditions } = work;
+export async function commitClaimedWork(work: ClaimedWork): Promise<CommittedWork> {
+  const { cache, conditions } = work;
   const { store } = cache;
-  const settle = completeOps(cache.namespace, key, token, work.receipt, work.nowMs);
-  await work.lengths.load(store, tx.streams());
+  let units = work.units;
+  if (units.length === 0) throw new InvalidArgumentError('units', 'expected at least one claimed unit');
+  let failure: EffectConflictError | undefined;
   let ahead = work.claimAhead;
+  const dropFrom = async (index: number, error: EffectConflictError) => {
+    await releaseAll(cache, units.slice(index));
+    units = units.slice(0, index);
+    failure = error;
+    ahead = undefined;
+  };
+  await work.lengths.load(store, new Set(units.flatMap(({ tx }) => [...tx.streams()])));
   for (let round = 0; ; round++) {
-    const effects = tx.ops((stream) => work.lengths.get(stream));
-    const advance = work.advance?.();
+    const settles = units.map(({ key, token, receipt }) => completeOps(cache.namespace, key, token, receipt, work.nowMs));
+    const effects = effectOpsOf(units, work.lengths);
+    const advance = work.advance?.(units.length);
     const advanceOps = advance === undefined ? [] : [advance];
-    const ops = [...conditions, ...settle, ...effects.ops, ...advanceOps, ...(ahead?.ops ?? [])];
-    const landed = (): CasOp | undefined => {
-      for (const { stream, expectedSeq, count } of effects.appends) work.lengths.set(stream, expectedSeq + count);
-      return advance;
+    const settleOps = settles.flat();
+    const effectOps = effects.flatMap(({ ops }) => ops);
+    const ops = [...conditions, ...settleOps, ...effectOps, ...advanceOps, ...(ahead?.ops ?? [])];
+    const landed = (): CommittedWork => {
+      for (const { appends } of effects) for (const { stream, expectedSeq, count } of appends) work.lengths.set(stream, expectedSeq + count);
+      return { units: units.length, advance, ...(failure === undefined ? {} : { failure }) };
     };
     try {
       await store.commit(ops);
       ahead?.landed();
       return landed();
     } catch (error) {
-      // Unknown outcomes leave the claim ahead unknown too: it is not recorded, and a claim that did land is
+      // Unknown outcomes leave the claims ahead unknown too: they are not recorded, and a claim that did land is
       // taken over by the same owner's next claimOrGet (or expires).
       if (isAmbiguous(error)) {
-        const records = await readHead(store, cache.streamFor(key)).catch(() => undefined);
+        const last = units.at(-1)!;
+        const records = await readHead(store, cache.streamFor(last.key)).catch(() => undefined);
         const latest = records?.at(-1);
-        if (latest?.kind === 'dedupReceipt' && latest.token === token) return landed();
-        if (records !== undefined && inFlightClaim(records)?.token === token) await release(work);
+        if (latest?.kind === 'dedupReceipt' && latest.token === last.token) return landed();
+        if (records !== undefined && inFlightClaim(records)?.token === last.token) await releaseAll(cache, units);
         throw error;
       }
       if (!(error instanceof CommitConflictError) || round >= MAX_ROUNDS) {
-        await release(work);
+        await releaseAll(cache, units);
         throw error;
       }
       let index = error.index;
       if (index < conditions.length) {
-        await release(work);
+        await releaseAll(cache, units);
         throw new ConditionFailedError(index, error.cause);
       }
       index -= conditions.length;
-      if (index < settle.length) throw new ClaimLostError(cache.namespace, key);
-      index -= settle.length;
-      const op = effects.ops[index];
-      if (op === undefined) {
-        if (index - effects.ops.length < advanceOps.length) await work.onAdvanceConflict?.();
-        else ahead = undefined; // the next key is held or done by someone else: commit the work without claiming it
+      if (index < settleOps.length) throw new ClaimLostError(cache.namespace, units[Math.floor(index / 2)]!.key);
+      index -= settleOps.length;
+      if (index >= effectOps.length) {
+        if (index - effectOps.length < advanceOps.length) await work.onAdvanceConflict?.();
+        else ahead = undefined; // a next key is held or done by someone else: commit the work without claiming ahead
         continue;
       }
+      let unit = 0;
+      while (index >= effects[unit]!.ops.length) index -= effects[unit++]!.ops.length;
+      const op = effects[unit]!.ops[index]!;
       if (op.op === 'append' && error.cause instanceof SequenceConflictError) {
-        work.lengths.set(op.stream, error.cause.actual); // someone else appended to the effect stream: go after them
+        // Someone else appended to the effect stream: go after them (the op's expectedSeq counted this commit's earlier appends).
+        work.lengths.set(op.stream, error.cause.actual - (op.expectedSeq - work.lengths.get(op.stream)));
         continue;
       }
-      await release(work);
-      throw new EffectConflictError(effects.effectIndex[index]!, error.cause);
+      const conflict = new EffectConflictError(effects[unit]!.effectIndex[index]!, error.cause);
+      if (unit === 0) {
+        await releaseAll(cache, units);
+        throw conflict;
+      }
+      await dropFrom(unit, conflict);
     }
   }
 }
 
+/** Each unit's effect ops, the appends of a unit expecting the lengths its predecessors in the commit leave. */
+function effectOpsOf(units: readonly ClaimedUnit[], lengths: StreamLengths): EffectOps[] {
+  const grown = new Map<string, number>();
+  return units.map(({ tx }) => {
+    const effects = tx.ops((stream) => grown.get(stream) ?? lengths.get(stream));
+    for (const { stream, expectedSeq, count } of effects.appends) grown.set(stream, expectedSeq + count);
+    return effects;
+  });
+}
+
 /** Nothing was written: let anyone claim the key again. If this fails too, the claim just expires after its lease. */
-export async function release(work: Pick<ClaimedWork, 'cache' | 'key' | 'token'>): Promise<void> {
+export async function release(work: { readonly cache: DedupCache; readonly key: string; readonly token: ClaimToken }): Promise<void> {
   await work.cache.releaseClaim(work.key, { token: work.token }).catch(() => undefined);
 }
 
+/** `release` of each unit's claim. */
+export async function releaseAll(cache: DedupCache, units: readonly Pick<ClaimedUnit, 'key' | 'token'>[]): Promise<void> {
+  await Promise.all(units.map(({ key, token }) => release({ cache, key, token })));
+}
 /** `conditions` of `processOnce` / `runOnce`: store `WriteOp`s (the store validates them in full). */
 export function validConditions(options: { readonly conditions?: readonly WriteOp[] }): readonly WriteOp[] {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'expected an object');

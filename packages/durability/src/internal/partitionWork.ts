@@ -21,8 +21,10 @@ export interface PartitionWork {
   readonly clock: Clock;
   readonly wakeups: Wakeups;
   readonly batchSize: number;
+  /** Most envelopes of one read processed and committed together (`ChannelConsumer.processBatch`). */
+  readonly messagesPerCommit: number;
   readonly pollMs: number;
-  /** Stops the work at the next message boundary. */
+  /** Stops the work at the next batch boundary. */
   readonly signal: AbortSignal;
   /** Told of every failed attempt at a message, before its retry. */
   readonly onFailure: (error: MessageFailedError) => void;
@@ -44,10 +46,11 @@ export function isOutage(error: unknown): boolean {
 /**
  * Processes one partition from the group's cursor until `signal` aborts,
  * waking on the store's `watch` of the partition stream (`pollMs` as the
- * fallback). Each message goes through `ChannelConsumer.processOnce`, whose
- * single commit (the handler's `EffectTx` writes, the receipt, the cursor
+ * fallback). The envelopes of each read go through
+ * `ChannelConsumer.processBatch`, `messagesPerCommit` at a time: one commit
+ * per batch (the handlers' `EffectTx` writes, the receipts, the cursor
  * advance) also carries the lease check, so a member that lost the lease
- * (paused past it, say) writes nothing: `LeaseLostError`. Store outages are
+ * (paused past it, say) writes nothing of the batch: `LeaseLostError`. Store outages are
  * waited out (100 ms doubling to 2 s) from a fresh consumer.
  *
  * Message claims last one group lease: a member that died inside a handler
@@ -55,7 +58,8 @@ export function isOutage(error: unknown): boolean {
  * its successor does not wait for it.
  *
  * A message that fails (the handler throws, an effect conflicts, the entry
- * does not decode) wrote nothing: it is reported through `onFailure` and
+ * does not decode) wrote nothing (the batch's messages before it are
+ * committed without it): it is reported through `onFailure` and
  * retried from the cursor with backoff, while the member keeps the lease.
  * Stopping the partition instead would hold it hostage (the member still
  * heartbeats, so nobody takes it over); handing it over would pass a poison
@@ -85,10 +89,14 @@ export async function workPartition(work: PartitionWork): Promise<void> {
             continue;
           }
           let rewound = false;
-          for (const envelope of batch) {
+          for (let from = 0; from < batch.length; from += work.messagesPerCommit) {
             if (signal.aborted) return;
-            current = envelope.offset;
-            const claimedUntil = await processFenced(work, consumer, envelope);
+            const run = batch.slice(from, from + work.messagesPerCommit);
+            current = run[0]!.offset;
+            const claimedUntil = await processFenced(work, consumer, run).catch((error: unknown) => {
+              current = consumer.position; // where the batch failed: processBatch rewinds to the failed message
+              throw error;
+            });
             current = undefined;
             outageMs = 0;
             failures = 0;
@@ -169,11 +177,11 @@ async function waitIdle(work: PartitionWork, stream: string, seen: number, nextD
   }
 }
 
-/** Processes one envelope; returns when the claim of another owner expires if it could not (`processOnce` rewound). */
-async function processFenced(work: PartitionWork, consumer: ChannelConsumer, envelope: ChannelEnvelope): Promise<number | undefined> {
+/** Processes a run of envelopes; returns when the claim of another owner expires if one was held (`processBatch` rewound). */
+async function processFenced(work: PartitionWork, consumer: ChannelConsumer, envelopes: readonly ChannelEnvelope[]): Promise<number | undefined> {
   try {
-    const outcome = await consumer.processOnce(envelope, work.handler, { conditions: [work.fence] });
-    return outcome.kind === 'inFlight' ? outcome.expiresAtMs : undefined;
+    const outcome = (await consumer.processBatch(envelopes, work.handler, { conditions: [work.fence] })).at(-1);
+    return outcome?.kind === 'inFlight' ? outcome.expiresAtMs : undefined;
   } catch (error) {
     // The lease check failed, or another member took this message's claim over: either way it owns the partition now.
     if (error instanceof ConditionFailedError || error instanceof ClaimLostError) {

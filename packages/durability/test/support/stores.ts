@@ -27,9 +27,12 @@ export class CountingStore extends ForwardingStore {
   readonly reads: { stream: string; fromSeq: number; limit: number }[] = [];
   /** Store commits made (each one a durable transaction). */
   commits = 0;
+  /** The ops of each commit, in call order. */
+  readonly commitOps: (readonly WriteOp[])[] = [];
 
   override commit(ops: readonly WriteOp[]): Promise<CommitResult> {
     this.commits += 1;
+    this.commitOps.push(ops);
     return this.inner.commit(ops);
   }
 
