@@ -331,7 +331,7 @@ export default defineSuite({
           ? {
               note:
                 `Queued before the workers start; timed from 'go' to the last handler's end. Liminal: a group of 2 members on ${PARTITIONS} partitions ` +
-                `(4 each, one message at a time per partition, each processOnce commit carrying receipt, cursor and lease check); ` +
+                `(4 each, one message at a time per partition, the envelopes of a read committed up to messagesPerCommit (64) at a time: one commit carrying their receipts, the cursor, the lease check and the next batch's claims); ` +
                 `Graphile Worker: concurrency ${PARTITIONS / 2} per process; pg-boss: localConcurrency ${PARTITIONS / 2} per process, fetching batches of 64 (burstWhenBatchFull; with batchSize 1 a worker waits its polling interval after every job). Trivial handler.`,
             }
           : {}),
