@@ -214,8 +214,13 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * receipt and a claim.
  */
 class Writer {
-  #buffer = new Uint8Array(128);
+  #buffer: Uint8Array;
   #length = 0;
+
+  /** `capacity`: the bytes expected, when known; a record that fills it exactly is returned without a copy. */
+  constructor(capacity = 128) {
+    this.#buffer = new Uint8Array(capacity);
+  }
 
   byte(value: number): void {
     this.#reserve(1);
@@ -271,9 +276,10 @@ class Writer {
     if (value !== undefined) this.u64(field, value);
   }
 
-  /** A copy of what was written so far (writing may go on, e.g. a checksum of it). */
+  /** What was written so far, in bytes the writer never touches again (writing may go on, e.g. a checksum of it). */
   finish(): Uint8Array {
-    return this.#buffer.slice(0, this.#length);
+    // A full buffer is handed out as is: writing on would first grow into a new one.
+    return this.#length === this.#buffer.length ? this.#buffer : this.#buffer.slice(0, this.#length);
   }
 
   #reserve(count: number): void {
@@ -362,7 +368,8 @@ function encode(record: DurableRecord): Uint8Array {
   if (typeof record !== 'object' || record === null) throw new InvalidArgumentError('record', 'expected a record object');
   const tag = Object.hasOwn(TAGS, record.kind) ? TAGS[record.kind] : undefined;
   if (tag === undefined) throw new InvalidArgumentError('record.kind', `unknown kind ${JSON.stringify(record.kind)}`);
-  const w = new Writer();
+  // An actor record is the header, a length and its payload: sized exactly (one per durable actor input).
+  const w = new Writer(record.kind === 'actorRecord' && record.payload instanceof Uint8Array ? HEADER_LENGTH + 4 + record.payload.length : undefined);
   w.byte(MAGIC);
   w.byte(CODEC_VERSION);
   w.byte(record.kind === 'messageReceived' && record.payload !== undefined ? RECEIPT_WITH_MESSAGE : tag);

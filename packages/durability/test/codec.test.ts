@@ -20,6 +20,17 @@ describe('codec', () => {
     expect([...sample]).toEqual([0x4c, 0x01, 0x01, 0, 0, 0, 2, 0x6d, 0x31, 0, 0, 0, 0, 0, 0, 0, 42]);
   });
 
+  it('writes an actor record as the envelope, a length and its payload, in bytes of its own', () => {
+    const payload = Uint8Array.of(7, 8, 9);
+    const first = codec.encode({ kind: 'actorRecord', payload });
+    const second = codec.encode({ kind: 'actorRecord', payload });
+    expect([...first]).toEqual([0x4c, 0x01, 0x40, 0, 0, 0, 3, 7, 8, 9]);
+    payload[0] = 0;
+    first[7] = 1;
+    expect([...second]).toEqual([0x4c, 0x01, 0x40, 0, 0, 0, 3, 7, 8, 9]);
+    expect(codec.decode(codec.encode({ kind: 'actorRecord', payload: new Uint8Array(0) }))).toEqual({ kind: 'actorRecord', payload: new Uint8Array(0) });
+  });
+
   it('rejects an unknown version', () => {
     const other = sample.slice();
     other[1] = 2;
