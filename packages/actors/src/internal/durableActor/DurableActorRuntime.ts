@@ -352,7 +352,8 @@ export class DurableActorRuntime {
         }
         batch[index]!.settle?.resolve(JOURNALED);
       });
-      await this.#maybeSnapshot();
+      // Checked here, not inside an async call: nearly every write needs no snapshot, and an await costs a promise and a hop.
+      if (this.#snapshotDue()) await this.#snapshot();
     }
   }
 
@@ -362,10 +363,14 @@ export class DurableActorRuntime {
    * receipt turns it into a duplicate.
    */
   #takeBatch(): Pending[] {
+    const queue = this.#queue;
+    this.#queue = [];
+    // One input (an awaited send): nothing to sort out.
+    if (queue.length === 1) return queue;
     const keys = new Set<string>();
     const batch: Pending[] = [];
     const later: Pending[] = [];
-    for (const pending of this.#queue.splice(0)) {
+    for (const pending of queue) {
       const key = pending.idempotencyKey;
       if (key !== undefined && keys.has(key)) later.push(pending);
       else {
@@ -373,7 +378,7 @@ export class DurableActorRuntime {
         batch.push(pending);
       }
     }
-    this.#queue.unshift(...later);
+    this.#queue = later;
     return batch;
   }
 
@@ -431,8 +436,11 @@ export class DurableActorRuntime {
     return undefined;
   }
 
-  async #maybeSnapshot(): Promise<void> {
-    if (this.#seq - this.#snapshotSeq < this.#snapshotEvery || this.#queue.length > 0 || this.#gate.hasInlineChild()) return;
+  #snapshotDue(): boolean {
+    return this.#seq - this.#snapshotSeq >= this.#snapshotEvery && this.#queue.length === 0 && !this.#gate.hasInlineChild();
+  }
+
+  async #snapshot(): Promise<void> {
     let record: SnapshotRecord;
     try {
       record = {
