@@ -47,6 +47,20 @@ export interface ProcessOptions {
   readonly conditions?: readonly WriteOp[];
 }
 
+export interface BatchOptions extends ProcessOptions {
+  /**
+   * The `conditions` alone keep every other processor of this partition out
+   * (a worker group's lease check, which a new holder bumps), so the batch
+   * takes no claims: each receipt is written where the message's dedup entry
+   * is still empty, and the batch costs ONE commit in all, none before its
+   * handlers run. A message found done or claimed when the batch commits has
+   * its work dropped (its handler ran; its effects are not written), the
+   * messages before it are committed, and it and the rest go through
+   * `processOnce`. Default false.
+   */
+  readonly exclusive?: boolean;
+}
+
 export interface PollOptions {
   /** Move the scheduled messages due now into the partition first. Default true. */
   readonly promoteDue?: boolean;
@@ -244,19 +258,25 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
    *   batch goes one message at a time through `processOnce`, and ends at the
    *   first `inFlight` outcome (the outcomes list is then shorter).
    */
-  async processBatch(envelopes: readonly ChannelEnvelope[], handler: MessageHandler, options: ProcessOptions = {}): Promise<ProcessOutcome[]> {
+  async processBatch(envelopes: readonly ChannelEnvelope[], handler: MessageHandler, options: BatchOptions = {}): Promise<ProcessOutcome[]> {
     this.#assertRun(envelopes);
     if (typeof handler !== 'function') throw new InvalidArgumentError('handler', 'expected a function');
     const conditions = validConditions(options);
-    if (envelopes.length === 1) return [await this.processOnce(envelopes[0]!, handler, options)];
-    const tokens = await this.#claimAll(envelopes, conditions);
-    if (tokens === undefined) return this.#oneByOne(envelopes, handler, options);
+    const { exclusive = false } = options;
+    if (typeof exclusive !== 'boolean') throw new InvalidArgumentError('options.exclusive', 'expected a boolean');
+    let tokens: readonly (ClaimToken | undefined)[] | undefined;
+    if (exclusive) tokens = this.#takeAheadAll(envelopes);
+    else if (envelopes.length === 1) return [await this.processOnce(envelopes[0]!, handler, { conditions })];
+    else tokens = await this.#claimAll(envelopes, conditions);
+    if (tokens === undefined) return this.#oneByOne(envelopes, handler, conditions);
     for (const { offset } of envelopes) this.#active.add(offset);
+    let ran;
     try {
-      return await this.#processBatchClaimed(envelopes, tokens, handler, conditions);
+      ran = await this.#runAndCommit(envelopes, tokens, handler, conditions, !exclusive);
     } finally {
       for (const { offset } of envelopes) this.#active.delete(offset);
     }
+    return ran.rest === undefined ? ran.outcomes : [...ran.outcomes, ...(await this.#oneByOne(ran.rest, handler, conditions))];
   }
 
   /**
@@ -347,23 +367,35 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
     return tokens as ClaimToken[];
   }
 
+  /** The claims taken ahead for the envelopes (`undefined` where none, or less than half a lease left), given up by `#ahead`. */
+  #takeAheadAll(envelopes: readonly ChannelEnvelope[]): (ClaimToken | undefined)[] {
+    const nowMs = this.identity.clock();
+    return envelopes.map(({ messageId }) => this.#takeAhead(messageId, nowMs)?.token);
+  }
+
   /** `processOnce` of each envelope in turn, up to the first that another owner holds. */
-  async #oneByOne(envelopes: readonly ChannelEnvelope[], handler: MessageHandler, options: ProcessOptions): Promise<ProcessOutcome[]> {
+  async #oneByOne(envelopes: readonly ChannelEnvelope[], handler: MessageHandler, conditions: readonly WriteOp[]): Promise<ProcessOutcome[]> {
     const outcomes: ProcessOutcome[] = [];
     for (const envelope of envelopes) {
-      const outcome = await this.processOnce(envelope, handler, options);
+      const outcome = await this.processOnce(envelope, handler, { conditions });
       outcomes.push(outcome);
       if (outcome.kind === 'inFlight') break;
     }
     return outcomes;
   }
 
-  async #processBatchClaimed(
+  /**
+   * Runs the handlers of `envelopes` (claimed with `tokens`, or unclaimed
+   * where `undefined`) and commits their work; `rest` is what was found done
+   * or held at the commit, for `processOnce`.
+   */
+  async #runAndCommit(
     envelopes: readonly ChannelEnvelope[],
-    tokens: readonly ClaimToken[],
+    tokens: readonly (ClaimToken | undefined)[],
     handler: MessageHandler,
     conditions: readonly WriteOp[],
-  ): Promise<ProcessOutcome[]> {
+    claimAhead: boolean,
+  ): Promise<{ readonly outcomes: ProcessOutcome[]; readonly rest?: readonly ChannelEnvelope[] }> {
     const units: ClaimedUnit[] = [];
     let failure: { readonly error: unknown } | undefined;
     for (const [index, envelope] of envelopes.entries()) {
@@ -371,7 +403,7 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
       try {
         const receipt = (await handler(envelope, tx)) ?? EMPTY_RECEIPT;
         assertPayload('receipt (the handler’s return value)', receipt);
-        units.push({ key: envelope.messageId, token: tokens[index]!, tx, receipt });
+        units.push({ key: envelope.messageId, token: tokens[index], tx, receipt });
       } catch (error) {
         failure = { error };
         break;
@@ -384,15 +416,18 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
       this.#rewind(envelopes[units.length]!);
       await releaseAll(
         this.processed,
-        envelopes.slice(units.length).map(({ messageId }, index) => ({ key: messageId, token: tokens[units.length + index]! })),
+        envelopes.slice(units.length).map(({ messageId }, index) => ({ key: messageId, token: tokens[units.length + index] })),
       );
     }
+    let committed = units.length;
     if (units.length > 0) {
-      const committed = await this.#serial(() => this.#commitWork(envelopes.slice(0, units.length), units, conditions, failure === undefined));
-      if (committed.failure !== undefined) throw committed.failure;
+      const result = await this.#serial(() => this.#commitWork(envelopes.slice(0, units.length), units, conditions, claimAhead && failure === undefined));
+      if (result.failure !== undefined) throw result.failure;
+      committed = result.units;
     }
-    if (failure !== undefined) throw failure.error;
-    return units.map(({ receipt }) => ({ kind: 'processed', receipt }));
+    if (failure !== undefined && committed === units.length) throw failure.error;
+    const outcomes = units.slice(0, committed).map(({ receipt }): ProcessOutcome => ({ kind: 'processed', receipt }));
+    return committed === units.length ? { outcomes } : { outcomes, rest: envelopes.slice(committed) };
   }
 
   /**

@@ -8,7 +8,6 @@ import {
   type DurableStore,
   type WriteOp,
 } from '@liminal/store';
-import { codec } from './codec.js';
 import type { OnceOutcome, OnceWork } from './EffectTx.js';
 import { ClaimLostError, ConditionFailedError, DedupCollisionError } from './errors.js';
 import { commitClaimedWork, release, validConditions } from './internal/commitEffects.js';
@@ -20,6 +19,7 @@ import {
   newClaim,
   readHead,
   removeClaimOps,
+  unclaimedReceiptOp,
   type DedupRecord,
 } from './internal/dedupEntry.js';
 import { EffectBuffer } from './internal/EffectBuffer.js';
@@ -191,8 +191,7 @@ export class DedupCache {
     assertName('key', key);
     assertPayload('receipt', receipt);
     assertNonNegativeSafeInteger('nowMs', nowMs);
-    const record = codec.encode({ kind: 'dedupReceipt', key, receipt, timestampMs: nowMs });
-    return { op: 'append', stream: this.streamFor(key), payloads: [record], expectedSeq: 0 };
+    return unclaimedReceiptOp(this.namespace, key, receipt, nowMs);
   }
 
   /**

@@ -18,15 +18,15 @@ export interface JoinOptions {
   readonly batchSize?: number;
   /**
    * Most messages of one partition whose work commits together: of the
-   * envelopes one read returned, up to this many are claimed together, run
-   * one after the other, and committed in ONE store commit (their receipts
-   * and effects, one cursor advance, one lease check). A batch is only ever
-   * what was already read, never waited for: a message that arrives alone
-   * commits alone at once. Larger batches cost fewer commits per message
-   * (a backlog drains faster) but a member stops or hands a partition over
-   * only between batches, and all of a batch's handlers must finish within
-   * `leaseMs`; default 64 (one read's worth with the default `batchSize`).
-   * 1 commits every message alone.
+   * envelopes one read returned, up to this many run one after the other
+   * and are committed in ONE store commit (their receipts and effects, one
+   * cursor advance, one lease check). A batch is only ever what was already
+   * read, never waited for: a message that arrives alone commits alone at
+   * once. Larger batches cost fewer commits per message (a backlog drains
+   * faster) but a member stops or hands a partition over only between
+   * batches, and a batch whose lease is lost before its commit (the member
+   * was declared dead) is redone whole by the next holder; default 64 (one
+   * read's worth with the default `batchSize`). 1 commits every message alone.
    */
   readonly messagesPerCommit?: number;
   /** Membership-log records since its last compaction that make the group compact it (replaying it is what a join costs); default 256. */
@@ -67,9 +67,8 @@ const HEARTBEAT_SHARE = DEFAULT_HEARTBEAT_MS / DEFAULT_LEASE_MS;
 export const DEFAULT_POLL_MS = 60_000;
 const DEFAULT_BATCH_SIZE = 64;
 /*
- * A backlog then drains at about 2 commits per 64 messages (the batch's work
- * and the next batch's claims ride in one commit), as a job queue fetching
- * and completing 64 jobs per statement does.
+ * A backlog then drains at one commit and one read per 64 messages, as a job
+ * queue fetching and completing 64 jobs per statement does.
  */
 const DEFAULT_MESSAGES_PER_COMMIT = 64;
 /** A join replays at most this many records (one read) plus a snapshot; a compaction is one commit every this many changes. */

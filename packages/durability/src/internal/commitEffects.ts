@@ -1,17 +1,23 @@
 import { CommitConflictError, InvalidArgumentError, SequenceConflictError, type CasOp, type WriteOp } from '@liminal/store';
 import type { ClaimToken, DedupCache } from '../DedupCache.js';
 import { ClaimLostError, ConditionFailedError, EffectConflictError } from '../errors.js';
-import { completeOps, inFlightClaim, isAmbiguous, readHead } from './dedupEntry.js';
+import { completeOps, inFlightClaim, isAmbiguous, readHead, unclaimedReceiptOp } from './dedupEntry.js';
 import type { EffectBuffer, EffectOps } from './EffectBuffer.js';
 import type { StreamLengths } from './StreamLengths.js';
 
 /** Each retry follows another writer's successful append to an effect stream (or move of the cursor). */
 const MAX_ROUNDS = 64;
 
-/** One claimed key's work: the handler's effects and the receipt to store under its claim. */
+/** One key's work: the handler's effects and the receipt to store under its claim. */
 export interface ClaimedUnit {
   readonly key: string;
-  readonly token: ClaimToken;
+  /**
+   * The key's claim. `undefined` only when the commit's conditions alone keep
+   * every other writer of the key out (a worker group's lease check): the
+   * receipt then needs the key's head to be empty, so a key done or held by
+   * anyone before stops the commit there (`found`).
+   */
+  readonly token: ClaimToken | undefined;
   readonly tx: EffectBuffer;
   readonly receipt: Uint8Array;
 }
@@ -47,6 +53,8 @@ export interface CommittedWork {
   readonly advance: CasOp | undefined;
   /** The unit right after the committed prefix had an effect that conflicted: it and the rest were not written, their claims released. */
   readonly failure?: EffectConflictError;
+  /** The unclaimed unit right after the committed prefix was found done or claimed already: it and the rest were not written, their claims released. */
+  readonly found?: true;
 }
 
 /**
@@ -59,25 +67,32 @@ export interface CommittedWork {
  * the store's error after releasing the claims (nothing was written, so the
  * keys may be retried at once). When a later unit's effect conflicts, the
  * units before it are committed without it and the result names the
- * failure. An unknown outcome is resolved by reading the last unit's
- * receipt back: found under its token means committed (all units were).
+ * failure (or, for an unclaimed unit whose key was done or held, `found`).
+ * An unknown outcome is resolved by reading back the last unit's receipt
+ * (found under its token means committed: all units were) or, for an
+ * unclaimed one, the advance's counter; with neither it is rethrown (the
+ * caller resumes from its stored cursor, which tells).
  */
 export async function commitClaimedWork(work: ClaimedWork): Promise<CommittedWork> {
   const { cache, conditions } = work;
   const { store } = cache;
   let units = work.units;
   if (units.length === 0) throw new InvalidArgumentError('units', 'expected at least one claimed unit');
-  let failure: EffectConflictError | undefined;
+  let stop: Pick<CommittedWork, 'failure' | 'found'> = {};
   let ahead = work.claimAhead;
-  const dropFrom = async (index: number, error: EffectConflictError) => {
+  const dropFrom = async (index: number, why: typeof stop) => {
     await releaseAll(cache, units.slice(index));
     units = units.slice(0, index);
-    failure = error;
+    stop = why;
     ahead = undefined;
   };
   await work.lengths.load(store, new Set(units.flatMap(({ tx }) => [...tx.streams()])));
   for (let round = 0; ; round++) {
-    const settles = units.map(({ key, token, receipt }) => completeOps(cache.namespace, key, token, receipt, work.nowMs));
+    if (units.length === 0) return { units: 0, advance: undefined, ...stop };
+    const settles = units.map(({ key, token, receipt }) =>
+      token === undefined ? [unclaimedReceiptOp(cache.namespace, key, receipt, work.nowMs)] : completeOps(cache.namespace, key, token, receipt, work.nowMs),
+    );
+    const settledBy = settles.flatMap((ops, unit) => ops.map(() => unit));
     const effects = effectOpsOf(units, work.lengths);
     const advance = work.advance?.(units.length);
     const advanceOps = advance === undefined ? [] : [advance];
@@ -86,7 +101,7 @@ export async function commitClaimedWork(work: ClaimedWork): Promise<CommittedWor
     const ops = [...conditions, ...settleOps, ...effectOps, ...advanceOps, ...(ahead?.ops ?? [])];
     const landed = (): CommittedWork => {
       for (const { appends } of effects) for (const { stream, expectedSeq, count } of appends) work.lengths.set(stream, expectedSeq + count);
-      return { units: units.length, advance, ...(failure === undefined ? {} : { failure }) };
+      return { units: units.length, advance, ...stop };
     };
     try {
       await store.commit(ops);
@@ -97,6 +112,10 @@ export async function commitClaimedWork(work: ClaimedWork): Promise<CommittedWor
       // taken over by the same owner's next claimOrGet (or expires).
       if (isAmbiguous(error)) {
         const last = units.at(-1)!;
+        if (last.token === undefined) {
+          if (advance !== undefined && (await store.readValue(advance.key).catch(() => undefined)) === advance.next) return landed();
+          throw error;
+        }
         const records = await readHead(store, cache.streamFor(last.key)).catch(() => undefined);
         const latest = records?.at(-1);
         if (latest?.kind === 'dedupReceipt' && latest.token === last.token) return landed();
@@ -113,7 +132,12 @@ export async function commitClaimedWork(work: ClaimedWork): Promise<CommittedWor
         throw new ConditionFailedError(index, error.cause);
       }
       index -= conditions.length;
-      if (index < settleOps.length) throw new ClaimLostError(cache.namespace, units[Math.floor(index / 2)]!.key);
+      if (index < settleOps.length) {
+        const unit = settledBy[index]!;
+        if (units[unit]!.token !== undefined) throw new ClaimLostError(cache.namespace, units[unit]!.key);
+        await dropFrom(unit, { found: true }); // someone did or holds that key: commit the units before it
+        continue;
+      }
       index -= settleOps.length;
       if (index >= effectOps.length) {
         if (index - effectOps.length < advanceOps.length) await work.onAdvanceConflict?.();
@@ -133,7 +157,7 @@ export async function commitClaimedWork(work: ClaimedWork): Promise<CommittedWor
         await releaseAll(cache, units);
         throw conflict;
       }
-      await dropFrom(unit, conflict);
+      await dropFrom(unit, { failure: conflict });
     }
   }
 }
@@ -153,9 +177,9 @@ export async function release(work: { readonly cache: DedupCache; readonly key: 
   await work.cache.releaseClaim(work.key, { token: work.token }).catch(() => undefined);
 }
 
-/** `release` of each unit's claim. */
+/** `release` of each claimed unit's claim. */
 export async function releaseAll(cache: DedupCache, units: readonly Pick<ClaimedUnit, 'key' | 'token'>[]): Promise<void> {
-  await Promise.all(units.map(({ key, token }) => release({ cache, key, token })));
+  await Promise.all(units.flatMap(({ key, token }) => (token === undefined ? [] : [release({ cache, key, token })])));
 }
 /** `conditions` of `processOnce` / `runOnce`: store `WriteOp`s (the store validates them in full). */
 export function validConditions(options: { readonly conditions?: readonly WriteOp[] }): readonly WriteOp[] {

@@ -68,6 +68,16 @@ export function completeOps(namespace: string, key: string, token: string, recei
   ];
 }
 
+/**
+ * The write that stores `receipt` for `key` without a claim: it appends at the
+ * head's sequence 0, so only a key never seen (or swept) takes it, and a
+ * commit carrying a key done or claimed before fails at this op.
+ */
+export function unclaimedReceiptOp(namespace: string, key: string, receipt: Uint8Array, nowMs: number): WriteOp {
+  const record = codec.encode({ kind: 'dedupReceipt', key, receipt, timestampMs: nowMs });
+  return { op: 'append', stream: headStream(namespace, key), payloads: [record], expectedSeq: 0 };
+}
+
 /** Removes a claim and its fence (a release, a takeover or a sweep of an expired claim). */
 export function removeClaimOps(namespace: string, claim: DedupClaimRecord, headLength: number): WriteOp[] {
   return [

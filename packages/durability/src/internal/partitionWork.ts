@@ -50,12 +50,15 @@ export function isOutage(error: unknown): boolean {
  * `ChannelConsumer.processBatch`, `messagesPerCommit` at a time: one commit
  * per batch (the handlers' `EffectTx` writes, the receipts, the cursor
  * advance) also carries the lease check, so a member that lost the lease
- * (paused past it, say) writes nothing of the batch: `LeaseLostError`. Store outages are
+ * (paused past it, say) writes nothing of the batch: `LeaseLostError`. The
+ * lease is the only exclusion needed, so batches take no message claims
+ * (`exclusive`); a message a previous holder left claimed is found at the
+ * commit and goes through `processOnce`, which waits its claim out. Store outages are
  * waited out (100 ms doubling to 2 s) from a fresh consumer.
  *
- * Message claims last one group lease: a member that died inside a handler
- * left a claim that has expired by the time the group declares it dead, so
- * its successor does not wait for it.
+ * Message claims (taken on that `processOnce` path) last one group lease: a
+ * member that died inside a handler left a claim that has expired by the
+ * time the group declares it dead, so its successor does not wait for it.
  *
  * A message that fails (the handler throws, an effect conflicts, the entry
  * does not decode) wrote nothing (the batch's messages before it are
@@ -180,7 +183,8 @@ async function waitIdle(work: PartitionWork, stream: string, seen: number, nextD
 /** Processes a run of envelopes; returns when the claim of another owner expires if one was held (`processBatch` rewound). */
 async function processFenced(work: PartitionWork, consumer: ChannelConsumer, envelopes: readonly ChannelEnvelope[]): Promise<number | undefined> {
   try {
-    const outcome = (await consumer.processBatch(envelopes, work.handler, { conditions: [work.fence] })).at(-1);
+    // Exclusive: the lease check keeps every other member out, so a batch takes no message claims.
+    const outcome = (await consumer.processBatch(envelopes, work.handler, { conditions: [work.fence], exclusive: true })).at(-1);
     return outcome?.kind === 'inFlight' ? outcome.expiresAtMs : undefined;
   } catch (error) {
     // The lease check failed, or another member took this message's claim over: either way it owns the partition now.
