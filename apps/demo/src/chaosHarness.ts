@@ -71,6 +71,14 @@ export function chaosPassed(report: ChaosReport, wantedKills: number, wantedZomb
   );
 }
 
+/**
+ * The shortest a chaos run may last: its orders are published over at least
+ * this long (`--rate`). Each fault waits for the one before (a kill for the
+ * victim's restart, any kill for a zombie's pause), so a run that a fast
+ * store finishes in a few seconds would end before its last kill.
+ */
+const MIN_RUN_MS = 30_000;
+
 /** Long enough past the default lease that the others declare the paused worker dead and take over. */
 const ZOMBIE_PAUSE_MS = Math.round(DEFAULT_LEASE_MS * 1.75);
 
@@ -107,11 +115,12 @@ async function runChaosOn(
 ): Promise<ChaosReport> {
   const random = seededRandom(options.seed, 0xc4a05);
   const crashRate = Math.round((0.02 + random() * 0.13) * 1000) / 1000;
+  const rate = Math.max(1, Math.ceil((options.orders * 1000) / MIN_RUN_MS));
   const { url, cleanup } = prepareStore(target, options.seed);
   const location = parseStoreUrl(url);
   const startedAt = Date.now();
   const log = options.log;
-  log(`chaos on ${options.target.kind}: ${options.orders} orders, ${options.workers} workers, ${options.partitions} partitions, crash rate ${crashRate}, ${options.kills} kills${restartable === undefined ? '' : ', one PostgreSQL restart (private cluster)'}`);
+  log(`chaos on ${options.target.kind}: ${options.orders} orders, ${options.workers} workers, ${options.partitions} partitions, crash rate ${crashRate}, published at ${rate} orders/s, ${options.kills} kills${restartable === undefined ? '' : ', one PostgreSQL restart (private cluster)'}`);
   try {
     const demo = spawnNode(
       [
@@ -121,6 +130,7 @@ async function runChaosOn(
         '--partitions', String(options.partitions),
         '--crash-rate', String(crashRate),
         '--seed', String(options.seed),
+        '--rate', String(rate),
       ],
     );
     const workerPids = new Map<number, number>();

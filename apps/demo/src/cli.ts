@@ -17,6 +17,7 @@ import { isClean, verifyRun } from './verify.js';
 const maxOrders = 10_000_000;
 const maxPartitions = 256;
 const maxWorkers = 64;
+const maxRate = 1_000_000;
 
 function program(): Command {
   const cli = new Command('liminal-demo')
@@ -27,6 +28,7 @@ function program(): Command {
     .option('--workers <n>', 'worker processes sharing the partitions', positiveInteger(maxWorkers), 2)
     .option('--crash-rate <p>', 'probability that a participant crashes while handling a step', crashRate, 0.05)
     .option('--seed <n>', 'seed for the orders and the crash schedule', nonNegativeInteger, 42)
+    .option('--rate <n>', 'publish at most n orders a second (default: as fast as the channel takes them)', positiveInteger(maxRate))
     .option('--reset', 'start a new run even if the last one is unfinished', false)
     .option('--metrics-port <port>', 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics while running (0: any free port)', port)
     .showSuggestionAfterError(false)
@@ -46,6 +48,7 @@ function program(): Command {
           requested: { settings: { messages: opts.messages, partitions: opts.partitions, seed: opts.seed }, explicit, reset: opts.reset },
           workers: opts.workers,
           crashRate: opts.crashRate,
+          ...(opts.rate === undefined ? {} : { ordersPerSecond: opts.rate }),
           ...(opts.metricsPort === undefined ? {} : { metricsPort: opts.metricsPort }),
         },
         process.stdout,
@@ -72,6 +75,7 @@ interface CliOptions {
   crashRate: number;
   seed: number;
   reset: boolean;
+  rate?: number;
   metricsPort?: number;
 }
 

@@ -18,6 +18,8 @@ export interface DemoOptions {
   readonly requested: RequestedRun;
   readonly workers: number;
   readonly crashRate: number;
+  /** `--rate`: publish at most this many orders a second (default: as fast as the channel takes them). */
+  readonly ordersPerSecond?: number;
   /** Serve Prometheus `/metrics` on 127.0.0.1 at this port while running (0: any free port). */
   readonly metricsPort?: number;
 }
@@ -66,7 +68,7 @@ async function coordinate(
   const say = (line: string) => out.write(`${line}\n`);
   const how = start.kind === 'resumed' ? 'resuming' : start.previous === 'finished' ? 'previous run finished; starting' : 'starting';
   say(`Liminal demo: ${how} run ${run.run} in ${describeLocation(options.location)}`);
-  say(`  ${run.messages} orders over ${run.partitions} partitions, ${options.workers} worker processes, crash rate ${options.crashRate}, seed ${run.seed}`);
+  say(`  ${run.messages} orders over ${run.partitions} partitions, ${options.workers} worker processes, crash rate ${options.crashRate}, seed ${run.seed}${options.ordersPerSecond === undefined ? '' : `, published at ${options.ordersPerSecond} orders/s`}`);
   say(`  per order, a durable conversation: validate -> reserveStock -> charge -> notify; onCrash 'compensate': a failed order is compensated in reverse (refund, release stock)`);
   say(`  supervisors: workers ${describeSpec(workerSupervision)}; partitions ${describeSpec(partitionSupervision)}; participants ${describeSpec(participantSupervision)}`);
 
@@ -90,7 +92,7 @@ async function coordinate(
   const onSigint = () => settle('interrupted');
   process.on('SIGINT', onSigint);
   pool.start();
-  const producer = retryOutages(() => produce(store, channel, run, producing.signal), producing.signal, () =>
+  const producer = retryOutages(() => produce(store, channel, run, producing.signal, options.ordersPerSecond === undefined ? undefined : { ordersPerSecond: options.ordersPerSecond }), producing.signal, () =>
     view.note('producer: store unavailable, reconnecting'),
   ).catch((error: Error) => settle(error));
 

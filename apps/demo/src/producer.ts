@@ -1,9 +1,15 @@
-import type { DurableChannel } from '@liminal/durability';
+import { systemClock, type Clock, type DurableChannel } from '@liminal/durability';
 import { CasConflictError, type DurableStore } from '@liminal/store';
 import type { Run } from './manifest.js';
 import { encodeOrder, makeOrder } from './orders.js';
 
 const batch = 100;
+
+/** `--rate`: at most `ordersPerSecond` orders published per second, on `clock` (tests pass a manual one). */
+export interface Pace {
+  readonly ordersPerSecond: number;
+  readonly clock?: Clock;
+}
 
 /**
  * Publishes the run's orders, resuming after the stored high-water mark.
@@ -11,12 +17,23 @@ const batch = 100;
  * stores each order once however often the producer is killed and restarted
  * (the message and its receipt are one commit; an unknown outcome is resolved
  * by reading). A batch is published concurrently, which the channel groups
- * into a few commits per partition.
+ * into a few commits per partition. With a `pace`, the orders are spread
+ * over time (`--rate`), so a run lasts long enough to watch, or to disrupt.
  */
-export async function produce(store: DurableStore, channel: DurableChannel, run: Run, signal: AbortSignal): Promise<void> {
+export async function produce(store: DurableStore, channel: DurableChannel, run: Run, signal: AbortSignal, pace?: Pace): Promise<void> {
   let next = (await store.readValue(run.names.published)) ?? 0;
+  const clock = pace?.clock ?? systemClock;
+  const first = next;
+  const startedAt = clock.now();
+  // Ten batches a second at most, so a paced run publishes smoothly rather than a second's worth at once.
+  const size = pace === undefined ? batch : Math.max(1, Math.min(batch, Math.ceil(pace.ordersPerSecond / 10)));
   while (next < run.messages && !signal.aborted) {
-    const end = Math.min(next + batch, run.messages);
+    if (pace !== undefined) {
+      const due = startedAt + ((next - first) / pace.ordersPerSecond) * 1000;
+      if (due > clock.now()) await sleepOn(clock, due - clock.now(), signal);
+      if (signal.aborted) break;
+    }
+    const end = Math.min(next + size, run.messages);
     const orders = Array.from({ length: end - next }, (_, i) => makeOrder(run.seed, next + i));
     await Promise.all(orders.map((order) => channel.publish(encodeOrder(order), { key: order.id, idempotencyKey: order.id })));
     try {
@@ -28,4 +45,16 @@ export async function produce(store: DurableStore, channel: DurableChannel, run:
     }
     next = end;
   }
+}
+
+function sleepOn(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const handle = clock.setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clock.clearTimeout(handle);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }

@@ -1,6 +1,6 @@
 import { codec, DurableChannel } from '@liminal/durability';
 import { MemoryStore, StoreUnavailableError, type CommitResult, type DurableStore, type WriteOp } from '@liminal/store';
-import { ForwardingStore } from '@liminal/testkit';
+import { ForwardingStore, ManualClock } from '@liminal/testkit';
 import { describe, expect, it } from 'vitest';
 import { startOrResume, type Run } from '../src/manifest.js';
 import { produce } from '../src/producer.js';
@@ -67,5 +67,37 @@ describe('producer', () => {
     expect(keys).toHaveLength(120);
     expect(new Set(keys).size).toBe(120);
     expect(store.lost).toBeGreaterThan(0);
+  });
+
+  it('with a pace, publishes at most ordersPerSecond a second of its clock, and all of them in the end', async () => {
+    const { store, run, channel } = await setup(100);
+    const clock = new ManualClock();
+    const start = clock.now();
+    const published = async () => (await publishedKeys(store, channel)).length;
+    let finished = false;
+    const producing = produce(store, channel, run, never, { ordersPerSecond: 40, clock }).then(() => (finished = true));
+    while (!finished) {
+      // Let the producer publish what is due until it waits for its clock (or ends).
+      while (!finished && clock.pendingTimers === 0) await new Promise((resolve) => setImmediate(resolve));
+      const elapsedS = (clock.now() - start) / 1000;
+      // One batch (a tenth of a second's worth) may go at the start of each due time.
+      expect(await published()).toBeLessThanOrEqual(Math.floor(40 * elapsedS) + 4);
+      clock.advance(100);
+    }
+    await producing;
+    expect(await published()).toBe(100);
+    expect(clock.now() - start).toBeGreaterThanOrEqual(2_400); // 100 orders at 40/s: the last batch is due at 2.4 s
+  });
+
+  it('a paced producer stops waiting as soon as it is aborted', async () => {
+    const { store, run, channel } = await setup(100);
+    const clock = new ManualClock();
+    const abort = new AbortController();
+    const producing = produce(store, channel, run, abort.signal, { ordersPerSecond: 10, clock });
+    while (clock.pendingTimers === 0) await new Promise((resolve) => setImmediate(resolve));
+    abort.abort();
+    await producing;
+    expect(await publishedKeys(store, channel)).toHaveLength(1);
+    expect(clock.pendingTimers).toBe(0);
   });
 });

@@ -23,7 +23,7 @@ describe('demo CLI bad input: one line on stderr, exit code 2, nothing written',
   it('--help lists every option and the verify subcommand', async () => {
     const result = await runCli(['--help']);
     expect(result.code).toBe(0);
-    for (const option of ['--store', '--messages', '--partitions', '--workers', '--crash-rate', '--seed', '--reset', 'verify']) {
+    for (const option of ['--store', '--messages', '--partitions', '--workers', '--crash-rate', '--seed', '--rate', '--reset', 'verify']) {
       expect(result.stdout).toContain(option);
     }
   });
@@ -40,6 +40,12 @@ describe('demo CLI bad input: one line on stderr, exit code 2, nothing written',
 
   it('rejects a crash rate of 1 (no order could ever finish)', async () => {
     expectOneLineUsageError(await runCli(['--store', `sqlite:${fresh}`, '--crash-rate', '1']), /--crash-rate/);
+    expect(existsSync(fresh)).toBe(false);
+  });
+
+  it('rejects a publish rate of 0 or a fraction', async () => {
+    expectOneLineUsageError(await runCli(['--store', `sqlite:${fresh}`, '--rate', '0']), /--rate.*0/);
+    expectOneLineUsageError(await runCli(['--store', `sqlite:${fresh}`, '--rate', '2.5']), /--rate.*2\.5/);
     expect(existsSync(fresh)).toBe(false);
   });
 
