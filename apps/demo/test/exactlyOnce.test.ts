@@ -1,5 +1,5 @@
 import { SupervisorEscalationError } from '@liminal/actors';
-import { ConditionFailedError, DurableChannel, recoverCursor, type EffectTx } from '@liminal/durability';
+import { ConditionFailedError, DurableChannel, listDedupKeys, recoverCursor, type EffectTx } from '@liminal/durability';
 import type { WriteOp } from '@liminal/store';
 import { MemoryStore, type DurableStore } from '@liminal/store';
 import { describe, expect, it } from 'vitest';
@@ -165,7 +165,7 @@ describe('verify', () => {
     while (cause instanceof Error && !(cause instanceof ConditionFailedError)) cause = cause.cause;
     expect(cause).toBeInstanceOf(ConditionFailedError);
     expect(await store.streamLength(run.names.ledger(0))).toBe(0);
-    expect(await store.listStreams('claim/')).toEqual([]);
+    expect(await listDedupKeys(store, run.names.dedupNamespace)).toEqual({ entries: [] }); // nothing claimed either
     // The current holder (epoch 2) applies the order's effects.
     const current = orderHandler({ store, run, crashRate: 0, stats: emptyStats(), incarnation: 1 });
     await current.handle(envelope!, txWith([{ op: 'check', key: 'lease-epoch', equals: 2 }]));

@@ -6,7 +6,8 @@ import type { ClaimToken, DedupCache } from './DedupCache.js';
 import type { EffectTx, OnceOutcome } from './EffectTx.js';
 import { ConditionFailedError } from './errors.js';
 import { commitClaimedWork, release, releaseAll, validConditions, type ClaimedUnit, type CommittedWork } from './internal/commitEffects.js';
-import { isAmbiguous, newClaim } from './internal/dedupEntry.js';
+import { fencedClaim } from './internal/ClaimFences.js';
+import { isAmbiguous } from './internal/dedupEntry.js';
 import { EffectBuffer } from './internal/EffectBuffer.js';
 import { StreamLengths } from './internal/StreamLengths.js';
 import { storeKey } from './storeKey.js';
@@ -350,7 +351,7 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
     const nowMs = clock();
     const tokens = envelopes.map(({ messageId }) => this.#aheadToken(messageId, nowMs));
     const claims = envelopes.flatMap(({ messageId }, index) =>
-      tokens[index] === undefined ? [{ index, claim: newClaim(this.processed.namespace, messageId, owner, nowMs, leaseMs) }] : [],
+      tokens[index] === undefined ? [{ index, claim: fencedClaim(this.processed, messageId, owner, nowMs, leaseMs) }] : [],
     );
     if (claims.length > 0) {
       try {
@@ -361,7 +362,10 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
         if (error instanceof CommitConflictError) throw new ConditionFailedError(error.index, error.cause);
         throw error;
       }
-      for (const { index, claim } of claims) tokens[index] = claim.record.token as ClaimToken;
+      for (const { index, claim } of claims) {
+        claim.landed();
+        tokens[index] = claim.record.token as ClaimToken;
+      }
     }
     for (const { messageId } of envelopes) this.#ahead.delete(messageId);
     return tokens as ClaimToken[];
@@ -440,17 +444,20 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
   #claimAheadAfter(offset: number, count: number, nowMs: number): { readonly ops: readonly WriteOp[]; readonly landed: () => void } | undefined {
     if (!this.identity.claimAhead) return undefined;
     const { owner, leaseMs } = this.identity;
-    const claims: (ReturnType<typeof newClaim> & { readonly messageId: string })[] = [];
+    const claims: (ReturnType<typeof fencedClaim> & { readonly messageId: string })[] = [];
     for (let next = offset + 1; claims.length < count; next++) {
       const envelope = this.#polled.find((polled) => polled.offset === next);
       if (envelope === undefined || this.#active.has(next) || this.#ahead.has(envelope.messageId)) break;
-      claims.push({ messageId: envelope.messageId, ...newClaim(this.processed.namespace, envelope.messageId, owner, nowMs, leaseMs) });
+      claims.push({ messageId: envelope.messageId, ...fencedClaim(this.processed, envelope.messageId, owner, nowMs, leaseMs) });
     }
     if (claims.length === 0) return undefined;
     return {
       ops: claims.flatMap(({ ops }) => ops),
       landed: () => {
-        for (const { messageId, record } of claims) this.#ahead.set(messageId, { token: record.token as ClaimToken, expiresAtMs: record.expiresAtMs });
+        for (const { messageId, record, landed } of claims) {
+          landed();
+          this.#ahead.set(messageId, { token: record.token as ClaimToken, expiresAtMs: record.expiresAtMs });
+        }
       },
     };
   }

@@ -10,17 +10,24 @@ import {
 } from '@liminal/store';
 import type { OnceOutcome, OnceWork } from './EffectTx.js';
 import { ClaimLostError, ConditionFailedError, DedupCollisionError } from './errors.js';
+import { fencesOf } from './internal/ClaimFences.js';
 import { commitClaimedWork, release, validConditions } from './internal/commitEffects.js';
 import {
+  assertOwnKey,
   completeOps,
   headStream,
   inFlightClaim,
   isAmbiguous,
   newClaim,
+  readEntry,
   readHead,
   removeClaimOps,
+  removeOps,
+  tokenState,
   unclaimedReceiptOp,
   type DedupRecord,
+  type EntryState,
+  type TokenState,
 } from './internal/dedupEntry.js';
 import { EffectBuffer } from './internal/EffectBuffer.js';
 import { StreamLengths } from './internal/StreamLengths.js';
@@ -118,21 +125,25 @@ export class DedupCache {
     assertNonNegativeSafeInteger('nowMs + leaseMs', expiresAtMs);
     const { record: claim, ops: take } = newClaim(this.namespace, key, owner, nowMs, leaseMs);
     const claimed = { kind: 'claimed', token: claim.token as ClaimToken, expiresAtMs } as const;
+    const fences = fencesOf(this);
     // Fresh keys are the common case: try to claim before reading, and read only when the head is taken.
-    let ops: readonly WriteOp[] | undefined = take;
+    // The fence is the epoch seen before the commit is sent (a takeover's own removal moves it one up).
+    let attempt: Attempt | undefined = { ops: take, epoch: fences.epochFor(key) };
     for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
-      if (ops !== undefined) {
-        const outcome = await this.#tryCommit([...conditions, ...ops], conditions.length);
-        if (outcome === 'committed') return claimed;
-        if (outcome === 'unknown' && (await this.#holds(key, claim.token))) return claimed;
+      if (attempt !== undefined) {
+        const outcome = await this.#tryCommit([...conditions, ...attempt.ops], conditions.length);
+        if (outcome === 'committed' || (outcome === 'unknown' && (await this.#holds(key, claim.token)))) {
+          fences.remember(claim.token, { kind: 'epoch', epoch: attempt.epoch });
+          fences.observe(key, attempt.epoch);
+          return claimed;
+        }
       }
-      const records = await this.#read(key);
-      const latest = records.at(-1);
+      const state = await this.#readEntry(key);
+      const latest = state.records.at(-1);
       if (latest?.kind === 'dedupReceipt') return entryOf(latest);
       if (latest !== undefined && latest.owner !== owner && nowMs < latest.expiresAtMs) return entryOf(latest);
       // Absent (released or swept meanwhile), expired, or our own owner's: claim it, fencing the old token.
-      const previous = inFlightClaim(records);
-      ops = records.length === 0 ? take : previous && [...removeClaimOps(this.namespace, previous, 1), ...take];
+      attempt = takeOver(this.namespace, state, take);
     }
     // Only reachable if other owners keep winning takeovers of this very key.
     const latest = (await this.#read(key)).at(-1);
@@ -206,17 +217,29 @@ export class DedupCache {
     const { token, nowMs = Date.now() } = options ?? ({} as SettleOptions);
     this.#assertToken(key, token);
     assertNonNegativeSafeInteger('nowMs', nowMs);
-    try {
-      await this.store.commit(completeOps(this.namespace, key, token, receipt, nowMs));
-    } catch (error) {
-      if (!(error instanceof CommitConflictError || isAmbiguous(error))) throw error;
-      const latest = (await this.#read(key)).at(-1);
-      if (latest?.kind === 'dedupReceipt' && latest.token === token) {
-        if (sameBytes(latest.receipt, receipt)) return;
-        throw new DedupCollisionError(key, 'differentReceipt');
+    const fences = fencesOf(this);
+    let fence = fences.fenceOf(token);
+    for (let round = 0; ; round++) {
+      if (fence === undefined) {
+        const state = await this.#tokenState(key, token);
+        if (state.kind === 'settled') return assertSameReceipt(key, state.receipt.receipt, receipt);
+        if (state.kind === 'lost') throw new ClaimLostError(this.namespace, key);
+        fence = state.fence;
       }
-      if (error instanceof CommitConflictError) throw new ClaimLostError(this.namespace, key);
-      throw error; // ambiguous, and not landed: the claim is still ours, retrying is safe
+      try {
+        await this.store.commit(completeOps(this.namespace, key, token, fence, receipt, nowMs));
+        fences.forget(token);
+        return;
+      } catch (error) {
+        if (!(error instanceof CommitConflictError || isAmbiguous(error)) || round >= MAX_CLAIM_ROUNDS) throw error;
+        if (error instanceof CommitConflictError) {
+          fence = undefined; // the epoch moved (some head of the bucket was removed) or the claim is gone: read what holds
+          continue;
+        }
+        const state = await this.#tokenState(key, token);
+        if (state.kind === 'settled') return assertSameReceipt(key, state.receipt.receipt, receipt);
+        throw error; // ambiguous, and not landed: retrying is safe (a lost claim says so then)
+      }
     }
   }
 
@@ -229,17 +252,36 @@ export class DedupCache {
     assertName('key', key);
     const { token } = options ?? ({} as SettleOptions);
     this.#assertToken(key, token);
-    const claim = { kind: 'dedupClaim', key, token, owner: '', timestampMs: 0, expiresAtMs: 0 } as const;
-    try {
-      await this.store.commit(removeClaimOps(this.namespace, claim, 1));
-    } catch (error) {
-      if (!(error instanceof CommitConflictError || isAmbiguous(error))) throw error;
-      const records = await this.#read(key);
-      const latest = records.at(-1);
-      if (latest?.kind === 'dedupReceipt' && latest.token === token) return; // completed under this token
-      if (error instanceof CommitConflictError) throw new ClaimLostError(this.namespace, key);
-      if (inFlightClaim(records)?.token === token) throw error; // ambiguous and not applied: still ours, retrying is safe
-      // Ambiguous and applied: the claim is gone, which is what releasing wanted.
+    const fences = fencesOf(this);
+    let fence = fences.fenceOf(token);
+    for (let round = 0; ; round++) {
+      let ops: WriteOp[];
+      let epoch: number;
+      if (fence?.kind === 'epoch') {
+        ({ epoch } = fence);
+        ops = removeOps(this.namespace, key, 1, epoch);
+      } else {
+        const state = await this.#tokenState(key, token);
+        if (state.kind === 'settled') return; // completed under this token
+        if (state.kind === 'lost') throw new ClaimLostError(this.namespace, key);
+        ({ epoch } = state);
+        ops = removeOps(this.namespace, key, 1, epoch, state.fence.kind === 'legacyStream' ? token : undefined);
+      }
+      try {
+        await this.store.commit(ops);
+        fences.forget(token);
+        fences.observe(key, epoch + 1);
+        return;
+      } catch (error) {
+        if (!(error instanceof CommitConflictError || isAmbiguous(error)) || round >= MAX_CLAIM_ROUNDS) throw error;
+        if (error instanceof CommitConflictError) {
+          fence = undefined; // read what the token holds now
+          continue;
+        }
+        const state = await this.#tokenState(key, token);
+        if (state.kind === 'held') throw error; // ambiguous and not applied: still ours, retrying is safe
+        return; // ambiguous and applied (the claim is gone, which is what releasing wanted), or completed under this token
+      }
     }
   }
 
@@ -262,8 +304,21 @@ export class DedupCache {
 
   async #read(key: string): Promise<DedupRecord[]> {
     const records = await readHead(this.store, this.streamFor(key));
-    if (records.some((record) => record.key !== key)) throw new DedupCollisionError(key, 'hashCollision');
+    assertOwnKey(records, key);
     return records;
+  }
+
+  async #readEntry(key: string): Promise<EntryState> {
+    const state = await readEntry(this.store, this.namespace, keyHash(key));
+    assertOwnKey(state.records, key);
+    fencesOf(this).observe(key, state.epoch);
+    return state;
+  }
+
+  async #tokenState(key: string, token: string): Promise<TokenState> {
+    const state = await tokenState(this.store, this.namespace, key, token);
+    fencesOf(this).observe(key, state.epoch);
+    return state;
   }
 
   #assertToken(key: string, token: unknown): asserts token is ClaimToken {
@@ -285,6 +340,24 @@ function entryOf(record: DedupRecord): DedupEntry {
   return record.kind === 'dedupReceipt'
     ? { kind: 'completed', receipt: new Uint8Array(record.receipt) }
     : { kind: 'inFlight', owner: record.owner, expiresAtMs: record.expiresAtMs };
+}
+
+/** A claim commit, and the removal epoch it leaves (its claim's fence). */
+interface Attempt {
+  readonly ops: readonly WriteOp[];
+  readonly epoch: number;
+}
+
+/** The commit that takes a read entry: the fresh claim on an absent head, or a takeover of its in-flight claim (a corrupt head: none). */
+function takeOver(namespace: string, state: EntryState, take: readonly WriteOp[]): Attempt | undefined {
+  if (state.records.length === 0) return { ops: take, epoch: state.epoch };
+  if (state.claim === undefined) return undefined;
+  return { ops: [...removeClaimOps(namespace, state.epoch, state.claim), ...take], epoch: state.epoch + 1 };
+}
+
+/** A settled token's receipt again: the same bytes are a no-op (a retry), others a collision. */
+function assertSameReceipt(key: string, stored: Uint8Array, given: Uint8Array): void {
+  if (!sameBytes(stored, given)) throw new DedupCollisionError(key, 'differentReceipt');
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -7,9 +7,37 @@ import { bytes, CountingStore, readAll, storeKinds, useStore } from './support/s
 
 const lease = (owner: string, leaseMs = 100) => ({ owner, leaseMs });
 
+/** Three keys whose hashes share their first two hex digits, so they share one removal epoch. */
+function keysOfOneBucket(): [string, string, string] {
+  const bucket = keyHash('k0').slice(0, 2);
+  const keys: string[] = [];
+  for (let i = 0; keys.length < 3; i++) if (keyHash(`k${i}`).startsWith(bucket)) keys.push(`k${i}`);
+  return [keys[0]!, keys[1]!, keys[2]!];
+}
+
 function tokenOf(decision: DedupDecision): ClaimToken {
   if (decision.kind !== 'claimed') throw new Error(`expected claimed, got ${decision.kind}`);
   return decision.token;
+}
+
+/** Keeps every commit's ops, to show what a call writes. */
+class RecordingStore extends ForwardingStore {
+  readonly commits: (readonly WriteOp[])[] = [];
+  override commit(ops: readonly WriteOp[]): Promise<CommitResult> {
+    this.commits.push(ops);
+    return super.commit(ops);
+  }
+  /** Each commit as one line per op. */
+  shapes(): string[][] {
+    return this.commits.map((ops) =>
+      ops.map((op) => {
+        if (op.op === 'append') return `append ${op.stream} @${op.expectedSeq}`;
+        if (op.op === 'deleteStream') return `deleteStream ${op.stream} #${op.expectedLength}`;
+        if (op.op === 'cas') return `cas ${op.key} ${op.expected}→${op.next}`;
+        return `check ${op.key} = ${op.equals}`;
+      }),
+    );
+  }
 }
 
 /** Applies every commit, then reports it as lost at COMMIT (the outcome a client cannot see). */
@@ -28,16 +56,29 @@ class AmbiguousStore extends ForwardingStore {
 describe.each(storeKinds)('DedupCache on $name', (kind) => {
   const open = useStore(kind);
 
-  it('keeps a key in the head stream dedup/<namespace>/<keyHash(key)> and its claim’s fence under claim/', async () => {
-    const store = await open();
+  it('keeps a key in one head stream dedup/<namespace>/<keyHash(key)>: a claim writes one row, its completion one more', async () => {
+    const inner = await open();
+    const store = new RecordingStore(inner);
     const cache = new DedupCache(store, 'payments');
-    expect(cache.streamFor('charge-1')).toBe(`dedup/payments/${keyHash('charge-1')}`);
+    const head = cache.streamFor('charge-1');
+    expect(head).toBe(`dedup/payments/${keyHash('charge-1')}`);
     expect(new DedupCache(store, 'pay/ments').streamFor('charge-1')).toBe(`dedup/pay%2Fments/${keyHash('charge-1')}`);
     const token = tokenOf(await cache.claimOrGet('charge-1', 5, lease('a')));
-    expect(await store.listStreams('dedup/payments/')).toEqual([cache.streamFor('charge-1')]);
-    expect(await store.listStreams('claim/payments/')).toEqual([`claim/payments/${keyHash('charge-1')}/${token}`]);
     await cache.completeReceipt('charge-1', bytes('r'), { token, nowMs: 6 });
-    expect(await store.listStreams('claim/')).toEqual([]); // completing retires the fence
+    const epoch = `dedup/payments/removals/${keyHash('charge-1').slice(0, 2)}`;
+    expect(store.shapes()).toEqual([
+      [`append ${head} @0`],
+      [`check ${epoch} = 0`, `append ${head} @1`], // the epoch check reads, it writes nothing
+    ]);
+    expect(await inner.listStreams('')).toEqual([head]);
+    expect(await inner.listValues('')).toEqual([]);
+    // Deleting a head moves its bucket's removal epoch, in the same commit.
+    const other = tokenOf(await cache.claimOrGet('charge-1b', 7, lease('a')));
+    store.commits.length = 0;
+    await cache.releaseClaim('charge-1b', { token: other });
+    const otherEpoch = `dedup/payments/removals/${keyHash('charge-1b').slice(0, 2)}`;
+    expect(store.shapes()).toEqual([[`deleteStream ${cache.streamFor('charge-1b')} #1`, `cas ${otherEpoch} 0→1`]]);
+    expect(await inner.readValue(otherEpoch)).toBe(1);
   });
 
   it('claims once, reports the owner and lease to others, then the completed receipt', async () => {
@@ -101,6 +142,61 @@ describe.each(storeKinds)('DedupCache on $name', (kind) => {
     expect(await cache.lookup('k')).toEqual({ kind: 'completed', receipt: bytes('r') });
   });
 
+  it('keeps a completed token fenced after its entry was swept past the TTL and the key was claimed again', async () => {
+    // The new claim sits at sequence 0 again, where the completed one was: the sweep's epoch move tells them apart.
+    const store = await open();
+    const cache = new DedupCache(store, 'payments');
+    const done = tokenOf(await cache.claimOrGet('k', 0, lease('a', 10)));
+    await cache.completeReceipt('k', bytes('r'), { token: done, nowMs: 1 });
+    expect(await new DedupSweeper(cache, 5).sweep(10)).toMatchObject({ removed: 1 });
+    const fresh = tokenOf(await cache.claimOrGet('k', 11, lease('b', 100)));
+    const before = await readAll(store, cache.streamFor('k'));
+    for (const other of [cache, new DedupCache(store, 'payments')]) {
+      await expect(other.completeReceipt('k', bytes('r'), { token: done, nowMs: 12 })).rejects.toBeInstanceOf(ClaimLostError);
+      await expect(other.releaseClaim('k', { token: done })).rejects.toBeInstanceOf(ClaimLostError);
+    }
+    expect(await readAll(store, cache.streamFor('k'))).toEqual(before);
+    await cache.completeReceipt('k', bytes('r2'), { token: fresh, nowMs: 13 });
+    expect(await cache.lookup('k')).toEqual({ kind: 'completed', receipt: bytes('r2') });
+  });
+
+  it('settles a token from another DedupCache (another process) by reading its claim back, and fences a stale one the same way', async () => {
+    const store = await open();
+    const [a, b, c] = [new DedupCache(store, 'payments'), new DedupCache(store, 'payments'), new DedupCache(store, 'payments')];
+    const first = tokenOf(await a.claimOrGet('k1', 0, lease('a', 10)));
+    await b.completeReceipt('k1', bytes('r'), { token: first, nowMs: 1 });
+    await c.completeReceipt('k1', bytes('r'), { token: first, nowMs: 2 }); // the same receipt again: a no-op
+    expect(await a.lookup('k1')).toEqual({ kind: 'completed', receipt: bytes('r') });
+    const released = tokenOf(await a.claimOrGet('k2', 0, lease('a', 10)));
+    await b.releaseClaim('k2', { token: released });
+    expect(await a.lookup('k2')).toBeUndefined();
+    // A sweep in one process, a takeover in another: the stale token is refused by a third that never saw it.
+    const stale = tokenOf(await a.claimOrGet('k3', 0, lease('a', 10)));
+    expect(await new DedupSweeper(b, 1_000).sweep(10)).toMatchObject({ removed: 1 });
+    const fresh = tokenOf(await b.claimOrGet('k3', 11, lease('b', 100)));
+    await expect(a.completeReceipt('k3', bytes('late'), { token: stale, nowMs: 12 })).rejects.toBeInstanceOf(ClaimLostError);
+    await expect(c.completeReceipt('k3', bytes('late'), { token: stale, nowMs: 12 })).rejects.toBeInstanceOf(ClaimLostError);
+    await expect(c.releaseClaim('k3', { token: stale })).rejects.toBeInstanceOf(ClaimLostError);
+    await c.completeReceipt('k3', bytes('r3'), { token: fresh, nowMs: 13 });
+    expect(await a.lookup('k3')).toEqual({ kind: 'completed', receipt: bytes('r3') });
+  });
+
+  it('completes and releases a live claim after another key of its epoch bucket was removed (the epoch moved, the claim did not)', async () => {
+    const store = await open();
+    const cache = new DedupCache(store, 'payments');
+    const [k, neighbour, third] = keysOfOneBucket();
+    const held = tokenOf(await cache.claimOrGet(k, 0, lease('a', 1_000)));
+    const alsoHeld = tokenOf(await cache.claimOrGet(third, 0, lease('a', 1_000)));
+    const gone = tokenOf(await new DedupCache(store, 'payments').claimOrGet(neighbour, 0, lease('b', 1_000)));
+    await new DedupCache(store, 'payments').releaseClaim(neighbour, { token: gone });
+    expect(await store.readValue(`dedup/payments/removals/${keyHash(k).slice(0, 2)}`)).toBe(1);
+    await cache.completeReceipt(k, bytes('r'), { token: held, nowMs: 1 });
+    await cache.releaseClaim(third, { token: alsoHeld });
+    expect(await cache.lookup(k)).toEqual({ kind: 'completed', receipt: bytes('r') });
+    expect(await cache.lookup(third)).toBeUndefined();
+    expect(await store.readValue(`dedup/payments/removals/${keyHash(k).slice(0, 2)}`)).toBe(2);
+  });
+
   it('lets the same owner (a restarted process) reclaim its own live claim at once', async () => {
     const cache = new DedupCache(await open(), 'payments');
     const before = tokenOf(await cache.claimOrGet('k', 0, lease('worker-1', 60_000)));
@@ -136,7 +232,7 @@ describe.each(storeKinds)('DedupCache on $name', (kind) => {
     store.entriesRead.clear();
     await cache.claimOrGet('k', 10_000, lease('last', 5));
     expect(store.entriesRead.get(cache.streamFor('k'))).toBe(1); // the one expired claim, not 150 attempts
-    expect(await inner.listStreams('claim/')).toHaveLength(1);
+    expect(await inner.listStreams('')).toEqual([cache.streamFor('k')]); // nothing else is left of the attempts
   });
 
   it('resolves a claim or receipt whose commit outcome was unknown by reading it back', async () => {
@@ -239,7 +335,7 @@ function scheduledStore(inner: DurableStore, s: fc.Scheduler): DurableStore {
     listStreams: wrap((prefix: string, options?: { after?: string; limit?: number }) => inner.listStreams(prefix, options)),
     listValues: (prefix, options) => inner.listValues(prefix, options),
     deleteStream: (stream) => inner.deleteStream(stream),
-    readValue: (key) => inner.readValue(key),
+    readValue: wrap((key: string) => inner.readValue(key)),
     cas: (key, expected, next) => inner.cas(key, expected, next),
     commit: wrap((ops: readonly WriteOp[]) => inner.commit(ops)),
     watch: (prefix, options) => inner.watch(prefix, options),
@@ -257,12 +353,25 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant('sweep' as const) }),
 );
 
+/** The cache of owner `id`: `shared` for every owner, or one of its own (another process: it sees none of the others' epochs). */
+function cachesFor(store: DurableStore, shared: DedupCache, isShared: boolean): (id: number) => DedupCache {
+  const own = new Map<number, DedupCache>();
+  return (id) => {
+    if (isShared) return shared;
+    if (!own.has(id)) own.set(id, new DedupCache(store, 'ns'));
+    return own.get(id)!;
+  };
+}
+
 describe('DedupCache against a model (MemoryStore)', () => {
   it('property: sequential claim/complete/release/expire/sweep by several owners behave exactly like the model', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(stepArb, { maxLength: 40 }), async (steps) => {
-        const cache = new DedupCache(new MemoryStore(), 'ns');
-        const sweeper = new DedupSweeper(cache, TTL_MS);
+      // `shared`: one DedupCache for all owners (one process), or one per owner and one for the sweeper (processes).
+      fc.asyncProperty(fc.array(stepArb, { maxLength: 40 }), fc.boolean(), async (steps, shared) => {
+        const store = new MemoryStore();
+        const cache = new DedupCache(store, 'ns');
+        const cacheOf = cachesFor(store, cache, shared);
+        const sweeper = new DedupSweeper(cacheOf(3), TTL_MS);
         // The model: who holds the key (and until when), and the receipt with the token it was stored under.
         let holder: { owner: number; token: string; expiresAtMs: number } | undefined;
         let receipt: { byte: number; token: string; atMs: number } | undefined;
@@ -276,7 +385,7 @@ describe('DedupCache against a model (MemoryStore)', () => {
             if (receipt !== undefined && now - receipt.atMs > TTL_MS) receipt = undefined;
             else if (receipt === undefined && holder !== undefined && now >= holder.expiresAtMs) holder = undefined;
           } else if (step.kind === 'claim') {
-            const decision = await cache.claimOrGet('k', now, { owner: `o${step.owner}`, leaseMs: LEASE_MS });
+            const decision = await cacheOf(step.owner).claimOrGet('k', now, { owner: `o${step.owner}`, leaseMs: LEASE_MS });
             if (receipt !== undefined) expect(decision.kind).toBe('completed');
             else if (holder !== undefined && holder.owner !== step.owner && now < holder.expiresAtMs) {
               expect(decision).toEqual({ kind: 'inFlight', owner: `o${holder.owner}`, expiresAtMs: holder.expiresAtMs });
@@ -290,8 +399,8 @@ describe('DedupCache against a model (MemoryStore)', () => {
             if (token === undefined) continue;
             const call =
               step.kind === 'complete'
-                ? cache.completeReceipt('k', Uint8Array.of(step.owner), { token, nowMs: now })
-                : cache.releaseClaim('k', { token });
+                ? cacheOf(step.owner).completeReceipt('k', Uint8Array.of(step.owner), { token, nowMs: now })
+                : cacheOf(step.owner).releaseClaim('k', { token });
             const outcome = await call.then(() => 'ok', (error: unknown) => error);
             if (receipt?.token === token) {
               // Settled under this token: the same receipt or a release is a no-op, another receipt a collision.
@@ -316,9 +425,10 @@ describe('DedupCache against a model (MemoryStore)', () => {
 
   it('property: under random interleavings of owners (leases expiring, sweeps running), one receipt is ever stored, by a token that held the claim', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.scheduler(), fc.array(fc.array(stepArb, { maxLength: 8 }), { minLength: 2, maxLength: 4 }), async (s, scripts) => {
-        const cache = new DedupCache(scheduledStore(new MemoryStore(), s), 'ns');
-        const sweeper = new DedupSweeper(cache, 1_000_000);
+      fc.asyncProperty(fc.scheduler(), fc.array(fc.array(stepArb, { maxLength: 8 }), { minLength: 2, maxLength: 4 }), fc.boolean(), async (s, scripts, shared) => {
+        const store = scheduledStore(new MemoryStore(), s);
+        const cache = new DedupCache(store, 'ns');
+        const cacheOf = cachesFor(store, cache, shared);
         let now = 0;
         const completedBy: string[] = [];
         const live = new Map<string, number>(); // token → lease expiry, while its owner believes it holds the key
@@ -327,9 +437,9 @@ describe('DedupCache against a model (MemoryStore)', () => {
           let token: ClaimToken | undefined;
           for (const step of script) {
             if (step.kind === 'tick') now += step.ms;
-            else if (step.kind === 'sweep') await sweeper.sweep(now);
+            else if (step.kind === 'sweep') await new DedupSweeper(cacheOf(id), 1_000_000).sweep(now);
             else if (step.kind === 'claim' && token === undefined) {
-              const decision = await cache.claimOrGet('k', now, { owner: `o${id}`, leaseMs: LEASE_MS });
+              const decision = await cacheOf(id).claimOrGet('k', now, { owner: `o${id}`, leaseMs: LEASE_MS });
               if (decision.kind !== 'claimed') continue;
               token = decision.token;
               // An owner may only believe it holds the key while its lease runs (by the latest clock, `now`); a
@@ -342,7 +452,7 @@ describe('DedupCache against a model (MemoryStore)', () => {
               token = undefined;
               live.delete(held);
               try {
-                await cache.completeReceipt('k', Uint8Array.of(id), { token: held, nowMs: now });
+                await cacheOf(id).completeReceipt('k', Uint8Array.of(id), { token: held, nowMs: now });
                 completedBy.push(held);
               } catch (error) {
                 if (!(error instanceof ClaimLostError)) throw error;
@@ -351,7 +461,7 @@ describe('DedupCache against a model (MemoryStore)', () => {
               const held = token;
               token = undefined;
               live.delete(held);
-              await cache.releaseClaim('k', { token: held }).catch((error: unknown) => {
+              await cacheOf(id).releaseClaim('k', { token: held }).catch((error: unknown) => {
                 if (!(error instanceof ClaimLostError)) throw error;
               });
             }

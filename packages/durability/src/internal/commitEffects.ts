@@ -1,7 +1,8 @@
 import { CommitConflictError, InvalidArgumentError, SequenceConflictError, type CasOp, type WriteOp } from '@liminal/store';
 import type { ClaimToken, DedupCache } from '../DedupCache.js';
 import { ClaimLostError, ConditionFailedError, EffectConflictError } from '../errors.js';
-import { completeOps, inFlightClaim, isAmbiguous, readHead, unclaimedReceiptOp } from './dedupEntry.js';
+import { fencesOf } from './ClaimFences.js';
+import { completeOps, inFlightClaim, isAmbiguous, readHead, tokenState, unclaimedReceiptOp, type Fence } from './dedupEntry.js';
 import type { EffectBuffer, EffectOps } from './EffectBuffer.js';
 import type { StreamLengths } from './StreamLengths.js';
 
@@ -86,11 +87,15 @@ export async function commitClaimedWork(work: ClaimedWork): Promise<CommittedWor
     stop = why;
     ahead = undefined;
   };
+  const fences = new Map<string, Fence>();
+  for (const { key, token } of units) if (token !== undefined) fences.set(token, fencesOf(cache).fenceOf(token) ?? (await heldFence(cache, key, token)));
   await work.lengths.load(store, new Set(units.flatMap(({ tx }) => [...tx.streams()])));
   for (let round = 0; ; round++) {
     if (units.length === 0) return { units: 0, advance: undefined, ...stop };
     const settles = units.map(({ key, token, receipt }) =>
-      token === undefined ? [unclaimedReceiptOp(cache.namespace, key, receipt, work.nowMs)] : completeOps(cache.namespace, key, token, receipt, work.nowMs),
+      token === undefined
+        ? [unclaimedReceiptOp(cache.namespace, key, receipt, work.nowMs)]
+        : completeOps(cache.namespace, key, token, fences.get(token)!, receipt, work.nowMs),
     );
     const settledBy = settles.flatMap((ops, unit) => ops.map(() => unit));
     const effects = effectOpsOf(units, work.lengths);
@@ -100,6 +105,7 @@ export async function commitClaimedWork(work: ClaimedWork): Promise<CommittedWor
     const effectOps = effects.flatMap(({ ops }) => ops);
     const ops = [...conditions, ...settleOps, ...effectOps, ...advanceOps, ...(ahead?.ops ?? [])];
     const landed = (): CommittedWork => {
+      for (const { token } of units) if (token !== undefined) fencesOf(cache).forget(token);
       for (const { appends } of effects) for (const { stream, expectedSeq, count } of appends) work.lengths.set(stream, expectedSeq + count);
       return { units: units.length, advance, ...stop };
     };
@@ -134,7 +140,12 @@ export async function commitClaimedWork(work: ClaimedWork): Promise<CommittedWor
       index -= conditions.length;
       if (index < settleOps.length) {
         const unit = settledBy[index]!;
-        if (units[unit]!.token !== undefined) throw new ClaimLostError(cache.namespace, units[unit]!.key);
+        const { key, token } = units[unit]!;
+        if (token !== undefined) {
+          // Its claim is gone, or only the epoch moved (another head of its bucket was removed): read which.
+          fences.set(token, await heldFence(cache, key, token));
+          continue;
+        }
         await dropFrom(unit, { found: true }); // someone did or holds that key: commit the units before it
         continue;
       }
@@ -170,6 +181,14 @@ function effectOpsOf(units: readonly ClaimedUnit[], lengths: StreamLengths): Eff
     for (const { stream, expectedSeq, count } of effects.appends) grown.set(stream, expectedSeq + count);
     return effects;
   });
+}
+
+/** The fence of the claim `token` still holds on `key`, read from the store; `ClaimLostError` when it holds none. */
+async function heldFence(cache: DedupCache, key: string, token: string): Promise<Fence> {
+  const state = await tokenState(cache.store, cache.namespace, key, token);
+  fencesOf(cache).observe(key, state.epoch);
+  if (state.kind !== 'held') throw new ClaimLostError(cache.namespace, key);
+  return state.fence;
 }
 
 /** Nothing was written: let anyone claim the key again. If this fails too, the claim just expires after its lease. */

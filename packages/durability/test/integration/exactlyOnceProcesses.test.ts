@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { openStore, type DurableStore } from '@liminal/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cursorKeyFor, DurableChannel } from '../../src/index.js';
+import { claimedKeys } from '../support/stores.js';
 import { processBackends, type Backend } from './backends.js';
 import { sourceNodeArgs } from '@liminal/testkit';
 
@@ -113,6 +114,6 @@ describe.each(backends)('exactly-once effects across consumer processes on $name
     const channel = new DurableChannel(store, 'orders', { partitions: 1 });
     const probe = await channel.consume('billing', 0);
     for (const id of [ids[0]!, ids[199]!, ids[399]!]) expect((await probe.processed.lookup(id))?.kind).toBe('completed');
-    expect(await store.listStreams('claim/')).toEqual([]);
+    expect(await claimedKeys(store, probe.processed.namespace)).toEqual([]);
   }, 180_000);
 });

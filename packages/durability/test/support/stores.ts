@@ -1,6 +1,7 @@
 import type { CommitResult, DurableStore, StoredEntry, WriteOp } from '@liminal/store';
 import { availableStoreKinds, ForwardingStore, type StoreKind } from '@liminal/testkit';
 import { afterEach } from 'vitest';
+import { listDedupKeys } from '../../src/index.js';
 
 /** Memory and SQLite always, PostgreSQL when reachable (required under CI=true). */
 export const storeKinds: StoreKind[] = await availableStoreKinds();
@@ -47,6 +48,15 @@ export class CountingStore extends ForwardingStore {
 /** Every entry of a stream (for "the stream was left as it was" checks). */
 export async function readAll(store: DurableStore, stream: string): Promise<StoredEntry[]> {
   return store.readFrom(stream, 0, 1_000_000);
+}
+
+/** The keys of a dedup namespace that are claimed (in flight) now. */
+export async function claimedKeys(store: DurableStore, namespace: string): Promise<string[]> {
+  const claimed: string[] = [];
+  for (let page = await listDedupKeys(store, namespace); ; page = await listDedupKeys(store, namespace, { after: page.next! })) {
+    for (const entry of page.entries) if (entry.state === 'claimed') claimed.push(entry.key);
+    if (page.next === undefined) return claimed;
+  }
 }
 
 export const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
