@@ -54,6 +54,23 @@ export interface ClaimOptions {
   readonly conditions?: readonly WriteOp[];
 }
 
+export interface RunOnceOptions {
+  /** Ops committed with the work (a fence such as a lease-epoch `check`); a failure is `ConditionFailedError { index }`. */
+  readonly conditions?: readonly WriteOp[];
+  /**
+   * The `conditions` alone keep every other runner of this key out (a worker
+   * group's lease check, which a new holder bumps, under which only the
+   * partition's holder runs its keys), so `runOnce` takes no claim: the work
+   * runs at once and its writes, its receipt and the conditions are ONE
+   * commit instead of a claim commit and then that one. A key done before is
+   * found at that commit: the work's writes are dropped and the outcome is
+   * `duplicate` (the work did run; only its `tx` writes are exactly-once,
+   * as always). A key left claimed by an earlier claimed attempt goes
+   * through the claimed path. Default false.
+   */
+  readonly exclusive?: boolean;
+}
+
 export interface SettleOptions {
   readonly token: ClaimToken;
   /** When the receipt is stored (epoch ms; starts its TTL); default `Date.now()`. */
@@ -160,34 +177,73 @@ export class DedupCache {
    * `inFlight`. Work that throws, a failed condition (`ConditionFailedError`)
    * or a conflicting `tx.cas` (`EffectConflictError`) writes nothing and
    * releases the claim; a claim lost meanwhile is `ClaimLostError`.
+   *
+   * With `exclusive: true` (see `RunOnceOptions`) no claim is taken: the work
+   * runs, then its writes, its receipt and the conditions are ONE commit.
    */
-  async runOnce(
-    key: string,
-    nowMs: number,
-    claim: ClaimOptions,
-    work: OnceWork,
-    options: { readonly conditions?: readonly WriteOp[] } = {},
-  ): Promise<OnceOutcome> {
+  async runOnce(key: string, nowMs: number, claim: ClaimOptions, work: OnceWork, options: RunOnceOptions = {}): Promise<OnceOutcome> {
     if (typeof work !== 'function') throw new InvalidArgumentError('work', 'expected a function');
     const conditions = validConditions(options);
+    const { exclusive = false } = options;
+    if (typeof exclusive !== 'boolean') throw new InvalidArgumentError('options.exclusive', 'expected a boolean');
+    if (exclusive) {
+      validClaimOptions(claim); // the fallback below claims: refuse bad options before any work runs
+      const unclaimed = await this.#runUnclaimed(key, nowMs, work, conditions);
+      if (unclaimed !== undefined) return unclaimed;
+      // The key's head held a claim (an earlier attempt that claimed it): take it over through the claimed path.
+    }
+    return this.#runClaimed(key, nowMs, claim, work, conditions);
+  }
+
+  /**
+   * `runOnce` without a claim: the receipt is appended where the key's head
+   * is still empty, so a key done before stops the commit at that op, and
+   * nothing of the work is written. `undefined` when the head held a claim.
+   * An unknown outcome is resolved by reading the head back: a receipt there
+   * is `duplicate` (done once, maybe by this very commit); none rejects with
+   * the store's error (nothing landed, so running again is safe).
+   */
+  async #runUnclaimed(key: string, nowMs: number, work: OnceWork, conditions: readonly WriteOp[]): Promise<OnceOutcome | undefined> {
+    assertName('key', key);
+    assertNonNegativeSafeInteger('nowMs', nowMs);
+    const { tx, receipt } = await this.#perform(key, work, conditions);
+    const unit = { key, token: undefined, tx, receipt };
+    let found = true;
+    try {
+      found = (await commitClaimedWork({ cache: this, units: [unit], nowMs, lengths: this.#lengths, conditions })).found === true;
+    } catch (error) {
+      // Unknown outcome: a receipt there now means the key is done, by this commit or an earlier one; none, nothing landed.
+      if (!isAmbiguous(error) || (await this.#read(key)).at(-1)?.kind !== 'dedupReceipt') throw error;
+    }
+    if (!found) return { kind: 'processed', receipt };
+    const latest = (await this.#read(key)).at(-1);
+    return latest?.kind === 'dedupReceipt' ? { kind: 'duplicate', receipt: new Uint8Array(latest.receipt) } : undefined;
+  }
+
+  async #runClaimed(key: string, nowMs: number, claim: ClaimOptions, work: OnceWork, conditions: readonly WriteOp[]): Promise<OnceOutcome> {
     // The conditions guard the claim too: work whose fence already failed claims nothing.
     const decision = await this.claimOrGet(key, nowMs, { ...claim, conditions });
     if (decision.kind === 'completed') return { kind: 'duplicate', receipt: decision.receipt };
     if (decision.kind === 'inFlight') return decision;
     const { token } = decision;
-    const tx = new EffectBuffer(storeKey(this.namespace, key), conditions);
-    let receipt: Uint8Array;
-    try {
-      receipt = (await work(tx)) ?? new Uint8Array(0);
-      assertPayload('receipt (the work’s return value)', receipt);
-    } catch (error) {
-      tx.close();
+    const { tx, receipt } = await this.#perform(key, work, conditions).catch(async (error: unknown) => {
       await release({ cache: this, key, token });
       throw error;
-    }
-    tx.close();
+    });
     await commitClaimedWork({ cache: this, units: [{ key, token, tx, receipt }], nowMs, lengths: this.#lengths, conditions });
     return { kind: 'processed', receipt };
+  }
+
+  /** Runs `work` on a fresh buffer of `key`'s effects, closed (no more writes) once the work returned or threw. */
+  async #perform(key: string, work: OnceWork, conditions: readonly WriteOp[]): Promise<{ readonly tx: EffectBuffer; readonly receipt: Uint8Array }> {
+    const tx = new EffectBuffer(storeKey(this.namespace, key), conditions);
+    try {
+      const receipt = (await work(tx)) ?? new Uint8Array(0);
+      assertPayload('receipt (the work’s return value)', receipt);
+      return { tx, receipt };
+    } finally {
+      tx.close();
+    }
   }
 
   /**

@@ -39,7 +39,7 @@ export type { ChildSpec, RestartStrategy, RestartType, SupervisorEvent, Supervis
 export { DedupCache } from './DedupCache.js';
 export { listDedupKeys, readDedupKey } from './dedupInspection.js';
 export type { DedupKeyPage, DedupKeyState } from './dedupInspection.js';
-export type { ClaimOptions, ClaimToken, DedupDecision, DedupEntry, SettleOptions } from './DedupCache.js';
+export type { ClaimOptions, ClaimToken, DedupDecision, DedupEntry, RunOnceOptions, SettleOptions } from './DedupCache.js';
 export { DedupSweeper, SWEEP_PAGE_SIZE } from './DedupSweeper.js';
 export type { DedupSweepReport } from './DedupSweeper.js';
 export { DEFAULT_CLAIM_LEASE_MS, DurableChannel } from './DurableChannel.js';
