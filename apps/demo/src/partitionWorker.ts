@@ -234,6 +234,8 @@ class Participants {
     const entry = { orderId: order.id, step: index, effect: step.effect, amountCents: order.amountCents };
     // The ledger append, its receipt and the partition's lease check are one commit: a crash before it leaves
     // nothing, a crash after it makes the retry a duplicate, and a worker that lost the partition writes nothing.
+    // That lease check is also why the effect takes no claim first (`exclusive`): only the partition's holder runs
+    // its effects, so one commit per effect, not a claim commit and then that one.
     const outcome = await dedup.runOnce(
       key,
       Date.now(),
@@ -242,7 +244,7 @@ class Participants {
         tx.append(ledger, encodeLedgerEntry(entry));
         this.#maybeCrash(step.participant, 'afterEffect');
       },
-      { conditions: fence },
+      { conditions: fence, exclusive: true },
     );
     if (outcome.kind === 'inFlight') throw new EffectInFlightError(`effect ${key} is claimed by ${outcome.owner} until ${outcome.expiresAtMs}`);
     if (outcome.kind === 'duplicate') this.job.stats.duplicatesSuppressed += 1;

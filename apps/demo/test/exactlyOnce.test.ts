@@ -71,6 +71,23 @@ describe('order processing', () => {
     expect(report.compensations).toBeGreaterThan(0);
   });
 
+  it('commits each effect with its receipt and the lease check in one commit, taking no claim before it', async () => {
+    const commits: (readonly WriteOp[])[] = [];
+    const store = new (class extends MemoryStore {
+      override commit(ops: readonly WriteOp[]) {
+        commits.push(ops);
+        return super.commit(ops);
+      }
+    })();
+    const run = await newRun(store, 20, 2, 3);
+    await processAll(store, run, 0);
+    const appendsTo = (ops: readonly WriteOp[], prefix: string) => ops.some((op) => op.op === 'append' && op.stream.startsWith(prefix));
+    const effects = commits.filter((ops) => appendsTo(ops, run.names.ledger(0)) || appendsTo(ops, run.names.ledger(1)));
+    expect(effects.length).toBe((await verifyRun(store, run)).sideEffects); // one commit per ledger row
+    for (const ops of effects) expect(ops.some((op) => op.op === 'check')).toBe(true); // under the partition's lease
+    expect(commits.filter((ops) => appendsTo(ops, 'claim/'))).toEqual([]);
+  });
+
   it('processing the same run again (a restart after everything finished) adds no effect', async () => {
     const store = new MemoryStore();
     const run = await newRun(store, 60, 2, 5);
