@@ -1,5 +1,5 @@
 import { SupervisorEscalationError } from '@liminal/actors';
-import { ConditionFailedError, DurableChannel, listDedupKeys, recoverCursor, type EffectTx } from '@liminal/durability';
+import { ConditionFailedError, DedupCache, DurableChannel, listDedupKeys, recoverCursor, type EffectTx } from '@liminal/durability';
 import type { WriteOp } from '@liminal/store';
 import { MemoryStore, type DurableStore } from '@liminal/store';
 import { describe, expect, it } from 'vitest';
@@ -81,11 +81,15 @@ describe('order processing', () => {
     })();
     const run = await newRun(store, 20, 2, 3);
     await processAll(store, run, 0);
-    const appendsTo = (ops: readonly WriteOp[], prefix: string) => ops.some((op) => op.op === 'append' && op.stream.startsWith(prefix));
-    const effects = commits.filter((ops) => appendsTo(ops, run.names.ledger(0)) || appendsTo(ops, run.names.ledger(1)));
+    const ledgers = [run.names.ledger(0), run.names.ledger(1)];
+    const effects = commits.filter((ops) => ops.some((op) => op.op === 'append' && ledgers.includes(op.stream)));
     expect(effects.length).toBe((await verifyRun(store, run)).sideEffects); // one commit per ledger row
     for (const ops of effects) expect(ops.some((op) => op.op === 'check')).toBe(true); // under the partition's lease
-    expect(commits.filter((ops) => appendsTo(ops, 'claim/'))).toEqual([]);
+    // Every write to an effect's dedup entry is in one of those commits: no claim commit before the effect.
+    const effectEntries = new DedupCache(store, run.names.dedupNamespace).streamFor('');
+    const prefix = effectEntries.slice(0, effectEntries.lastIndexOf('/') + 1);
+    const entryWrites = commits.filter((ops) => ops.some((op) => op.op === 'append' && op.stream.startsWith(prefix)));
+    expect(entryWrites.filter((ops) => !effects.includes(ops))).toEqual([]);
   });
 
   it('processing the same run again (a restart after everything finished) adds no effect', async () => {
