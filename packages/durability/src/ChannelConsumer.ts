@@ -355,7 +355,8 @@ export class ChannelConsumer implements AsyncIterable<ChannelEnvelope> {
     );
     if (claims.length > 0) {
       try {
-        await this.source.store.commit([...conditions, ...claims.flatMap(({ claim }) => claim.ops)]);
+        // Claims only: like `claimOrGet`'s, they need to outlive their owner and no more.
+        await this.source.store.commit([...conditions, ...claims.flatMap(({ claim }) => claim.ops)], { durability: 'clientLifetime' });
       } catch (error) {
         if (isAmbiguous(error) || (error instanceof CommitConflictError && error.index >= conditions.length)) return undefined;
         this.#rewind(envelopes[0]!);

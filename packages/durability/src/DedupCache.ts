@@ -341,10 +341,16 @@ export class DedupCache {
     }
   }
 
-  /** `conflict` when someone else wrote first; `unknown` when the store cannot say whether it applied. */
+  /**
+   * A claim's commit: `conflict` when someone else wrote first; `unknown` when
+   * the store cannot say whether it applied. A claim is worth something only
+   * while its owner lives (a receipt is written under it, in a commit of full
+   * durability, or it expires), so it asks for `clientLifetime` durability:
+   * a store that cannot lose it without also ending its owner skips the flush.
+   */
   async #tryCommit(ops: readonly WriteOp[], conditions: number): Promise<'committed' | 'conflict' | 'unknown'> {
     try {
-      await this.store.commit(ops);
+      await this.store.commit(ops, { durability: 'clientLifetime' });
       return 'committed';
     } catch (error) {
       if (error instanceof CommitConflictError && error.index < conditions) throw new ConditionFailedError(error.index, error.cause);

@@ -1,4 +1,4 @@
-import type { CommitResult, WriteOp } from './WriteOp.js';
+import type { CommitOptions, CommitResult, WriteOp } from './WriteOp.js';
 
 export interface StoredEntry {
   readonly sequence: number;
@@ -63,8 +63,10 @@ export interface DurableStore {
    * append's `expectedSeq`, a cas's `expected`, a check's `equals`, a
    * deleteStream's `expectedLength`), rejects with `CommitConflictError`
    * naming the first failing op, and nothing is written.
+   * `options.durability` (see `CommitDurability`) may let a store skip the
+   * flush of a commit that only needs to outlive its writers.
    */
-  commit(ops: readonly WriteOp[]): Promise<CommitResult>;
+  commit(ops: readonly WriteOp[], options?: CommitOptions): Promise<CommitResult>;
   /**
    * Wake-ups for streams under `prefix` (taken literally): yields the name
    * of a stream after entries were committed to it, by this process or any

@@ -10,7 +10,7 @@ import { applyOps } from './internal/applyOps.js';
 import { grownBy } from './internal/ChangeHub.js';
 import { DataVersionPoller } from './internal/DataVersionPoller.js';
 import { StoreBase } from './StoreBase.js';
-import type { CommitResult, WriteOp } from './WriteOp.js';
+import type { CommitDurability, CommitResult, WriteOp } from './WriteOp.js';
 
 /**
  * SQLite's `synchronous` pragma in WAL mode:
@@ -74,6 +74,10 @@ export class SqliteStore extends StoreBase {
   readonly #commitBatch: Database.Transaction<(batch: readonly PendingAppend[]) => (number | SequenceConflictError)[]>;
   readonly #cas: Database.Transaction<(key: string, expected: number, next: number) => void>;
   readonly #commit: Database.Transaction<(ops: readonly WriteOp[]) => CommitResult>;
+  /** `synchronous` flushes at each commit (FULL, EXTRA): a `clientLifetime` commit then drops to NORMAL for itself. */
+  readonly #flushes: boolean;
+  readonly #syncNormal: Database.Statement;
+  readonly #syncRestore: Database.Statement;
   readonly #poller: DataVersionPoller;
   #callsSinceYield = 0;
   readonly #busyTimeoutMs: number;
@@ -136,6 +140,9 @@ export class SqliteStore extends StoreBase {
       if (actual !== expected) throw new CasConflictError(key, expected, actual);
       this.#statements.writeValue.run(key, next);
     });
+    this.#flushes = synchronous === 'FULL' || synchronous === 'EXTRA';
+    this.#syncNormal = this.#db.prepare('PRAGMA synchronous = NORMAL');
+    this.#syncRestore = this.#db.prepare(`PRAGMA synchronous = ${synchronous}`);
     this.#poller = new DataVersionPoller(this.#db, watchPollMs, () => this.watchedPrefixes(), (streams) => this.notifyGrown(streams));
     this.#commit = this.#db.transaction((ops: readonly WriteOp[]) =>
       applyOps(ops, {
@@ -292,11 +299,26 @@ export class SqliteStore extends StoreBase {
    * One `BEGIN IMMEDIATE` transaction, after the pending appends (so calls
    * stay in call order); a conflict thrown by `applyOps` rolls it back.
    */
-  protected async doCommit(ops: readonly WriteOp[]): Promise<CommitResult> {
+  protected async doCommit(ops: readonly WriteOp[], durability: CommitDurability): Promise<CommitResult> {
     this.#commitPending();
-    const result = this.#classified(() => this.#commit.immediate(ops));
+    const result = this.#classified(() => (durability === 'clientLifetime' && this.#flushes ? this.#unflushed(ops) : this.#commit.immediate(ops)));
     this.notifyGrown(grownBy(ops));
     return result;
+  }
+
+  /**
+   * A `clientLifetime` commit at `synchronous = NORMAL`: written to the WAL,
+   * not fsynced. The WAL is only ever appended, so the next flushed commit's
+   * fsync makes this one durable too, and a power loss drops a suffix of
+   * commits, never one before a flushed one.
+   */
+  #unflushed(ops: readonly WriteOp[]): CommitResult {
+    this.#syncNormal.run();
+    try {
+      return this.#commit.immediate(ops);
+    } finally {
+      this.#syncRestore.run();
+    }
   }
 
   /**

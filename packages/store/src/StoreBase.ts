@@ -10,7 +10,9 @@ import {
   assertPositiveSafeInteger,
   assertString,
 } from './internal/validate.js';
-import type { CommitResult, WriteOp } from './WriteOp.js';
+import type { CommitDurability, CommitOptions, CommitResult, WriteOp } from './WriteOp.js';
+
+const durabilities: readonly CommitDurability[] = ['full', 'clientLifetime'];
 
 /**
  * The contract checks every adapter shares: arguments are validated and a
@@ -34,8 +36,10 @@ export abstract class StoreBase implements DurableStore {
    * Applies `ops` in order, all or none. Called with a validated copy of the
    * list; the adapter copies payloads before its first await, since the
    * caller may reuse its buffers once `commit` has returned its promise.
+   * An adapter that cannot lose a commit without losing its clients too may
+   * skip the flush of a `clientLifetime` one; the others ignore `durability`.
    */
-  protected abstract doCommit(ops: readonly WriteOp[]): Promise<CommitResult>;
+  protected abstract doCommit(ops: readonly WriteOp[], durability: CommitDurability): Promise<CommitResult>;
 
   /** Single appends go through the batch path unless an adapter has a faster one. */
   protected doAppend(stream: string, payload: Uint8Array, expectedSeq: number): Promise<number> {
@@ -104,11 +108,16 @@ export abstract class StoreBase implements DurableStore {
     return this.paced(this.doCas(key, positiveZero(expected), positiveZero(next)));
   }
 
-  async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
+  async commit(ops: readonly WriteOp[], options: CommitOptions = {}): Promise<CommitResult> {
     this.assertOpen();
     assertWriteOps(ops);
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options', 'expected an object { durability? }');
+    const { durability = 'full' } = options;
+    if (!durabilities.includes(durability)) {
+      throw new InvalidArgumentError('options.durability', `expected one of ${durabilities.map((d) => `'${d}'`).join(', ')}`);
+    }
     // A copy: the caller may change its op objects once this returns.
-    return this.paced(this.doCommit(ops.map(normalizeOp)));
+    return this.paced(this.doCommit(ops.map(normalizeOp), durability));
   }
 
   watch(prefix: string, options: WatchOptions = {}): AsyncIterable<string> {

@@ -31,4 +31,4 @@ export { PostgresStore, type PostgresStoreOptions } from './PostgresStore.js';
 export { readBatches } from './readBatches.js';
 export { SqliteStore, type SqliteStoreOptions, type SqliteSynchronous } from './SqliteStore.js';
 export { StoreBase } from './StoreBase.js';
-export type { AppendOp, CasOp, CheckOp, CommitResult, DeleteStreamOp, WriteOp } from './WriteOp.js';
+export type { AppendOp, CasOp, CheckOp, CommitDurability, CommitOptions, CommitResult, DeleteStreamOp, WriteOp } from './WriteOp.js';

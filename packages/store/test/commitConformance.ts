@@ -257,6 +257,32 @@ export function describeCommitConformance(current: () => DurableStore): void {
       expect(await contents(store, ['s', 'new'], ['k'])).toEqual(before);
     });
 
+    it("applies a commit of 'clientLifetime' durability as any other: atomic, conditions checked, in call order", async () => {
+      const store = current();
+      const relaxed = { durability: 'clientLifetime' } as const;
+      const claim = store.commit([{ op: 'append', stream: 'claim', payloads: [bytes(1)], expectedSeq: 0 }, { op: 'cas', key: 'epoch', expected: 0, next: 1 }], relaxed);
+      const receipt = store.commit([{ op: 'check', key: 'epoch', equals: 1 }, { op: 'append', stream: 'claim', payloads: [bytes(2)], expectedSeq: 1 }]);
+      expect(await claim).toEqual({ firstSeqs: [0, undefined] });
+      expect(await receipt).toEqual({ firstSeqs: [undefined, 1] });
+      const before = await contents(store, ['claim'], ['epoch']);
+      const error = await conflictOf(store.commit([{ op: 'cas', key: 'epoch', expected: 1, next: 2 }, { op: 'append', stream: 'claim', payloads: [bytes(3)], expectedSeq: 0 }], relaxed));
+      expect(error.index).toBe(1);
+      expect(await contents(store, ['claim'], ['epoch'])).toEqual(before);
+      await store.commit([{ op: 'append', stream: 'claim', payloads: [bytes(3)], expectedSeq: 2 }], { durability: 'full' });
+      expect((await store.readFrom('claim', 0, 10)).map((entry) => entry.payload[0])).toEqual([1, 2, 3]);
+    });
+
+    it('rejects bad commit options with InvalidArgumentError before writing anything', async () => {
+      const store = current();
+      const good: WriteOp = { op: 'append', stream: 'opts', payloads: [bytes(1)], expectedSeq: 0 };
+      for (const options of [null, 'clientLifetime', { durability: 'none' }, { durability: 1 }, { durability: null }]) {
+        const error = await store.commit([good], options as never).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+        expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' });
+      }
+      expect(await store.streamLength('opts')).toBe(0);
+    });
+
     it('rejects with StoreClosedError once the store is closed', async () => {
       const store = current();
       await store.close();

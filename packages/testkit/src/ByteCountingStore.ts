@@ -1,4 +1,4 @@
-import type { CommitResult, WriteOp } from '@liminal/store';
+import type { CommitOptions, CommitResult, WriteOp } from '@liminal/store';
 import { ForwardingStore } from './ForwardingStore.js';
 
 /**
@@ -20,8 +20,8 @@ export class ByteCountingStore extends ForwardingStore {
     return super.append(stream, payload, expectedSeq);
   }
 
-  override async commit(ops: readonly WriteOp[]): Promise<CommitResult> {
-    const result = await super.commit(ops);
+  override async commit(ops: readonly WriteOp[], options?: CommitOptions): Promise<CommitResult> {
+    const result = await super.commit(ops, options);
     for (const op of ops) if (op.op === 'append') for (const payload of op.payloads) this.#count(op.stream, payload);
     return result;
   }

@@ -1,4 +1,4 @@
-import type { CommitResult, DurableStore, ListStreamsOptions, StoredEntry, StoredValue, WatchOptions, WriteOp } from '@liminal/store';
+import type { CommitOptions, CommitResult, DurableStore, ListStreamsOptions, StoredEntry, StoredValue, WatchOptions, WriteOp } from '@liminal/store';
 
 /**
  * Passes every call to `inner`. Extend it to intercept only the calls a test
@@ -34,8 +34,8 @@ export class ForwardingStore implements DurableStore {
   cas(key: string, expected: number, next: number): Promise<void> {
     return this.inner.cas(key, expected, next);
   }
-  commit(ops: readonly WriteOp[]): Promise<CommitResult> {
-    return this.inner.commit(ops);
+  commit(ops: readonly WriteOp[], options?: CommitOptions): Promise<CommitResult> {
+    return this.inner.commit(ops, options);
   }
   watch(prefix: string, options?: WatchOptions): AsyncIterable<string> {
     return this.inner.watch(prefix, options);

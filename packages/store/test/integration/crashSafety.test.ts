@@ -10,11 +10,12 @@ describe('SqliteStore after a kill -9', () => {
   const tempFile = useTempDirectory('liminal-crash-');
 
   it.each([
-    { writers: 1, case: 'one appender' },
-    { writers: 8, case: '8 concurrent appenders, group-committed' },
-  ])('holds gap-free streams containing every append acknowledged before the crash ($case)', async ({ writers }) => {
+    { writers: 1, mode: 'append', case: 'one appender' },
+    { writers: 8, mode: 'append', case: '8 concurrent appenders, group-committed' },
+    { writers: 4, mode: 'clientLifetime', case: "4 writers of commits of 'clientLifetime' durability, which skip the fsync" },
+  ])('holds gap-free streams containing every append acknowledged before the crash ($case)', async ({ writers, mode }) => {
     const path = tempFile('crash.db');
-    const child = startScript(worker('crashingAppender'), [path, String(writers)]);
+    const child = startScript(worker('crashingAppender'), [path, String(writers), mode]);
     const acknowledged = Array.from({ length: writers }, (): number[] => []);
     let count = 0;
     let pending = '';
