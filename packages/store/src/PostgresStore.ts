@@ -3,7 +3,7 @@ import type { StoredEntry, StoredValue } from './DurableStore.js';
 import { CasConflictError, CommitConflictError, ConfigError, LiminalError, SequenceConflictError } from './errors.js';
 import { grownBy } from './internal/ChangeHub.js';
 import { PgChangeFeed } from './internal/PgChangeFeed.js';
-import { changeChannel } from './internal/pgNotify.js';
+import { changeChannels } from './internal/pgChangeNotice.js';
 import { commitParams, commitResult, conflictOf, encodeCommit, type EncodedCommit } from './internal/pgCommit.js';
 import { commitConflictState, commitFunctions, type CommitFunctions } from './internal/pgCommitFunctions.js';
 import { pgCode, statements } from './internal/pgStatements.js';
@@ -145,11 +145,11 @@ export class PostgresStore extends StoreBase {
     // A checked-out client whose connection drops between statements emits 'error' on itself, where the pool
     // does not listen; the call it serves already rejects (StoreUnavailableError), so the event only must not crash.
     this.#pool.on('connect', (client) => client.on('error', () => undefined));
-    const channel = changeChannel(this.#schema);
-    this.#sql = statements(pg.escapeIdentifier(this.#schema), channel);
-    this.#functions = commitFunctions(pg.escapeIdentifier(this.#schema), channel);
+    const channels = changeChannels(this.#schema);
+    this.#sql = statements(pg.escapeIdentifier(this.#schema), channels.lists);
+    this.#functions = commitFunctions(pg.escapeIdentifier(this.#schema), channels.lists);
     this.#feed = new PgChangeFeed(
-      { connectionString, channel },
+      { connectionString, channels },
       (names) => this.notifyGrown(names),
       () => void this.#resync(),
     );
@@ -253,12 +253,12 @@ export class PostgresStore extends StoreBase {
     try {
       await this.#ensureSchema();
       const result = await retryTransient(() =>
-        this.#sendWrite<{ stream: string }>({
+        this.#sendWrite<{ streams: string[] }>({
           ...this.#sql.appendBatch,
           values: [batch.map((append) => append.stream), batch.map((append) => append.expectedSeq), batch.map((append) => append.payload)],
         }),
       );
-      written = new Set(result.rows.map((row) => row.stream));
+      written = new Set(result.rows[0]?.streams ?? []);
     } catch (error) {
       // A value PostgreSQL refuses fails the statement for everyone in it:
       // each append then runs alone, so only its own caller sees the error.

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { type ChangeChannels, decodeNotification } from './pgChangeNotice.js';
 
 /**
  * The PostgreSQL side of `watch`, listening. Writers NOTIFY the names of
- * the streams they grew from inside their commit (see `notifyGrown`), so a
- * name is sent once it is committed and never sooner. Watchers share one
+ * the streams they grew from inside their commit, one notice per write (see
+ * `pgChangeNotice`), so a name is sent once it is committed and never sooner. Watchers share one
  * dedicated LISTEN connection per store, reconnected (with backoff) and
  * re-LISTENed after it is lost; since notifications sent meanwhile are gone,
  * every (re)LISTEN asks the store to resynchronise its watchers.
@@ -16,7 +17,7 @@ export class PgChangeFeed {
   #listening = false;
 
   constructor(
-    private readonly config: { connectionString: string; channel: string },
+    private readonly config: { connectionString: string; channels: ChangeChannels },
     private readonly onNames: (names: string[]) => void,
     private readonly onResync: () => void,
   ) {}
@@ -46,12 +47,14 @@ export class PgChangeFeed {
         client.on('end', () => resolve());
       });
       client.on('notification', (message) => {
-        if (message.payload === undefined || message.payload === '') this.onResync();
-        else this.onNames([message.payload]);
+        const names = decodeNotification(this.config.channels, message.channel, message.payload);
+        if (names === undefined) this.onResync();
+        else this.onNames(names);
       });
       try {
         await client.connect();
-        await client.query(`LISTEN ${pg.escapeIdentifier(this.config.channel)}`);
+        const { lists, legacy } = this.config.channels;
+        await client.query(`LISTEN ${pg.escapeIdentifier(lists)}; LISTEN ${pg.escapeIdentifier(legacy)}`);
       } catch {
         await client.end().catch(() => undefined);
         await sleep(delayMs);

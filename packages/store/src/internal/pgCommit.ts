@@ -1,5 +1,7 @@
 import { CasConflictError, CheckFailedError, CommitConflictError, SequenceConflictError } from '../errors.js';
 import type { CommitResult, WriteOp } from '../WriteOp.js';
+import { grownBy } from './ChangeHub.js';
+import { noticeElements } from './pgChangeNotice.js';
 import { opKind } from './pgCommitFunctions.js';
 
 /**
@@ -25,6 +27,8 @@ export interface EncodedCommit {
   readonly firstPayloads: number[];
   readonly payloads: Buffer;
   readonly lengths: number[];
+  /** The notice elements naming the streams it grows, sent if it applies; undefined when it grows none. */
+  readonly notice: string | undefined;
 }
 
 /** What an op locks, as a key of the one lock order: a stream, or a counter. */
@@ -90,7 +94,7 @@ export function encodeCommit(ops: readonly WriteOp[]): EncodedCommit {
         break;
     }
   }
-  return { ...encoded, payloads: Buffer.concat(payloads) };
+  return { ...encoded, payloads: Buffer.concat(payloads), notice: noticeElements(grownBy(ops)) };
 }
 
 /** The commit function's parameters for `commits`, run together in that order. */
@@ -114,6 +118,7 @@ export function commitParams(commits: readonly EncodedCommit[]): unknown[] {
     offsets(lengths),
     lengths,
     commits.map((commit) => commit.kinds.length),
+    commits.map((commit) => commit.notice ?? null),
   ];
 }
 

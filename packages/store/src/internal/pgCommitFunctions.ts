@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { absentKeyLock, emptyStreamLock, firstEntryFenced } from './pgLocks.js';
-import { notifyGrown } from './pgNotify.js';
+import { notifySql } from './pgChangeNotice.js';
 import { prepared } from './pgStatements.js';
 
 /**
@@ -41,9 +41,11 @@ export interface CommitFunctions {
  * program limit) rolls back that commit alone and is returned as a row
  * `(commit_no, state, detail)`, while the others commit together.
  *
- * Each stream a commit grew is NOTIFYed on `channel` from inside it (see
- * `notifyGrown`): a commit that raises, or a block that rolls back, sends
- * nothing.
+ * The call sends ONE notice on `channel` (see `notifySql`) for all the
+ * commits that applied: `notes[c]` is commit c's notice elements (its
+ * non-empty appends, which are exactly the streams it grew when it applied),
+ * built by the client (`noticeElements`). A commit that raises, or a block
+ * that rolls back, adds nothing to it; the notice leaves at COMMIT.
  *
  * Function names carry a hash of their text (which includes the schema), like
  * prepared statements: a process of another library version finds its own
@@ -88,7 +90,6 @@ BEGIN
           INSERT INTO ${entries} (stream, seq, payload)
             SELECT v_name, v_expected + j, ${payload('pf[i] + j')} FROM generate_series(1, v_count - 1) AS j;
         END IF;
-        PERFORM ${notifyGrown(channel, 'v_name')};
       ELSE
         SELECT COALESCE(MAX(seq) + 1, 0) INTO v_actual FROM ${entries} WHERE stream = v_name;
         v_failed := true;
@@ -165,14 +166,17 @@ DECLARE
   first_op int := 1;
   state text;
   detail text;
+  grown text[] := '{}';
 BEGIN
   IF array_length(sizes, 1) = 1 THEN
     PERFORM ${applyCall}, 1, sizes[1]);
+    IF notes[1] IS NOT NULL THEN PERFORM ${notifySql(channel, 'notes[1]')}; END IF;
     RETURN;
   END IF;
   FOR c IN 1..array_length(sizes, 1) LOOP
     BEGIN
       PERFORM ${applyCall}, first_op, first_op + sizes[c] - 1);
+      IF notes[c] IS NOT NULL THEN grown := grown || notes[c]; END IF;
     EXCEPTION WHEN SQLSTATE '${commitConflictState}' OR data_exception OR integrity_constraint_violation OR program_limit_exceeded THEN
       GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, detail = PG_EXCEPTION_DETAIL;
       commit_no := c;
@@ -182,6 +186,7 @@ BEGIN
     END;
     first_op := first_op + sizes[c];
   END LOOP;
+  IF cardinality(grown) > 0 THEN PERFORM ${notifySql(channel, "array_to_string(grown, ',')")}; END IF;
 END`;
   const commitName = named('liminal_commit', commitBody);
   return {
@@ -193,7 +198,7 @@ END`;
       },
       {
         name: commitName,
-        ddl: `CREATE OR REPLACE FUNCTION ${schema}.${commitName}(${args}, sizes int[])
+        ddl: `CREATE OR REPLACE FUNCTION ${schema}.${commitName}(${args}, sizes int[], notes text[])
               RETURNS TABLE (commit_no int, outcome_state text, outcome_detail text)
               LANGUAGE plpgsql VOLATILE AS $liminal$${commitBody}$liminal$`,
       },
@@ -201,7 +206,7 @@ END`;
     call: prepared(
       'commit',
       `SELECT commit_no, outcome_state, outcome_detail FROM ${schema}.${commitName}(
-               $1::smallint[], $2::text[], $3::bigint[], $4::bigint[], $5::int[], $6::int[], $7::bytea, $8::int[], $9::int[], $10::int[])`,
+               $1::smallint[], $2::text[], $3::bigint[], $4::bigint[], $5::int[], $6::int[], $7::bytea, $8::int[], $9::int[], $10::int[], $11::text[])`,
     ),
   };
 }

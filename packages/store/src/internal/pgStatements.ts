@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { absentKeyLock, firstEntryFenced } from './pgLocks.js';
-import { notifyGrown } from './pgNotify.js';
+import { notifySql } from './pgChangeNotice.js';
 
 /**
- * Every statement the PostgreSQL adapter sends, for one schema. Appends
- * NOTIFY `channel` of the stream they grew, in their own transaction.
+ * Every statement the PostgreSQL adapter sends, for one schema. An append
+ * statement sends one notice on `channel` naming the streams it grew, in
+ * its own transaction (see `notifySql`).
  */
 export function statements(schema: string, channel: string) {
   const entries = `${schema}.entries`;
@@ -32,9 +33,10 @@ export function statements(schema: string, channel: string) {
          WHERE CASE WHEN $2::bigint = 0 THEN ${firstEntryFenced('$1::text')}
                ELSE EXISTS (SELECT 1 FROM ${entries} WHERE stream = $1::text AND seq = $2::bigint - 1 FOR KEY SHARE) END
          RETURNING stream)
-       SELECT ${notifyGrown(channel, 'stream')} FROM written`,
+       SELECT ${notifySql(channel, 'to_json(stream)::text')} FROM written`,
     ),
-    // One row per append, each to its own stream; conflicting rows are skipped, not fatal.
+    // Conflicting rows are skipped, not fatal. One row listing the streams written (none when
+    // nothing was), whose one notice names them all.
     appendBatch: prepared('append_batch', `
       WITH written AS (
         INSERT INTO ${entries} (stream, seq, payload)
@@ -46,7 +48,8 @@ export function statements(schema: string, channel: string) {
         ORDER BY batch.ordinal
         ON CONFLICT (stream, seq) DO NOTHING
         RETURNING stream)
-      SELECT stream, ${notifyGrown(channel, 'stream')} FROM written`),
+      SELECT array_agg(stream) AS streams, ${notifySql(channel, "string_agg(to_json(stream)::text, ',')")}
+      FROM written HAVING count(*) > 0`),
     lengths: prepared('lengths', `SELECT stream, MAX(seq) + 1 AS length FROM ${entries} WHERE stream = ANY($1::text[]) GROUP BY stream`),
     readFrom: prepared('read_from', `SELECT seq, payload FROM ${entries} WHERE stream = $1 AND seq >= $2 ORDER BY seq LIMIT $3`),
     length: prepared('length', `SELECT COALESCE(MAX(seq) + 1, 0) AS length FROM ${entries} WHERE stream = $1`),

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CommitConflictError, PostgresStore } from '@liminal/store';
 import { dropTestSchema, postgresForTests, uniqueSchemaName } from '@liminal/testkit';
@@ -18,6 +20,30 @@ async function namesUntil(watcher: AsyncIterator<string>, wanted: readonly strin
     seen.push(next.value);
   }
   return seen;
+}
+
+/** The store's channels, as the README names them: `liminal_<hash of schema>`, lists on `…_v2`. */
+const legacyChannel = `liminal_${createHash('sha256').update(schema).digest('hex').slice(0, 16)}`;
+const listChannel = `${legacyChannel}_v2`;
+
+const one = new Uint8Array([1]);
+
+/** A raw LISTEN on `channel`: every payload received, in order. */
+async function rawListener(channel: string): Promise<{ payloads: string[]; client: pg.Client }> {
+  const client = new pg.Client({ connectionString: url! });
+  await client.connect();
+  const payloads: string[] = [];
+  client.on('notification', (message) => payloads.push(message.payload ?? ''));
+  await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+  return { payloads, client };
+}
+
+/** Waits (a bound only) until `done()` holds, checking after each event-loop turn. */
+async function until(done: () => boolean): Promise<void> {
+  for (let turn = 0; !done(); turn++) {
+    if (turn > 10_000) throw new Error('condition never held');
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
 }
 
 // Two stores on one schema: each has its own LISTEN connection, so the watcher hears the writer only through NOTIFY.
@@ -53,6 +79,136 @@ describe.skipIf(url === undefined)('PostgreSQL NOTIFY from inside the writing tr
       await watcher.return?.();
     } finally {
       await Promise.all([writer.close(), watching.close()]);
+    }
+  });
+
+  it('sends one notification per write: a commit of several appends, a group of commits, a batch of appends', async () => {
+    const writer = new PostgresStore(url!, { schema });
+    const raw = await rawListener(listChannel);
+    try {
+      await writer.commit([
+        { op: 'append', stream: 'one/a', payloads: [one, one], expectedSeq: 0 },
+        { op: 'cas', key: 'one/counter', expected: 0, next: 1 },
+        { op: 'append', stream: 'one/b', payloads: [one], expectedSeq: 0 },
+        { op: 'append', stream: 'one/c', payloads: [], expectedSeq: 0 },
+      ]);
+      // Three commits of one tick run as one call; the refused one adds nothing to its notice.
+      await Promise.allSettled([
+        writer.commit([{ op: 'append', stream: 'one/d', payloads: [one], expectedSeq: 0 }]),
+        writer.commit([{ op: 'append', stream: 'one/refused', payloads: [one], expectedSeq: 3 }]),
+        writer.commit([{ op: 'append', stream: 'one/e', payloads: [one], expectedSeq: 0 }]),
+      ]);
+      await Promise.allSettled([
+        writer.append('one/f', one, 0),
+        writer.append('one/g', one, 0),
+        writer.append('one/taken', one, 5),
+      ]);
+      await writer.append('one/last', one, 0);
+      await until(() => raw.payloads.length >= 4);
+      expect(raw.payloads.map((payload) => JSON.parse(payload) as unknown)).toEqual([
+        ['one/a', 'one/b'],
+        ['one/d', 'one/e'],
+        ['one/f', 'one/g'],
+        ['one/last'],
+      ]);
+    } finally {
+      await Promise.all([writer.close(), raw.client.end()]);
+    }
+  });
+
+  it('names every stream of a commit of 64 long names sharing a prefix (front-coded to fit), surrogate pairs included', async () => {
+    const writer = new PostgresStore(url!, { schema });
+    const watching = new PostgresStore(url!, { schema });
+    const raw = await rawListener(listChannel);
+    try {
+      const shared = `shared/${'m'.repeat(150)}/`;
+      const names = [...Array.from({ length: 64 }, (_, index) => `${shared}${index}`), 'shared/\u{1F600}', 'shared/\u{1F601}'];
+      await writer.append('shared/before', one, 0);
+      const watcher = watching.watch('shared/')[Symbol.asyncIterator]();
+      await namesUntil(watcher, ['shared/before']);
+      await writer.commit(names.map((stream) => ({ op: 'append', stream, payloads: [one], expectedSeq: 0 })));
+      // Far more than 8000 bytes of names, one notice that still lists each of them.
+      expect(names.join('').length).toBeGreaterThan(8_000);
+      expect(await namesUntil(watcher, names)).toEqual(expect.arrayContaining(names));
+      await until(() => raw.payloads.length >= 2);
+      expect(raw.payloads).toHaveLength(2);
+      expect(raw.payloads.every((payload) => payload !== '')).toBe(true);
+      await watcher.return?.();
+    } finally {
+      await Promise.all([writer.close(), watching.close(), raw.client.end()]);
+    }
+  });
+
+  it('sends a commit whose names do not fit as an empty notice, which wakes every watcher for each of its streams', async () => {
+    const writer = new PostgresStore(url!, { schema });
+    const watching = new PostgresStore(url!, { schema });
+    const raw = await rawListener(listChannel);
+    try {
+      // Names that share no long prefix: the notice cannot shrink them below 8000 bytes.
+      const names = Array.from({ length: 30 }, (_, index) => `wide/${index}/${'x'.repeat(300)}`);
+      await writer.append('wide/7/before', one, 0);
+      const watcher = watching.watch('wide/7/')[Symbol.asyncIterator]();
+      await namesUntil(watcher, ['wide/7/before']);
+      await writer.commit(names.map((stream) => ({ op: 'append', stream, payloads: [one], expectedSeq: 0 })));
+      await namesUntil(watcher, [names[7]!]);
+      await until(() => raw.payloads.length >= 2);
+      expect(raw.payloads.at(-1)).toBe('');
+      await watcher.return?.();
+    } finally {
+      await Promise.all([writer.close(), watching.close(), raw.client.end()]);
+    }
+  });
+
+  it('wakes watchers for the one-name notices of earlier versions, and for a notice it cannot read', async () => {
+    const watching = new PostgresStore(url!, { schema });
+    const raw = new pg.Client({ connectionString: url! });
+    await raw.connect();
+    try {
+      await watching.append('old/existing', one, 0);
+      const watcher = watching.watch('old/')[Symbol.asyncIterator]();
+      await namesUntil(watcher, ['old/existing']);
+      // What a process of the previous version sends for a stream it grew.
+      await raw.query('SELECT pg_notify($1, $2)', [legacyChannel, 'old/from-previous-version']);
+      expect(await namesUntil(watcher, ['old/from-previous-version'])).toEqual(['old/from-previous-version']);
+      // A payload of a format this version does not know: every watcher is woken for every stream under its prefix.
+      await raw.query('SELECT pg_notify($1, $2)', [listChannel, '{"format":3}']);
+      expect(await namesUntil(watcher, ['old/existing'])).toEqual(['old/existing']);
+      await watcher.return?.();
+    } finally {
+      await Promise.all([watching.close(), raw.end()]);
+    }
+  });
+
+  it('creates its commit functions in a schema made without them (by an earlier version), and its commits wake watchers', async () => {
+    const upgradeSchema = uniqueSchemaName();
+    const raw = new pg.Client({ connectionString: url! });
+    await raw.connect();
+    try {
+      const earlier = new PostgresStore(url!, { schema: upgradeSchema });
+      await earlier.append('up/before', one, 0);
+      await earlier.close();
+      // An earlier version's schema: its tables, and commit functions under other names than this version's.
+      const functions = await raw.query<{ signature: string }>(
+        `SELECT p.oid::regprocedure::text AS signature FROM pg_catalog.pg_proc p WHERE p.pronamespace = $1::regnamespace`,
+        [pg.escapeIdentifier(upgradeSchema)],
+      );
+      expect(functions.rows.length).toBeGreaterThan(0);
+      for (const { signature } of functions.rows) await raw.query(`DROP FUNCTION ${signature}`);
+
+      const writer = new PostgresStore(url!, { schema: upgradeSchema });
+      const watching = new PostgresStore(url!, { schema: upgradeSchema });
+      try {
+        const watcher = watching.watch('up/')[Symbol.asyncIterator]();
+        await namesUntil(watcher, ['up/before']);
+        await writer.commit([{ op: 'append', stream: 'up/after', payloads: [one], expectedSeq: 0 }]);
+        await namesUntil(watcher, ['up/after']);
+        await watcher.return?.();
+      } finally {
+        await Promise.all([writer.close(), watching.close()]);
+      }
+    } finally {
+      await raw.end();
+      await dropTestSchema(upgradeSchema, url!);
     }
   });
 });
