@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '@liminal/durability';
 import { StoreUnavailableError } from '@liminal/store';
 
 export function isOutage(error: unknown): boolean {
@@ -7,12 +8,13 @@ export function isOutage(error: unknown): boolean {
   return false;
 }
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Resolves after `ms` on `clock`, or at once when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal, clock: Clock = systemClock): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
+    const timer = clock.setTimeout(done, ms);
     function done() {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       signal?.removeEventListener('abort', done);
       resolve();
     }

@@ -1,6 +1,7 @@
 import { systemClock, type Clock, type DurableChannel } from '@liminal/durability';
 import { CasConflictError, type DurableStore } from '@liminal/store';
 import type { Run } from './manifest.js';
+import { sleep } from './outage.js';
 import { encodeOrder, makeOrder } from './orders.js';
 
 const batch = 100;
@@ -30,7 +31,7 @@ export async function produce(store: DurableStore, channel: DurableChannel, run:
   while (next < run.messages && !signal.aborted) {
     if (pace !== undefined) {
       const due = startedAt + ((next - first) / pace.ordersPerSecond) * 1000;
-      if (due > clock.now()) await sleepOn(clock, due - clock.now(), signal);
+      if (due > clock.now()) await sleep(due - clock.now(), signal, clock);
       if (signal.aborted) break;
     }
     const end = Math.min(next + size, run.messages);
@@ -45,16 +46,4 @@ export async function produce(store: DurableStore, channel: DurableChannel, run:
     }
     next = end;
   }
-}
-
-function sleepOn(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const handle = clock.setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clock.clearTimeout(handle);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }
